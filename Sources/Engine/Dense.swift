@@ -1,0 +1,40 @@
+import CBLAS
+
+/// Matrix product `op(a) · op(b)` of 2-D tensors through `cblas_sgemm`, where op transposes when asked.
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+    precondition(a.rank == 2 && b.rank == 2, "matmul needs 2-D tensors, got \(a.shape) and \(b.shape)")
+    let m = transposeA ? a.shape[1] : a.shape[0], k = transposeA ? a.shape[0] : a.shape[1]
+    let kb = transposeB ? b.shape[1] : b.shape[0], n = transposeB ? b.shape[0] : b.shape[1]
+    precondition(k == kb, "matmul: inner dimensions \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "") differ")
+    let out = Tensor(zeros: [m, n])
+    gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+         a: a.pointer, lda: a.shape[1], b: b.pointer, ldb: b.shape[1], c: out.pointer, ldc: n, accumulate: false)
+    return makeResult(out, inputs: [a, b]) { g, _ in
+        switch (transposeA, transposeB) {
+        case (false, false): return [matmul(g, b, transposeB: true), matmul(a, g, transposeA: true)]
+        case (false, true): return [matmul(g, b), matmul(g, a, transposeA: true)]
+        case (true, false): return [matmul(b, g, transposeB: true), matmul(a, g)]
+        case (true, true): return [matmul(b, g, transposeA: true, transposeB: true), matmul(g, a, transposeA: true, transposeB: true)]
+        }
+    }
+}
+
+/// Row-major `c = op(a) · op(b)` (or `c += ...` when accumulating), the one place that calls BLAS.
+@inline(__always)
+public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+          a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+          c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    guard m > 0, n > 0 else { return }
+    guard k > 0 else {
+        if !accumulate { for row in 0..<m { (c + row * ldc).initialize(repeating: 0, count: n) } }
+        return
+    }
+    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                blasint(m), blasint(n), blasint(k), 1, a, blasint(lda), b, blasint(ldb),
+                accumulate ? 1 : 0, c, blasint(ldc))
+}
+
+/// Sets the number of threads OpenBLAS uses in this process.
+public func setBLASThreads(_ count: Int) {
+    openblas_set_num_threads(Int32(count))
+}

@@ -1,0 +1,105 @@
+// Reductions and broadcasts. All of them are one primitive pair on a 3-D view [outer, axis, inner]:
+// `sumAxis` collapses the middle axis and `broadcastAxis` repeats it; each is the other's pullback.
+// Sums over channels, pixels, samples or everything are reshapes around that pair.
+
+/// Sums a [outer, axis, inner] view of `x` over its middle axis; the result has shape `resultShape`
+/// (which must hold outer * inner elements).
+func sumAxis(_ x: Tensor, outer: Int, axis: Int, inner: Int, resultShape: [Int]) -> Tensor {
+    precondition(outer * axis * inner == x.count, "sumAxis: \(outer)x\(axis)x\(inner) does not cover \(x.shape)")
+    let out = Tensor(zeros: resultShape)
+    precondition(out.count == outer * inner, "sumAxis: result shape \(resultShape) for \(outer)x\(inner)")
+    let source = x.pointer, target = out.pointer
+    for o in 0..<outer {
+        let row = target + o * inner
+        for a in 0..<axis {
+            let column = source + (o * axis + a) * inner
+            for i in 0..<inner { row[i] += column[i] }
+        }
+    }
+    let inputShape = x.shape
+    return makeResult(out, inputs: [x]) { g, _ in
+        [broadcastAxis(g, outer: outer, axis: axis, inner: inner, resultShape: inputShape)]
+    }
+}
+
+/// Repeats a [outer, 1, inner] view of `x` `axis` times along the middle axis.
+func broadcastAxis(_ x: Tensor, outer: Int, axis: Int, inner: Int, resultShape: [Int]) -> Tensor {
+    precondition(outer * inner == x.count, "broadcastAxis: \(outer)x\(inner) does not cover \(x.shape)")
+    let out = Tensor(zeros: resultShape)
+    precondition(out.count == outer * axis * inner, "broadcastAxis: result shape \(resultShape)")
+    let source = x.pointer, target = out.pointer
+    for o in 0..<outer {
+        for a in 0..<axis {
+            (target + (o * axis + a) * inner).update(from: source + o * inner, count: inner)
+        }
+    }
+    let inputShape = x.shape
+    return makeResult(out, inputs: [x]) { g, _ in
+        [sumAxis(g, outer: outer, axis: axis, inner: inner, resultShape: inputShape)]
+    }
+}
+
+/// Sum of all elements, shape [1].
+public func sum(_ x: Tensor) -> Tensor {
+    sumAxis(x, outer: 1, axis: x.count, inner: 1, resultShape: [1])
+}
+
+/// Mean of all elements, shape [1].
+public func mean(_ x: Tensor) -> Tensor {
+    scale(sum(x), 1 / Float(x.count))
+}
+
+/// Per-sample sum over all non-batch dimensions: [N, ...] -> [N].
+public func sumPerSample(_ x: Tensor) -> Tensor {
+    let n = x.shape[0]
+    return sumAxis(x, outer: n, axis: x.count / max(n, 1), inner: 1, resultShape: [n])
+}
+
+/// Repeats per-sample values [N] over `shape` = [N, ...].
+public func broadcastPerSample(_ x: Tensor, to shape: [Int]) -> Tensor {
+    precondition(x.shape == [shape[0]], "broadcastPerSample: \(x.shape) to \(shape)")
+    return broadcastAxis(x, outer: shape[0], axis: shape.dropFirst().reduce(1, *), inner: 1, resultShape: shape)
+}
+
+/// Sum over channels: [N, C, H, W] -> [N, 1, H, W].
+public func sumChannels(_ x: Tensor) -> Tensor {
+    let (n, c, h, w) = x.nchw
+    return sumAxis(x, outer: n, axis: c, inner: h * w, resultShape: [n, 1, h, w])
+}
+
+/// Repeats [N, 1, H, W] over `channels` channels.
+public func broadcastChannels(_ x: Tensor, channels: Int) -> Tensor {
+    let (n, one, h, w) = x.nchw
+    precondition(one == 1, "broadcastChannels needs one channel, got \(x.shape)")
+    return broadcastAxis(x, outer: n, axis: channels, inner: h * w, resultShape: [n, channels, h, w])
+}
+
+/// Per-channel sum over batch and pixels: [N, C, ...] -> [C] (the gradient of a bias).
+public func sumToChannels(_ x: Tensor) -> Tensor {
+    let n = x.shape[0], c = x.shape[1], pixels = x.count / max(n * c, 1)
+    let overBatch = sumAxis(x, outer: 1, axis: n, inner: c * pixels, resultShape: [c, pixels])
+    return sumAxis(overBatch, outer: c, axis: pixels, inner: 1, resultShape: [c])
+}
+
+/// Adds a per-channel bias [C] to [N, C, ...].
+public func addBias(_ x: Tensor, _ bias: Tensor) -> Tensor {
+    let n = x.shape[0], c = x.shape[1], pixels = x.count / max(n * c, 1)
+    precondition(bias.shape == [c], "addBias: bias \(bias.shape) for input \(x.shape)")
+    let out = Tensor(zeros: x.shape)
+    let source = x.pointer, target = out.pointer, b = bias.pointer
+    for s in 0..<n {
+        for ch in 0..<c {
+            let base = (s * c + ch) * pixels, value = b[ch]
+            for i in 0..<pixels { target[base + i] = source[base + i] + value }
+        }
+    }
+    return makeResult(out, inputs: [x, bias]) { g, _ in [g, sumToChannels(g)] }
+}
+
+extension Tensor {
+    /// The four dimensions of an NCHW tensor.
+    public var nchw: (Int, Int, Int, Int) {
+        precondition(shape.count == 4, "expected an NCHW tensor, got shape \(shape)")
+        return (shape[0], shape[1], shape[2], shape[3])
+    }
+}

@@ -1,0 +1,83 @@
+/// Naive, obviously correct kernels in Double: the yardstick the fast float kernels are tested and
+/// benchmarked against. Written as direct loops over the definitions, with no attempt at speed.
+public enum Reference {
+    /// Direct convolution, stride 1, zero padding. `x` is [N, C, H, W], `w` is [O, C, k, k].
+    public static func conv2d(_ x: [Double], _ xShape: [Int], _ w: [Double], _ wShape: [Int], padding: Int) -> [Double] {
+        let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
+        let (o, k) = (wShape[0], wShape[2])
+        let oh = h + 2 * padding - k + 1, ow = wd + 2 * padding - k + 1
+        var y = [Double](repeating: 0, count: n * o * oh * ow)
+        for s in 0..<n { for f in 0..<o { for i in 0..<oh { for j in 0..<ow {
+            var acc = 0.0
+            for ch in 0..<c { for ki in 0..<k { for kj in 0..<k {
+                let yi = i + ki - padding, xj = j + kj - padding
+                if yi >= 0 && yi < h && xj >= 0 && xj < wd {
+                    acc += x[((s * c + ch) * h + yi) * wd + xj] * w[((f * c + ch) * k + ki) * k + kj]
+                }
+            } } }
+            y[((s * o + f) * oh + i) * ow + j] = acc
+        } } } }
+        return y
+    }
+
+    /// [M, K] · [K, N].
+    public static func matmul(_ a: [Double], _ b: [Double], m: Int, k: Int, n: Int) -> [Double] {
+        var c = [Double](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { for p in 0..<k { c[i * n + j] += a[i * k + p] * b[p * n + j] } } }
+        return c
+    }
+
+    public static func upsample2x(_ x: [Double], _ shape: [Int]) -> [Double] {
+        let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3])
+        var y = [Double](repeating: 0, count: planes * 4 * h * w)
+        for p in 0..<planes { for i in 0..<(2 * h) { for j in 0..<(2 * w) {
+            y[(p * 2 * h + i) * 2 * w + j] = x[(p * h + i / 2) * w + j / 2]
+        } } }
+        return y
+    }
+
+    public static func avgPool2x2(_ x: [Double], _ shape: [Int]) -> [Double] {
+        let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3])
+        var y = [Double](repeating: 0, count: planes * h * w / 4)
+        for p in 0..<planes { for i in 0..<(h / 2) { for j in 0..<(w / 2) {
+            var acc = 0.0
+            for di in 0..<2 { for dj in 0..<2 { acc += x[(p * h + 2 * i + di) * w + 2 * j + dj] } }
+            y[(p * h / 2 + i) * w / 2 + j] = acc / 4
+        } } }
+        return y
+    }
+
+    public static func pixelNorm(_ x: [Double], _ shape: [Int], epsilon: Double = 1e-8) -> [Double] {
+        let (n, c, pixels) = (shape[0], shape[1], shape.dropFirst(2).reduce(1, *))
+        var y = x
+        for s in 0..<n { for p in 0..<pixels {
+            var meanSquare = 0.0
+            for ch in 0..<c { meanSquare += x[(s * c + ch) * pixels + p] * x[(s * c + ch) * pixels + p] }
+            let norm = (meanSquare / Double(c) + epsilon).squareRoot()
+            for ch in 0..<c { y[(s * c + ch) * pixels + p] /= norm }
+        } }
+        return y
+    }
+
+    /// Minibatch stddev with groups of consecutive samples; returns [N, C + 1, H, W].
+    public static func minibatchStddev(_ x: [Double], _ shape: [Int], groupSize: Int, epsilon: Double = 1e-8) -> [Double] {
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let features = c * h * w
+        var y = [Double](repeating: 0, count: n * (c + 1) * h * w)
+        for group in 0..<(n / groupSize) {
+            var stddevSum = 0.0
+            for f in 0..<features {
+                let values = (0..<groupSize).map { x[(group * groupSize + $0) * features + f] }
+                let mean = values.reduce(0, +) / Double(groupSize)
+                let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(groupSize)
+                stddevSum += (variance + epsilon).squareRoot()
+            }
+            for member in 0..<groupSize {
+                let s = group * groupSize + member
+                for f in 0..<features { y[s * (c + 1) * h * w + f] = x[s * features + f] }
+                for p in 0..<(h * w) { y[(s * (c + 1) + c) * h * w + p] = stddevSum / Double(features) }
+            }
+        }
+        return y
+    }
+}

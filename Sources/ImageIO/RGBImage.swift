@@ -1,0 +1,76 @@
+import PNGShim
+import SafeIO
+
+/// An 8-bit sRGB image without alpha, stored row-major with interleaved
+/// channels: pixel (x, y) occupies pixels[3 * (y * width + x) ..< +3] as R, G, B.
+public struct RGBImage: Equatable, Sendable {
+    public let width: Int
+    public let height: Int
+    public let pixels: [UInt8]
+
+    public init(width: Int, height: Int, pixels: [UInt8]) {
+        precondition(width > 0 && height > 0, "RGBImage needs a positive size, got \(width)x\(height)")
+        precondition(
+            pixels.count == width * height * 3,
+            "RGBImage \(width)x\(height) needs \(width * height * 3) bytes, got \(pixels.count)")
+        self.width = width
+        self.height = height
+        self.pixels = pixels
+    }
+
+    /// Decodes any PNG to 8-bit RGB; transparent pixels are composited onto
+    /// white (see pgpng_read_rgb8).
+    public static func read(path: String) throws(ImageError) -> RGBImage {
+        var pixels: UnsafeMutablePointer<UInt8>?
+        var width: UInt32 = 0
+        var height: UInt32 = 0
+        var detail = [CChar](repeating: 0, count: 256)
+        let status = pgpng_read_rgb8(path, &pixels, &width, &height, &detail, detail.count)
+        if let error = ImageError(status, path: path, detail: detail, width: Int(width), height: Int(height)) {
+            throw error
+        }
+        defer { pgpng_free(pixels) }
+        let byteCount = Int(width) * Int(height) * 3
+        return RGBImage(
+            width: Int(width), height: Int(height),
+            pixels: Array(UnsafeBufferPointer(start: pixels, count: byteCount)))
+    }
+
+    /// Writes the image as a PNG file atomically: readers of `path` see either
+    /// the previous file or the complete new one.
+    public func write(path: String) throws(ImageError) {
+        do {
+            try AtomicFile.write(to: path) { temporaryPath in
+                var detail = [CChar](repeating: 0, count: 256)
+                let status = pgpng_write_rgb8(
+                    temporaryPath, pixels, UInt32(width), UInt32(height), &detail, detail.count)
+                if let error = ImageError(status, path: path, detail: detail, width: width, height: height) {
+                    throw error
+                }
+            }
+        } catch let error as ImageError {
+            throw error
+        } catch let error as FileError {
+            throw .writeFailed(path: path, reason: error.problem)
+        } catch {
+            throw .writeFailed(path: path, reason: "\(error)")
+        }
+    }
+}
+
+extension ImageError {
+    /// nil for PGPNG_OK.
+    fileprivate init?(_ status: pgpng_status, path: String, detail: [CChar], width: Int, height: Int) {
+        let reason = detail.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        switch status {
+        case .PGPNG_OK: return nil
+        case .PGPNG_CANNOT_OPEN: self = .cannotOpen(path: path, reason: reason)
+        case .PGPNG_EMPTY_FILE: self = .emptyFile(path: path)
+        case .PGPNG_NOT_PNG: self = .notPNG(path: path, reason: reason)
+        case .PGPNG_CORRUPT: self = .corrupt(path: path, libpngMessage: reason)
+        case .PGPNG_TOO_LARGE: self = .tooLarge(path: path, width: width, height: height)
+        case .PGPNG_OUT_OF_MEMORY: self = .outOfMemory(path: path)
+        case .PGPNG_WRITE_FAILED: self = .writeFailed(path: path, reason: reason)
+        }
+    }
+}

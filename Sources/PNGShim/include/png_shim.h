@@ -1,0 +1,49 @@
+#ifndef PGPNG_SHIM_H
+#define PGPNG_SHIM_H
+
+// PNG reading and writing over libpng's simplified API (png_image_*), which
+// reports errors through return values: no setjmp/longjmp can cross into Swift.
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Larger images are refused after reading the header, before any pixel memory
+// is allocated, so a hostile or corrupt header cannot demand gigabytes.
+#define PGPNG_MAX_SIDE 16384
+
+typedef enum __attribute__((enum_extensibility(closed))) pgpng_status {
+    PGPNG_OK = 0,
+    PGPNG_CANNOT_OPEN,   // detail: strerror text
+    PGPNG_EMPTY_FILE,
+    PGPNG_NOT_PNG,       // detail: what was wrong with the signature
+    PGPNG_CORRUPT,       // detail: libpng's message
+    PGPNG_TOO_LARGE,     // *width and *height hold the refused dimensions
+    PGPNG_OUT_OF_MEMORY,
+    PGPNG_WRITE_FAILED,  // detail: libpng's message
+} pgpng_status;
+
+// Decodes any PNG (gray, gray+alpha, palette, RGB, RGBA; 1 to 16 bits; tRNS)
+// to 8-bit RGB, row-major, 3 bytes per pixel. Transparency is composited onto
+// white in sRGB space: 255 * (1 - alpha) + color * alpha. 16-bit samples
+// without gamma information are taken as sRGB, as most viewers do.
+// On PGPNG_OK, *pixels must be released with pgpng_free; on any other status it
+// is NULL and `detail` holds a NUL-terminated explanation, truncated to
+// `detail_capacity` bytes.
+pgpng_status pgpng_read_rgb8(const char *path, uint8_t **pixels, uint32_t *width,
+                             uint32_t *height, char *detail, size_t detail_capacity);
+
+// Writes 8-bit RGB pixels (row-major, 3 bytes per pixel) as a PNG file.
+pgpng_status pgpng_write_rgb8(const char *path, const uint8_t *pixels, uint32_t width,
+                              uint32_t height, char *detail, size_t detail_capacity);
+
+void pgpng_free(uint8_t *pixels);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

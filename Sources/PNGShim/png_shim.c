@@ -1,0 +1,128 @@
+#include "png_shim.h"
+
+#include <errno.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { SIGNATURE_LENGTH = 8 };
+
+static pgpng_status check_signature(FILE *file, char *detail, size_t detail_capacity) {
+    png_byte signature[SIGNATURE_LENGTH];
+    size_t length = fread(signature, 1, sizeof signature, file);
+    if (ferror(file)) {
+        // fopen succeeds on a directory; the read is where that shows.
+        snprintf(detail, detail_capacity, "%s", strerror(errno));
+        return PGPNG_CANNOT_OPEN;
+    }
+    if (length == 0) {
+        return PGPNG_EMPTY_FILE;
+    }
+    if (length < SIGNATURE_LENGTH) {
+        snprintf(detail, detail_capacity, "only %zu bytes, shorter than the PNG signature", length);
+        return PGPNG_NOT_PNG;
+    }
+    if (png_sig_cmp(signature, 0, SIGNATURE_LENGTH) != 0) {
+        snprintf(detail, detail_capacity, "bad signature");
+        return PGPNG_NOT_PNG;
+    }
+    return PGPNG_OK;
+}
+
+// libpng's own background compositing (png_image_finish_read with a
+// background colour) blends in linear light, which turns 50% black over white
+// into 186 rather than 128. Training data should look as it does in a browser,
+// which blends the sRGB values directly, so the blend happens here instead.
+// Works in place: RGBA pixel i is read before RGB pixel i overwrites it.
+static void composite_onto_white(uint8_t *pixels, size_t pixel_count) {
+    for (size_t i = 0; i < pixel_count; i++) {
+        const uint8_t *rgba = pixels + 4 * i;
+        uint8_t *rgb = pixels + 3 * i;
+        unsigned alpha = rgba[3];
+        for (int channel = 0; channel < 3; channel++) {
+            unsigned blended = rgba[channel] * alpha + 255u * (255u - alpha);
+            rgb[channel] = (uint8_t)((blended + 127u) / 255u);
+        }
+    }
+}
+
+static pgpng_status decode(FILE *file, uint8_t **pixels, uint32_t *width, uint32_t *height,
+                           char *detail, size_t detail_capacity) {
+    pgpng_status status = check_signature(file, detail, detail_capacity);
+    if (status != PGPNG_OK) {
+        return status;
+    }
+    rewind(file);
+
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_stdio(&image, file)) {
+        snprintf(detail, detail_capacity, "%s", image.message);
+        png_image_free(&image);
+        return PGPNG_CORRUPT;
+    }
+    *width = image.width;
+    *height = image.height;
+    if (image.width > PGPNG_MAX_SIDE || image.height > PGPNG_MAX_SIDE) {
+        png_image_free(&image);
+        return PGPNG_TOO_LARGE;
+    }
+
+    // Straight (not premultiplied) 8-bit sRGB RGBA, so the compositing above
+    // sees the colour values exactly as stored.
+    image.format = PNG_FORMAT_RGBA;
+    // Set after begin_read, which resets the flags.
+    image.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
+    size_t pixel_count = (size_t)image.width * image.height;
+    uint8_t *buffer = malloc(PNG_IMAGE_SIZE(image));
+    if (buffer == NULL) {
+        png_image_free(&image);
+        return PGPNG_OUT_OF_MEMORY;
+    }
+    if (!png_image_finish_read(&image, NULL, buffer, 0, NULL)) {
+        snprintf(detail, detail_capacity, "%s", image.message);
+        png_image_free(&image);
+        free(buffer);
+        return PGPNG_CORRUPT;
+    }
+    composite_onto_white(buffer, pixel_count);
+    *pixels = buffer;
+    return PGPNG_OK;
+}
+
+pgpng_status pgpng_read_rgb8(const char *path, uint8_t **pixels, uint32_t *width,
+                             uint32_t *height, char *detail, size_t detail_capacity) {
+    *pixels = NULL;
+    *width = 0;
+    *height = 0;
+    FILE *file = fopen(path, "rb");
+    if (file == NULL) {
+        snprintf(detail, detail_capacity, "%s", strerror(errno));
+        return PGPNG_CANNOT_OPEN;
+    }
+    pgpng_status status = decode(file, pixels, width, height, detail, detail_capacity);
+    fclose(file);
+    return status;
+}
+
+pgpng_status pgpng_write_rgb8(const char *path, const uint8_t *pixels, uint32_t width,
+                              uint32_t height, char *detail, size_t detail_capacity) {
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    image.width = width;
+    image.height = height;
+    image.format = PNG_FORMAT_RGB;
+    if (!png_image_write_to_file(&image, path, 0, pixels, 0, NULL)) {
+        snprintf(detail, detail_capacity, "%s", image.message);
+        png_image_free(&image);
+        return PGPNG_WRITE_FAILED;
+    }
+    return PGPNG_OK;
+}
+
+void pgpng_free(uint8_t *pixels) {
+    free(pixels);
+}

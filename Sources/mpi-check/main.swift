@@ -1,0 +1,198 @@
+// Verifies the collectives of `Communicator` on however many ranks mpirun
+// starts. Every rank computes every expected value itself, so a mismatch on
+// any rank aborts the whole job with a message naming that rank.
+//
+//   mpirun -np 2 mpi-check                    checks the collectives
+//   mpirun -np 2 mpi-check --fail-on-rank R   rank R fails on purpose; the job
+//                                             must end through MPI_Abort
+import Distributed
+import Glibc
+
+struct CheckFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+struct Checker {
+    private(set) var passed = 0
+
+    mutating func expect(_ condition: Bool, _ what: @autoclosure () -> String) throws {
+        guard condition else { throw CheckFailure(description: "mpi-check failed: \(what())") }
+        passed += 1
+    }
+
+    /// For collectives whose only observable result is returning without error.
+    mutating func expectSucceeds(_ operation: () throws -> Void) rethrows {
+        try operation()
+        passed += 1
+    }
+}
+
+enum Mode {
+    case checkCollectives
+    case failOnRank(Int)
+
+    init?(arguments: [String]) {
+        if arguments.isEmpty {
+            self = .checkCollectives
+            return
+        }
+        guard arguments.count == 2, arguments[0] == "--fail-on-rank", let rank = Int(arguments[1])
+        else { return nil }
+        self = .failOnRank(rank)
+    }
+}
+
+guard let mode = Mode(arguments: Array(CommandLine.arguments.dropFirst())) else {
+    fputs("usage: mpi-check [--fail-on-rank RANK]\n", stderr)
+    exit(2)
+}
+
+func checkCollectives(_ world: Communicator, _ checker: inout Checker) throws {
+    let rank = world.rank
+    let size = world.size
+    // Sum over ranks of (rank + 1): the closed form every sum below builds on.
+    let rankPlusOneSum = size * (size + 1) / 2
+
+    try checker.expect((0..<size).contains(rank), "rank \(rank) outside 0..<\(size)")
+    try checker.expect(!world.processorName.isEmpty, "empty processor name")
+
+    // Large enough to leave OpenMPI's small-message algorithms; all values are
+    // integers below 2^24, so Float sums are exact.
+    var floats = (0..<(1 << 20)).map { Float((rank + 1) * ($0 % 1000 + 1)) }
+    try world.allreduceSum(&floats)
+    try checker.expect(
+        floats.indices.allSatisfy { floats[$0] == Float(rankPlusOneSum * ($0 % 1000 + 1)) },
+        "float allreduce-sum")
+
+    var doubles = (0..<1000).map { Double(rank) + 0.5 * Double($0) }
+    try world.allreduceSum(&doubles)
+    try checker.expect(
+        doubles.indices.allSatisfy {
+            doubles[$0] == Double(rankPlusOneSum - size) + Double(size) * 0.5 * Double($0)
+        },
+        "double allreduce-sum")
+
+    // Values beyond 2^32 catch a reduction done in 32-bit integers.
+    let int64Base: Int64 = 1 << 40
+    var int64s = (0..<1000).map { int64Base * Int64(rank + 1) + Int64($0) }
+    try world.allreduceSum(&int64s)
+    try checker.expect(
+        int64s.indices.allSatisfy {
+            int64s[$0] == int64Base * Int64(rankPlusOneSum) + Int64(size) * Int64($0)
+        },
+        "int64 allreduce-sum")
+
+    try checkNonBlockingSums(world, &checker)
+
+    var doubleMaxima = (0..<100).map { Double(rank) * 1.5 - Double($0) }
+    try world.allreduceMax(&doubleMaxima)
+    try checker.expect(
+        doubleMaxima.indices.allSatisfy { doubleMaxima[$0] == Double(size - 1) * 1.5 - Double($0) },
+        "double allreduce-max")
+
+    // Odd elements peak on rank 0, even ones on the last rank.
+    var int64Maxima = (0..<100).map { $0 % 2 == 0 ? Int64(rank) * 7 : -Int64(rank) }
+    try world.allreduceMax(&int64Maxima)
+    try checker.expect(
+        int64Maxima.indices.allSatisfy { int64Maxima[$0] == ($0 % 2 == 0 ? Int64(size - 1) * 7 : 0) },
+        "int64 allreduce-max")
+
+    for root in Set([0, size - 1]).sorted() {
+        let rootPattern = (0..<4096).map { UInt8(truncatingIfNeeded: $0 * 31 + root) }
+        var buffer = rank == root ? rootPattern : [UInt8](repeating: 0, count: rootPattern.count)
+        try buffer.withUnsafeMutableBytes { try world.broadcast($0, root: root) }
+        try checker.expect(buffer == rootPattern, "broadcast of a fixed-size buffer from rank \(root)")
+
+        // Non-root ranks start with a different length, which the array overload must fix.
+        var message = rank == root ? Array("from rank \(root)".utf8) : []
+        try world.broadcast(&message, root: root)
+        try checker.expect(message == Array("from rank \(root)".utf8), "array broadcast from rank \(root)")
+    }
+
+    let blocks = try world.allgather(bytes: blockContributed(by: rank))
+    try checker.expect(
+        blocks == (0..<size).map(blockContributed(by:)), "allgather of 8-byte blocks")
+    if size > 1 {
+        try checker.expect(
+            allgatherRejectsUnequalBlocks(world), "allgather with rank-dependent block lengths throws")
+    }
+
+    try checker.expectSucceeds { try world.barrier() }
+}
+
+func blockContributed(by rank: Int) -> [UInt8] {
+    (0..<8).map { UInt8(truncatingIfNeeded: rank * 16 + $0) }
+}
+
+func allgatherRejectsUnequalBlocks(_ world: Communicator) throws -> Bool {
+    do {
+        _ = try world.allgather(bytes: [UInt8](repeating: 0, count: world.rank + 1))
+        return false
+    } catch is CollectiveMismatchError {
+        return true
+    }
+}
+
+// A blocking collective runs while the non-blocking ones are in flight, as it
+// will when gradients are reduced during the backward pass.
+func checkNonBlockingSums(_ world: Communicator, _ checker: inout Checker) throws {
+    let rank = world.rank
+    let rankPlusOneSum = world.size * (world.size + 1) / 2
+    var floats = [Float](repeating: Float(rank + 1), count: 100_000)
+    var doubles = [Double](repeating: Double(rank + 1) / 4, count: 1000)
+    var int64s = [Int64](repeating: Int64(rank + 1) << 33, count: 1000)
+    var interleaved = [Int64(rank + 1)]
+    try floats.withUnsafeMutableBufferPointer { floatBuffer in
+        try doubles.withUnsafeMutableBufferPointer { doubleBuffer in
+            try int64s.withUnsafeMutableBufferPointer { int64Buffer in
+                let pending = [
+                    try world.startAllreduceSum(floatBuffer),
+                    try world.startAllreduceSum(doubleBuffer),
+                    try world.startAllreduceSum(int64Buffer),
+                ]
+                try world.allreduceSum(&interleaved)
+                for reduction in pending {
+                    try reduction.wait()
+                }
+            }
+        }
+    }
+    try checker.expect(floats.allSatisfy { $0 == Float(rankPlusOneSum) }, "non-blocking float sum")
+    try checker.expect(
+        doubles.allSatisfy { $0 == Double(rankPlusOneSum) / 4 }, "non-blocking double sum")
+    try checker.expect(
+        int64s.allSatisfy { $0 == Int64(rankPlusOneSum) << 33 }, "non-blocking int64 sum")
+    try checker.expect(
+        interleaved == [Int64(rankPlusOneSum)], "blocking sum while non-blocking sums are pending")
+}
+
+let world: Communicator
+do {
+    world = try Communicator.world()
+} catch {
+    fputs("mpi-check: \(error)\n", stderr)
+    exit(1)
+}
+
+world.failFast {
+    switch mode {
+    case .failOnRank(let failingRank):
+        guard (0..<world.size).contains(failingRank) else {
+            throw CheckFailure(
+                description: "--fail-on-rank \(failingRank): no such rank in a job of \(world.size)")
+        }
+        if world.rank == failingRank {
+            throw CheckFailure(description: "mpi-check: failing on purpose (--fail-on-rank \(failingRank))")
+        }
+        // The healthy ranks wait where a real job would be stuck: in a collective.
+        try world.barrier()
+        throw CheckFailure(description: "mpi-check: barrier returned although rank \(failingRank) failed")
+    case .checkCollectives:
+        var checker = Checker()
+        try checkCollectives(world, &checker)
+        if world.rank == 0 {
+            print("mpi-check: \(checker.passed) checks passed on \(world.size) ranks")
+        }
+        try world.finalize()
+    }
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Engine
+
+struct BenchConv: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conv",
+        abstract: "3x3 convolution GFLOP/s (im2col + sgemm) against bare sgemm of the same GEMM shapes.",
+        discussion: """
+            The baseline runs the conv's GEMMs over the whole batch as single sgemm calls with no im2col,
+            col2im or staging: what the conv would reach if data movement were free. FLOPs are those of
+            a direct convolution (2·N·O·C·k²·H·W per pass); forward+backward counts three passes.
+            """)
+
+    @Option(help: "Minibatch size.") var batch = 16
+    @Option(parsing: .upToNextOption, help: "BLAS thread counts to measure.") var threads: [Int] = [1, 2]
+    @Option(help: "Timed repetitions per figure (median reported).") var repetitions = 5
+    @Option(parsing: .upToNextOption, help: "Layers as CHANNELSxSIZE, e.g. 256x32.")
+    var layers: [String] = ["512x4", "512x8", "512x16", "256x32", "128x64"]
+
+    func validate() throws {
+        guard batch > 0, repetitions > 0, threads.allSatisfy({ $0 > 0 }) else {
+            throw ValidationError("--batch, --repetitions and --threads must be positive")
+        }
+        for layer in layers where Self.parse(layer) == nil {
+            throw ValidationError("--layers: '\(layer)' is not CHANNELSxSIZE with positive numbers")
+        }
+    }
+
+    static func parse(_ layer: String) -> (channels: Int, size: Int)? {
+        let parts = layer.split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts[0] > 0, parts[1] > 0 else { return nil }
+        return (parts[0], parts[1])
+    }
+
+    func run() {
+        print("conv 3x3, padding 1, batch \(batch), float32; GFLOP/s = direct-conv FLOPs / median time")
+        let geometries = layers.map { layer -> ConvGeometry in
+            let (channels, size) = Self.parse(layer)!
+            return ConvGeometry(batch: batch, inChannels: channels, height: size, width: size,
+                                outChannels: channels, kernel: 3, padding: 1)
+        }
+        // Our conv first, so the peak RSS it reports is not inflated by the baseline's full-batch matrices.
+        var ours: [[(forward: Double, training: Double)]] = []
+        for threadCount in threads {
+            setBLASThreads(threadCount)
+            ours.append(geometries.map(measureConv))
+        }
+        let convPeak = peakResidentMiB()
+        print("layer      thr | fwd   sgemm  ratio | fwd+bwd  sgemm  ratio")
+        for (threadIndex, threadCount) in threads.enumerated() {
+            setBLASThreads(threadCount)
+            for (g, conv) in zip(geometries, ours[threadIndex]) {
+                let baseline = measureGEMM(g)
+                let name = "\(g.inChannels)ch \(g.height)x\(g.width)".padding(toLength: 11, withPad: " ", startingAt: 0)
+                print("\(name)\(String(threadCount).leftPadded(3)) | \(formatted(conv.forward).leftPadded(5)) "
+                      + "\(formatted(baseline.forward).leftPadded(5))  \(formatted(conv.forward / baseline.forward, 2).leftPadded(5)) | "
+                      + "\(formatted(conv.training).leftPadded(7))  \(formatted(baseline.training).leftPadded(5))  "
+                      + "\(formatted(conv.training / baseline.training, 2).leftPadded(5))")
+            }
+        }
+        print("peak RSS of the conv runs \(formatted(convPeak)) MiB (im2col workspace bounded to "
+              + "\(formatted(Double(ConvGeometry.workspaceFloats * 4) / 1_048_576)) MiB or one sample); "
+              + "with the baseline's matrices \(formatted(peakResidentMiB())) MiB")
+    }
+
+    /// GFLOP/s of our forward and forward+backward kernels.
+    private func measureConv(_ g: ConvGeometry) -> (forward: Double, training: Double) {
+        var rng = PhiloxRandom(seed: 1)
+        let x = rng.normal(shape: [g.batch, g.inChannels, g.height, g.width])
+        let w = rng.normal(shape: [g.outChannels, g.inChannels, 3, 3])
+        let y = Tensor(zeros: [g.batch, g.outChannels, g.outHeight, g.outWidth])
+        let dy = rng.normal(shape: y.shape), dx = Tensor(zeros: x.shape), dw = Tensor(zeros: w.shape)
+        let forward = medianSeconds(repetitions: repetitions) {
+            convForwardKernel(input: x.pointer, filter: w.pointer, output: y.pointer, g)
+        }
+        let training = medianSeconds(repetitions: repetitions) {
+            convForwardKernel(input: x.pointer, filter: w.pointer, output: y.pointer, g)
+            convBackwardDataKernel(outputGradient: dy.pointer, filter: w.pointer, inputGradient: dx.pointer, g)
+            convBackwardFilterKernel(input: x.pointer, outputGradient: dy.pointer, filterGradient: dw.pointer, g)
+        }
+        let gflop = g.forwardFLOPs / 1e9
+        return (gflop / forward, 3 * gflop / training)
+    }
+
+    /// GFLOP/s of the same three GEMMs over the whole batch at once, on ready-made matrices.
+    private func measureGEMM(_ g: ConvGeometry) -> (forward: Double, training: Double) {
+        var rng = PhiloxRandom(seed: 2)
+        let patch = g.inChannels * 9, columns = g.batch * g.outHeight * g.outWidth
+        let filter = rng.normal(shape: [g.outChannels, patch]), filterGradient = Tensor(zeros: filter.shape)
+        let patches = rng.normal(shape: [patch, columns]), outputs = rng.normal(shape: [g.outChannels, columns])
+        let forwardGEMM = {
+            gemm(transposeA: false, transposeB: false, m: g.outChannels, n: columns, k: patch, a: filter.pointer, lda: patch,
+                 b: patches.pointer, ldb: columns, c: outputs.pointer, ldc: columns, accumulate: false)
+        }
+        let forward = medianSeconds(repetitions: repetitions, forwardGEMM)
+        let training = medianSeconds(repetitions: repetitions) {
+            forwardGEMM()
+            gemm(transposeA: true, transposeB: false, m: patch, n: columns, k: g.outChannels, a: filter.pointer, lda: patch,
+                 b: outputs.pointer, ldb: columns, c: patches.pointer, ldc: columns, accumulate: false)
+            gemm(transposeA: false, transposeB: true, m: g.outChannels, n: patch, k: columns, a: outputs.pointer, lda: columns,
+                 b: patches.pointer, ldb: columns, c: filterGradient.pointer, ldc: patch, accumulate: false)
+        }
+        let gflop = g.forwardFLOPs / 1e9
+        return (gflop / forward, 3 * gflop / training)
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}

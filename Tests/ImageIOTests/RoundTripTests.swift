@@ -1,0 +1,46 @@
+import ImageIO
+import XCTest
+
+final class RoundTripTests: XCTestCase {
+    private var directory: TemporaryDirectory!
+
+    override func setUpWithError() throws {
+        directory = try TemporaryDirectory()
+    }
+
+    override func tearDown() {
+        directory = nil
+    }
+
+    func testWrittenImageReadsBackIdentically() throws {
+        let image = patternImage(width: 7, height: 5, seed: 3)
+        let path = directory.file("roundtrip.png")
+        try image.write(path: path)
+        XCTAssertEqual(try RGBImage.read(path: path), image)
+    }
+
+    func testWritingReplacesAnExistingImageAndLeavesNoTemporaryFile() throws {
+        let path = directory.file("sample.png")
+        try patternImage(width: 4, height: 4, seed: 1).write(path: path)
+        let replacement = patternImage(width: 3, height: 2, seed: 2)
+        try replacement.write(path: path)
+        XCTAssertEqual(try RGBImage.read(path: path), replacement)
+        XCTAssertEqual(try directory.contents(), ["sample.png"])
+    }
+
+    func testWritingIntoAMissingDirectoryNamesTheFile() throws {
+        let path = directory.file("no-such-dir/out.png")
+        XCTAssertThrowsError(try patternImage(width: 2, height: 2, seed: 0).write(path: path)) { error in
+            guard case .writeFailed = error as? ImageError else {
+                return XCTFail("expected ImageError.writeFailed, got \(error)")
+            }
+            XCTAssert("\(error)".contains("no-such-dir/out.png"), "\(error)")
+        }
+    }
+
+    private func patternImage(width: Int, height: Int, seed: Int) -> RGBImage {
+        RGBImage(
+            width: width, height: height,
+            pixels: (0..<width * height * 3).map { UInt8(truncatingIfNeeded: $0 * 29 + seed * 101) })
+    }
+}
