@@ -3,6 +3,8 @@ import PackageDescription
 
 // Layering (imports only point down):
 //   progan CLI, mpi-check
+//   Training (losses, EMA, checkpoints, trainer loop, sample grids)
+//   Model (layers, G, D, schedule) · Dataset (prepared image sets)
 //   Distributed (MPI communicator) · ImageIO (PNG) · Engine (tensors, autograd, conv, Adam, RNG)
 //   SafeIO (atomic writes, CRC32)
 //   MPIShim, PNGShim (C) over CMPI, CPNG, CBLAS (system libraries)
@@ -25,11 +27,14 @@ let package = Package(
         .target(name: "Engine", dependencies: ["CBLAS"]),
         .target(name: "ImageIO", dependencies: ["PNGShim", "SafeIO"]),
         .target(name: "Distributed", dependencies: ["MPIShim"]),
+        .target(name: "Dataset", dependencies: ["ImageIO", "SafeIO", "Engine"]),
+        .target(name: "Model", dependencies: ["Engine"]),
+        .target(name: "Training", dependencies: ["Model", "Engine", "Dataset", "Distributed", "ImageIO", "SafeIO"]),
 
         .executableTarget(
             name: "progan",
             dependencies: [
-                "Engine", "ImageIO", "Distributed", "SafeIO",
+                "Engine", "Model", "Training", "Dataset", "ImageIO", "Distributed", "SafeIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Collective-operation checks run under `mpirun -np 2` by scripts/test.sh.
@@ -37,6 +42,9 @@ let package = Package(
 
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SafeIO"]),
+        .testTarget(name: "DatasetTests", dependencies: ["Dataset", "ImageIO", "SafeIO", "Engine"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Engine"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Engine", "Dataset"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -24,10 +24,16 @@ public func withoutGradients<T>(_ body: () throws -> T) rethrows -> T {
 
 /// Builds the output tensor of an op: recorded with its pullback when any input requires a gradient
 /// and the tape is recording, a plain value otherwise.
-func makeResult(_ result: Tensor, inputs: [Tensor], pullback: @escaping (Tensor, Tensor) -> [Tensor?]) -> Tensor {
+func makeResult(_ result: Tensor, inputs: [Tensor], selectivePullback: @escaping Pullback) -> Tensor {
     guard GradientTape.isRecording, inputs.contains(where: { $0.requiresGradient }) else { return result }
     return Tensor(shape: result.shape, buffer: result.buffer, offset: result.offset,
-                  inputs: inputs, pullback: pullback, requiresGradient: true)
+                  inputs: inputs, pullback: selectivePullback, requiresGradient: true)
+}
+
+/// For cheap ops, which compute every input's gradient and leave discarding the unneeded ones to the
+/// caller.
+func makeResult(_ result: Tensor, inputs: [Tensor], pullback: @escaping (Tensor, Tensor) -> [Tensor?]) -> Tensor {
+    makeResult(result, inputs: inputs, selectivePullback: { gradient, output, _ in pullback(gradient, output) })
 }
 
 /// Nodes reachable from `root` through recorded edges, ordered so each node precedes its inputs.
@@ -47,27 +53,29 @@ private func reverseTopologicalOrder(from root: Tensor) -> [Tensor] {
     return postOrder.reversed()
 }
 
-/// Propagates `seed` (the gradient of `root`) backwards; calls `reachedLeaf` for every leaf with its
-/// total gradient and returns the gradients of the nodes listed in `keep`.
-private func propagate(from root: Tensor, seed: Tensor, createGraph: Bool, keep: Set<ObjectIdentifier>,
-                       reachedLeaf: (Tensor, Tensor) -> Void) -> [ObjectIdentifier: Tensor] {
+/// Propagates `seed` (the gradient of `root`) backwards to the nodes for which `isTarget` holds; calls
+/// `reachedTarget` with each target's total gradient. Only nodes on a path to a target get gradients,
+/// so e.g. the input gradient of a penalty skips every weight gradient of the network.
+private func propagate(from root: Tensor, seed: Tensor, createGraph: Bool, isTarget: (Tensor) -> Bool,
+                       reachedTarget: (Tensor, Tensor) -> Void) {
     precondition(root.requiresGradient, "the differentiated tensor does not depend on anything that requires a gradient")
     precondition(seed.shape == root.shape, "seed shape \(seed.shape) differs from \(root.shape)")
+    let order = reverseTopologicalOrder(from: root)
+    var leadsToTarget = Set<ObjectIdentifier>()
+    for node in order.reversed() where isTarget(node) || node.inputs.contains(where: { leadsToTarget.contains(ObjectIdentifier($0)) }) {
+        leadsToTarget.insert(ObjectIdentifier(node))
+    }
     var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
-    var kept: [ObjectIdentifier: Tensor] = [:]
     GradientTape.withRecording(createGraph) {
-        for node in reverseTopologicalOrder(from: root) {
-            let id = ObjectIdentifier(node)
-            guard let gradient = pending.removeValue(forKey: id) else { continue }
-            if keep.contains(id) { kept[id] = gradient }
-            guard let pullback = node.pullback else {
-                reachedLeaf(node, gradient)
-                continue
-            }
-            let inputGradients = pullback(gradient, node)
+        for node in order where leadsToTarget.contains(ObjectIdentifier(node)) {
+            guard let gradient = pending.removeValue(forKey: ObjectIdentifier(node)) else { continue }
+            if isTarget(node) { reachedTarget(node, gradient) }
+            guard let pullback = node.pullback else { continue }
+            let needed = node.inputs.map { $0.requiresGradient && leadsToTarget.contains(ObjectIdentifier($0)) }
+            let inputGradients = pullback(gradient, node, needed)
             precondition(inputGradients.count == node.inputs.count, "pullback returned the wrong number of gradients")
-            for (input, inputGradient) in zip(node.inputs, inputGradients) {
-                guard input.requiresGradient, let inputGradient else { continue }
+            for (index, (input, inputGradient)) in zip(node.inputs, inputGradients).enumerated() {
+                guard needed[index], let inputGradient else { continue }
                 precondition(inputGradient.shape == input.shape,
                              "gradient shape \(inputGradient.shape) differs from input shape \(input.shape)")
                 let key = ObjectIdentifier(input)
@@ -75,7 +83,6 @@ private func propagate(from root: Tensor, seed: Tensor, createGraph: Bool, keep:
             }
         }
     }
-    return kept
 }
 
 /// Gradients of `output` (a scalar, or any tensor when `seed` is given) with respect to `inputs`.
@@ -83,18 +90,20 @@ private func propagate(from root: Tensor, seed: Tensor, createGraph: Bool, keep:
 /// `output` does not depend on gets a zero gradient.
 public func grad(of output: Tensor, wrt inputs: [Tensor], seed: Tensor? = nil, createGraph: Bool = false) -> [Tensor] {
     let seed = seed ?? Tensor(shape: output.shape, repeating: 1)
-    let kept = propagate(from: output, seed: seed, createGraph: createGraph,
-                         keep: Set(inputs.map(ObjectIdentifier.init)), reachedLeaf: { _, _ in })
-    return inputs.map { kept[ObjectIdentifier($0)] ?? Tensor(zeros: $0.shape) }
+    let targets = Set(inputs.map(ObjectIdentifier.init))
+    var found: [ObjectIdentifier: Tensor] = [:]
+    propagate(from: output, seed: seed, createGraph: createGraph, isTarget: { targets.contains(ObjectIdentifier($0)) },
+              reachedTarget: { found[ObjectIdentifier($0)] = $1 })
+    return inputs.map { found[ObjectIdentifier($0)] ?? Tensor(zeros: $0.shape) }
 }
 
 /// Accumulates (+=) the gradient of the scalar `loss` into the gradient buffers of the parameters it
 /// depends on, as `loss.backward()` does in other frameworks. Zeroing gradients is a separate step.
 public func backward(_ loss: Tensor) {
     precondition(loss.count == 1, "backward needs a scalar loss, got shape \(loss.shape)")
-    _ = propagate(from: loss, seed: Tensor(shape: loss.shape, repeating: 1), createGraph: false, keep: []) { leaf, gradient in
-        guard let sink = leaf.gradientSink else { return }
-        let source = gradient.pointer
+    propagate(from: loss, seed: Tensor(shape: loss.shape, repeating: 1), createGraph: false,
+              isTarget: { $0.gradientSink != nil }) { leaf, gradient in
+        let sink = leaf.gradientSink!, source = gradient.pointer
         for i in 0..<leaf.count { sink[i] += source[i] }
     }
 }

@@ -223,12 +223,12 @@ private func geometry(input: [Int], filter: [Int], padding: Int) -> ConvGeometry
 /// 2-D convolution, stride 1: [N, C, H, W] ⊛ [O, C, k, k] -> [N, O, H + 2p - k + 1, W + 2p - k + 1].
 public func conv2d(_ x: Tensor, _ filter: Tensor, padding: Int) -> Tensor {
     let g = geometry(input: x.shape, filter: filter.shape, padding: padding)
-    let out = Tensor(zeros: [g.batch, g.outChannels, g.outHeight, g.outWidth])
+    let out = Tensor(uninitialized: [g.batch, g.outChannels, g.outHeight, g.outWidth])
     convForwardKernel(input: x.pointer, filter: filter.pointer, output: out.pointer, g)
-    return makeResult(out, inputs: [x, filter]) { dy, _ in
-        [conv2dBackwardData(dy, filter, inputShape: x.shape, padding: padding),
-         conv2dBackwardFilter(x, dy, kernel: filter.shape[2], padding: padding)]
-    }
+    return makeResult(out, inputs: [x, filter], selectivePullback: { dy, _, needed in
+        [needed[0] ? conv2dBackwardData(dy, filter, inputShape: x.shape, padding: padding) : nil,
+         needed[1] ? conv2dBackwardFilter(x, dy, kernel: filter.shape[2], padding: padding) : nil]
+    })
 }
 
 /// The gradient of `conv2d` with respect to its input.
@@ -236,12 +236,12 @@ public func conv2dBackwardData(_ outputGradient: Tensor, _ filter: Tensor, input
     let g = geometry(input: inputShape, filter: filter.shape, padding: padding)
     precondition(outputGradient.shape == [g.batch, g.outChannels, g.outHeight, g.outWidth],
                  "conv2dBackwardData: gradient \(outputGradient.shape) for input \(inputShape)")
-    let out = Tensor(zeros: inputShape)
+    let out = Tensor(uninitialized: inputShape)
     convBackwardDataKernel(outputGradient: outputGradient.pointer, filter: filter.pointer, inputGradient: out.pointer, g)
-    return makeResult(out, inputs: [outputGradient, filter]) { dx, _ in
-        [conv2d(dx, filter, padding: padding),
-         conv2dBackwardFilter(dx, outputGradient, kernel: filter.shape[2], padding: padding)]
-    }
+    return makeResult(out, inputs: [outputGradient, filter], selectivePullback: { dx, _, needed in
+        [needed[0] ? conv2d(dx, filter, padding: padding) : nil,
+         needed[1] ? conv2dBackwardFilter(dx, outputGradient, kernel: filter.shape[2], padding: padding) : nil]
+    })
 }
 
 /// The gradient of `conv2d` with respect to its filter.
@@ -250,10 +250,10 @@ public func conv2dBackwardFilter(_ x: Tensor, _ outputGradient: Tensor, kernel: 
     let g = geometry(input: x.shape, filter: filterShape, padding: padding)
     precondition(outputGradient.shape == [g.batch, g.outChannels, g.outHeight, g.outWidth],
                  "conv2dBackwardFilter: gradient \(outputGradient.shape) for input \(x.shape)")
-    let out = Tensor(zeros: filterShape)
+    let out = Tensor(uninitialized: filterShape)
     convBackwardFilterKernel(input: x.pointer, outputGradient: outputGradient.pointer, filterGradient: out.pointer, g)
-    return makeResult(out, inputs: [x, outputGradient]) { dw, _ in
-        [conv2dBackwardData(outputGradient, dw, inputShape: x.shape, padding: padding),
-         conv2d(x, dw, padding: padding)]
-    }
+    return makeResult(out, inputs: [x, outputGradient], selectivePullback: { dw, _, needed in
+        [needed[0] ? conv2dBackwardData(outputGradient, dw, inputShape: x.shape, padding: padding) : nil,
+         needed[1] ? conv2d(x, dw, padding: padding) : nil]
+    })
 }

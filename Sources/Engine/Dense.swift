@@ -6,17 +6,22 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let m = transposeA ? a.shape[1] : a.shape[0], k = transposeA ? a.shape[0] : a.shape[1]
     let kb = transposeB ? b.shape[1] : b.shape[0], n = transposeB ? b.shape[0] : b.shape[1]
     precondition(k == kb, "matmul: inner dimensions \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "") differ")
-    let out = Tensor(zeros: [m, n])
+    let out = Tensor(uninitialized: [m, n])
     gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
          a: a.pointer, lda: a.shape[1], b: b.pointer, ldb: b.shape[1], c: out.pointer, ldc: n, accumulate: false)
-    return makeResult(out, inputs: [a, b]) { g, _ in
+    return makeResult(out, inputs: [a, b], selectivePullback: { g, _, needed in
         switch (transposeA, transposeB) {
-        case (false, false): return [matmul(g, b, transposeB: true), matmul(a, g, transposeA: true)]
-        case (false, true): return [matmul(g, b), matmul(g, a, transposeA: true)]
-        case (true, false): return [matmul(b, g, transposeB: true), matmul(a, g)]
-        case (true, true): return [matmul(b, g, transposeA: true, transposeB: true), matmul(g, a, transposeA: true, transposeB: true)]
+        case (false, false):
+            return [needed[0] ? matmul(g, b, transposeB: true) : nil, needed[1] ? matmul(a, g, transposeA: true) : nil]
+        case (false, true):
+            return [needed[0] ? matmul(g, b) : nil, needed[1] ? matmul(g, a, transposeA: true) : nil]
+        case (true, false):
+            return [needed[0] ? matmul(b, g, transposeB: true) : nil, needed[1] ? matmul(a, g) : nil]
+        case (true, true):
+            return [needed[0] ? matmul(b, g, transposeA: true, transposeB: true) : nil,
+                    needed[1] ? matmul(g, a, transposeA: true, transposeB: true) : nil]
         }
-    }
+    })
 }
 
 /// Row-major `c = op(a) · op(b)` (or `c += ...` when accumulating), the one place that calls BLAS.

@@ -19,7 +19,7 @@ public func concatChannels(_ parts: [Tensor]) -> Tensor {
     }
     let channels = parts.map { $0.shape[1] }
     let total = channels.reduce(0, +)
-    let out = Tensor(zeros: [n, total] + tail)
+    let out = Tensor(uninitialized: [n, total] + tail)
     var start = 0
     for (part, c) in zip(parts, channels) {
         for s in 0..<n {
@@ -41,7 +41,7 @@ public func sliceChannels(_ x: Tensor, from start: Int, count c: Int) -> Tensor 
     let n = x.shape[0], total = x.shape[1], tail = Array(x.shape.dropFirst(2))
     precondition(start >= 0 && c >= 0 && start + c <= total, "sliceChannels \(start)..<\(start + c) of \(x.shape)")
     let pixels = tail.reduce(1, *)
-    let out = Tensor(zeros: [n, c] + tail)
+    let out = Tensor(uninitialized: [n, c] + tail)
     for s in 0..<n {
         (out.pointer + s * c * pixels).update(from: x.pointer + (s * total + start) * pixels, count: c * pixels)
     }

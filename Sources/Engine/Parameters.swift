@@ -39,10 +39,18 @@ public final class ParameterStore {
 
     public var count: Int { layout.count }
 
-    /// The parameter as a differentiable leaf whose gradient `backward` adds into this store.
-    public func tensor(_ parameter: Parameter) -> Tensor {
-        Tensor(shape: parameter.shape, buffer: values, offset: parameter.offset, requiresGradient: true,
-               gradientSink: gradients.pointer + parameter.offset)
+    /// The parameter as a differentiable leaf whose gradient `backward` adds into this store, or, when
+    /// not `trainable`, as a constant (a network that only passes gradients through, as D in G's step).
+    public func tensor(_ parameter: Parameter, trainable: Bool = true) -> Tensor {
+        guard trainable else { return Tensor(shape: parameter.shape, buffer: values, offset: parameter.offset) }
+        return Tensor(shape: parameter.shape, buffer: values, offset: parameter.offset, requiresGradient: true,
+                      gradientSink: gradients.pointer + parameter.offset)
+    }
+
+    /// Copies all values from a store of the same layout.
+    public func copyValues(from other: ParameterStore) {
+        precondition(other.count == count, "copyValues: \(other.count) values into \(count)")
+        values.pointer.update(from: other.values.pointer, count: count)
     }
 
     /// The parameter's current gradient (a view, no copy).

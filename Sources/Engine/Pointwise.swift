@@ -5,7 +5,7 @@ import Foundation
 
 @inline(__always)
 private func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
-    let out = Tensor(zeros: x.shape)
+    let out = Tensor(uninitialized: x.shape)
     let source = x.pointer, target = out.pointer
     for i in 0..<x.count { target[i] = f(source[i]) }
     return out
@@ -14,7 +14,7 @@ private func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
 @inline(__always)
 private func zipMap(_ a: Tensor, _ b: Tensor, _ name: String, _ f: (Float, Float) -> Float) -> Tensor {
     precondition(a.shape == b.shape, "\(name): shapes \(a.shape) and \(b.shape) differ")
-    let out = Tensor(zeros: a.shape)
+    let out = Tensor(uninitialized: a.shape)
     let pa = a.pointer, pb = b.pointer, target = out.pointer
     for i in 0..<a.count { target[i] = f(pa[i], pb[i]) }
     return out

@@ -25,7 +25,7 @@ func sumAxis(_ x: Tensor, outer: Int, axis: Int, inner: Int, resultShape: [Int])
 /// Repeats a [outer, 1, inner] view of `x` `axis` times along the middle axis.
 func broadcastAxis(_ x: Tensor, outer: Int, axis: Int, inner: Int, resultShape: [Int]) -> Tensor {
     precondition(outer * inner == x.count, "broadcastAxis: \(outer)x\(inner) does not cover \(x.shape)")
-    let out = Tensor(zeros: resultShape)
+    let out = Tensor(uninitialized: resultShape)
     precondition(out.count == outer * axis * inner, "broadcastAxis: result shape \(resultShape)")
     let source = x.pointer, target = out.pointer
     for o in 0..<outer {
@@ -47,6 +47,12 @@ public func sum(_ x: Tensor) -> Tensor {
 /// Mean of all elements, shape [1].
 public func mean(_ x: Tensor) -> Tensor {
     scale(sum(x), 1 / Float(x.count))
+}
+
+/// Repeats a one-element tensor over `shape`.
+public func broadcastScalar(_ x: Tensor, to shape: [Int]) -> Tensor {
+    precondition(x.count == 1, "broadcastScalar of shape \(x.shape)")
+    return broadcastAxis(x, outer: 1, axis: shape.reduce(1, *), inner: 1, resultShape: shape)
 }
 
 /// Per-sample sum over all non-batch dimensions: [N, ...] -> [N].
@@ -85,7 +91,7 @@ public func sumToChannels(_ x: Tensor) -> Tensor {
 public func addBias(_ x: Tensor, _ bias: Tensor) -> Tensor {
     let n = x.shape[0], c = x.shape[1], pixels = x.count / max(n * c, 1)
     precondition(bias.shape == [c], "addBias: bias \(bias.shape) for input \(x.shape)")
-    let out = Tensor(zeros: x.shape)
+    let out = Tensor(uninitialized: x.shape)
     let source = x.pointer, target = out.pointer, b = bias.pointer
     for s in 0..<n {
         for ch in 0..<c {

@@ -4,7 +4,7 @@
 
 /// Nearest-neighbour 2x upsampling: [N, C, H, W] -> [N, C, 2H, 2W].
 public func upsample2x(_ x: Tensor) -> Tensor {
-    let out = Tensor(zeros: [x.shape[0], x.shape[1], x.shape[2] * 2, x.shape[3] * 2])
+    let out = Tensor(uninitialized: [x.shape[0], x.shape[1], x.shape[2] * 2, x.shape[3] * 2])
     let (n, c, h, w) = x.nchw
     let ow = 2 * w
     for plane in 0..<(n * c) {
@@ -25,7 +25,7 @@ public func upsample2x(_ x: Tensor) -> Tensor {
 public func avgPool2x2(_ x: Tensor) -> Tensor {
     let (n, c, h, w) = x.nchw
     precondition(h % 2 == 0 && w % 2 == 0, "avgPool2x2 needs even sizes, got \(x.shape)")
-    let out = Tensor(zeros: [n, c, h / 2, w / 2])
+    let out = Tensor(uninitialized: [n, c, h / 2, w / 2])
     let source = x.pointer, target = out.pointer
     let oh = h / 2, ow = w / 2
     for plane in 0..<(n * c) {

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Owns one aligned float allocation. Tensors are views into a buffer, so a network's parameters can
 /// live in one flat allocation (one optimizer loop, one allreduce) while each layer sees its own shape.
 public final class FloatBuffer {
@@ -6,6 +8,7 @@ public final class FloatBuffer {
 
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "negative buffer size")
+        _ = FloatBuffer.allocatorTuned
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
@@ -13,7 +16,22 @@ public final class FloatBuffer {
     }
 
     deinit { UnsafeMutableRawPointer(pointer).deallocate() }
+
+    /// Training allocates and frees the same large activation buffers every step. By default glibc
+    /// serves each from a fresh mmap and unmaps it on free, so every step pays page faults and kernel
+    /// zeroing for all of them; keeping freed memory in the heap lets the next step reuse it.
+    private static let allocatorTuned: Void = {
+        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 30)
+        _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, Int32.max)
+    }()
 }
+
+/// glibc's `mallopt`, declared here because <malloc.h> is not part of Swift's Glibc module.
+@_silgen_name("mallopt")
+private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+
+/// Maps the gradient of an op's output to gradients of its inputs (nil where `needed` is false).
+typealias Pullback = (_ gradient: Tensor, _ output: Tensor, _ needed: [Bool]) -> [Tensor?]
 
 /// A float32 tensor in row-major (NCHW for images) layout on contiguous storage, and a node of the
 /// autograd graph. Values are never mutated after an op produced them, except parameters, which the
@@ -26,9 +44,10 @@ public final class Tensor {
 
     /// Set when this tensor was produced by a recorded op: its inputs and the rule that maps the
     /// gradient of this tensor to gradients of the inputs. The rule receives this tensor as `output`
-    /// instead of capturing it, so the graph holds no reference cycles.
+    /// instead of capturing it, so the graph holds no reference cycles, and which inputs need a
+    /// gradient at all, so costly ops can skip the others.
     let inputs: [Tensor]
-    let pullback: ((_ gradient: Tensor, _ output: Tensor) -> [Tensor?])?
+    let pullback: Pullback?
     public let requiresGradient: Bool
     /// For parameters: where `backward` accumulates this leaf's gradient.
     let gradientSink: UnsafeMutablePointer<Float>?
@@ -36,7 +55,7 @@ public final class Tensor {
     public var pointer: UnsafeMutablePointer<Float> { buffer.pointer + offset }
 
     init(shape: [Int], buffer: FloatBuffer, offset: Int = 0, inputs: [Tensor] = [],
-         pullback: ((Tensor, Tensor) -> [Tensor?])? = nil, requiresGradient: Bool = false,
+         pullback: Pullback? = nil, requiresGradient: Bool = false,
          gradientSink: UnsafeMutablePointer<Float>? = nil) {
         let count = shape.reduce(1, *)
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
@@ -54,6 +73,11 @@ public final class Tensor {
     /// A new, uninitialised-to-zero tensor that owns its storage.
     public convenience init(zeros shape: [Int]) {
         self.init(shape: shape, buffer: FloatBuffer(count: shape.reduce(1, *)))
+    }
+
+    /// A tensor whose storage the caller fills completely before reading it.
+    convenience init(uninitialized shape: [Int]) {
+        self.init(shape: shape, buffer: FloatBuffer(count: shape.reduce(1, *), zeroed: false))
     }
 
     public convenience init(shape: [Int], values: [Float]) {

@@ -22,3 +22,20 @@ public struct FileError: Error, CustomStringConvertible {
         "\(path): \(problem)"
     }
 }
+
+/// Creates `path` and any missing parents (`mkdir -p`); the error names the directory that failed.
+public func createDirectory(_ path: String) throws {
+    var prefix = path.hasPrefix("/") ? "/" : ""
+    for component in path.split(separator: "/") {
+        prefix += component
+        var status = stat()
+        if stat(prefix, &status) == 0 {
+            guard status.st_mode & S_IFMT == S_IFDIR else {
+                throw FileError(path: prefix, problem: "exists and is not a directory")
+            }
+        } else if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+            throw FileError.fromErrno(path: prefix, action: "cannot create directory")
+        }
+        prefix += "/"
+    }
+}

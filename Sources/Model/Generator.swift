@@ -1,0 +1,73 @@
+import Engine
+
+/// ProGAN's generator (paper section 4 and table 2; official `G_paper`).
+///
+/// Parameters are declared block by block in growth order (4x4 first, each block followed by its
+/// toRGB), so those in use up to any resolution are a prefix of the flat buffer.
+public struct Generator {
+    public let config: NetworkConfig
+    public let layout: ParameterLayout
+    /// The 4x4 block: latent -> dense to 4x4 maps -> conv3x3.
+    let initialDense: EqualizedDense
+    let initialConv: EqualizedConv
+    /// Blocks at 8x8 and up: upsample -> conv3x3 -> conv3x3.
+    let blocks: [(EqualizedConv, EqualizedConv)]
+    /// toRGB per resolution, index 0 at 4x4.
+    let toRGB: [EqualizedConv]
+    /// Parameters in use up to each resolution (index 0 at 4x4).
+    let prefixCounts: [Int]
+
+    public init(_ config: NetworkConfig) {
+        self.config = config
+        var layout = ParameterLayout()
+        var prefixCounts: [Int] = []
+        var blocks: [(EqualizedConv, EqualizedConv)] = []
+        var toRGB: [EqualizedConv] = []
+        let initialFeatures = config.features(stage: 1)
+        // Official: gain sqrt(2)/4 on the latent dense, which maps to 16 pixels at once.
+        initialDense = EqualizedDense(&layout, "g.4x4.dense", input: config.latent, output: initialFeatures * 16,
+                                      gain: Float(2).squareRoot() / 4)
+        initialConv = EqualizedConv(&layout, "g.4x4.conv", input: initialFeatures, output: initialFeatures, kernel: 3)
+        toRGB.append(EqualizedConv(&layout, "g.4x4.torgb", input: initialFeatures, output: config.imageChannels, kernel: 1, gain: 1))
+        prefixCounts.append(layout.count)
+        for log2 in stride(from: 3, through: config.resolutionLog2, by: 1) {
+            let name = "g.\(1 << log2)x\(1 << log2)"
+            let input = config.features(stage: log2 - 2), output = config.features(stage: log2 - 1)
+            blocks.append((EqualizedConv(&layout, "\(name).conv0", input: input, output: output, kernel: 3),
+                           EqualizedConv(&layout, "\(name).conv1", input: output, output: output, kernel: 3)))
+            toRGB.append(EqualizedConv(&layout, "\(name).torgb", input: output, output: config.imageChannels, kernel: 1, gain: 1))
+            prefixCounts.append(layout.count)
+        }
+        self.layout = layout
+        self.blocks = blocks
+        self.toRGB = toRGB
+        self.prefixCounts = prefixCounts
+    }
+
+    /// Number of leading parameters used when generating at `resolution`.
+    public func activeParameterCount(resolution: Int) -> Int { prefixCounts[config.stage(of: resolution)] }
+
+    /// Images [N, C, R, R] from latents [N, latent]. During a fade-in (`alpha` < 1) the output blends the
+    /// upsampled image of the previous resolution with the new block's (paper section 3, figure 2).
+    public func callAsFunction(_ latents: Tensor, resolution: Int, alpha: Float, weights: Weights) -> Tensor {
+        precondition(latents.rank == 2 && latents.shape[1] == config.latent,
+                     "generator: latents \(latents.shape), expected [N, \(config.latent)]")
+        let stage = config.stage(of: resolution)
+        let n = latents.shape[0], initialFeatures = config.features(stage: 1)
+        // Pixelwise normalization of the latent and after every conv (paper section 4.2).
+        var features = initialDense(pixelNorm(latents), weights)
+        features = pixelNorm(activate(reshape(features, [n, initialFeatures, 4, 4])))
+        features = pixelNorm(activate(initialConv(features, weights)))
+        for index in 0..<stage {
+            let previous = features
+            let (conv0, conv1) = blocks[index]
+            features = pixelNorm(activate(conv0(upsample2x(features), weights)))
+            features = pixelNorm(activate(conv1(features, weights)))
+            if index == stage - 1 && alpha < 1 {
+                let old = upsample2x(toRGB[index](previous, weights))
+                return lerp(old, toRGB[index + 1](features, weights), alpha)
+            }
+        }
+        return toRGB[stage](features, weights)
+    }
+}

@@ -1,0 +1,72 @@
+import Engine
+import Foundation
+
+/// Where a forward pass reads its weights: a parameter store, and whether gradients should flow into it.
+/// G's step passes D as not trainable, so D's weight gradients are neither computed nor accumulated.
+public struct Weights {
+    public let store: ParameterStore
+    public let trainable: Bool
+
+    public init(_ store: ParameterStore, trainable: Bool = true) {
+        self.store = store
+        self.trainable = trainable
+    }
+
+    func callAsFunction(_ parameter: Parameter) -> Tensor { store.tensor(parameter, trainable: trainable) }
+}
+
+/// He's constant for a layer with `fanIn` inputs: the equalized learning rate of paper section 4.1
+/// stores N(0, 1) weights and multiplies them by this at run time, so Adam sees every weight at the
+/// same scale.
+func heScale(gain: Float, fanIn: Int) -> Float { gain / Float(fanIn).squareRoot() }
+
+/// A stride-1 convolution with an equalized-learning-rate weight and a bias.
+public struct EqualizedConv {
+    public let weight: Parameter
+    public let bias: Parameter
+    public let padding: Int
+    public let scale: Float
+
+    public init(_ layout: inout ParameterLayout, _ name: String, input: Int, output: Int, kernel: Int,
+                padding: Int? = nil, gain: Float = Float(2).squareRoot()) {
+        weight = layout.declare("\(name).weight", shape: [output, input, kernel, kernel])
+        bias = layout.declare("\(name).bias", shape: [output])
+        self.padding = padding ?? kernel / 2
+        scale = heScale(gain: gain, fanIn: input * kernel * kernel)
+    }
+
+    public func callAsFunction(_ x: Tensor, _ weights: Weights) -> Tensor {
+        addBias(conv2d(x, Engine.scale(weights(weight), scale), padding: padding), weights(bias))
+    }
+}
+
+/// A fully connected layer [N, in] -> [N, out] with an equalized-learning-rate weight and a bias.
+public struct EqualizedDense {
+    public let weight: Parameter
+    public let bias: Parameter
+    public let scale: Float
+
+    public init(_ layout: inout ParameterLayout, _ name: String, input: Int, output: Int, gain: Float = Float(2).squareRoot()) {
+        weight = layout.declare("\(name).weight", shape: [output, input])
+        bias = layout.declare("\(name).bias", shape: [output])
+        scale = heScale(gain: gain, fanIn: input)
+    }
+
+    public func callAsFunction(_ x: Tensor, _ weights: Weights) -> Tensor {
+        addBias(matmul(x, Engine.scale(weights(weight), scale), transposeB: true), weights(bias))
+    }
+}
+
+/// Initial values of equalized-learning-rate networks: weights N(0, 1), biases zero (paper section 4.1).
+public func initializeParameters(_ store: ParameterStore, random: inout PhiloxRandom) {
+    store.initialize { parameter, values in
+        if parameter.name.hasSuffix(".bias") {
+            values.initialize(repeating: 0)
+        } else {
+            random.fillNormal(values)
+        }
+    }
+}
+
+/// Leaky ReLU with the paper's slope, 0.2.
+func activate(_ x: Tensor) -> Tensor { leakyRelu(x, slope: 0.2) }

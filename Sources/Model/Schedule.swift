@@ -1,0 +1,86 @@
+import Foundation
+
+/// How long each resolution trains and with what minibatch and learning rate (official config.py /
+/// train.py `TrainingSchedule`). Durations are in kimg: thousands of real images shown to D.
+public struct ScheduleConfig: Codable, Equatable, Sendable {
+    /// Images shown at each resolution with the new block fully in place (`lod_training_kimg`).
+    public var stabilizeKimg: Double
+    /// Images shown while a new block fades in (`lod_transition_kimg`).
+    public var fadeKimg: Double
+    /// Length of the whole run; the final resolution trains until then.
+    public var totalKimg: Double
+    /// Global minibatch per resolution ("4": 128, ...); resolutions not listed use `minibatchDefault`.
+    public var minibatch: [String: Int]
+    public var minibatchDefault: Int
+    /// Learning rate per resolution; resolutions not listed use `learningRateDefault`.
+    public var learningRate: [String: Float]
+    public var learningRateDefault: Float
+
+    public init(stabilizeKimg: Double, fadeKimg: Double, totalKimg: Double, minibatch: [String: Int] = [:],
+                minibatchDefault: Int, learningRate: [String: Float] = [:], learningRateDefault: Float) {
+        self.stabilizeKimg = stabilizeKimg
+        self.fadeKimg = fadeKimg
+        self.totalKimg = totalKimg
+        self.minibatch = minibatch
+        self.minibatchDefault = minibatchDefault
+        self.learningRate = learningRate
+        self.learningRateDefault = learningRateDefault
+    }
+
+    public func minibatch(at resolution: Int) -> Int { minibatch[String(resolution)] ?? minibatchDefault }
+    public func learningRate(at resolution: Int) -> Float { learningRate[String(resolution)] ?? learningRateDefault }
+
+    public func validate() throws {
+        func fail(_ message: String) -> ConfigError { ConfigError(message: message) }
+        guard stabilizeKimg >= 0, fadeKimg >= 0 else { throw fail("stabilize_kimg and fade_kimg must not be negative") }
+        guard totalKimg > 0 else { throw fail("total_kimg \(totalKimg) must be positive") }
+        for (key, batch) in minibatch.merging(["default": minibatchDefault], uniquingKeysWith: { a, _ in a }) where batch <= 0 {
+            throw fail("minibatch \(batch) for resolution \(key) must be positive")
+        }
+        for key in minibatch.keys where Int(key) == nil { throw fail("minibatch key '\(key)' is not a resolution") }
+        for key in learningRate.keys where Int(key) == nil { throw fail("learning_rate key '\(key)' is not a resolution") }
+        for rate in Array(learningRate.values) + [learningRateDefault] where !(rate > 0) {
+            throw fail("learning rate \(rate) must be positive")
+        }
+    }
+}
+
+public enum Phase: String, Codable, Sendable {
+    /// The newest block is fully in place.
+    case stabilize
+    /// The newest block is blending in; alpha rises from 0 to 1.
+    case fadeIn = "fade-in"
+}
+
+/// Where training stands after a number of images: the resolution being trained, the phase, the
+/// fade-in weight of the newest block, and the minibatch and learning rate that apply.
+public struct SchedulePoint: Equatable, Sendable {
+    public let resolution: Int
+    public let phase: Phase
+    public let alpha: Float
+    public let minibatch: Int
+    public let learningRate: Float
+}
+
+/// The schedule as a pure function of images shown, following official train.py: starting at 4x4, a
+/// stabilization period, then for each larger resolution a fade-in followed by a stabilization period;
+/// the final resolution stabilizes until the end of the run.
+public func schedulePoint(imagesShown: Int, config: ScheduleConfig, finalResolution: Int) -> SchedulePoint {
+    let kimg = Double(imagesShown) / 1000
+    let growthSteps = finalResolution.trailingZeroBitCount - 2
+    let period = config.stabilizeKimg + config.fadeKimg
+    let periodIndex = period > 0 ? Int((kimg / period).rounded(.down)) : growthSteps
+    let growth = min(periodIndex, growthSteps)
+    var resolutionLog2 = 2 + growth, alpha: Float = 1, phase = Phase.stabilize
+    if periodIndex < growthSteps {
+        let intoPeriod = kimg - Double(periodIndex) * period
+        if intoPeriod >= config.stabilizeKimg {
+            resolutionLog2 += 1
+            phase = .fadeIn
+            alpha = Float((intoPeriod - config.stabilizeKimg) / config.fadeKimg)
+        }
+    }
+    let resolution = 1 << resolutionLog2
+    return SchedulePoint(resolution: resolution, phase: phase, alpha: alpha,
+                         minibatch: config.minibatch(at: resolution), learningRate: config.learningRate(at: resolution))
+}

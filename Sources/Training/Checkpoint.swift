@@ -1,0 +1,199 @@
+import Foundation
+import SafeIO
+
+/// The checkpoint file format, version 1. All integers little-endian.
+///
+///     "PROGANCK"                      8-byte magic
+///     u32 format version              1
+///     u32 section count
+///     sections, each:
+///       u32 name length (<= 64), name (UTF-8)
+///       u64 payload length, payload
+///       u32 CRC32 of name and payload
+///
+/// Sections: "state" (JSON `TrainingState`: config, counters, the tensor table) and one float32 array
+/// per buffer named in the state's table ("g", "d", "g_ema", "adam_g_m", ...). Every length is checked
+/// against the bytes that remain before anything is allocated from it, so a truncated or corrupted
+/// file is reported, never trusted.
+public enum CheckpointFormat {
+    static let magic = Array("PROGANCK".utf8)
+    public static let version: UInt32 = 1
+    static let maximumNameLength = 64
+}
+
+/// Everything about a run except its float buffers.
+public struct TrainingState: Codable, Equatable {
+    public var config: TrainingConfig
+    /// Optimizer steps taken (one D and one G update each).
+    public var step: Int
+    public var imagesShown: Int
+    /// Global index of the next sample in the seeded per-epoch order: independent of the number of ranks.
+    public var dataPosition: Int
+    /// Resolution of the last step, to tell when a new block is added.
+    public var resolution: Int
+    public var adamGeneratorStep: Int
+    public var adamDiscriminatorStep: Int
+    /// Every random draw is a Philox stream derived from (seed, step, purpose), so the seed and the step
+    /// are the whole random state; named here so a reader of the file knows.
+    public var randomScheme: String
+    /// Named tensors: which buffer section, where, and what shape.
+    public var tensors: [TensorEntry]
+
+    public struct TensorEntry: Codable, Equatable {
+        public let section: String
+        public let name: String
+        public let shape: [Int]
+        public let offset: Int
+    }
+}
+
+public struct Checkpoint {
+    public var state: TrainingState
+    /// Float buffers by section name.
+    public var buffers: [String: [Float]]
+
+    public init(state: TrainingState, buffers: [String: [Float]]) {
+        self.state = state
+        self.buffers = buffers
+    }
+
+    public func serialized() -> [UInt8] {
+        var bytes = CheckpointFormat.magic
+        bytes.appendLittleEndian(CheckpointFormat.version)
+        let names = buffers.keys.sorted()
+        bytes.appendLittleEndian(UInt32(names.count + 1))
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        appendSection(&bytes, name: "state", payload: Array(try! encoder.encode(state)))
+        for name in names {
+            let values = buffers[name]!
+            appendSection(&bytes, name: name, payload: values.withUnsafeBytes { Array($0) })
+        }
+        return bytes
+    }
+
+    private func appendSection(_ bytes: inout [UInt8], name: String, payload: [UInt8]) {
+        let nameBytes = Array(name.utf8)
+        bytes.appendLittleEndian(UInt32(nameBytes.count))
+        bytes += nameBytes
+        bytes.appendLittleEndian(UInt64(payload.count))
+        bytes += payload
+        var crc = CRC32()
+        crc.update(nameBytes)
+        crc.update(payload)
+        bytes.appendLittleEndian(crc.value)
+    }
+
+    /// Writes the checkpoint so that the file at `path` is always either the old one or the complete new one.
+    public func write(to path: String) throws {
+        try AtomicFile.write(to: path, bytes: serialized())
+    }
+
+    public static func read(path: String) throws -> Checkpoint {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CheckpointError(path: path, problem: "cannot be read")
+        }
+        return try parse(Array(data), path: path)
+    }
+
+    static func parse(_ bytes: [UInt8], path: String) throws -> Checkpoint {
+        var reader = ByteReader(bytes: bytes, path: path)
+        guard bytes.count >= 8, Array(bytes[0..<8]) == CheckpointFormat.magic else {
+            throw CheckpointError(path: path, problem: "not a progan checkpoint (bad magic number)")
+        }
+        reader.offset = 8
+        let version: UInt32 = try reader.read("format version")
+        guard version == CheckpointFormat.version else {
+            throw CheckpointError(path: path, problem: "checkpoint format version \(version); this build reads version \(CheckpointFormat.version)")
+        }
+        let sectionCount: UInt32 = try reader.read("section count")
+        guard sectionCount >= 1, sectionCount <= 64 else {
+            throw CheckpointError(path: path, problem: "implausible section count \(sectionCount) (corrupt header)")
+        }
+        var sections: [String: ArraySlice<UInt8>] = [:]
+        for _ in 0..<sectionCount {
+            let nameLength: UInt32 = try reader.read("section name length")
+            guard nameLength <= CheckpointFormat.maximumNameLength else {
+                throw CheckpointError(path: path, problem: "section name of \(nameLength) bytes (corrupt header)")
+            }
+            let nameBytes = try reader.take(Int(nameLength), "section name")
+            let name = String(decoding: nameBytes, as: UTF8.self)
+            let payloadLength: UInt64 = try reader.read("length of section '\(name)'")
+            guard payloadLength <= UInt64(reader.remaining) else {
+                throw CheckpointError(path: path, problem: "truncated: section '\(name)' needs \(payloadLength) bytes, \(reader.remaining) remain")
+            }
+            let payload = try reader.take(Int(payloadLength), "section '\(name)'")
+            let stored: UInt32 = try reader.read("checksum of section '\(name)'")
+            var crc = CRC32()
+            crc.update(nameBytes)
+            crc.update(payload)
+            guard crc.value == stored else {
+                throw CheckpointError(path: path, problem: "section '\(name)' fails its checksum (corrupt file)")
+            }
+            sections[name] = payload
+        }
+        guard reader.remaining == 0 else {
+            throw CheckpointError(path: path, problem: "\(reader.remaining) unexpected bytes after the last section")
+        }
+        guard let stateBytes = sections.removeValue(forKey: "state") else {
+            throw CheckpointError(path: path, problem: "no state section")
+        }
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let state: TrainingState
+        do {
+            state = try decoder.decode(TrainingState.self, from: Data(stateBytes))
+        } catch {
+            throw CheckpointError(path: path, problem: "unreadable state section (\(error))")
+        }
+        var buffers: [String: [Float]] = [:]
+        for (name, payload) in sections {
+            guard payload.count % 4 == 0 else {
+                throw CheckpointError(path: path, problem: "section '\(name)' is not a whole number of floats")
+            }
+            buffers[name] = payload.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        }
+        for entry in state.tensors {
+            guard let buffer = buffers[entry.section], entry.offset >= 0,
+                  entry.offset + entry.shape.reduce(1, *) <= buffer.count else {
+                throw CheckpointError(path: path, problem: "tensor '\(entry.name)' lies outside section '\(entry.section)'")
+            }
+        }
+        return Checkpoint(state: state, buffers: buffers)
+    }
+}
+
+public struct CheckpointError: Error, CustomStringConvertible {
+    public let path: String
+    public let problem: String
+    public var description: String { "\(path): \(problem)" }
+}
+
+/// Bounds-checked little-endian reads; running past the end is a truncation error naming what was read.
+private struct ByteReader {
+    let bytes: [UInt8]
+    let path: String
+    var offset = 0
+
+    var remaining: Int { bytes.count - offset }
+
+    mutating func take(_ count: Int, _ what: String) throws -> ArraySlice<UInt8> {
+        guard count >= 0, count <= remaining else {
+            throw CheckpointError(path: path, problem: "truncated while reading the \(what)")
+        }
+        defer { offset += count }
+        return bytes[offset..<(offset + count)]
+    }
+
+    mutating func read<T: FixedWidthInteger>(_ what: String) throws -> T {
+        let slice = try take(MemoryLayout<T>.size, what)
+        return slice.reversed().reduce(T(0)) { $0 << 8 | T($1) }
+    }
+}
+
+extension Array where Element == UInt8 {
+    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
+        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
+    }
+}

@@ -1,0 +1,116 @@
+import Dataset
+import Engine
+import Foundation
+import ImageIO
+import Model
+import SafeIO
+
+/// Drives a trainer to the end of its schedule: ticks, progress lines, sample grids, the metrics log
+/// and checkpoints. Only the leader (rank 0) writes files or prints; every rank trains.
+public final class TrainingRun {
+    public let trainer: Trainer
+    public let directory: RunDirectory
+    let isLeader: Bool
+    let print: (String) -> Void
+    private let gridLatents: Tensor
+    private var tick = 0
+
+    public init(trainer: Trainer, directory: RunDirectory, isLeader: Bool, print: @escaping (String) -> Void) {
+        self.trainer = trainer
+        self.directory = directory
+        self.isLeader = isLeader
+        self.print = print
+        let config = trainer.config
+        gridLatents = RandomStreams(seed: config.seed).gridLatents(count: config.gridSamples, width: config.network.latent)
+    }
+
+    private var gridColumns: Int { Int(Double(trainer.config.gridSamples).squareRoot().rounded(.up)) }
+
+    public func run() throws {
+        let config = trainer.config
+        if isLeader {
+            try directory.create()
+            try AtomicFile.write(to: directory.configPath, bytes: Array(config.encoded()))
+            try writeRealsGrid()
+            print("training to \(config.network.resolution)x\(config.network.resolution) for \(formatKimg(config.schedule.totalKimg)) kimg; "
+                  + "samples in \(directory.samplesPath)")
+        }
+        let tickImages = Int((config.tickKimg * 1000).rounded())
+        var tickStart = DispatchTime.now().uptimeNanoseconds, tickStartImages = trainer.progress.imagesShown
+        let runStart = tickStart, runStartImages = tickStartImages
+        var sums: [String: Double] = [:], order: [String] = [], steps = 0
+        while trainer.progress.imagesShown < trainer.totalImages {
+            let before = trainer.progress.imagesShown
+            for (name, value) in try trainer.step() {
+                if sums[name] == nil { order.append(name) }
+                sums[name, default: 0] += Double(value)
+            }
+            steps += 1
+            let shown = trainer.progress.imagesShown
+            let finished = shown >= trainer.totalImages
+            guard shown / tickImages != before / tickImages || finished else { continue }
+            let now = DispatchTime.now().uptimeNanoseconds
+            let seconds = Double(now - tickStart) / 1e9
+            let rate = Double(shown - tickStartImages) / max(seconds, 1e-9)
+            let overallRate = Double(shown - runStartImages) / max(Double(now - runStart) / 1e9, 1e-9)
+            let means = order.map { ($0, sums[$0]! / Double(steps)) }
+            try endTick(means: means, seconds: seconds, imagesPerSecond: rate, overallRate: overallRate, final: finished)
+            sums = [:]
+            order = []
+            steps = 0
+            tickStart = DispatchTime.now().uptimeNanoseconds
+            tickStartImages = shown
+        }
+        if isLeader {
+            try trainer.checkpoint().write(to: directory.finalCheckpointPath)
+            print("done: \(trainer.progress.step) steps, \(formatKimg(Double(trainer.progress.imagesShown) / 1000)) kimg; "
+                  + "final networks in \(directory.finalCheckpointPath)")
+        }
+    }
+
+    private func endTick(means: [(String, Double)], seconds: Double, imagesPerSecond: Double, overallRate: Double, final: Bool) throws {
+        tick += 1
+        guard isLeader else { return }
+        let progress = trainer.progress, point = trainer.schedule, config = trainer.config
+        let gridPath = directory.samplePath(tick: tick)
+        try imageGrid(trainer.generateAveraged(latents: gridLatents), columns: gridColumns, cellSize: config.network.resolution)
+            .write(path: gridPath)
+        if tick % config.checkpointTicks == 0 || final {
+            try trainer.checkpoint().write(to: directory.checkpointPath(step: progress.step))
+            directory.pruneCheckpoints(keep: config.keepCheckpoints)
+        }
+        let kimg = Double(progress.imagesShown) / 1000
+        var record: [(String, String)] = [
+            ("tick", String(tick)), ("step", String(progress.step)), ("kimg", String(format: "%.3f", kimg)),
+            ("resolution", String(point.resolution)), ("phase", "\"\(point.phase.rawValue)\""),
+            ("alpha", String(format: "%.4f", point.alpha)), ("minibatch", String(point.minibatch)),
+            ("learning_rate", String(point.learningRate)),
+        ]
+        record += means.map { ($0.0, String(format: "%.6g", $0.1)) }
+        record += [("images_per_second", String(format: "%.2f", imagesPerSecond)), ("tick_seconds", String(format: "%.3f", seconds)),
+                   ("grid", "\"samples/\((gridPath as NSString).lastPathComponent)\"")]
+        try directory.appendMetrics("{" + record.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+
+        let remaining = Double(trainer.totalImages - progress.imagesShown) / max(overallRate, 1e-9)
+        let losses = means.filter { $0.0 == "d_loss" || $0.0 == "g_loss" }.map { "\($0.0) \(String(format: "%.4f", $0.1))" }
+        let phase = point.phase == .fadeIn ? "fade-in α=\(String(format: "%.2f", point.alpha))" : "stable"
+        print("tick \(tick)  kimg \(formatKimg(kimg))/\(formatKimg(config.schedule.totalKimg))  \(point.resolution)x\(point.resolution) \(phase)  "
+              + losses.joined(separator: "  ") + "  \(String(format: "%.1f", imagesPerSecond)) img/s  ETA \(formatDuration(remaining))")
+    }
+
+    private func writeRealsGrid() throws {
+        let config = trainer.config, size = config.network.resolution
+        let count = min(config.gridSamples, trainer.dataset.count)
+        let images = Tensor(zeros: [count, config.network.imageChannels, size, size])
+        trainer.dataset.fillBatch(indices: Array(0..<count), resolution: size, mirror: nil, into: images.pointer)
+        try imageGrid(images, columns: gridColumns, cellSize: size).write(path: directory.samplesPath + "/reals.png")
+    }
+}
+
+func formatKimg(_ kimg: Double) -> String { String(format: kimg < 10 ? "%.2f" : "%.1f", kimg) }
+
+func formatDuration(_ seconds: Double) -> String {
+    guard seconds.isFinite else { return "?" }
+    let total = Int(seconds.rounded())
+    return total >= 3600 ? "\(total / 3600)h\(String(format: "%02d", total / 60 % 60))m" : "\(total / 60)m\(String(format: "%02d", total % 60))s"
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Engine
+import Foundation
+import SafeIO
+import Training
+
+struct Interpolate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the frames of a smooth walk through latent space.",
+        discussion: """
+            Keyframe latents come from --seed; between keyframes the latent moves along the great circle
+            (spherical interpolation), which keeps it at the norm the generator was trained on.
+            """)
+
+    @Option(help: ArgumentHelp("Checkpoint file.", valueName: "file")) var checkpoint: String
+    @Option(help: ArgumentHelp("Output directory for frame-NNNN.png.", valueName: "dir")) var out: String
+    @Option(help: "Seed of the keyframe latents.") var seed: UInt64 = 0
+    @Option(help: "Number of keyframes; the walk returns to the first.") var keyframes = 4
+    @Option(name: .customLong("frames-per-keyframe"), help: "Frames between consecutive keyframes.") var framesPerKeyframe = 24
+    @Option(help: "Pixel size of each frame (a multiple of the generator's resolution).") var size: Int?
+
+    func validate() throws {
+        guard keyframes >= 2, framesPerKeyframe >= 1 else {
+            throw ValidationError("--keyframes must be at least 2 and --frames-per-keyframe at least 1")
+        }
+    }
+
+    func run() throws {
+        do {
+            let trained = try TrainedGenerator(checkpoint: Checkpoint.read(path: checkpoint), path: checkpoint)
+            let frameSize = size ?? max(trained.resolution, 128 / trained.resolution * trained.resolution)
+            guard frameSize > 0, frameSize % trained.resolution == 0 else {
+                throw ValidationError("--size \(frameSize) is not a multiple of the generator's resolution \(trained.resolution)")
+            }
+            try createDirectory(out)
+            var random = PhiloxRandom(seed: seed)
+            let width = trained.latentSize
+            let keys = (0..<keyframes).map { _ in random.normal(shape: [width]).scalars }
+            var frame = 0
+            for key in 0..<keyframes {
+                let from = keys[key], to = keys[(key + 1) % keyframes]
+                for step in 0..<framesPerKeyframe {
+                    let latent = slerp(from, to, Float(step) / Float(framesPerKeyframe))
+                    let image = trained.images(latents: Tensor(shape: [1, width], values: latent))
+                    try imageGrid(image, columns: 1, cellSize: frameSize).write(path: String(format: "%@/frame-%04d.png", out, frame))
+                    frame += 1
+                }
+            }
+            print("wrote \(frame) frames of \(frameSize)x\(frameSize) to \(out)")
+        } catch { fail(error) }
+    }
+}
+
+/// Spherical interpolation between two vectors.
+func slerp(_ a: [Float], _ b: [Float], _ t: Float) -> [Float] {
+    let norms = (a.reduce(0) { $0 + $1 * $1 }.squareRoot(), b.reduce(0) { $0 + $1 * $1 }.squareRoot())
+    let cosine = zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } / max(norms.0 * norms.1, 1e-12)
+    let angle = acos(min(max(cosine, -1), 1))
+    guard angle > 1e-4 else { return zip(a, b).map { $0 + t * ($1 - $0) } }
+    let wa = sin((1 - t) * angle) / sin(angle), wb = sin(t * angle) / sin(angle)
+    return zip(a, b).map { wa * $0 + wb * $1 }
+}

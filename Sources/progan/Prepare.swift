@@ -1,0 +1,41 @@
+import ArgumentParser
+import Dataset
+import Foundation
+
+struct Prepare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prepare",
+        abstract: "Convert a folder of PNG images into a prepared dataset file for training.",
+        discussion: """
+            Reads every *.png directly in FOLDER (not subfolders) in file-name order, composites transparency
+            onto white, centre-crops to a square, area-resizes to the resolution and stores every level down to
+            4x4. Unreadable images are skipped and listed. The output is replaced atomically.
+            """)
+
+    @Argument(help: "Folder of PNG images.")
+    var folder: String
+
+    @Option(help: ArgumentHelp("Dataset file to write.", valueName: "path"))
+    var out: String
+
+    @Option(help: ArgumentHelp(
+        "Power of two from 4 to 1024 (default: the largest power of two not above the median image side).",
+        valueName: "r"))
+    var resolution: Int?
+
+    func run() throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let report = try PreparedDataset.prepare(folder: folder, resolution: resolution, output: out)
+        describe(report, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9).forEach { print($0) }
+    }
+}
+
+/// What a preparation did, as lines for the terminal: the counts, the sizes seen, and every skipped file.
+func describe(_ report: PreparationReport, seconds: Double) -> [String] {
+    let side = report.resolution
+    return ["prepared \(report.imagesUsed) of \(report.filesFound) images at \(side)x\(side) "
+            + "(levels \(report.levels.first!)..\(side)) into \(report.output) "
+            + "(\(formatted(Double(report.fileSize) / 1e6)) MB) in \(formatted(seconds, 2)) s",
+            "sizes: " + report.sizes.map { "\($0.width)x\($0.height): \($0.count)" }.joined(separator: ", ")]
+        + report.skipped.map { "skipped \($0.error)" }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Dataset
+import Distributed
+import Foundation
+import Model
+import Training
+
+extension LossKind: ExpressibleByArgument {}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train G and D with progressive growing; run under mpirun for data-parallel training.",
+        discussion: """
+            Every MPI rank trains a replica on its share of each global minibatch; rank 0 prints progress and
+            writes the run directory (config.json, metrics.jsonl, samples/, checkpoints/). A PNG folder given
+            as --dataset is prepared into the run directory first.
+            """)
+
+    @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG images.", valueName: "path"))
+    var dataset: String
+
+    @Option(help: ArgumentHelp("Run directory.", valueName: "dir"))
+    var out: String
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Random seed (weights, latents, data order).")
+    var seed: UInt64?
+
+    @Option(name: .customLong("total-kimg"), help: "Length of the run in thousands of images.")
+    var totalKimg: Double?
+
+    @Option(help: ArgumentHelp("Loss: \(LossKind.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
+    var loss: LossKind?
+
+    @Option(name: .customLong("tick-kimg"), help: "Thousands of images between progress lines and sample grids.")
+    var tickKimg: Double?
+
+    @Option(name: .customLong("stabilize-kimg"), help: "Thousands of images per resolution with the block in place.")
+    var stabilizeKimg: Double?
+
+    @Option(name: .customLong("fade-kimg"), help: "Thousands of images per fade-in.")
+    var fadeKimg: Double?
+
+    @Option(help: "Global minibatch at every resolution (overrides the preset's table).")
+    var minibatch: Int?
+
+    @Option(name: .customLong("learning-rate"), help: "Learning rate at every resolution.")
+    var learningRate: Float?
+
+    func resolvedConfig() throws -> TrainingConfig {
+        var config = try options.resolved()
+        if let seed { config.seed = seed }
+        if let totalKimg { config.schedule.totalKimg = totalKimg }
+        if let loss { config.loss.kind = loss }
+        if let tickKimg { config.tickKimg = tickKimg }
+        if let stabilizeKimg { config.schedule.stabilizeKimg = stabilizeKimg }
+        if let fadeKimg { config.schedule.fadeKimg = fadeKimg }
+        if let minibatch {
+            config.schedule.minibatch = [:]
+            config.schedule.minibatchDefault = minibatch
+        }
+        if let learningRate {
+            config.schedule.learningRate = [:]
+            config.schedule.learningRateDefault = learningRate
+        }
+        return config
+    }
+
+    func run() throws {
+        let world: Communicator
+        do { world = try Communicator.world() } catch { fail(error) }
+        // A failing rank must end the whole job: a rank that just exits leaves the others waiting forever.
+        func abortJob(_ error: Error) -> Never {
+            if world.size > 1 { world.abort(message: "\(error)") }
+            fail(error)
+        }
+        let isLeader = world.rank == 0
+        let report: (String) -> Void = { line in
+            guard isLeader else { return }
+            print(line)
+            fflush(stdout)
+        }
+        do {
+            let config = try resolvedConfig()
+            try config.validate(worldSize: world.size)
+            let datasetPath = try preparedDataset(config: config, world: world, report: report)
+            let trainer = try Trainer(config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
+            if isLeader {
+                report("\(world.size) rank\(world.size == 1 ? "" : "s"); G \(trainer.generatorWeights.count) and "
+                       + "D \(trainer.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)")
+            }
+            try TrainingRun(trainer: trainer, directory: RunDirectory(out), isLeader: isLeader, print: report).run()
+            try world.finalize()
+        } catch {
+            abortJob(error)
+        }
+    }
+
+    /// The dataset file to train on: `--dataset` itself, or, for a folder, a file rank 0 prepares in the
+    /// run directory while the other ranks wait.
+    private func preparedDataset(config: TrainingConfig, world: Communicator, report: (String) -> Void) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dataset, isDirectory: &isDirectory) else {
+            throw ConfigError(message: "\(dataset): no such file or directory")
+        }
+        guard isDirectory.boolValue else { return dataset }
+        let resolution = config.network.resolution
+        let path = "\(out)/dataset-\(resolution).pgds"
+        if world.rank == 0 {
+            try RunDirectory(out).create()
+            let start = DispatchTime.now().uptimeNanoseconds
+            let prepared = try PreparedDataset.prepare(folder: dataset, resolution: resolution, output: path)
+            describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9).forEach(report)
+        }
+        try world.barrier()
+        return path
+    }
+}

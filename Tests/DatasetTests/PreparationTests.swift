@@ -1,0 +1,148 @@
+@testable import Dataset
+import ImageIO
+import XCTest
+
+final class PreparationTests: XCTestCase {
+    private var directory: TemporaryDirectory!
+    private let good = patternImage(width: 64, height: 64, seed: 1)
+    private let large = patternImage(width: 75, height: 75, seed: 2)
+    private let wide = patternImage(width: 80, height: 64, seed: 3)
+
+    override func setUpWithError() throws {
+        directory = try TemporaryDirectory()
+    }
+
+    override func tearDown() {
+        directory = nil
+    }
+
+    /// Three usable images (one with an upper-case extension), three broken PNGs and a text file.
+    private func makeMixedFolder() throws -> String {
+        let folder = directory.file("images")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        try good.write(path: folder + "/good.png")
+        try large.write(path: folder + "/large.png")
+        try wide.write(path: folder + "/wide.PNG")
+        let png = try directory.read("images/good.png")
+        try directory.write(Array(png.prefix(png.count / 2)), to: "images/truncated.png")
+        try directory.write(Array("definitely not an image".utf8), to: "images/corrupt.png")
+        try directory.write([], to: "images/empty.png")
+        try directory.write(Array("notes".utf8), to: "images/notes.txt")
+        return folder
+    }
+
+    func testPrepareUsesReadableImagesAndReportsTheRest() throws {
+        let folder = try makeMixedFolder()
+        let output = directory.file("mixed.pgds")
+        let report = try PreparedDataset.prepare(folder: folder, output: output)
+
+        XCTAssertEqual(report.filesFound, 6)
+        XCTAssertEqual(report.imagesUsed, 3)
+        XCTAssertEqual(report.resolution, 64)
+        XCTAssertEqual(report.levels, [4, 8, 16, 32, 64])
+        XCTAssertEqual(report.skipped.map(\.file), ["corrupt.png", "empty.png", "truncated.png"])
+        XCTAssertEqual(report.skipped[1].error, .emptyFile(path: folder + "/empty.png"))
+        guard case .notPNG = report.skipped[0].error, case .corrupt = report.skipped[2].error else {
+            return XCTFail("unexpected reasons: \(report.skipped.map(\.error))")
+        }
+        XCTAssertEqual(report.sizes, [
+            SizeCount(width: 64, height: 64, count: 1), SizeCount(width: 75, height: 75, count: 1),
+            SizeCount(width: 80, height: 64, count: 1),
+        ])
+        let fileSize = try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int
+        XCTAssertEqual(report.fileSize, fileSize)
+        XCTAssertEqual(report.fileSize, 28 + 3 * 3 * (16 + 64 + 256 + 1024 + 4096) + 4)
+    }
+
+    func testPreparedImagesAreCroppedResizedAndStoredInFileNameOrder() throws {
+        let output = directory.file("mixed.pgds")
+        try PreparedDataset.prepare(folder: try makeMixedFolder(), output: output)
+        let dataset = try PreparedDataset(path: output)
+
+        XCTAssertEqual(dataset.count, 3)
+        XCTAssertEqual(dataset.levels, [4, 8, 16, 32, 64])
+        XCTAssertEqual(dataset.image(0, resolution: 64), good)
+        XCTAssertEqual(dataset.image(1, resolution: 64), large.areaResized(toSide: 64))
+        XCTAssertEqual(dataset.image(2, resolution: 64), wide.centreCropped())
+    }
+
+    func testEachLevelIsTheTwoByTwoBoxAverageOfTheNextLarger() throws {
+        let output = directory.file("mixed.pgds")
+        try PreparedDataset.prepare(folder: try makeMixedFolder(), output: output)
+        let dataset = try PreparedDataset(path: output)
+
+        for index in 0..<dataset.count {
+            for side in dataset.levels.dropLast() {
+                XCTAssertEqual(
+                    dataset.image(index, resolution: side),
+                    boxAverage(dataset.image(index, resolution: side * 2), factor: 2),
+                    "image \(index) at \(side)x\(side)")
+            }
+        }
+    }
+
+    func testAnExplicitResolutionLimitsTheLevels() throws {
+        let output = directory.file("small.pgds")
+        let report = try PreparedDataset.prepare(folder: try makeMixedFolder(), resolution: 16, output: output)
+        let dataset = try PreparedDataset(path: output)
+
+        XCTAssertEqual(report.levels, [4, 8, 16])
+        XCTAssertEqual(dataset.resolution, 16)
+        // One 4x4 average from the source, not two rounded halvings.
+        XCTAssertEqual(dataset.image(0, resolution: 16), boxAverage(good, factor: 4))
+    }
+
+    func testResolutionsOtherThanPowersOfTwoFrom4To1024AreRejected() throws {
+        let folder = try makeMixedFolder()
+        for resolution in [48, 2, 2048] {
+            let error = try prepareError(folder: folder, resolution: resolution)
+            XCTAssertEqual(error as? DatasetError, .invalidResolution(resolution))
+            XCTAssert("\(error)".contains("resolution \(resolution) "), "\(error)")
+        }
+    }
+
+    func testAFolderWithoutPNGFilesIsAnError() throws {
+        let folder = directory.file("empty")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        XCTAssertEqual(try prepareError(folder: folder) as? DatasetError, .noPNGFiles(folder: folder))
+
+        try directory.write(Array("notes".utf8), to: "empty/notes.txt")
+        let error = try prepareError(folder: folder)
+        XCTAssertEqual(error as? DatasetError, .noPNGFiles(folder: folder))
+        XCTAssertEqual("\(error)", "\(folder): no PNG files found")
+    }
+
+    func testAFolderOfUnreadablePNGsIsAnError() throws {
+        let folder = directory.file("broken")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        try directory.write([], to: "broken/a.png")
+        try directory.write([1, 2, 3], to: "broken/b.png")
+        let error = try prepareError(folder: folder)
+        XCTAssertEqual("\(error)", "\(folder): no usable PNG images (2 files, 2 skipped)")
+    }
+
+    func testAMissingFolderIsAnError() throws {
+        let folder = directory.file("missing")
+        let error = try prepareError(folder: folder)
+        XCTAssertEqual(error as? DatasetError, .noSuchDirectory(folder: folder))
+        XCTAssertEqual("\(error)", "\(folder): no such directory")
+    }
+
+    func testAFileGivenAsTheFolderIsAnError() throws {
+        let path = try directory.write([], to: "plain.png")
+        XCTAssertEqual(try prepareError(folder: path) as? DatasetError, .notADirectory(folder: path))
+    }
+
+    /// The error `prepare` throws, after checking that it wrote nothing.
+    private func prepareError(folder: String, resolution: Int? = nil) throws -> Error {
+        let output = directory.file("never.pgds")
+        var thrown: Error?
+        XCTAssertThrowsError(try PreparedDataset.prepare(folder: folder, resolution: resolution, output: output)) {
+            thrown = $0
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: output), "a failed prepare left \(output)")
+        let error = try XCTUnwrap(thrown)
+        XCTAssertFalse("\(error)".contains("\n"), "error is not one line: \(error)")
+        return error
+    }
+}
