@@ -112,8 +112,9 @@ struct DatasetLayout {
     }
 
     /// Checks everything `writeHeader` and `writeChecksum` put in `bytes`. The
-    /// size check precedes any use of the header's numbers, so a corrupt count
-    /// can neither make the caller allocate nor read out of bounds.
+    /// header's numbers serve only to compute the expected size until the file
+    /// is known to have it, so a corrupt count can make the caller neither
+    /// allocate nor read out of bounds.
     static func validated(_ bytes: UnsafeRawBufferPointer, path: String) throws(DatasetError) -> DatasetLayout {
         func field(_ index: Int) -> UInt32 {
             UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: magic.count + 4 * index, as: UInt32.self))

@@ -7,8 +7,9 @@ import Engine
 public struct Generator {
     public let config: NetworkConfig
     public let layout: ParameterLayout
-    /// The 4x4 block: latent -> dense to 4x4 maps -> conv3x3.
+    /// The 4x4 block: latent -> dense to 4x4 maps (+ one bias per map) -> conv3x3.
     let initialDense: EqualizedDense
+    let initialBias: Parameter
     let initialConv: EqualizedConv
     /// Blocks at 8x8 and up: upsample -> conv3x3 -> conv3x3.
     let blocks: [(EqualizedConv, EqualizedConv)]
@@ -24,9 +25,11 @@ public struct Generator {
         var blocks: [(EqualizedConv, EqualizedConv)] = []
         var toRGB: [EqualizedConv] = []
         let initialFeatures = config.features(stage: 1)
-        // Official: gain sqrt(2)/4 on the latent dense, which maps to 16 pixels at once.
+        // Official: gain sqrt(2)/4 on the latent dense, and the bias added per feature map after the
+        // reshape to 4x4 (`apply_bias` on the 4-D tensor), not per dense output.
         initialDense = EqualizedDense(&layout, "g.4x4.dense", input: config.latent, output: initialFeatures * 16,
-                                      gain: Float(2).squareRoot() / 4)
+                                      gain: Float(2).squareRoot() / 4, withBias: false)
+        initialBias = layout.declare("g.4x4.dense.bias", shape: [initialFeatures])
         initialConv = EqualizedConv(&layout, "g.4x4.conv", input: initialFeatures, output: initialFeatures, kernel: 3)
         toRGB.append(EqualizedConv(&layout, "g.4x4.torgb", input: initialFeatures, output: config.imageChannels, kernel: 1, gain: 1))
         prefixCounts.append(layout.count)
@@ -56,7 +59,7 @@ public struct Generator {
         let n = latents.shape[0], initialFeatures = config.features(stage: 1)
         // Pixelwise normalization of the latent and after every conv (paper section 4.2).
         var features = initialDense(pixelNorm(latents), weights)
-        features = pixelNorm(activate(reshape(features, [n, initialFeatures, 4, 4])))
+        features = pixelNorm(activate(addBias(reshape(features, [n, initialFeatures, 4, 4]), weights(initialBias))))
         features = pixelNorm(activate(initialConv(features, weights)))
         for index in 0..<stage {
             let previous = features

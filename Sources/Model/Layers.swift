@@ -40,20 +40,23 @@ public struct EqualizedConv {
     }
 }
 
-/// A fully connected layer [N, in] -> [N, out] with an equalized-learning-rate weight and a bias.
+/// A fully connected layer [N, in] -> [N, out] with an equalized-learning-rate weight and, unless the
+/// caller applies its own, a bias.
 public struct EqualizedDense {
     public let weight: Parameter
-    public let bias: Parameter
+    public let bias: Parameter?
     public let scale: Float
 
-    public init(_ layout: inout ParameterLayout, _ name: String, input: Int, output: Int, gain: Float = Float(2).squareRoot()) {
+    public init(_ layout: inout ParameterLayout, _ name: String, input: Int, output: Int, gain: Float = Float(2).squareRoot(),
+                withBias: Bool = true) {
         weight = layout.declare("\(name).weight", shape: [output, input])
-        bias = layout.declare("\(name).bias", shape: [output])
+        bias = withBias ? layout.declare("\(name).bias", shape: [output]) : nil
         scale = heScale(gain: gain, fanIn: input)
     }
 
     public func callAsFunction(_ x: Tensor, _ weights: Weights) -> Tensor {
-        addBias(matmul(x, Engine.scale(weights(weight), scale), transposeB: true), weights(bias))
+        let product = matmul(x, Engine.scale(weights(weight), scale), transposeB: true)
+        return bias.map { addBias(product, weights($0)) } ?? product
     }
 }
 

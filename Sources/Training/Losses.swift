@@ -38,10 +38,13 @@ public struct LossTerms {
 }
 
 /// ||∂ Σ D(x) / ∂x||² per sample, recorded so the penalty built from it can be differentiated.
+/// Records even when called without gradients (as in an evaluation), since the input gradient needs the graph.
 private func squaredInputGradientNorms(_ x: Tensor, _ critic: (Tensor) -> Tensor) -> Tensor {
-    let input = x.requiringGradient()
-    let gradient = grad(of: sum(critic(input)), wrt: [input], createGraph: true)[0]
-    return sumPerSample(square(gradient))
+    GradientTape.withRecording(true) {
+        let input = x.requiringGradient()
+        let gradient = grad(of: sum(critic(input)), wrt: [input], createGraph: true)[0]
+        return sumPerSample(square(gradient))
+    }
 }
 
 /// D's loss for one minibatch of reals and (detached) fakes. `critic` runs D with trainable weights;
@@ -53,9 +56,7 @@ public func discriminatorLoss(_ config: LossConfig, reals: Tensor, fakes: Tensor
     case .wganGP:
         // Official loss.py: D(fake) - D(real), the penalty at x̂ = lerp(real, fake, u), and the drift term.
         let wasserstein = sub(mean(fakeScores), mean(realScores))
-        let interpolated = add(reals, mul(sub(fakes, reals), broadcastPerSample(uniforms, to: reals.shape)))
-        let norms = sqrt(squaredInputGradientNorms(interpolated, critic))
-        let penalty = scale(mean(square(addScalar(norms, -config.gpTarget))), config.gpLambda / (config.gpTarget * config.gpTarget))
+        let penalty = gradientPenalty(config, reals: reals, fakes: fakes, critic: critic, uniforms: uniforms)
         let drift = scale(mean(square(realScores)), config.driftEpsilon)
         let total = add(add(wasserstein, penalty), drift)
         return LossTerms(total: total, logged: [("d_loss", total.scalar), ("wasserstein", wasserstein.scalar),
@@ -73,6 +74,14 @@ public func discriminatorLoss(_ config: LossConfig, reals: Tensor, fakes: Tensor
         let total = add(mean(relu(addScalar(scale(realRelative, -1), 1))), mean(relu(addScalar(fakeRelative, 1))))
         return LossTerms(total: total, logged: [("d_loss", total.scalar)])
     }
+}
+
+/// The WGAN-GP penalty λ·mean((||∇D(x̂)|| − γ)²)/γ² at x̂ = lerp(real, fake, u), one u per sample
+/// (Gulrajani et al. 2017, with the official code's target γ).
+public func gradientPenalty(_ config: LossConfig, reals: Tensor, fakes: Tensor, critic: (Tensor) -> Tensor, uniforms: Tensor) -> Tensor {
+    let interpolated = add(reals, mul(sub(fakes, reals), broadcastPerSample(uniforms, to: reals.shape)))
+    let norms = sqrt(squaredInputGradientNorms(interpolated, critic))
+    return scale(mean(square(addScalar(norms, -config.gpTarget))), config.gpLambda / (config.gpTarget * config.gpTarget))
 }
 
 /// G's loss from D's scores of fakes (and, for the relativistic loss, of reals).

@@ -23,6 +23,11 @@ public struct TrainingError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// average ← β·average + (1 − β)·current, element by element.
+public func updateMovingAverage(_ average: UnsafeMutablePointer<Float>, toward current: UnsafePointer<Float>, count: Int, beta: Float) {
+    for i in 0..<count { average[i] = current[i] + beta * (average[i] - current[i]) }
+}
+
 /// One replica of G, D and the averaged G, trained on this rank's share of every global minibatch.
 ///
 /// Every rank runs the same steps in the same order; the only communication is gradient averaging
@@ -133,7 +138,8 @@ public final class Trainer {
         try update(generatorWeights, with: generatorOptimizer, count: generatorCount, point: point, network: "G")
 
         let beta = config.ema.beta(minibatch: point.minibatch, imagesShown: progress.imagesShown)
-        updateAverage(count: generatorCount, beta: Float(beta))
+        updateMovingAverage(averagedGeneratorWeights.values.pointer, toward: generatorWeights.values.pointer,
+                            count: generatorCount, beta: Float(beta))
 
         progress.step += 1
         progress.imagesShown += point.minibatch
@@ -156,12 +162,6 @@ public final class Trainer {
             throw TrainingError(message: "step \(progress.step): a gradient of \(network) is \(value)")
         }
         optimizer.update(store, count: count, learningRate: point.learningRate)
-    }
-
-    /// averaged ← β·averaged + (1 − β)·G over the active parameters.
-    private func updateAverage(count: Int, beta: Float) {
-        let averaged = averagedGeneratorWeights.values.pointer, current = generatorWeights.values.pointer
-        for i in 0..<count { averaged[i] = current[i] + beta * (averaged[i] - current[i]) }
     }
 
     private func averagedOverRanks(_ log: StepLog) throws -> StepLog {

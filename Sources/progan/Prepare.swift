@@ -7,9 +7,9 @@ struct Prepare: ParsableCommand {
         commandName: "prepare",
         abstract: "Convert a folder of PNG images into a prepared dataset file for training.",
         discussion: """
-            Reads every *.png directly in FOLDER (not subfolders) in file-name order, composites transparency
-            onto white, centre-crops to a square, area-resizes to the resolution and stores every level down to
-            4x4. Unreadable images are skipped and listed. The output is replaced atomically.
+            Reads every *.png directly in FOLDER (not subfolders) in file-name order, composites transparency \
+            onto white, centre-crops to a square, area-resizes to the resolution and stores every level down \
+            to 4x4. Unreadable images are skipped and listed. The output is replaced atomically.
             """)
 
     @Argument(help: "Folder of PNG images.")
@@ -35,7 +35,7 @@ func describe(_ report: PreparationReport, seconds: Double) -> [String] {
     let side = report.resolution
     return ["prepared \(report.imagesUsed) of \(report.filesFound) images at \(side)x\(side) "
             + "(levels \(report.levels.first!)..\(side)) into \(report.output) "
-            + "(\(formatted(Double(report.fileSize) / 1e6)) MB) in \(formatted(seconds, 2)) s",
+            + "(\(formatted(Double(report.fileSize) / 1e6, 2)) MB) in \(formatted(seconds, 2)) s",
             "sizes: " + report.sizes.map { "\($0.width)x\($0.height): \($0.count)" }.joined(separator: ", ")]
         + report.skipped.map { "skipped \($0.error)" }
 }

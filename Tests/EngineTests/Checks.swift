@@ -38,27 +38,14 @@ private func weightedSum(_ output: Tensor, _ weights: [Double]) -> Double {
     zip(output.scalars, weights).reduce(0) { $0 + Double($1.0) * $1.1 }
 }
 
-/// Central differences of `value` with respect to each element of `input`, compared with `analytic`.
-/// An element whose forward and backward differences disagree is one where the step crosses a kink
-/// (leaky ReLU at zero): there the derivative is not defined by differences, so it is left out — but
-/// at most a tenth of the elements may be, or the check fails.
+/// Checks `analytic` (the derivative of `value` with respect to every element of `input`) against
+/// central differences; at most a tenth of the elements may be left out for crossing a kink.
 private func compareWithDifferences(_ analytic: Tensor, _ input: Tensor, step: Float, tolerance: Double, _ label: String,
                                     file: StaticString, line: UInt, _ value: () -> Double) {
-    var kept: [(Double, Double)] = []
-    for i in 0..<input.count {
-        let saved = input.pointer[i]
-        let center = value()
-        input.pointer[i] = saved + step
-        let plus = value()
-        input.pointer[i] = saved - step
-        let minus = value()
-        input.pointer[i] = saved
-        let forward = (plus - center) / Double(step), backward = (center - minus) / Double(step)
-        if abs(forward - backward) > 0.05 * (abs(forward) + abs(backward)) + 1e-2 { continue }
-        kept.append((Double(analytic.pointer[i]), (forward + backward) / 2))
-    }
-    XCTAssertGreaterThanOrEqual(kept.count * 10, input.count * 9, "\(label): too many kinks crossed", file: file, line: line)
-    assertClose(kept.map(\.0), kept.map(\.1), tolerance: tolerance, label, file: file, line: line)
+    let result = FiniteDifferences.compare(analytic: doubles(analytic), indices: Array(0..<input.count), of: input.pointer,
+                                           step: step, value: value)
+    XCTAssertLessThanOrEqual(result.skipped * 10, input.count, "\(label): too many kinks crossed", file: file, line: line)
+    XCTAssertLessThanOrEqual(result.relativeError, tolerance, "\(label): relative error \(result.relativeError)", file: file, line: line)
 }
 
 /// Checks the gradients of L = <f(x...), R> with respect to every input against central differences.
