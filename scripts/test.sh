@@ -65,6 +65,9 @@ run_step "setup and release build" scripts/setup.sh
 run_step "swift test" swift test
 run_step "mpi-check on 2 ranks" "${mpirun_two_ranks[@]}" .build/release/mpi-check
 run_step "failing rank aborts the job" failing_rank_aborts_job
+for check in scripts/checks/*.sh; do
+    run_step "$(basename "$check" .sh)" bash "$check"
+done
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

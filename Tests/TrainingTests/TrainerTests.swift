@@ -1,0 +1,134 @@
+import Dataset
+import Engine
+import Foundation
+import ImageIO
+import Model
+import XCTest
+@testable import Training
+
+/// A small prepared dataset of coloured squares on white, written once per test class.
+private func makeDataset(in directory: String) throws -> PreparedDataset {
+    let folder = directory + "/images"
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    for index in 0..<12 {
+        var pixels = [UInt8](repeating: 255, count: 16 * 16 * 3)
+        let color: [UInt8] = [UInt8(index * 20), UInt8(255 - index * 20), UInt8(index * 7 % 256)]
+        for y in 4..<(8 + index % 6) { for x in 3..<12 { for c in 0..<3 { pixels[(y * 16 + x) * 3 + c] = color[c] } } }
+        try RGBImage(width: 16, height: 16, pixels: pixels).write(path: String(format: "%@/%02d.png", folder, index))
+    }
+    try PreparedDataset.prepare(folder: folder, resolution: 16, output: directory + "/set.pgds")
+    return try PreparedDataset(path: directory + "/set.pgds")
+}
+
+final class TrainerTests: XCTestCase {
+    var directory = ""
+
+    override func setUpWithError() throws {
+        directory = NSTemporaryDirectory() + "/trainer-tests-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+
+    /// Fast enough for a debug build: 4x4 -> 8x8 with a fade-in inside a few dozen steps.
+    private var config: TrainingConfig {
+        var config = TrainingConfig.tiny
+        config.network = NetworkConfig(resolution: 8, fmapBase: 32, fmapMax: 8, latentSize: 8)
+        config.schedule.stabilizeKimg = 0.04
+        config.schedule.fadeKimg = 0.04
+        config.schedule.totalKimg = 0.16
+        config.mirror = true
+        return config
+    }
+
+    private func values(_ store: ParameterStore) -> [Float] { Array(UnsafeBufferPointer(start: store.values.pointer, count: store.count)) }
+
+    /// A run restored from a checkpoint continues exactly as the uninterrupted run: same samples,
+    /// latents, schedule and optimizer state, so the weights agree bit for bit, across a resolution change.
+    func testResumeFromCheckpointIsExact() throws {
+        let dataset = try makeDataset(in: directory)
+        let uninterrupted = try Trainer(config: config, dataset: dataset)
+        for _ in 0..<4 { try uninterrupted.step() }
+        let path = directory + "/mid.ckpt"
+        try uninterrupted.checkpoint().write(to: path)
+        while uninterrupted.progress.imagesShown < uninterrupted.totalImages { try uninterrupted.step() }
+
+        let resumed = try Trainer(config: config, dataset: dataset)
+        try resumed.restore(Checkpoint.read(path: path), path: path)
+        XCTAssertEqual(resumed.progress.step, 4)
+        while resumed.progress.imagesShown < resumed.totalImages { try resumed.step() }
+        XCTAssertEqual(resumed.progress, uninterrupted.progress)
+        XCTAssertEqual(resumed.progress.resolution, 8, "the run must have crossed into 8x8")
+        XCTAssertEqual(values(resumed.generatorWeights), values(uninterrupted.generatorWeights))
+        XCTAssertEqual(values(resumed.discriminatorWeights), values(uninterrupted.discriminatorWeights))
+        XCTAssertEqual(values(resumed.averagedGeneratorWeights), values(uninterrupted.averagedGeneratorWeights))
+    }
+
+    func testTrainingMovesTheWeightsAndKeepsLossesFinite() throws {
+        let trainer = try Trainer(config: config, dataset: try makeDataset(in: directory))
+        let before = values(trainer.generatorWeights)
+        let log = try trainer.step()
+        XCTAssertEqual(log.map(\.0), ["d_loss", "wasserstein", "gp", "drift", "g_loss"])
+        XCTAssertTrue(log.allSatisfy { $0.1.isFinite })
+        XCTAssertNotEqual(values(trainer.generatorWeights), before)
+        XCTAssertEqual(trainer.progress.imagesShown, 8)
+    }
+
+    /// Every sample is visited once per epoch, in a seeded order that changes between epochs.
+    func testEpochOrderVisitsEverySampleOnce() throws {
+        let trainer = try Trainer(config: config, dataset: try makeDataset(in: directory))
+        let first = (0..<12).map { trainer.datasetIndex($0) }, second = (12..<24).map { trainer.datasetIndex($0) }
+        XCTAssertEqual(first.sorted(), Array(0..<12))
+        XCTAssertEqual(second.sorted(), Array(0..<12))
+        XCTAssertNotEqual(first, second)
+    }
+
+    func testDatasetBelowTheRunResolutionIsRejected() throws {
+        var config = self.config
+        config.network.resolution = 32
+        XCTAssertThrowsError(try Trainer(config: config, dataset: try makeDataset(in: directory))) {
+            XCTAssertTrue("\($0)".contains("needs 32x32"), "\($0)")
+        }
+    }
+}
+
+final class CheckpointTests: XCTestCase {
+    private func sample() -> Checkpoint {
+        let state = TrainingState(config: .tiny, step: 3, imagesShown: 24, dataPosition: 24, resolution: 4, adamGeneratorStep: 3,
+                                  adamDiscriminatorStep: 3, randomScheme: "test",
+                                  tensors: [.init(section: "g", name: "w", shape: [2, 2], offset: 0)])
+        return Checkpoint(state: state, buffers: ["g": [1, 2, 3, 4], "d": [5, 6]])
+    }
+
+    func testRoundTrip() throws {
+        let bytes = sample().serialized()
+        let parsed = try Checkpoint.parse(bytes, path: "x.ckpt")
+        XCTAssertEqual(parsed.state, sample().state)
+        XCTAssertEqual(parsed.buffers, sample().buffers)
+    }
+
+    /// Truncation at any point, and any flipped byte, is reported with the file name; never trusted.
+    func testCorruptionIsDetected() {
+        let bytes = sample().serialized()
+        for length in stride(from: 0, to: bytes.count, by: 7) {
+            XCTAssertThrowsError(try Checkpoint.parse(Array(bytes[0..<length]), path: "cut.ckpt"), "length \(length)") {
+                XCTAssertTrue("\($0)".hasPrefix("cut.ckpt: "), "\($0)")
+            }
+        }
+        for position in stride(from: 0, to: bytes.count, by: 5) {
+            var flipped = bytes
+            flipped[position] ^= 0x10
+            XCTAssertThrowsError(try Checkpoint.parse(flipped, path: "flip.ckpt"), "byte \(position)") {
+                XCTAssertTrue("\($0)".hasPrefix("flip.ckpt: "), "\($0)")
+            }
+        }
+    }
+
+    func testOtherVersionIsNamed() {
+        var bytes = sample().serialized()
+        bytes[8] = 9
+        XCTAssertThrowsError(try Checkpoint.parse(bytes, path: "old.ckpt")) {
+            XCTAssertEqual("\($0)", "old.ckpt: checkpoint format version 9; this build reads version 1")
+        }
+    }
+}

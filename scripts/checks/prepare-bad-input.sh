@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `progan prepare` on a messy folder uses the good images and names each bad one; an empty folder and a
+# bad resolution are one-line errors with a non-zero exit and no output file.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+progan=.build/release/progan
+emoji=/usr/share/javascript/emojify.js/images/emoji
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "$*"; exit 1; }
+
+mkdir "$work/images" "$work/empty"
+# RGBA (smile), palette (black_circle), gray+alpha (clock1), and both 75x75 emoji.
+cp "$emoji"/{smile,black_circle,shipit,squirrel,clock1}.png "$work/images/"
+printf 'not a png at all' >"$work/images/notes.png"
+head -c 300 "$emoji/smile.png" >"$work/images/truncated.png"
+: >"$work/images/empty.png"
+
+output=$("$progan" prepare "$work/images" --out "$work/set.pgds" --resolution 32 2>&1) || fail "prepare failed: $output"
+echo "$output"
+grep -q "prepared 5 of 8 images" <<<"$output" || fail "expected 5 of 8 images used"
+for bad in notes.png truncated.png empty.png; do
+    grep -q "skipped .*$bad" <<<"$output" || fail "$bad was not reported"
+done
+
+check_error() {  # check_error DESCRIPTION EXPECTED-TEXT COMMAND...
+    local description=$1 expected=$2
+    shift 2
+    local output status
+    output=$("$@" 2>&1)
+    status=$?
+    ((status != 0)) || fail "$description: exit status 0"
+    (($(wc -l <<<"$output") == 1)) || fail "$description: more than one line: $output"
+    grep -qF "$expected" <<<"$output" || fail "$description: '$output' does not mention '$expected'"
+    echo "$description -> $output"
+}
+check_error "empty folder" "$work/empty" "$progan" prepare "$work/empty" --out "$work/none.pgds"
+check_error "resolution 48" "48" "$progan" prepare "$work/images" --out "$work/none.pgds" --resolution 48
+check_error "missing folder" "$work/missing" "$progan" prepare "$work/missing" --out "$work/none.pgds"
+[[ ! -e $work/none.pgds ]] || fail "a failed prepare left an output file"
