@@ -169,6 +169,8 @@ public final class PreparedDataset: @unchecked Sendable {
     public let resolution: Int
     /// Every stored resolution, smallest first: 4, 8, ..., `resolution`.
     public let levels: [Int]
+    /// Colour channels per image (RGB); `fillBatch` writes this many planes per image.
+    public static let channels = DatasetLayout.channels
 
     private let layout: DatasetLayout
     private let file: MappedFile

@@ -64,20 +64,21 @@ public struct SchedulePoint: Equatable, Sendable {
 
 /// The schedule as a pure function of images shown, following official train.py: starting at 4x4, a
 /// stabilization period, then for each larger resolution a fade-in followed by a stabilization period;
-/// the final resolution stabilizes until the end of the run.
+/// the final resolution stabilizes until the end of the run. Boundaries are computed in whole images,
+/// so no rounding moves a fade-in by a step. With both durations zero the run starts at the final
+/// resolution (the official code would stay at 4x4), which is what a benchmark at one size wants.
 public func schedulePoint(imagesShown: Int, config: ScheduleConfig, finalResolution: Int) -> SchedulePoint {
-    let kimg = Double(imagesShown) / 1000
     let growthSteps = finalResolution.trailingZeroBitCount - 2
-    let period = config.stabilizeKimg + config.fadeKimg
-    let periodIndex = period > 0 ? Int((kimg / period).rounded(.down)) : growthSteps
-    let growth = min(periodIndex, growthSteps)
-    var resolutionLog2 = 2 + growth, alpha: Float = 1, phase = Phase.stabilize
+    let stabilize = Int((config.stabilizeKimg * 1000).rounded()), fade = Int((config.fadeKimg * 1000).rounded())
+    let period = stabilize + fade
+    let periodIndex = period > 0 ? imagesShown / period : growthSteps
+    var resolutionLog2 = 2 + min(periodIndex, growthSteps), alpha: Float = 1, phase = Phase.stabilize
     if periodIndex < growthSteps {
-        let intoPeriod = kimg - Double(periodIndex) * period
-        if intoPeriod >= config.stabilizeKimg {
+        let intoPeriod = imagesShown - periodIndex * period
+        if intoPeriod >= stabilize {
             resolutionLog2 += 1
             phase = .fadeIn
-            alpha = Float((intoPeriod - config.stabilizeKimg) / config.fadeKimg)
+            alpha = Float(intoPeriod - stabilize) / Float(fade)
         }
     }
     let resolution = 1 << resolutionLog2

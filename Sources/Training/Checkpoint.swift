@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import SafeIO
 
 /// The checkpoint file format, version 1. All integers little-endian.
@@ -12,7 +13,7 @@ import SafeIO
 ///       u32 CRC32 of name and payload
 ///
 /// Sections: "state" (JSON `TrainingState`: config, counters, the tensor table) and one float32 array
-/// per buffer named in the state's table ("g", "d", "g_ema", "adam_g_m", ...). Every length is checked
+/// (little-endian, as every machine this runs on stores floats) per buffer named in the state's table ("g", "d", "g_ema", "adam_g_m", ...). Every length is checked
 /// against the bytes that remain before anything is allocated from it, so a truncated or corrupted
 /// file is reported, never trusted.
 public enum CheckpointFormat {
@@ -29,8 +30,9 @@ public struct TrainingState: Codable, Equatable {
     public var imagesShown: Int
     /// Global index of the next sample in the seeded per-epoch order: independent of the number of ranks.
     public var dataPosition: Int
-    /// Resolution of the last step, to tell when a new block is added.
+    /// Resolution and phase of the last step, to tell when a block is added or finishes fading in.
     public var resolution: Int
+    public var phase: Phase
     public var adamGeneratorStep: Int
     public var adamDiscriminatorStep: Int
     /// Every random draw is a Philox stream derived from (seed, step, purpose), so the seed and the step
@@ -152,7 +154,11 @@ public struct Checkpoint {
             guard payload.count % 4 == 0 else {
                 throw CheckpointError(path: path, problem: "section '\(name)' is not a whole number of floats")
             }
-            buffers[name] = payload.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            // The payload's offset depends on the lengths before it: copy instead of reading in place.
+            buffers[name] = [Float](unsafeUninitializedCapacity: payload.count / 4) { floats, initialized in
+                payload.withUnsafeBytes { UnsafeMutableRawBufferPointer(floats).copyMemory(from: $0) }
+                initialized = payload.count / 4
+            }
         }
         for entry in state.tensors {
             guard let buffer = buffers[entry.section], entry.offset >= 0,

@@ -1,4 +1,5 @@
 import Distributed
+import Engine
 
 /// What the trainer needs from the other ranks. `Communicator` provides it over MPI; `SingleProcess`
 /// is the trivial group of one, for tests and tools that never start MPI.
@@ -7,9 +8,12 @@ public protocol Collective {
     var size: Int { get }
     /// Replaces `values` by their sum over all ranks.
     func sum(_ values: UnsafeMutableBufferPointer<Float>) throws
+    func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws
     func sum(_ values: inout [Double]) throws
-    /// Replaces root's bytes on every other rank.
-    func broadcast(_ bytes: inout [UInt8], root: Int) throws
+    /// Replaces every other rank's bytes with root's; all buffers have the same length.
+    func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws
+    /// Every rank's block, indexed by rank; all blocks have the same length.
+    func allgather(bytes: [UInt8]) throws -> [[UInt8]]
 }
 
 public struct SingleProcess: Collective {
@@ -17,21 +21,25 @@ public struct SingleProcess: Collective {
     public var rank: Int { 0 }
     public var size: Int { 1 }
     public func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
+    public func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
     public func sum(_ values: inout [Double]) throws {}
-    public func broadcast(_ bytes: inout [UInt8], root: Int) throws {}
+    public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
+    public func allgather(bytes: [UInt8]) throws -> [[UInt8]] { [bytes] }
 }
 
 extension Communicator: Collective {
     public func sum(_ values: UnsafeMutableBufferPointer<Float>) throws { try allreduceSum(values) }
+    public func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws { try allreduceSum(values) }
     public func sum(_ values: inout [Double]) throws { try allreduceSum(&values) }
 }
 
 extension Collective {
-    /// Replaces `values` by their mean over all ranks.
-    func average(_ values: UnsafeMutableBufferPointer<Float>) throws {
-        try sum(values)
-        guard size > 1 else { return }
-        let factor = 1 / Float(size)
-        for i in values.indices { values[i] *= factor }
+    /// Replaces every other rank's values with root's.
+    func broadcast(_ buffer: FloatBuffer, root: Int) throws {
+        try broadcast(UnsafeMutableRawBufferPointer(start: buffer.pointer, count: buffer.count * 4), root: root)
+    }
+
+    func broadcast(_ values: inout [Int64], root: Int) throws {
+        try values.withUnsafeMutableBytes { try broadcast($0, root: root) }
     }
 }

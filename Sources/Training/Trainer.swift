@@ -11,8 +11,9 @@ public struct Progress: Equatable {
     public var imagesShown = 0
     /// Global index of the next sample in the seeded per-epoch order.
     public var dataPosition = 0
-    /// Resolution of the last step (4 before the first).
+    /// Resolution and phase of the last step (4x4, stabilizing before the first).
     public var resolution = 4
+    public var phase = Phase.stabilize
 }
 
 /// Losses of one step, averaged over ranks, in logging order.
@@ -45,11 +46,18 @@ public final class Trainer {
     let dataset: PreparedDataset
     let collective: Collective
     let random: RandomStreams
+    let reducer: GradientReducer
     public private(set) var progress = Progress()
     private var epochOrder: (epoch: Int, order: [Int]) = (-1, [])
+    /// Added to this rank's image counter before every step when not rank 0: lets a test show that a
+    /// rank whose own counters disagree still follows rank 0's decisions.
+    public var counterSkewForTesting = 0
 
     public init(config: TrainingConfig, dataset: PreparedDataset, collective: Collective = SingleProcess()) throws {
         try config.validate(worldSize: collective.size)
+        guard config.network.imageChannels == PreparedDataset.channels else {
+            throw TrainingError(message: "image_channels \(config.network.imageChannels): prepared datasets hold RGB images (3 channels)")
+        }
         guard dataset.levels.contains(config.network.resolution) else {
             throw TrainingError(message: "the dataset holds resolutions \(dataset.levels.map(String.init).joined(separator: ", ")); "
                                 + "the run needs \(config.network.resolution)x\(config.network.resolution)")
@@ -58,6 +66,7 @@ public final class Trainer {
         self.dataset = dataset
         self.collective = collective
         random = RandomStreams(seed: config.seed)
+        reducer = GradientReducer(deterministic: config.deterministic)
         generator = Generator(config.network)
         discriminator = Discriminator(config.network)
         generatorWeights = ParameterStore(layout: generator.layout)
@@ -85,7 +94,19 @@ public final class Trainer {
         return epochOrder.order[position % dataset.count]
     }
 
-    /// Real images of this rank's share, cross-faded during a fade-in the way G's output is (official
+    /// This rank's share of a global minibatch: positions `rank·b ..< (rank+1)·b` of it, b = minibatch / ranks.
+    /// The global minibatch itself never depends on the number of ranks.
+    public func shard(minibatch: Int) -> Range<Int> {
+        let perRank = minibatch / collective.size
+        return (collective.rank * perRank)..<((collective.rank + 1) * perRank)
+    }
+
+    /// Dataset indices of this rank's share of the global minibatch starting at data position `position`.
+    public func shardIndices(position: Int, minibatch: Int) -> [Int] {
+        shard(minibatch: minibatch).map { datasetIndex(position + $0) }
+    }
+
+    /// Real images of global samples `samples` of this step, cross-faded during a fade-in the way G's output is (official
     /// train.py `process_reals`): a blend of the image and its downsampled-then-upsampled copy.
     func reals(samples: Range<Int>, at point: SchedulePoint) -> Tensor {
         let indices = samples.map { datasetIndex(progress.dataPosition + $0) }
@@ -96,72 +117,173 @@ public final class Trainer {
         return point.alpha < 1 ? lerp(upsample2x(avgPool2x2(images)), images, point.alpha) : images
     }
 
+    // MARK: Keeping replicas identical
+
+    /// Makes every rank's replica rank 0's: checks that all ranks built the same parameter layout, then
+    /// copies rank 0's weights, averaged weights, optimizer state and counters to the others. Run once
+    /// after construction and after a restore.
+    public func synchronizeReplicas() throws {
+        try verifyLayouts()
+        let buffers = [generatorWeights.values, discriminatorWeights.values, averagedGeneratorWeights.values,
+                       generatorOptimizer.firstMoment, generatorOptimizer.secondMoment,
+                       discriminatorOptimizer.firstMoment, discriminatorOptimizer.secondMoment]
+        for buffer in buffers { try collective.broadcast(buffer, root: 0) }
+        var steps = [Int64(generatorOptimizer.step), Int64(discriminatorOptimizer.step)]
+        try collective.broadcast(&steps, root: 0)
+        generatorOptimizer.restore(step: Int(steps[0]))
+        discriminatorOptimizer.restore(step: Int(steps[1]))
+        try adoptLeaderCounters()
+    }
+
+    /// One line per parameter ("g.4x4.conv.weight 64x64x3x3"), the layout every rank must share.
+    private var layoutDescription: [String] {
+        (generator.layout.parameters + discriminator.layout.parameters).map { "\($0.name) \($0.shape.map(String.init).joined(separator: "x"))" }
+    }
+
+    private func verifyLayouts() throws {
+        let mine = layoutDescription
+        let hash = CRC32.checksum(Array(mine.joined(separator: "\n").utf8))
+        let hashes = try collective.allgather(bytes: withUnsafeBytes(of: hash.littleEndian) { Array($0) })
+        guard Set(hashes).count > 1 else { return }
+        var leader = Array(mine.joined(separator: "\n").utf8)
+        var length = [Int64(leader.count)]
+        try collective.broadcast(&length, root: 0)
+        leader = collective.rank == 0 ? leader : [UInt8](repeating: 0, count: Int(length[0]))
+        try leader.withUnsafeMutableBytes { try collective.broadcast($0, root: 0) }
+        let theirs = String(decoding: leader, as: UTF8.self).split(separator: "\n").map(String.init)
+        let firstDifference = zip(mine, theirs).first { $0.0 != $0.1 }
+        let detail = firstDifference.map { "here '\($0.0)', on rank 0 '\($0.1)'" } ?? "here \(mine.count) parameters, on rank 0 \(theirs.count)"
+        throw TrainingError(message: "rank \(collective.rank): the networks differ from rank 0's: \(detail)")
+    }
+
+    /// Rank 0 decides where the run stands; every other rank takes its step, image and data counters, so
+    /// the schedule (a pure function of them), ticks and checkpoints follow rank 0's clock exactly.
+    private func adoptLeaderCounters() throws {
+        if collective.rank != 0 { progress.imagesShown += counterSkewForTesting }
+        var counters = [progress.step, progress.imagesShown, progress.dataPosition, progress.resolution,
+                        progress.phase == .fadeIn ? 1 : 0].map(Int64.init)
+        try collective.broadcast(&counters, root: 0)
+        progress = Progress(step: Int(counters[0]), imagesShown: Int(counters[1]), dataPosition: Int(counters[2]),
+                            resolution: Int(counters[3]), phase: counters[4] == 1 ? .fadeIn : .stabilize)
+    }
+
+    /// Compares a hash of (step, images shown, resolution, weights) across ranks; a difference means the
+    /// replicas drifted apart (a bug or a hardware fault), and continuing would train garbage.
+    private func verifyReplicasAgree() throws {
+        var crc = CRC32()
+        [Int64(progress.step), Int64(progress.imagesShown), Int64(progress.resolution)].withUnsafeBytes { crc.update($0) }
+        for store in [generatorWeights, discriminatorWeights, averagedGeneratorWeights] {
+            crc.update(UnsafeRawBufferPointer(start: store.values.pointer, count: store.count * 4))
+        }
+        let hashes = try collective.allgather(bytes: withUnsafeBytes(of: crc.value.littleEndian) { Array($0) })
+        let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
+        guard differing.isEmpty else {
+            throw TrainingError(message: "replicas diverged by step \(progress.step): the weights or counters of rank"
+                                + "\(differing.count > 1 ? "s" : "") \(differing.map(String.init).joined(separator: ", ")) differ from rank 0's")
+        }
+    }
+
     /// One D update and one G update on the next global minibatch.
+    ///
+    /// This rank's share is processed in micro-batches, each with its own forward and backward pass and
+    /// loss (a mean over the micro-batch); the reducer averages their gradients over every micro-batch
+    /// of the global minibatch. All random draws are indexed by global sample, so a micro-batch gives
+    /// the same gradient on whichever rank computes it.
     @discardableResult
     public func step() throws -> StepLog {
+        try adoptLeaderCounters()
         let point = schedule
-        if point.resolution != progress.resolution && config.resetOptimizerOnGrowth {
+        // Official train.py resets Adam whenever floor(lod) or ceil(lod) changes: when a fade-in starts
+        // and again when it ends.
+        if (point.resolution, point.phase) != (progress.resolution, progress.phase) && config.resetOptimizerOnGrowth {
             generatorOptimizer.reset()
             discriminatorOptimizer.reset()
         }
         progress.resolution = point.resolution
-        let perRank = point.minibatch / collective.size
-        let samples = (collective.rank * perRank)..<((collective.rank + 1) * perRank)
+        progress.phase = point.phase
+        let share = shard(minibatch: point.minibatch)
+        let size = config.microbatchSize(perRank: share.count)
+        let microbatches = stride(from: share.lowerBound, to: share.upperBound, by: size).map { $0..<($0 + size) }
+        let globalMicrobatches = point.minibatch / size
         let alpha = point.alpha, resolution = point.resolution
-        let generatorCount = generator.activeParameterCount(resolution: resolution)
-        let discriminatorCount = discriminator.activeParameterCount(resolution: resolution)
         let latent = config.network.latent
+        var log = LogAccumulator()
 
         // D step: fakes from the current G, no gradient into G.
-        let realImages = reals(samples: samples, at: point)
-        let latentsForD = random.normals(.discriminatorLatents, step: progress.step, samples: samples, width: latent)
-        let fakes = withoutGradients {
-            generator(latentsForD, resolution: resolution, alpha: alpha, weights: Weights(generatorWeights))
+        reducer.begin(count: discriminator.activeParameterCount(resolution: resolution))
+        var realImages: [Tensor] = []
+        for samples in microbatches {
+            let reals = self.reals(samples: samples, at: point)
+            realImages.append(reals)
+            let latents = random.normals(.discriminatorLatents, step: progress.step, samples: samples, width: latent)
+            let fakes = withoutGradients { generator(latents, resolution: resolution, alpha: alpha, weights: Weights(generatorWeights)) }
+            discriminatorWeights.zeroGradients()
+            let terms = discriminatorLoss(config.loss, reals: reals, fakes: fakes,
+                                          critic: { discriminator($0, alpha: alpha, weights: Weights(discriminatorWeights)) },
+                                          uniforms: random.uniforms(.penaltyWeights, step: progress.step, samples: samples))
+            try requireFinite(terms)
+            backward(terms.total)
+            try reducer.add(discriminatorWeights.gradients.pointer, network: "D")
+            log.add(terms.logged)
         }
-        discriminatorWeights.zeroGradients()
-        let discriminatorTerms = discriminatorLoss(
-            config.loss, reals: realImages, fakes: fakes,
-            critic: { discriminator($0, alpha: alpha, weights: Weights(discriminatorWeights)) },
-            uniforms: random.uniforms(.penaltyWeights, step: progress.step, samples: samples))
-        try requireFinite(discriminatorTerms)
-        backward(discriminatorTerms.total)
-        try update(discriminatorWeights, with: discriminatorOptimizer, count: discriminatorCount, point: point, network: "D")
+        try update(discriminatorWeights, with: discriminatorOptimizer, microbatches: globalMicrobatches, point: point, network: "D")
 
         // G step: gradients flow through D's activations but not into its weights.
-        generatorWeights.zeroGradients()
-        let latentsForG = random.normals(.generatorLatents, step: progress.step, samples: samples, width: latent)
+        reducer.begin(count: generator.activeParameterCount(resolution: resolution))
         let frozenCritic = { (images: Tensor) in self.discriminator(images, alpha: alpha, weights: Weights(self.discriminatorWeights, trainable: false)) }
-        let generated = generator(latentsForG, resolution: resolution, alpha: alpha, weights: Weights(generatorWeights))
-        let generatorTerms = generatorLoss(config.loss, fakeScores: frozenCritic(generated), realScores: { frozenCritic(realImages) })
-        try requireFinite(generatorTerms)
-        backward(generatorTerms.total)
-        try update(generatorWeights, with: generatorOptimizer, count: generatorCount, point: point, network: "G")
+        for (samples, reals) in zip(microbatches, realImages) {
+            generatorWeights.zeroGradients()
+            let latents = random.normals(.generatorLatents, step: progress.step, samples: samples, width: latent)
+            let generated = generator(latents, resolution: resolution, alpha: alpha, weights: Weights(generatorWeights))
+            let terms = generatorLoss(config.loss, fakeScores: frozenCritic(generated), realScores: { frozenCritic(reals) })
+            try requireFinite(terms)
+            backward(terms.total)
+            try reducer.add(generatorWeights.gradients.pointer, network: "G")
+            log.add(terms.logged)
+        }
+        try update(generatorWeights, with: generatorOptimizer, microbatches: globalMicrobatches, point: point, network: "G")
 
         let beta = config.ema.beta(minibatch: point.minibatch, imagesShown: progress.imagesShown)
         updateMovingAverage(averagedGeneratorWeights.values.pointer, toward: generatorWeights.values.pointer,
-                            count: generatorCount, beta: Float(beta))
+                            count: generator.activeParameterCount(resolution: resolution), beta: Float(beta))
 
         progress.step += 1
         progress.imagesShown += point.minibatch
         progress.dataPosition += point.minibatch
-        return try averagedOverRanks(discriminatorTerms.logged + generatorTerms.logged)
+        if progress.step % config.consistencyCheckSteps == 0 { try verifyReplicasAgree() }
+        return try averagedOverRanks(log.means(over: microbatches.count))
     }
 
     private func requireFinite(_ terms: LossTerms) throws {
         for (name, value) in terms.logged where !value.isFinite {
-            throw TrainingError(message: "step \(progress.step): \(name) is \(value) (training diverged; lower the learning rate "
-                                + "or resume from an earlier checkpoint)")
+            throw TrainingError(message: "step \(progress.step): \(name) is \(value), not finite (training diverged; lower the "
+                                + "learning rate or resume from an earlier checkpoint)")
         }
     }
 
-    /// Averages the gradients of the active parameters over ranks and takes an Adam step.
-    private func update(_ store: ParameterStore, with optimizer: Adam, count: Int, point: SchedulePoint, network: String) throws {
-        let gradients = UnsafeMutableBufferPointer(start: store.gradients.pointer, count: count)
-        try collective.average(gradients)
-        for value in gradients where !value.isFinite {
-            throw TrainingError(message: "step \(progress.step): a gradient of \(network) is \(value)")
+    /// Replaces the active gradients by their mean over the global minibatch's micro-batches and takes
+    /// an Adam step.
+    private func update(_ store: ParameterStore, with optimizer: Adam, microbatches: Int, point: SchedulePoint, network: String) throws {
+        let count = reducer.count
+        try reducer.reduce(over: collective, microbatches: microbatches, into: store.gradients.pointer)
+        for value in UnsafeBufferPointer(start: store.gradients.pointer, count: count) where !value.isFinite {
+            throw TrainingError(message: "step \(progress.step): a gradient of \(network) is \(value), not finite")
         }
         optimizer.update(store, count: count, learningRate: point.learningRate)
+    }
+
+    /// Sums of the logged loss terms over a rank's micro-batches.
+    private struct LogAccumulator {
+        var names: [String] = []
+        var sums: [Double] = []
+
+        mutating func add(_ terms: [(String, Float)]) {
+            for (name, value) in terms {
+                if let index = names.firstIndex(of: name) { sums[index] += Double(value) } else { names.append(name); sums.append(Double(value)) }
+            }
+        }
+
+        func means(over count: Int) -> StepLog { zip(names, sums).map { ($0, Float($1 / Double(count))) } }
     }
 
     private func averagedOverRanks(_ log: StepLog) throws -> StepLog {
@@ -188,7 +310,7 @@ public final class Trainer {
         }
         func array(_ buffer: FloatBuffer) -> [Float] { Array(UnsafeBufferPointer(start: buffer.pointer, count: buffer.count)) }
         let state = TrainingState(config: config, step: progress.step, imagesShown: progress.imagesShown,
-                                  dataPosition: progress.dataPosition, resolution: progress.resolution,
+                                  dataPosition: progress.dataPosition, resolution: progress.resolution, phase: progress.phase,
                                   adamGeneratorStep: generatorOptimizer.step, adamDiscriminatorStep: discriminatorOptimizer.step,
                                   randomScheme: "philox4x32-10 substreams of (seed, step, purpose)", tensors: tensors)
         return Checkpoint(state: state, buffers: [
@@ -218,6 +340,6 @@ public final class Trainer {
         generatorOptimizer.restore(step: state.adamGeneratorStep)
         discriminatorOptimizer.restore(step: state.adamDiscriminatorStep)
         progress = Progress(step: state.step, imagesShown: state.imagesShown, dataPosition: state.dataPosition,
-                            resolution: state.resolution)
+                            resolution: state.resolution, phase: state.phase)
     }
 }

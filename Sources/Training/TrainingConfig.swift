@@ -22,6 +22,16 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var keepCheckpoints: Int
     /// Samples in each grid, drawn from fixed latents so the grids form a time-lapse.
     public var gridSamples: Int
+    /// Reduce gradients exactly (fixed point), so that a run gives the same bits on any number of ranks
+    /// that divides its minibatches.
+    public var deterministic: Bool
+    /// Images per forward/backward pass. Deterministic runs need a size that does not depend on the
+    /// number of ranks; nil means the minibatch-stddev group size there, and each rank's whole share
+    /// of the minibatch otherwise.
+    public var microbatch: Int?
+    /// Every this many steps the ranks compare a hash of their counters and weights, and stop with a
+    /// message if any replica has drifted.
+    public var consistencyCheckSteps: Int
 
     public struct AdamConfig: Codable, Equatable, Sendable {
         public var beta1: Float
@@ -60,9 +70,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         }
         guard ema.beta >= 0, ema.beta < 1 else { throw fail("ema.beta \(ema.beta) must be in [0, 1)") }
         if let halfLife = ema.halfLifeKimg, halfLife < 0 { throw fail("ema.half_life_kimg must not be negative") }
-        guard tickKimg > 0 else { throw fail("tick_kimg \(tickKimg) must be positive") }
+        guard tickKimg >= 0.001 else { throw fail("tick_kimg \(tickKimg) must be at least 0.001 (one image)") }
         guard checkpointTicks > 0, keepCheckpoints > 0 else { throw fail("checkpoint_ticks and keep_checkpoints must be positive") }
         guard gridSamples > 0 else { throw fail("grid_samples \(gridSamples) must be positive") }
+        if let microbatch {
+            guard microbatch > 0, microbatch % network.mbstdGroupSize == 0 else {
+                throw fail("microbatch \(microbatch) must be a positive multiple of the minibatch-stddev group size \(network.mbstdGroupSize)")
+            }
+        }
+        guard consistencyCheckSteps > 0 else { throw fail("consistency_check_steps \(consistencyCheckSteps) must be positive") }
         guard worldSize > 0 else { throw fail("world size \(worldSize) must be positive") }
         for resolution in network.resolutions {
             let batch = schedule.minibatch(at: resolution)
@@ -70,11 +86,18 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
                 throw fail("minibatch \(batch) at \(resolution)x\(resolution) is not divisible by the \(worldSize) ranks")
             }
             let perRank = batch / worldSize
-            guard perRank % network.mbstdGroupSize == 0 else {
+            for (what, size) in [("the minibatch-stddev group size", network.mbstdGroupSize),
+                                 ("the micro-batch size", microbatchSize(perRank: perRank))] where perRank % size != 0 {
                 throw fail("minibatch \(batch) at \(resolution)x\(resolution) gives \(perRank) images per rank, "
-                           + "not divisible by the minibatch-stddev group size \(network.mbstdGroupSize)")
+                           + "not divisible by \(what) \(size)")
             }
         }
+    }
+
+    /// Images per forward/backward pass for a rank's share of `perRank` images.
+    public func microbatchSize(perRank: Int) -> Int {
+        if let microbatch { return microbatch }
+        return deterministic ? network.mbstdGroupSize : perRank
     }
 
     // MARK: Presets
@@ -92,15 +115,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
     /// The official CelebA-HQ configuration (config.py, train.py): 1024x1024, 600 + 600 kimg per
     /// resolution, the single-GPU minibatch table, learning rate 0.001 (0.0015 at 1024), Adam (0, 0.99),
-    /// EMA 0.999.
+    /// EMA 0.999, mirror augmentation.
     public static let paper = TrainingConfig(
         network: NetworkConfig(resolution: 1024),
         schedule: ScheduleConfig(stabilizeKimg: 600, fadeKimg: 600, totalKimg: 12000,
                                  minibatch: ["4": 128, "8": 128, "16": 128, "32": 64, "64": 32, "128": 16, "256": 8, "512": 4],
                                  minibatchDefault: 4, learningRate: ["1024": 0.0015], learningRateDefault: 0.001),
         loss: LossConfig(), adam: AdamConfig(beta1: 0, beta2: 0.99, epsilon: 1e-8),
-        ema: EMAConfig(beta: 0.999, halfLifeKimg: nil, rampup: nil), resetOptimizerOnGrowth: true, mirror: false, seed: 1000,
-        tickKimg: 160, checkpointTicks: 10, keepCheckpoints: 3, gridSamples: 32)
+        ema: EMAConfig(beta: 0.999, halfLifeKimg: nil, rampup: nil), resetOptimizerOnGrowth: true, mirror: true, seed: 1000,
+        tickKimg: 160, checkpointTicks: 10, keepCheckpoints: 3, gridSamples: 32, deterministic: true, microbatch: nil, consistencyCheckSteps: 100)
 
     /// Sized for a 2-core CPU: 32x32 with at most 128 feature maps, about 15 minutes on two ranks.
     public static let cpu = TrainingConfig(
@@ -108,7 +131,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         schedule: ScheduleConfig(stabilizeKimg: 6, fadeKimg: 6, totalKimg: 48, minibatchDefault: 16, learningRateDefault: 0.002),
         loss: LossConfig(), adam: AdamConfig(beta1: 0, beta2: 0.99, epsilon: 1e-8),
         ema: EMAConfig(beta: 0.999, halfLifeKimg: 2, rampup: 0.1), resetOptimizerOnGrowth: true, mirror: true, seed: 1000,
-        tickKimg: 1, checkpointTicks: 5, keepCheckpoints: 3, gridSamples: 32)
+        tickKimg: 1, checkpointTicks: 5, keepCheckpoints: 3, gridSamples: 32, deterministic: true, microbatch: nil, consistencyCheckSteps: 100)
 
     /// For tests: 4 -> 16 in under two thousand images with a few feature maps.
     public static let tiny = TrainingConfig(
@@ -116,7 +139,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         schedule: ScheduleConfig(stabilizeKimg: 0.2, fadeKimg: 0.2, totalKimg: 1.2, minibatchDefault: 8, learningRateDefault: 0.002),
         loss: LossConfig(), adam: AdamConfig(beta1: 0, beta2: 0.99, epsilon: 1e-8),
         ema: EMAConfig(beta: 0.999, halfLifeKimg: 0.1, rampup: nil), resetOptimizerOnGrowth: true, mirror: false, seed: 1,
-        tickKimg: 0.1, checkpointTicks: 4, keepCheckpoints: 2, gridSamples: 8)
+        tickKimg: 0.1, checkpointTicks: 4, keepCheckpoints: 2, gridSamples: 8, deterministic: true, microbatch: nil, consistencyCheckSteps: 10)
 
     // MARK: JSON
 

@@ -24,7 +24,7 @@ public final class TrainingRun {
         gridLatents = RandomStreams(seed: config.seed).gridLatents(count: config.gridSamples, width: config.network.latent)
     }
 
-    private var gridColumns: Int { Int(Double(trainer.config.gridSamples).squareRoot().rounded(.up)) }
+    private var gridColumns: Int { gridColumnCount(trainer.config.gridSamples) }
 
     public func run() throws {
         let config = trainer.config
@@ -37,7 +37,6 @@ public final class TrainingRun {
         }
         let tickImages = Int((config.tickKimg * 1000).rounded())
         var tickStart = DispatchTime.now().uptimeNanoseconds, tickStartImages = trainer.progress.imagesShown
-        let runStart = tickStart, runStartImages = tickStartImages
         var sums: [String: Double] = [:], order: [String] = [], steps = 0
         while trainer.progress.imagesShown < trainer.totalImages {
             let before = trainer.progress.imagesShown
@@ -52,9 +51,8 @@ public final class TrainingRun {
             let now = DispatchTime.now().uptimeNanoseconds
             let seconds = Double(now - tickStart) / 1e9
             let rate = Double(shown - tickStartImages) / max(seconds, 1e-9)
-            let overallRate = Double(shown - runStartImages) / max(Double(now - runStart) / 1e9, 1e-9)
             let means = order.map { ($0, sums[$0]! / Double(steps)) }
-            try endTick(means: means, seconds: seconds, imagesPerSecond: rate, overallRate: overallRate, final: finished)
+            try endTick(means: means, seconds: seconds, imagesPerSecond: rate, final: finished)
             sums = [:]
             order = []
             steps = 0
@@ -68,7 +66,7 @@ public final class TrainingRun {
         }
     }
 
-    private func endTick(means: [(String, Double)], seconds: Double, imagesPerSecond: Double, overallRate: Double, final: Bool) throws {
+    private func endTick(means: [(String, Double)], seconds: Double, imagesPerSecond: Double, final: Bool) throws {
         tick += 1
         guard isLeader else { return }
         let progress = trainer.progress, point = trainer.schedule, config = trainer.config
@@ -91,11 +89,25 @@ public final class TrainingRun {
                    ("grid", "\"samples/\((gridPath as NSString).lastPathComponent)\"")]
         try directory.appendMetrics("{" + record.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
 
-        let remaining = Double(trainer.totalImages - progress.imagesShown) / max(overallRate, 1e-9)
+        let remaining = estimatedSecondsLeft(imagesPerSecond: imagesPerSecond)
         let losses = means.filter { $0.0 == "d_loss" || $0.0 == "g_loss" }.map { "\($0.0) \(String(format: "%.4f", $0.1))" }
         let phase = point.phase == .fadeIn ? "fade-in α=\(String(format: "%.2f", point.alpha))" : "stable"
         print("tick \(tick)  kimg \(formatKimg(kimg))/\(formatKimg(config.schedule.totalKimg))  \(point.resolution)x\(point.resolution) \(phase)  "
               + losses.joined(separator: "  ") + "  \(String(format: "%.1f", imagesPerSecond)) img/s  ETA \(formatDuration(remaining))")
+    }
+
+    /// Time left at the current speed, counting each image at a higher resolution as three at this one
+    /// (roughly what a doubling costs here, where D's gradient penalty dominates).
+    private func estimatedSecondsLeft(imagesPerSecond: Double) -> Double {
+        let config = trainer.config, current = trainer.schedule.resolution
+        var images = trainer.progress.imagesShown, weighted = 0.0
+        let stride = max(config.schedule.minibatchDefault, 64)
+        while images < trainer.totalImages {
+            let point = schedulePoint(imagesShown: images, config: config.schedule, finalResolution: config.network.resolution)
+            weighted += Double(min(stride, trainer.totalImages - images)) * pow(3, Double(point.resolution.trailingZeroBitCount - current.trailingZeroBitCount))
+            images += stride
+        }
+        return weighted / max(imagesPerSecond, 1e-9)
     }
 
     private func writeRealsGrid() throws {
@@ -105,6 +117,13 @@ public final class TrainingRun {
         trainer.dataset.fillBatch(indices: Array(0..<count), resolution: size, mirror: nil, into: images.pointer)
         try imageGrid(images, columns: gridColumns, cellSize: size).write(path: directory.samplesPath + "/reals.png")
     }
+}
+
+/// Columns of a sample grid: the first divisor of `count` from its square root up, so that grids are
+/// full rectangles (32 samples: 8 x 4; a prime count makes one row).
+public func gridColumnCount(_ count: Int) -> Int {
+    let root = Int(Double(count).squareRoot().rounded(.up))
+    return (root...max(root, count)).first { count % $0 == 0 } ?? root
 }
 
 func formatKimg(_ kimg: Double) -> String { String(format: kimg < 10 ? "%.2f" : "%.1f", kimg) }

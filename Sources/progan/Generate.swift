@@ -27,8 +27,7 @@ struct Generate: ParsableCommand {
             var random = PhiloxRandom(seed: seed)
             let images = trained.images(latents: random.normal(shape: [count, trained.latentSize]))
             if grid {
-                let columns = Int(Double(count).squareRoot().rounded(.up))
-                try imageGrid(images, columns: columns, cellSize: trained.resolution).write(path: "\(out)/grid.png")
+                try imageGrid(images, columns: gridColumnCount(count), cellSize: trained.resolution).write(path: "\(out)/grid.png")
                 print("wrote \(out)/grid.png (\(count) images at \(trained.resolution)x\(trained.resolution))")
             } else {
                 for index in 0..<count {

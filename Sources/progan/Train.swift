@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dataset
 import Distributed
+import Engine
 import Foundation
 import Model
 import Training
@@ -48,6 +49,16 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("learning-rate"), help: "Learning rate at every resolution.")
     var learningRate: Float?
 
+    @Option(help: ArgumentHelp("Reduce gradients exactly, so any number of ranks gives the same bits (true/false).",
+                               valueName: "bool"))
+    var deterministic: Bool?
+
+    @Option(help: "Images per forward/backward pass (a multiple of the minibatch-stddev group size).")
+    var microbatch: Int?
+
+    @Option(name: .customLong("skew-counters-for-testing"), help: .hidden)
+    var counterSkew = 0
+
     func resolvedConfig() throws -> TrainingConfig {
         var config = try options.resolved()
         if let seed { config.seed = seed }
@@ -60,6 +71,8 @@ struct Train: ParsableCommand {
             config.schedule.minibatch = [:]
             config.schedule.minibatchDefault = minibatch
         }
+        if let deterministic { config.deterministic = deterministic }
+        if let microbatch { config.microbatch = microbatch }
         if let learningRate {
             config.schedule.learningRate = [:]
             config.schedule.learningRateDefault = learningRate
@@ -84,8 +97,13 @@ struct Train: ParsableCommand {
         do {
             let config = try resolvedConfig()
             try config.validate(worldSize: world.size)
+            // OpenBLAS splits some products differently with more threads, which changes the rounding:
+            // a deterministic run takes its parallelism from ranks only.
+            if config.deterministic { setBLASThreads(1) }
             let datasetPath = try preparedDataset(config: config, world: world, report: report)
             let trainer = try Trainer(config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
+            trainer.counterSkewForTesting = counterSkew
+            try trainer.synchronizeReplicas()
             if isLeader {
                 report("\(world.size) rank\(world.size == 1 ? "" : "s"); G \(trainer.generatorWeights.count) and "
                        + "D \(trainer.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)")

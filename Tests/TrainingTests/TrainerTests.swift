@@ -83,6 +83,26 @@ final class TrainerTests: XCTestCase {
         XCTAssertNotEqual(first, second)
     }
 
+    /// Over an epoch, the shares of 1, 2 or 3 ranks together cover every sample exactly once, and the
+    /// global minibatches are the same whatever the number of ranks.
+    func testShardsCoverEachEpochExactlyOnce() throws {
+        let dataset = try makeDataset(in: directory)
+        var config = self.config
+        config.network.mbstdGroupSize = 2
+        config.schedule.minibatchDefault = 12
+        var batchesBySize: [[[Int]]] = []
+        for size in 1...3 {
+            let ranks = try (0..<size).map { try Trainer(config: config, dataset: dataset, collective: Rank(rank: $0, size: size)) }
+            // Two epochs of the 12-image dataset, one global minibatch each.
+            let batches = [0, 12].map { position in ranks.flatMap { $0.shardIndices(position: position, minibatch: 12) } }
+            for batch in batches { XCTAssertEqual(batch.sorted(), Array(0..<dataset.count), "\(size) ranks") }
+            batchesBySize.append(batches)
+        }
+        XCTAssertNotEqual(batchesBySize[0][0], batchesBySize[0][1], "each epoch has its own order")
+        XCTAssertEqual(batchesBySize[0], batchesBySize[1])
+        XCTAssertEqual(batchesBySize[0], batchesBySize[2])
+    }
+
     func testDatasetBelowTheRunResolutionIsRejected() throws {
         var config = self.config
         config.network.resolution = 32
@@ -92,9 +112,20 @@ final class TrainerTests: XCTestCase {
     }
 }
 
+/// A rank of a group that never communicates: enough to ask which samples a rank would take.
+private struct Rank: Collective {
+    let rank: Int
+    let size: Int
+    func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
+    func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
+    func sum(_ values: inout [Double]) throws {}
+    func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
+    func allgather(bytes: [UInt8]) throws -> [[UInt8]] { Array(repeating: bytes, count: size) }
+}
+
 final class CheckpointTests: XCTestCase {
     private func sample() -> Checkpoint {
-        let state = TrainingState(config: .tiny, step: 3, imagesShown: 24, dataPosition: 24, resolution: 4, adamGeneratorStep: 3,
+        let state = TrainingState(config: .tiny, step: 3, imagesShown: 24, dataPosition: 24, resolution: 4, phase: .stabilize, adamGeneratorStep: 3,
                                   adamDiscriminatorStep: 3, randomScheme: "test",
                                   tensors: [.init(section: "g", name: "w", shape: [2, 2], offset: 0)])
         return Checkpoint(state: state, buffers: ["g": [1, 2, 3, 4], "d": [5, 6]])
