@@ -7,7 +7,7 @@ import PackageDescription
 //   Model (layers, G, D, schedule) · Dataset (prepared image sets)
 //   Distributed (MPI communicator) · ImageIO (PNG) · Engine (tensors, autograd, conv, Adam, RNG)
 //   SafeIO (atomic writes, CRC32)
-//   MPIShim, PNGShim (C) over CMPI, CPNG, CBLAS (system libraries)
+//   MPIShim, PNGShim, StopSignal (C) over CMPI, CPNG, CBLAS (system libraries)
 let package = Package(
     name: "progan",
     products: [
@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "MPIShim", dependencies: ["CMPI"]),
         .target(name: "PNGShim", dependencies: ["CPNG"]),
+        .target(name: "StopSignal"),
 
         .target(name: "SafeIO"),
         .target(name: "Engine", dependencies: ["CBLAS"]),
@@ -34,7 +35,7 @@ let package = Package(
         .executableTarget(
             name: "progan",
             dependencies: [
-                "Engine", "Model", "Training", "Dataset", "ImageIO", "Distributed", "SafeIO",
+                "Engine", "Model", "Training", "Dataset", "ImageIO", "Distributed", "SafeIO", "StopSignal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Collective-operation checks run under `mpirun -np 2` by scripts/test.sh.

@@ -33,9 +33,47 @@ public struct RunDirectory {
         return names.filter { $0.hasPrefix("step-") && $0.hasSuffix(".ckpt") }.sorted().map { checkpointsPath + "/" + $0 }
     }
 
+    /// Deletes the step checkpoints of steps after `step`: what a fresh start or a resume from an older
+    /// checkpoint replaces (newer ones there were unusable, or belong to the abandoned run).
+    public func removeCheckpoints(after step: Int) {
+        for path in stepCheckpoints() {
+            let name = (path as NSString).lastPathComponent.dropFirst("step-".count).dropLast(".ckpt".count)
+            if let written = Int(name), written > step { try? FileManager.default.removeItem(atPath: path) }
+        }
+    }
+
     /// Deletes all but the newest `keep` step checkpoints.
     public func pruneCheckpoints(keep: Int) {
         for old in stepCheckpoints().dropLast(keep) { try? FileManager.default.removeItem(atPath: old) }
+    }
+
+    /// The newest step checkpoint that reads back intact, trying older ones when newer ones are corrupt
+    /// or truncated (each reported through `report`); nil when the directory has none.
+    public func newestUsableCheckpoint(report: (String) -> Void) throws -> (checkpoint: Checkpoint, path: String)? {
+        let candidates = stepCheckpoints()
+        for path in candidates.reversed() {
+            do {
+                return (try Checkpoint.read(path: path), path)
+            } catch {
+                report("skipping unusable checkpoint: \(error)")
+            }
+        }
+        guard candidates.isEmpty else {
+            throw FileError(path: checkpointsPath, problem: "none of the \(candidates.count) checkpoints is usable")
+        }
+        return nil
+    }
+
+    /// Keeps only the metrics lines of steps up to `step` (all of them for a resumed run's past, none
+    /// for a fresh start), so the log never describes steps the run no longer has.
+    public func truncateMetrics(afterStep step: Int) throws {
+        guard let data = FileManager.default.contents(atPath: metricsPath) else { return }
+        let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let lineStep = object["step"] as? Int else { return false }
+            return lineStep <= step
+        }
+        try AtomicFile.write(to: metricsPath, bytes: Array(kept.map { $0 + "\n" }.joined().utf8))
     }
 
     /// Appends one line to the metrics log.

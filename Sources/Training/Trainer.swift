@@ -167,6 +167,14 @@ public final class Trainer {
                             resolution: Int(counters[3]), phase: counters[4] == 1 ? .fadeIn : .stabilize)
     }
 
+    /// Whether rank 0 was asked to stop (e.g. by SIGTERM): every rank learns rank 0's answer, so all stop
+    /// after the same step whichever of them received the signal first.
+    public func leaderDecidesToStop(_ requestedHere: Bool) throws -> Bool {
+        var flag: [Int64] = [requestedHere ? 1 : 0]
+        try collective.broadcast(&flag, root: 0)
+        return flag[0] != 0
+    }
+
     /// Compares a hash of (step, images shown, resolution, weights) across ranks; a difference means the
     /// replicas drifted apart (a bug or a hardware fault), and continuing would train garbage.
     private func verifyReplicasAgree() throws {
@@ -322,8 +330,9 @@ public final class Trainer {
 
     /// Continues from `checkpoint`, which must come from a run with the same configuration.
     public func restore(_ checkpoint: Checkpoint, path: String) throws {
-        guard checkpoint.state.config == config else {
-            throw CheckpointError(path: path, problem: "written by a run with a different configuration")
+        guard config.canResume(from: checkpoint.state.config) else {
+            throw CheckpointError(path: path, problem: "written by a run with a different configuration "
+                                  + "(only total_kimg and reporting settings may change on resume)")
         }
         let targets: [(String, FloatBuffer)] = [
             ("g", generatorWeights.values), ("d", discriminatorWeights.values), ("g_ema", averagedGeneratorWeights.values),

@@ -94,6 +94,19 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         }
     }
 
+    /// Whether a checkpoint of a run with configuration `other` can continue under this one: everything
+    /// that shapes the weights must agree; the run's length and how often it reports may change.
+    public func canResume(from other: TrainingConfig) -> Bool {
+        var adjusted = other
+        adjusted.schedule.totalKimg = schedule.totalKimg
+        adjusted.tickKimg = tickKimg
+        adjusted.checkpointTicks = checkpointTicks
+        adjusted.keepCheckpoints = keepCheckpoints
+        adjusted.gridSamples = gridSamples
+        adjusted.consistencyCheckSteps = consistencyCheckSteps
+        return adjusted == self
+    }
+
     /// Images per forward/backward pass for a rank's share of `perRank` images.
     public func microbatchSize(perRank: Int) -> Int {
         if let microbatch { return microbatch }

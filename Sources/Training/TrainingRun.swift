@@ -12,33 +12,57 @@ public final class TrainingRun {
     public let directory: RunDirectory
     let isLeader: Bool
     let print: (String) -> Void
+    let stopRequested: () -> Bool
     private let gridLatents: Tensor
     private var tick = 0
 
-    public init(trainer: Trainer, directory: RunDirectory, isLeader: Bool, print: @escaping (String) -> Void) {
+    /// How a run ended.
+    public enum Outcome: Equatable {
+        case finished
+        /// Stopped early on request, after writing a checkpoint at this step.
+        case stopped(step: Int)
+    }
+
+    public init(trainer: Trainer, directory: RunDirectory, isLeader: Bool, print: @escaping (String) -> Void,
+                stopRequested: @escaping () -> Bool = { false }) {
         self.trainer = trainer
         self.directory = directory
         self.isLeader = isLeader
         self.print = print
+        self.stopRequested = stopRequested
         let config = trainer.config
         gridLatents = RandomStreams(seed: config.seed).gridLatents(count: config.gridSamples, width: config.network.latent)
     }
 
     private var gridColumns: Int { gridColumnCount(trainer.config.gridSamples) }
 
-    public func run() throws {
+    @discardableResult
+    public func run() throws -> Outcome {
         let config = trainer.config
+        let tickImages = Int((config.tickKimg * 1000).rounded())
+        // A resumed run continues the tick numbering, so sample grids and metrics line up with the past.
+        tick = trainer.progress.imagesShown / tickImages
         if isLeader {
             try directory.create()
             try AtomicFile.write(to: directory.configPath, bytes: Array(config.encoded()))
+            try directory.truncateMetrics(afterStep: trainer.progress.step)
+            directory.removeCheckpoints(after: trainer.progress.step)
             try writeRealsGrid()
             print("training to \(config.network.resolution)x\(config.network.resolution) for \(formatKimg(config.schedule.totalKimg)) kimg; "
                   + "samples in \(directory.samplesPath)")
         }
-        let tickImages = Int((config.tickKimg * 1000).rounded())
         var tickStart = DispatchTime.now().uptimeNanoseconds, tickStartImages = trainer.progress.imagesShown
         var sums: [String: Double] = [:], order: [String] = [], steps = 0
         while trainer.progress.imagesShown < trainer.totalImages {
+            if try trainer.leaderDecidesToStop(stopRequested()) {
+                if isLeader {
+                    let path = directory.checkpointPath(step: trainer.progress.step)
+                    try trainer.checkpoint().write(to: path)
+                    directory.pruneCheckpoints(keep: config.keepCheckpoints)
+                    print("stopped on request after step \(trainer.progress.step); checkpoint \(path); the same command resumes")
+                }
+                return .stopped(step: trainer.progress.step)
+            }
             let before = trainer.progress.imagesShown
             for (name, value) in try trainer.step() {
                 if sums[name] == nil { order.append(name) }
@@ -64,6 +88,7 @@ public final class TrainingRun {
             print("done: \(trainer.progress.step) steps, \(formatKimg(Double(trainer.progress.imagesShown) / 1000)) kimg; "
                   + "final networks in \(directory.finalCheckpointPath)")
         }
+        return .finished
     }
 
     private func endTick(means: [(String, Double)], seconds: Double, imagesPerSecond: Double, final: Bool) throws {

@@ -4,6 +4,7 @@ import Distributed
 import Engine
 import Foundation
 import Model
+import StopSignal
 import Training
 
 extension LossKind: ExpressibleByArgument {}
@@ -56,6 +57,10 @@ struct Train: ParsableCommand {
     @Option(help: "Images per forward/backward pass (a multiple of the minibatch-stddev group size).")
     var microbatch: Int?
 
+    @Option(help: ArgumentHelp("auto: continue from the newest usable checkpoint in the run directory, if any; "
+                               + "PATH: from that checkpoint; none: start afresh.", valueName: "auto|PATH|none"))
+    var resume = "auto"
+
     @Option(name: .customLong("skew-counters-for-testing"), help: .hidden)
     var counterSkew = 0
 
@@ -103,15 +108,32 @@ struct Train: ParsableCommand {
             let datasetPath = try preparedDataset(config: config, world: world, report: report)
             let trainer = try Trainer(config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
             trainer.counterSkewForTesting = counterSkew
-            try trainer.synchronizeReplicas()
-            if isLeader {
-                report("\(world.size) rank\(world.size == 1 ? "" : "s"); G \(trainer.generatorWeights.count) and "
-                       + "D \(trainer.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)")
+            let directory = RunDirectory(out)
+            // Rank 0 alone reads the checkpoint (other hosts may not see the run directory); the
+            // synchronization below hands its state to every rank.
+            if isLeader, let (checkpoint, path) = try checkpointToResume(directory, report: report) {
+                try trainer.restore(checkpoint, path: path)
+                report("resuming from \(path): step \(checkpoint.state.step), \(formatted(Double(checkpoint.state.imagesShown) / 1000, 2)) kimg")
             }
-            try TrainingRun(trainer: trainer, directory: RunDirectory(out), isLeader: isLeader, print: report).run()
+            try trainer.synchronizeReplicas()
+            report("\(world.size) rank\(world.size == 1 ? "" : "s"); G \(trainer.generatorWeights.count) and "
+                   + "D \(trainer.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)"
+                   + (config.deterministic ? "; deterministic" : ""))
+            pgstop_install()
+            try TrainingRun(trainer: trainer, directory: directory, isLeader: isLeader, print: report,
+                            stopRequested: { pgstop_requested() != 0 }).run()
             try world.finalize()
         } catch {
             abortJob(error)
+        }
+    }
+
+    /// The checkpoint `--resume` asks for, if any.
+    private func checkpointToResume(_ directory: RunDirectory, report: (String) -> Void) throws -> (Checkpoint, String)? {
+        switch resume {
+        case "none": return nil
+        case "auto": return try directory.newestUsableCheckpoint(report: report).map { ($0.checkpoint, $0.path) }
+        default: return (try Checkpoint.read(path: resume), resume)
         }
     }
 
