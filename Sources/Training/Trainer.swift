@@ -52,6 +52,8 @@ public final class Trainer {
     /// Added to this rank's image counter before every step when not rank 0: lets a test show that a
     /// rank whose own counters disagree still follows rank 0's decisions.
     public var counterSkewForTesting = 0
+    /// Wall time spent combining gradients across ranks (including waiting for slower ranks).
+    public private(set) var reductionSeconds = 0.0
 
     public init(config: TrainingConfig, dataset: PreparedDataset, collective: Collective = SingleProcess()) throws {
         try config.validate(worldSize: collective.size)
@@ -273,7 +275,9 @@ public final class Trainer {
     /// an Adam step.
     private func update(_ store: ParameterStore, with optimizer: Adam, microbatches: Int, point: SchedulePoint, network: String) throws {
         let count = reducer.count
+        let start = DispatchTime.now().uptimeNanoseconds
         try reducer.reduce(over: collective, microbatches: microbatches, into: store.gradients.pointer)
+        reductionSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         for value in UnsafeBufferPointer(start: store.gradients.pointer, count: count) where !value.isFinite {
             throw TrainingError(message: "step \(progress.step): a gradient of \(network) is \(value), not finite")
         }

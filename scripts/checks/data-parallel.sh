@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Data parallelism end to end: 2 ranks with global minibatch 8 give the same bits as 1 process (2 BLAS threads) with
-# minibatch 8 after 20 steps through a resolution change; a rank whose counters are skewed still follows
-# rank 0 exactly; a failing rank (unreadable data, or NaN) ends the job within 10 s, named.
+# Data parallelism end to end: 2 ranks with global minibatch 8 give the same bits as 1 process (2 BLAS
+# threads) with minibatch 8 after 20 steps through a resolution change, and so do 1, 2 and 4 ranks with
+# minibatch 16; a rank whose counters are skewed still follows rank 0 exactly; a failing rank
+# (unreadable data, or NaN) ends the job within 10 s, named.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 progan=$PWD/.build/release/progan
@@ -21,6 +22,13 @@ flags=(--dataset "$work/set.pgds" --preset tiny --resolution 8 --stabilize-kimg 
 python3 scripts/checks/compare_checkpoints.py "$work/one/checkpoints/final.ckpt" "$work/two/checkpoints/final.ckpt" \
     --tolerance 1e-5 || fail "2 ranks drifted from 1 process"
 cmp "$work/one/checkpoints/final.ckpt" "$work/two/checkpoints/final.ckpt" || fail "deterministic mode: 2 ranks and 1 process differ"
+for ranks in 1 2 4; do
+    "${mpirun[@]}" -np $ranks "$progan" train "${flags[@]}" --minibatch 16 --out "$work/ranks$ranks" >/dev/null ||
+        fail "$ranks-rank run failed"
+done
+cmp "$work/ranks1/checkpoints/final.ckpt" "$work/ranks2/checkpoints/final.ckpt" || fail "1 and 2 ranks differ"
+cmp "$work/ranks1/checkpoints/final.ckpt" "$work/ranks4/checkpoints/final.ckpt" || fail "1 and 4 ranks differ"
+echo "1, 2 and 4 ranks: byte-identical checkpoints"
 
 "${mpirun[@]}" -np 2 "$progan" train "${flags[@]}" --out "$work/skewed" --skew-counters-for-testing 4000 >/dev/null ||
     fail "skewed run failed"

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Dataset
+import Distributed
+import Engine
+import Foundation
+import Training
+
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training images/s at one resolution, with the share of time spent reducing gradients.",
+        discussion: """
+            Run it under mpirun to measure ranks (scripts/bench.sh does, for 1 rank x 1 thread, 1 rank x 2
+            threads and 2 ranks x 1 thread). Rank 0 prints one line of key=value figures, including the
+            time a bare allreduce of the same number of floats takes in the same run.
+            """)
+
+    @Option(help: ArgumentHelp("Prepared dataset or PNG folder.", valueName: "path"))
+    var dataset = "/usr/share/javascript/emojify.js/images/emoji"
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Global minibatch.") var minibatch = 16
+    @Option(help: "Timed steps (after the warm-up).") var steps = 8
+    @Option(help: "Untimed warm-up steps.") var warmup = 2
+    @Option(help: ArgumentHelp("Exact fixed-point gradient reduction (true/false).", valueName: "bool"))
+    var deterministic: Bool?
+    @Option(help: "BLAS threads per rank.") var threads = 1
+
+    func run() throws {
+        let world: Communicator
+        do { world = try Communicator.world() } catch { fail(error) }
+        do {
+            var config = try options.resolved()
+            config.schedule.stabilizeKimg = 0
+            config.schedule.fadeKimg = 0
+            config.schedule.minibatch = [:]
+            config.schedule.minibatchDefault = minibatch
+            config.schedule.totalKimg = Double((steps + warmup) * minibatch) / 1000
+            if let deterministic { config.deterministic = deterministic }
+            try config.validate(worldSize: world.size)
+            setBLASThreads(threads)
+            let prepared = try benchmarkDataset(resolution: config.network.resolution, world: world)
+            let trainer = try Trainer(config: config, dataset: prepared, collective: world)
+            try trainer.synchronizeReplicas()
+            for _ in 0..<warmup { try trainer.step() }
+            let reducedBefore = trainer.reductionSeconds
+            try world.barrier()
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<steps { try trainer.step() }
+            try world.barrier()
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let reduction = trainer.reductionSeconds - reducedBefore
+            let gradientCount = trainer.generatorWeights.count + trainer.discriminatorWeights.count
+            let bare = try bareAllreduceSeconds(count: gradientCount, world: world)
+            if world.rank == 0 {
+                print("ranks=\(world.size) threads=\(threads) resolution=\(config.network.resolution) minibatch=\(minibatch) "
+                      + "deterministic=\(config.deterministic) images_per_second=\(formatted(Double(steps * minibatch) / seconds, 2)) "
+                      + "step_ms=\(formatted(seconds / Double(steps) * 1000, 1)) "
+                      + "reduce_share=\(formatted(100 * reduction / seconds, 2))% "
+                      + "bare_allreduce_ms=\(formatted(bare * 1000, 3)) gradient_floats=\(gradientCount) "
+                      + "peak_rss_mib=\(formatted(peakResidentMiB(), 1))")
+            }
+            try world.finalize()
+        } catch {
+            if world.size > 1 { world.abort(message: "\(error)") }
+            fail(error)
+        }
+    }
+
+    /// The dataset to read, prepared by rank 0 into a temporary file when given a folder.
+    private func benchmarkDataset(resolution: Int, world: Communicator) throws -> PreparedDataset {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dataset, isDirectory: &isDirectory), isDirectory.boolValue else {
+            return try PreparedDataset(path: dataset)
+        }
+        let path = NSTemporaryDirectory() + "/progan-bench-\(resolution).pgds"
+        if world.rank == 0 { try PreparedDataset.prepare(folder: dataset, resolution: resolution, output: path) }
+        try world.barrier()
+        return try PreparedDataset(path: path)
+    }
+
+    /// Median time of a plain float allreduce of `count` values: the floor the trainer's reduction is
+    /// compared against.
+    private func bareAllreduceSeconds(count: Int, world: Communicator) throws -> Double {
+        let buffer = FloatBuffer(count: count)
+        let values = UnsafeMutableBufferPointer(start: buffer.pointer, count: count)
+        var failure: Error?
+        let seconds = medianSeconds(repetitions: 9) {
+            do { try world.allreduceSum(values) } catch { failure = error }
+        }
+        if let failure { throw failure }
+        return seconds
+    }
+}
