@@ -99,11 +99,24 @@ public func grad(of output: Tensor, wrt inputs: [Tensor], seed: Tensor? = nil, c
 
 /// Accumulates (+=) the gradient of the scalar `loss` into the gradient buffers of the parameters it
 /// depends on, as `loss.backward()` does in other frameworks. Zeroing gradients is a separate step.
-public func backward(_ loss: Tensor) {
+///
+/// `gradientIsFinal` is called with a parameter's gradient buffer as soon as the last use of that
+/// parameter in the graph has been processed, while the rest of the backward pass still runs: the
+/// moment a data-parallel trainer can start reducing it across ranks.
+public func backward(_ loss: Tensor, gradientIsFinal: ((UnsafeMutablePointer<Float>) -> Void)? = nil) {
     precondition(loss.count == 1, "backward needs a scalar loss, got shape \(loss.shape)")
+    // A parameter used by several forward passes (D on reals, fakes and the penalty's mixes) appears as
+    // several leaves sharing one gradient buffer; it is final when all of them are done.
+    var usesLeft: [UnsafeMutablePointer<Float>: Int] = [:]
+    if gradientIsFinal != nil {
+        for node in reverseTopologicalOrder(from: loss) { if let sink = node.gradientSink { usesLeft[sink, default: 0] += 1 } }
+    }
     propagate(from: loss, seed: Tensor(shape: loss.shape, repeating: 1), createGraph: false,
               isTarget: { $0.gradientSink != nil }) { leaf, gradient in
         let sink = leaf.gradientSink!, source = gradient.pointer
         for i in 0..<leaf.count { sink[i] += source[i] }
+        guard let gradientIsFinal else { return }
+        usesLeft[sink, default: 1] -= 1
+        if usesLeft[sink] == 0 { gradientIsFinal(sink) }
     }
 }

@@ -10,10 +10,26 @@ public protocol Collective {
     func sum(_ values: UnsafeMutableBufferPointer<Float>) throws
     func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws
     func sum(_ values: inout [Double]) throws
+    /// Starts replacing `values` by their sum over all ranks; the buffer must stay untouched until the
+    /// returned reduction's `wait()`.
+    func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum
+    func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum
     /// Replaces every other rank's bytes with root's; all buffers have the same length.
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws
     /// Every rank's block, indexed by rank; all blocks have the same length.
     func allgather(bytes: [UInt8]) throws -> [[UInt8]]
+}
+
+/// A reduction in flight.
+public protocol PendingSum {
+    func wait() throws
+}
+
+extension PendingReduction: PendingSum {}
+
+/// A reduction over one rank, complete as soon as it starts.
+struct CompletedSum: PendingSum {
+    func wait() throws {}
 }
 
 public struct SingleProcess: Collective {
@@ -23,6 +39,8 @@ public struct SingleProcess: Collective {
     public func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     public func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
     public func sum(_ values: inout [Double]) throws {}
+    public func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { CompletedSum() }
+    public func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { CompletedSum() }
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
     public func allgather(bytes: [UInt8]) throws -> [[UInt8]] { [bytes] }
 }
@@ -31,6 +49,8 @@ extension Communicator: Collective {
     public func sum(_ values: UnsafeMutableBufferPointer<Float>) throws { try allreduceSum(values) }
     public func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws { try allreduceSum(values) }
     public func sum(_ values: inout [Double]) throws { try allreduceSum(&values) }
+    public func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { try startAllreduceSum(values) }
+    public func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { try startAllreduceSum(values) }
 }
 
 extension Collective {

@@ -3,6 +3,11 @@ import Engine
 /// Sums the gradients of a step's micro-batches on this rank and averages them over all micro-batches
 /// of the global minibatch, across ranks. The one place where gradients are combined.
 ///
+/// The active parameters are grouped into buckets of about `bucketValues` values, in layout order.
+/// During the backward pass of a rank's last micro-batch, a bucket's allreduce starts (non-blocking)
+/// as soon as every parameter in it has its final gradient, so communication overlaps the rest of the
+/// backward pass; `finish` waits for all of them.
+///
 /// In deterministic mode each micro-batch's gradient is rounded to fixed point (an integer multiple
 /// of 2^-40) and summed as 64-bit integers, locally and through the allreduce. Integer addition is
 /// exact, so the sum does not depend on which rank computed which micro-batch, on the order of the
@@ -10,38 +15,116 @@ import Engine
 /// on any number of ranks. The fast mode sums floats, whose rounding depends on that order.
 final class GradientReducer {
     let deterministic: Bool
-    private var floatSum = FloatBuffer(count: 0)
-    private var fixedSum: [Int64] = []
-    /// Gradient values reduced in the current step.
-    private(set) var count = 0
+    let bucketValues: Int
 
     /// 2^40: resolution 9e-13 (float32 keeps ~7 digits of gradients down to 1e-5 this way), and room
-    /// for sums up to ±8.4e6 before 64 bits overflow.
+    /// for sums up to ±4.2e6 before 64 bits overflow.
     static let fixedPointScale = Double(1 << 40)
     static let largestSum = Double(Int64.max) / fixedPointScale / 2
 
-    init(deterministic: Bool) { self.deterministic = deterministic }
+    private var capacity = 0
+    private var floatSum = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private var fixedSum = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    /// Gradient values reduced in the current step.
+    private(set) var count = 0
+    private var parameters: [Parameter] = []
+    private var bucketOfParameter: [Int] = []
+    private var buckets: [(range: Range<Int>, parametersLeft: Int, reduction: PendingSum?)] = []
+    private var addedInLastMicrobatch: [Bool] = []
+    private var parameterAtOffset: [Int: Int] = [:]
+    private var collective: Collective = SingleProcess()
+    private var network = ""
+    private var failure: Error?
 
-    /// Starts a step that reduces `count` gradient values.
-    func begin(count: Int) {
+    init(deterministic: Bool, bucketValues: Int) {
+        self.deterministic = deterministic
+        self.bucketValues = bucketValues
+    }
+
+    deinit {
+        floatSum.deallocate()
+        fixedSum.deallocate()
+    }
+
+    /// Starts a step over the parameters of `layout` that lie in its first `count` values.
+    func begin(layout: ParameterLayout, count: Int, collective: Collective, network: String) {
         self.count = count
-        if deterministic {
-            if fixedSum.count < count { fixedSum = [Int64](repeating: 0, count: count) }
-            for i in 0..<count { fixedSum[i] = 0 }
-        } else {
-            if floatSum.count < count { floatSum = FloatBuffer(count: count) }
-            floatSum.pointer.initialize(repeating: 0, count: count)
+        self.collective = collective
+        self.network = network
+        failure = nil
+        if capacity < count {
+            floatSum.deallocate()
+            fixedSum.deallocate()
+            floatSum = .allocate(capacity: count)
+            fixedSum = .allocate(capacity: count)
+            capacity = count
+        }
+        floatSum.initialize(repeating: 0, count: count)
+        fixedSum.initialize(repeating: 0, count: count)
+        parameters = layout.parameters.filter { $0.offset < count }
+        parameterAtOffset = Dictionary(uniqueKeysWithValues: parameters.enumerated().map { ($1.offset, $0) })
+        addedInLastMicrobatch = Array(repeating: false, count: parameters.count)
+        buckets = []
+        bucketOfParameter = []
+        for parameter in parameters {
+            if let last = buckets.last, last.range.count + parameter.count <= bucketValues {
+                buckets[buckets.count - 1].range = last.range.lowerBound..<(parameter.offset + parameter.count)
+                buckets[buckets.count - 1].parametersLeft += 1
+            } else {
+                buckets.append((parameter.offset..<(parameter.offset + parameter.count), 1, nil))
+            }
+            bucketOfParameter.append(buckets.count - 1)
         }
     }
 
-    /// Adds one micro-batch's gradients.
-    func add(_ gradients: UnsafePointer<Float>, network: String) throws {
+    /// Adds a whole micro-batch's gradients (every micro-batch but a rank's last).
+    func add(_ gradients: UnsafePointer<Float>) throws {
+        try accumulate(gradients, 0..<count)
+    }
+
+    /// Adds one parameter's final gradient of a rank's last micro-batch, and starts the allreduce of its
+    /// bucket once the bucket is complete. Called from `backward`; errors surface in `finish`.
+    func addFinal(_ gradient: UnsafeMutablePointer<Float>, base: UnsafeMutablePointer<Float>) {
+        guard failure == nil, let index = parameterAtOffset[gradient - base] else { return }
+        do { try addLast(parameter: index, gradients: base) } catch { failure = error }
+    }
+
+    /// Adds what the last micro-batch's backward pass did not report (parameters it never used), waits
+    /// for every bucket, and writes the mean gradient over `microbatches` micro-batches into `output`.
+    func finish(microbatches: Int, lastGradients: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) throws {
+        if let failure { throw failure }
+        for index in parameters.indices where !addedInLastMicrobatch[index] {
+            try addLast(parameter: index, gradients: lastGradients)
+        }
+        for bucket in buckets { try bucket.reduction?.wait() }
+        if deterministic {
+            let factor = 1 / (GradientReducer.fixedPointScale * Double(microbatches))
+            for i in 0..<count { output[i] = Float(Double(fixedSum[i]) * factor) }
+        } else {
+            let factor = 1 / Float(microbatches)
+            for i in 0..<count { output[i] = floatSum[i] * factor }
+        }
+    }
+
+    private func addLast(parameter index: Int, gradients: UnsafePointer<Float>) throws {
+        addedInLastMicrobatch[index] = true
+        let parameter = parameters[index]
+        try accumulate(gradients, parameter.offset..<(parameter.offset + parameter.count))
+        let bucket = bucketOfParameter[index]
+        buckets[bucket].parametersLeft -= 1
+        guard buckets[bucket].parametersLeft == 0 else { return }
+        let range = buckets[bucket].range
+        buckets[bucket].reduction = deterministic
+            ? try collective.startSum(UnsafeMutableBufferPointer(start: fixedSum + range.lowerBound, count: range.count))
+            : try collective.startSum(UnsafeMutableBufferPointer(start: floatSum + range.lowerBound, count: range.count))
+    }
+
+    private func accumulate(_ gradients: UnsafePointer<Float>, _ range: Range<Int>) throws {
         guard deterministic else {
-            let sum = floatSum.pointer
-            for i in 0..<count { sum[i] += gradients[i] }
+            for i in range { floatSum[i] += gradients[i] }
             return
         }
-        for i in 0..<count {
+        for i in range {
             let value = Double(gradients[i])
             // Also rejects NaN, which fails every comparison.
             guard abs(value) < GradientReducer.largestSum else {
@@ -49,19 +132,6 @@ final class GradientReducer {
                                     + "(±\(Float(GradientReducer.largestSum)))")
             }
             fixedSum[i] &+= Int64((value * GradientReducer.fixedPointScale).rounded())
-        }
-    }
-
-    /// Writes the mean gradient over `microbatches` micro-batches of all ranks into `output`.
-    func reduce(over collective: Collective, microbatches: Int, into output: UnsafeMutablePointer<Float>) throws {
-        if deterministic {
-            try fixedSum.withUnsafeMutableBufferPointer { try collective.sum(UnsafeMutableBufferPointer(rebasing: $0[0..<count])) }
-            let factor = 1 / (GradientReducer.fixedPointScale * Double(microbatches))
-            for i in 0..<count { output[i] = Float(Double(fixedSum[i]) * factor) }
-        } else {
-            try collective.sum(UnsafeMutableBufferPointer(start: floatSum.pointer, count: count))
-            let factor = 1 / Float(microbatches)
-            for i in 0..<count { output[i] = floatSum.pointer[i] * factor }
         }
     }
 }

@@ -68,7 +68,7 @@ public final class Trainer {
         self.dataset = dataset
         self.collective = collective
         random = RandomStreams(seed: config.seed)
-        reducer = GradientReducer(deterministic: config.deterministic)
+        reducer = GradientReducer(deterministic: config.deterministic, bucketValues: config.bucketValues)
         generator = Generator(config.network)
         discriminator = Discriminator(config.network)
         generatorWeights = ParameterStore(layout: generator.layout)
@@ -220,35 +220,33 @@ public final class Trainer {
         var log = LogAccumulator()
 
         // D step: fakes from the current G, no gradient into G.
-        reducer.begin(count: discriminator.activeParameterCount(resolution: resolution))
+        reducer.begin(layout: discriminator.layout, count: discriminator.activeParameterCount(resolution: resolution),
+                      collective: collective, network: "D")
         var realImages: [Tensor] = []
-        for samples in microbatches {
+        for (index, samples) in microbatches.enumerated() {
             let reals = self.reals(samples: samples, at: point)
             realImages.append(reals)
             let latents = random.normals(.discriminatorLatents, step: progress.step, samples: samples, width: latent)
             let fakes = withoutGradients { generator(latents, resolution: resolution, alpha: alpha, weights: Weights(generatorWeights)) }
-            discriminatorWeights.zeroGradients()
             let terms = discriminatorLoss(config.loss, reals: reals, fakes: fakes,
                                           critic: { discriminator($0, alpha: alpha, weights: Weights(discriminatorWeights)) },
                                           uniforms: random.uniforms(.penaltyWeights, step: progress.step, samples: samples))
             try requireFinite(terms)
-            backward(terms.total)
-            try reducer.add(discriminatorWeights.gradients.pointer, network: "D")
+            try backwardAndReduce(terms.total, discriminatorWeights, last: index == microbatches.count - 1)
             log.add(terms.logged)
         }
         try update(discriminatorWeights, with: discriminatorOptimizer, microbatches: globalMicrobatches, point: point, network: "D")
 
         // G step: gradients flow through D's activations but not into its weights.
-        reducer.begin(count: generator.activeParameterCount(resolution: resolution))
+        reducer.begin(layout: generator.layout, count: generator.activeParameterCount(resolution: resolution),
+                      collective: collective, network: "G")
         let frozenCritic = { (images: Tensor) in self.discriminator(images, alpha: alpha, weights: Weights(self.discriminatorWeights, trainable: false)) }
-        for (samples, reals) in zip(microbatches, realImages) {
-            generatorWeights.zeroGradients()
+        for (index, (samples, reals)) in zip(microbatches, realImages).enumerated() {
             let latents = random.normals(.generatorLatents, step: progress.step, samples: samples, width: latent)
             let generated = generator(latents, resolution: resolution, alpha: alpha, weights: Weights(generatorWeights))
             let terms = generatorLoss(config.loss, fakeScores: frozenCritic(generated), realScores: { frozenCritic(reals) })
             try requireFinite(terms)
-            backward(terms.total)
-            try reducer.add(generatorWeights.gradients.pointer, network: "G")
+            try backwardAndReduce(terms.total, generatorWeights, last: index == microbatches.count - 1)
             log.add(terms.logged)
         }
         try update(generatorWeights, with: generatorOptimizer, microbatches: globalMicrobatches, point: point, network: "G")
@@ -271,12 +269,26 @@ public final class Trainer {
         }
     }
 
+    /// Backpropagates one micro-batch's loss into `store` and hands its gradients to the reducer; in a
+    /// rank's last micro-batch, parameter by parameter as they become final, so buckets start reducing
+    /// while the backward pass goes on.
+    private func backwardAndReduce(_ loss: Tensor, _ store: ParameterStore, last: Bool) throws {
+        store.zeroGradients()
+        guard last else {
+            backward(loss)
+            try reducer.add(store.gradients.pointer)
+            return
+        }
+        let base = store.gradients.pointer
+        backward(loss) { [reducer] final in reducer.addFinal(final, base: base) }
+    }
+
     /// Replaces the active gradients by their mean over the global minibatch's micro-batches and takes
     /// an Adam step.
     private func update(_ store: ParameterStore, with optimizer: Adam, microbatches: Int, point: SchedulePoint, network: String) throws {
         let count = reducer.count
         let start = DispatchTime.now().uptimeNanoseconds
-        try reducer.reduce(over: collective, microbatches: microbatches, into: store.gradients.pointer)
+        try reducer.finish(microbatches: microbatches, lastGradients: store.gradients.pointer, into: store.gradients.pointer)
         reductionSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         for value in UnsafeBufferPointer(start: store.gradients.pointer, count: count) where !value.isFinite {
             throw TrainingError(message: "step \(progress.step): a gradient of \(network) is \(value), not finite")

@@ -29,6 +29,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// number of ranks; nil means the minibatch-stddev group size there, and each rank's whole share
     /// of the minibatch otherwise.
     public var microbatch: Int?
+    /// Gradient values per allreduce bucket; buckets start reducing during the backward pass.
+    public var bucketValues: Int
     /// Every this many steps the ranks compare a hash of their counters and weights, and stop with a
     /// message if any replica has drifted.
     public var consistencyCheckSteps: Int
@@ -78,6 +80,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
                 throw fail("microbatch \(microbatch) must be a positive multiple of the minibatch-stddev group size \(network.mbstdGroupSize)")
             }
         }
+        guard bucketValues > 0 else { throw fail("bucket_values \(bucketValues) must be positive") }
         guard consistencyCheckSteps > 0 else { throw fail("consistency_check_steps \(consistencyCheckSteps) must be positive") }
         guard worldSize > 0 else { throw fail("world size \(worldSize) must be positive") }
         for resolution in network.resolutions {
@@ -136,7 +139,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
                                  minibatchDefault: 4, learningRate: ["1024": 0.0015], learningRateDefault: 0.001),
         loss: LossConfig(), adam: AdamConfig(beta1: 0, beta2: 0.99, epsilon: 1e-8),
         ema: EMAConfig(beta: 0.999, halfLifeKimg: nil, rampup: nil), resetOptimizerOnGrowth: true, mirror: true, seed: 1000,
-        tickKimg: 160, checkpointTicks: 10, keepCheckpoints: 3, gridSamples: 32, deterministic: true, microbatch: nil, consistencyCheckSteps: 100)
+        tickKimg: 160, checkpointTicks: 10, keepCheckpoints: 3, gridSamples: 32, deterministic: true, microbatch: nil, bucketValues: 1 << 18, consistencyCheckSteps: 100)
 
     /// Sized for a 2-core CPU: 32x32 with at most 128 feature maps, about 15 minutes on two ranks.
     public static let cpu = TrainingConfig(
@@ -144,7 +147,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         schedule: ScheduleConfig(stabilizeKimg: 6, fadeKimg: 6, totalKimg: 48, minibatchDefault: 16, learningRateDefault: 0.002),
         loss: LossConfig(), adam: AdamConfig(beta1: 0, beta2: 0.99, epsilon: 1e-8),
         ema: EMAConfig(beta: 0.999, halfLifeKimg: 2, rampup: 0.1), resetOptimizerOnGrowth: true, mirror: true, seed: 1000,
-        tickKimg: 1, checkpointTicks: 5, keepCheckpoints: 3, gridSamples: 32, deterministic: true, microbatch: nil, consistencyCheckSteps: 100)
+        tickKimg: 1, checkpointTicks: 5, keepCheckpoints: 3, gridSamples: 32, deterministic: true, microbatch: nil, bucketValues: 1 << 18, consistencyCheckSteps: 100)
 
     /// For tests: 4 -> 16 in under two thousand images with a few feature maps.
     public static let tiny = TrainingConfig(
@@ -152,7 +155,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         schedule: ScheduleConfig(stabilizeKimg: 0.2, fadeKimg: 0.2, totalKimg: 1.2, minibatchDefault: 8, learningRateDefault: 0.002),
         loss: LossConfig(), adam: AdamConfig(beta1: 0, beta2: 0.99, epsilon: 1e-8),
         ema: EMAConfig(beta: 0.999, halfLifeKimg: 0.1, rampup: nil), resetOptimizerOnGrowth: true, mirror: false, seed: 1,
-        tickKimg: 0.1, checkpointTicks: 4, keepCheckpoints: 2, gridSamples: 8, deterministic: true, microbatch: nil, consistencyCheckSteps: 10)
+        tickKimg: 0.1, checkpointTicks: 4, keepCheckpoints: 2, gridSamples: 8, deterministic: true, microbatch: nil, bucketValues: 1 << 18, consistencyCheckSteps: 10)
 
     // MARK: JSON
 

@@ -119,6 +119,8 @@ private struct Rank: Collective {
     func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
     func sum(_ values: inout [Double]) throws {}
+    func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { CompletedSum() }
+    func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { CompletedSum() }
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
     func allgather(bytes: [UInt8]) throws -> [[UInt8]] { Array(repeating: bytes, count: size) }
 }
