@@ -4,7 +4,7 @@ import Engine
 ///
 /// Parameters are declared in growth order (the 4x4 block and its fromRGB first), so those in use up
 /// to any resolution are a prefix of the flat buffer.
-public struct Discriminator {
+public struct Discriminator: GrowingNetwork {
     public let config: NetworkConfig
     public let layout: ParameterLayout
     /// The 4x4 block: minibatch stddev -> conv3x3 -> dense -> dense to one score.
@@ -15,7 +15,7 @@ public struct Discriminator {
     let blocks: [(EqualizedConv, EqualizedConv)]
     /// fromRGB per resolution, index 0 at 4x4.
     let fromRGB: [EqualizedConv]
-    let prefixCounts: [Int]
+    public let prefixCounts: [Int]
 
     public init(_ config: NetworkConfig) {
         self.config = config
@@ -44,7 +44,6 @@ public struct Discriminator {
         self.prefixCounts = prefixCounts
     }
 
-    public func activeParameterCount(resolution: Int) -> Int { prefixCounts[config.stage(of: resolution)] }
 
     /// Scores [N, 1] for images [N, C, R, R]. During a fade-in (`alpha` < 1) the input to the old
     /// blocks blends fromRGB of the downsampled image with the new block's output (paper figure 2).

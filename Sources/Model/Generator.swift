@@ -4,7 +4,7 @@ import Engine
 ///
 /// Parameters are declared block by block in growth order (4x4 first, each block followed by its
 /// toRGB), so those in use up to any resolution are a prefix of the flat buffer.
-public struct Generator {
+public struct Generator: GrowingNetwork {
     public let config: NetworkConfig
     public let layout: ParameterLayout
     /// The 4x4 block: latent -> dense to 4x4 maps (+ one bias per map) -> conv3x3.
@@ -15,8 +15,7 @@ public struct Generator {
     let blocks: [(EqualizedConv, EqualizedConv)]
     /// toRGB per resolution, index 0 at 4x4.
     let toRGB: [EqualizedConv]
-    /// Parameters in use up to each resolution (index 0 at 4x4).
-    let prefixCounts: [Int]
+    public let prefixCounts: [Int]
 
     public init(_ config: NetworkConfig) {
         self.config = config
@@ -47,8 +46,6 @@ public struct Generator {
         self.prefixCounts = prefixCounts
     }
 
-    /// Number of leading parameters used when generating at `resolution`.
-    public func activeParameterCount(resolution: Int) -> Int { prefixCounts[config.stage(of: resolution)] }
 
     /// Images [N, C, R, R] from latents [N, latent]. During a fade-in (`alpha` < 1) the output blends the
     /// upsampled image of the previous resolution with the new block's (paper section 3, figure 2).

@@ -25,6 +25,8 @@ public enum CheckpointFormat {
 /// Everything about a run except its float buffers.
 public struct TrainingState: Codable, Equatable {
     public var config: TrainingConfig
+    /// CRC32 of the configuration's JSON, for telling runs apart at a glance.
+    public var configHash: String
     /// Optimizer steps taken (one D and one G update each).
     public var step: Int
     public var imagesShown: Int

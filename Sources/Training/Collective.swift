@@ -18,6 +18,7 @@ public protocol Collective {
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws
     /// Every rank's block, indexed by rank; all blocks have the same length.
     func allgather(bytes: [UInt8]) throws -> [[UInt8]]
+    func barrier() throws
 }
 
 /// A reduction in flight.
@@ -43,6 +44,7 @@ public struct SingleProcess: Collective {
     public func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { CompletedSum() }
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
     public func allgather(bytes: [UInt8]) throws -> [[UInt8]] { [bytes] }
+    public func barrier() throws {}
 }
 
 extension Communicator: Collective {

@@ -61,7 +61,7 @@ public final class Trainer {
             throw TrainingError(message: "image_channels \(config.network.imageChannels): prepared datasets hold RGB images (3 channels)")
         }
         guard dataset.levels.contains(config.network.resolution) else {
-            throw TrainingError(message: "the dataset holds resolutions \(dataset.levels.map(String.init).joined(separator: ", ")); "
+            throw TrainingError(message: "\(dataset.path): holds resolutions \(dataset.levels.map(String.init).joined(separator: ", ")); "
                                 + "the run needs \(config.network.resolution)x\(config.network.resolution)")
         }
         self.config = config
@@ -147,15 +147,22 @@ public final class Trainer {
         let hash = CRC32.checksum(Array(mine.joined(separator: "\n").utf8))
         let hashes = try collective.allgather(bytes: withUnsafeBytes(of: hash.littleEndian) { Array($0) })
         guard Set(hashes).count > 1 else { return }
+        let differing = hashes.indices.filter { hashes[$0] != hashes[0] }
         var leader = Array(mine.joined(separator: "\n").utf8)
         var length = [Int64(leader.count)]
         try collective.broadcast(&length, root: 0)
         leader = collective.rank == 0 ? leader : [UInt8](repeating: 0, count: Int(length[0]))
         try leader.withUnsafeMutableBytes { try collective.broadcast($0, root: 0) }
+        guard differing.contains(collective.rank) else {
+            // A rank that matches rank 0 waits here: a differing rank ends the job with the detail.
+            try collective.barrier()
+            throw TrainingError(message: "rank\(differing.count > 1 ? "s" : "") \(differing.map(String.init).joined(separator: ", ")) "
+                                + "built networks that differ from rank 0's")
+        }
         let theirs = String(decoding: leader, as: UTF8.self).split(separator: "\n").map(String.init)
         let firstDifference = zip(mine, theirs).first { $0.0 != $0.1 }
         let detail = firstDifference.map { "here '\($0.0)', on rank 0 '\($0.1)'" } ?? "here \(mine.count) parameters, on rank 0 \(theirs.count)"
-        throw TrainingError(message: "rank \(collective.rank): the networks differ from rank 0's: \(detail)")
+        throw TrainingError(message: "the networks built here differ from rank 0's: \(detail)")
     }
 
     /// Rank 0 decides where the run stands; every other rank takes its step, image and data counters, so
@@ -333,7 +340,7 @@ public final class Trainer {
             tensors += store.layout.parameters.map { .init(section: section, name: $0.name, shape: $0.shape, offset: $0.offset) }
         }
         func array(_ buffer: FloatBuffer) -> [Float] { Array(UnsafeBufferPointer(start: buffer.pointer, count: buffer.count)) }
-        let state = TrainingState(config: config, step: progress.step, imagesShown: progress.imagesShown,
+        let state = TrainingState(config: config, configHash: config.hash, step: progress.step, imagesShown: progress.imagesShown,
                                   dataPosition: progress.dataPosition, resolution: progress.resolution, phase: progress.phase,
                                   adamGeneratorStep: generatorOptimizer.step, adamDiscriminatorStep: discriminatorOptimizer.step,
                                   randomScheme: "philox4x32-10 substreams of (seed, step, purpose)", tensors: tensors)

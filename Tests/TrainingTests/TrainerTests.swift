@@ -123,11 +123,12 @@ private struct Rank: Collective {
     func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { CompletedSum() }
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
     func allgather(bytes: [UInt8]) throws -> [[UInt8]] { Array(repeating: bytes, count: size) }
+    func barrier() throws {}
 }
 
 final class CheckpointTests: XCTestCase {
     private func sample() -> Checkpoint {
-        let state = TrainingState(config: .tiny, step: 3, imagesShown: 24, dataPosition: 24, resolution: 4, phase: .stabilize, adamGeneratorStep: 3,
+        let state = TrainingState(config: .tiny, configHash: TrainingConfig.tiny.hash, step: 3, imagesShown: 24, dataPosition: 24, resolution: 4, phase: .stabilize, adamGeneratorStep: 3,
                                   adamDiscriminatorStep: 3, randomScheme: "test",
                                   tensors: [.init(section: "g", name: "w", shape: [2, 2], offset: 0)])
         return Checkpoint(state: state, buffers: ["g": [1, 2, 3, 4], "d": [5, 6]])

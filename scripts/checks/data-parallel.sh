@@ -3,13 +3,7 @@
 # threads) with minibatch 8 after 20 steps through a resolution change, and so do 1, 2 and 4 ranks with
 # minibatch 16; a rank whose counters are skewed still follows rank 0 exactly; a failing rank
 # (unreadable data, or NaN) ends the job within 10 s, named.
-set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-progan=$PWD/.build/release/progan
-emoji=/usr/share/javascript/emojify.js/images/emoji
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "$*"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 mpirun=(mpirun --allow-run-as-root --oversubscribe -x OPENBLAS_NUM_THREADS=1)
 
 "$progan" prepare "$emoji" --out "$work/set.pgds" --resolution 8 >/dev/null || fail "prepare failed"
@@ -37,6 +31,14 @@ done
 cmp "$work/ranks1/checkpoints/final.ckpt" "$work/ranks2/checkpoints/final.ckpt" || fail "1 and 2 ranks differ"
 cmp "$work/ranks1/checkpoints/final.ckpt" "$work/ranks4/checkpoints/final.ckpt" || fail "1 and 4 ranks differ"
 echo "1, 2 and 4 ranks: byte-identical checkpoints"
+# 3 ranks take 4 of each 12 images: the same bits as 1 process means the same samples, each once per
+# epoch (the epoch order itself is covered by TrainerTests).
+for ranks in 1 3; do
+    "${mpirun[@]}" -np $ranks "$progan" train "${flags[@]}" --minibatch 12 --out "$work/twelve$ranks" >/dev/null ||
+        fail "$ranks-rank run with minibatch 12 failed"
+done
+cmp "$work/twelve1/checkpoints/final.ckpt" "$work/twelve3/checkpoints/final.ckpt" || fail "1 and 3 ranks differ"
+echo "1 and 3 ranks: byte-identical checkpoints"
 
 "${mpirun[@]}" -np 2 "$progan" train "${flags[@]}" --out "$work/skewed" --skew-counters-for-testing 4000 >/dev/null ||
     fail "skewed run failed"
@@ -58,3 +60,14 @@ expect_rank_failure() {
 }
 expect_rank_failure "unreadable data on rank 1" "missing.pgds" --dataset "$work/missing.pgds"
 expect_rank_failure "NaN on rank 1" "not finite" --learning-rate 1e30
+echo '{"network": {"fmap_max": 8}}' >"$work/narrow.json"
+expect_rank_failure "other network on rank 1" "differ from rank 0's: here 'g.4x4.dense.weight" --config "$work/narrow.json"
+
+# Drift: rank 1 updates with a slightly different learning rate; the consistency check (every 10 steps
+# in `tiny`) stops the job.
+output=$(timeout 30 "${mpirun[@]}" -np 1 "$progan" train "${flags[@]}" --out "$work/drift0" \
+    : -np 1 "$progan" train "${flags[@]}" --out "$work/drift1" --learning-rate 0.00201 2>&1)
+(($? != 0)) || fail "drift: the job succeeded"
+grep -q "replicas diverged by step 10: the weights or counters of rank 1 differ from rank 0's" <<<"$output" ||
+    fail "drift: no divergence message: $output"
+echo "drift on rank 1: stopped at the step-10 consistency check"

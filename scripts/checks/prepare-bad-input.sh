@@ -1,13 +1,7 @@
 #!/usr/bin/env bash
 # `progan prepare` on a messy folder uses the good images and names each bad one; an empty folder and a
 # bad resolution are one-line errors with a non-zero exit and no output file.
-set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-progan=.build/release/progan
-emoji=/usr/share/javascript/emojify.js/images/emoji
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-fail() { echo "$*"; exit 1; }
+source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 
 mkdir "$work/images" "$work/empty"
 # RGBA (smile), palette (black_circle), gray+alpha (clock1), and both 75x75 emoji.

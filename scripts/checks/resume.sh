@@ -3,13 +3,8 @@
 # a different number of ranks) ends with a final checkpoint byte-identical to an uninterrupted run's. A
 # truncated or bit-flipped newest checkpoint is reported and the previous one used. SIGTERM stops a run
 # after a step with a checkpoint and exit status 0.
-set -uo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-progan=$PWD/.build/release/progan
-emoji=/usr/share/javascript/emojify.js/images/emoji
-work=$(mktemp -d)
+source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 trap 'pkill -9 -f "progan train.*$work" 2>/dev/null; rm -rf "$work"' EXIT
-fail() { echo "$*"; exit 1; }
 train() {  # train RANKS OUT [flags...]
     local ranks=$1 out=$2
     shift 2

@@ -1,12 +1,8 @@
 #!/usr/bin/env bash
 # End to end from the CLI: a `tiny` run from the emoji folder grows 4 -> 8 -> 16 and leaves sample grids
 # at every resolution, a metrics log and the networks; `generate` and `interpolate` then use them.
-set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-progan=.build/release/progan
-emoji=/usr/share/javascript/emojify.js/images/emoji
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
+set -e
 
 started=$SECONDS
 OPENBLAS_NUM_THREADS=1 "$progan" train --dataset "$emoji" --out "$work/run" --preset tiny | tee "$work/train.log"
