@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct ProGAN: ParsableCommand {
@@ -12,4 +13,19 @@ struct ProGAN: ParsableCommand {
               progan generate --checkpoint runs/first/checkpoints/final.ckpt --count 64 --grid --out samples
             """,
         subcommands: [Train.self, Prepare.self, Generate.self, Interpolate.self, Summary.self, Bench.self])
+
+    /// Bad arguments are one line on standard error with a non-zero exit, like every other bad input
+    /// (ArgumentParser's default adds the usage); `--help` still prints the full help.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }
+            let message = self.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
+    }
 }

@@ -99,9 +99,16 @@ struct Train: ParsableCommand {
             print(line)
             fflush(stdout)
         }
+        let config: TrainingConfig
         do {
-            let config = try resolvedConfig()
+            config = try resolvedConfig()
             try config.validate(worldSize: world.size)
+            try agreeThatAllRanksStart(nil, world: world)
+        } catch {
+            try? agreeThatAllRanksStart(error, world: world)
+            abortJob(error)
+        }
+        do {
             // OpenBLAS splits some products differently with more threads, which changes the rounding:
             // a deterministic run takes its parallelism from ranks only.
             if config.deterministic { setBLASThreads(1) }
@@ -126,6 +133,23 @@ struct Train: ParsableCommand {
         } catch {
             abortJob(error)
         }
+    }
+
+    /// Settles the configuration check on every rank before any other communication. When every rank
+    /// rejects it (the usual case: all got the same flags), rank 0 prints the one-line reason and the
+    /// job ends normally with a failing status instead of through MPI_Abort and its banner; a rank that
+    /// alone rejects it returns the error so the caller aborts the job, naming that rank.
+    private func agreeThatAllRanksStart(_ error: Error?, world: Communicator) throws {
+        guard world.size > 1 else { if let error { fail(error) } else { return } }
+        let failed = try world.allgather(bytes: [error == nil ? 0 : 1]).map { $0[0] == 1 }
+        guard let error else {
+            if failed.contains(true) { throw ConfigError(message: "ranks \(failed.indices.filter { failed[$0] }) rejected the configuration") }
+            return
+        }
+        guard failed.allSatisfy({ $0 }) else { return }
+        try world.finalize()
+        if world.rank == 0 { fail(error) }
+        Foundation.exit(1)
     }
 
     /// The checkpoint `--resume` asks for, if any.

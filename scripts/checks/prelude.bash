@@ -7,3 +7,16 @@ emoji=/usr/share/javascript/emojify.js/images/emoji
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() { echo "$*"; exit 1; }
+
+# expect_error DESCRIPTION EXPECTED-TEXT COMMAND...: the command fails, and the first line it prints to
+# standard error (mpirun's own notices may follow) names the problem.
+expect_error() {
+    local description=$1 expected=$2 output status
+    shift 2
+    output=$("$@" 2>&1 >/dev/null)
+    status=$?
+    ((status != 0)) || fail "$description: exit status 0"
+    local first=${output%%$'\n'*}
+    grep -qF -- "$expected" <<<"$first" || fail "$description: '$first' does not mention '$expected'"
+    echo "$description -> $first"
+}

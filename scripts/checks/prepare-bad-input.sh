@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `progan prepare` on a messy folder uses the good images and names each bad one; an empty folder and a
-# bad resolution are one-line errors with a non-zero exit and no output file.
+# bad resolution are one-line errors with a non-zero exit and no output file. (The other rows of the
+# README's bad-input table are in bad-input.sh.)
 source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 
 mkdir "$work/images" "$work/empty"
@@ -17,18 +18,7 @@ for bad in notes.png truncated.png empty.png; do
     grep -q "skipped .*$bad" <<<"$output" || fail "$bad was not reported"
 done
 
-check_error() {  # check_error DESCRIPTION EXPECTED-TEXT COMMAND...
-    local description=$1 expected=$2
-    shift 2
-    local output status
-    output=$("$@" 2>&1)
-    status=$?
-    ((status != 0)) || fail "$description: exit status 0"
-    (($(wc -l <<<"$output") == 1)) || fail "$description: more than one line: $output"
-    grep -qF "$expected" <<<"$output" || fail "$description: '$output' does not mention '$expected'"
-    echo "$description -> $output"
-}
-check_error "empty folder" "$work/empty" "$progan" prepare "$work/empty" --out "$work/none.pgds"
-check_error "resolution 48" "48" "$progan" prepare "$work/images" --out "$work/none.pgds" --resolution 48
-check_error "missing folder" "$work/missing" "$progan" prepare "$work/missing" --out "$work/none.pgds"
+expect_error "empty folder" "$work/empty" "$progan" prepare "$work/empty" --out "$work/none.pgds"
+expect_error "resolution 48" "48" "$progan" prepare "$work/images" --out "$work/none.pgds" --resolution 48
+expect_error "missing folder" "$work/missing" "$progan" prepare "$work/missing" --out "$work/none.pgds"
 [[ ! -e $work/none.pgds ]] || fail "a failed prepare left an output file"

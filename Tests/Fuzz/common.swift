@@ -1,0 +1,46 @@
+// Shared by every fuzz harness (compiled into each fuzzer binary by scripts/fuzz.sh; not a SwiftPM target).
+// The readers under test take a path, so each input is written to one scratch file per process.
+import Glibc
+
+/// /tmp/progan-fuzz-<pid>.<ext>, removed when the process exits normally.
+func fuzzScratchPath(_ ext: String) -> String {
+    let path = "/tmp/progan-fuzz-\(getpid()).\(ext)"
+    if !scratchRegistered {
+        scratchRegistered = true
+        scratchToRemove = strdup(path)
+        atexit { if let path = scratchToRemove { unlink(path) } }
+    }
+    return path
+}
+
+nonisolated(unsafe) private var scratchRegistered = false
+nonisolated(unsafe) private var scratchToRemove: UnsafeMutablePointer<CChar>?
+
+/// Replaces the file at `path` with `count` bytes; aborts on I/O failure (an environment
+/// problem, not a finding, but it must not pass silently).
+func writeFuzzInput(_ path: String, _ bytes: UnsafeRawPointer?, _ count: Int) {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+    guard fd >= 0 else { fatalError("fuzz harness: cannot open \(path): \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    var written = 0
+    while written < count {
+        let n = write(fd, bytes! + written, count - written)
+        guard n > 0 else { fatalError("fuzz harness: cannot write \(path): \(String(cString: strerror(errno)))") }
+        written += n
+    }
+}
+
+/// CRC-32 (IEEE, reflected 0xEDB88320), the checksum both file formats use; computed here rather
+/// than with SafeIO's so that the harness does not trust the code under test to fix its own inputs.
+func fuzzCRC32<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
+    var crc: UInt32 = 0xFFFF_FFFF
+    for byte in bytes {
+        crc ^= UInt32(byte)
+        for _ in 0..<8 { crc = crc & 1 == 1 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
+    }
+    return ~crc
+}
+
+func storeLittleEndian(_ value: UInt32, into bytes: inout [UInt8], at offset: Int) {
+    for i in 0..<4 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) }
+}

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One check per row of the README's bad-input table: each case fails with a non-zero exit and a first
+# line naming the file or flag and the problem, and leaves no half-written output.
+source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
+mpirun=(mpirun --allow-run-as-root --oversubscribe -x OPENBLAS_NUM_THREADS=1)
+
+mkdir "$work/unusable"
+printf 'not a png' >"$work/unusable/a.png"
+expect_error "only unusable images" "no usable PNG images" "$progan" prepare "$work/unusable" --out "$work/none.pgds"
+
+"$progan" prepare "$emoji" --out "$work/set.pgds" --resolution 8 >/dev/null || fail "prepare failed"
+flags=(--preset tiny --resolution 8 --stabilize-kimg 0.016 --fade-kimg 0.016 --total-kimg 0.048 --tick-kimg 0.016)
+"$progan" train --dataset "$work/set.pgds" --out "$work/run" "${flags[@]}" >/dev/null || fail "training failed"
+checkpoint=$work/run/checkpoints/final.ckpt
+
+size=$(stat -c %s "$work/set.pgds")
+head -c $((size / 2)) "$work/set.pgds" >"$work/truncated.pgds"
+expect_error "truncated dataset" "truncated.pgds: " "$progan" train --dataset "$work/truncated.pgds" --out "$work/r1" "${flags[@]}"
+cp "$work/set.pgds" "$work/version.pgds"
+printf '\x07' | dd of="$work/version.pgds" bs=1 seek=8 conv=notrunc 2>/dev/null
+expect_error "dataset of another version" "built by format version 7" "$progan" train --dataset "$work/version.pgds" --out "$work/r2" "${flags[@]}"
+expect_error "missing dataset" "missing.pgds: no such file or directory" "$progan" train --dataset "$work/missing.pgds" --out "$work/r3" "${flags[@]}"
+
+head -c 5000 "$checkpoint" >"$work/truncated.ckpt"
+expect_error "truncated checkpoint" "truncated.ckpt: truncated" "$progan" generate --checkpoint "$work/truncated.ckpt" --out "$work/g1"
+cp "$checkpoint" "$work/flipped.ckpt"
+printf '\xff' | dd of="$work/flipped.ckpt" bs=1 seek=6000 conv=notrunc 2>/dev/null
+expect_error "bit-flipped checkpoint" "fails its checksum" "$progan" generate --checkpoint "$work/flipped.ckpt" --out "$work/g2"
+cp "$checkpoint" "$work/version.ckpt"
+printf '\x09' | dd of="$work/version.ckpt" bs=1 seek=8 conv=notrunc 2>/dev/null
+expect_error "checkpoint of another version" "checkpoint format version 9" "$progan" generate --checkpoint "$work/version.ckpt" --out "$work/g3"
+expect_error "checkpoint of another configuration" "written by a run with a different configuration" \
+    "$progan" train --dataset "$work/set.pgds" --out "$work/r4" "${flags[@]}" --loss hinge --resume "$checkpoint"
+for output in g1 g2 g3 r1 r2 r3; do [[ ! -e $work/$output ]] || fail "a failed command left $output behind"; done
+
+expect_error "unknown flag" "Unknown option '--bogus'" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --bogus
+expect_error "zero minibatch" "minibatch 0" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --minibatch 0
+expect_error "negative length" "total_kimg -1.0 must be positive" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --total-kimg=-1
+expect_error "zero count" "--count must be positive" "$progan" generate --checkpoint "$checkpoint" --out "$work/g4" --count 0
+expect_error "resolution not a power of two" "resolution 48 is not a power of two" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --resolution 48
+expect_error "minibatch vs stddev group" "not divisible by the minibatch-stddev group size 4" \
+    "$progan" train --dataset "$work/set.pgds" --out "$work/r5" "${flags[@]}" --minibatch 6
+expect_error "minibatch vs ranks" "not divisible by the 3 ranks" \
+    "${mpirun[@]}" -np 3 "$progan" train --dataset "$work/set.pgds" --out "$work/r5" "${flags[@]}" --minibatch 8
+[[ ! -e $work/r5 ]] || fail "a rejected configuration left a run directory"
+
+printf '# a host that does not exist\nno-such-host.invalid slots=1\n' >"$work/hosts"
+expect_error "hostfile with an unknown host" "no-such-host.invalid" env HOSTFILE="$work/hosts" RANKS=1 scripts/train.sh --dataset "$work/set.pgds" --out "$work/r6"
