@@ -35,10 +35,15 @@ final class GradientReducer {
     private var collective: Collective = SingleProcess()
     private var network = ""
     private var failure: Error?
+    /// Leave non-finite gradients out (counting them in `nonFiniteValues`) instead of failing.
+    let toleratesNonFinite: Bool
+    /// Non-finite gradient values this rank met in the current step.
+    private(set) var nonFiniteValues = 0
 
-    init(deterministic: Bool, bucketValues: Int) {
+    init(deterministic: Bool, bucketValues: Int, toleratesNonFinite: Bool) {
         self.deterministic = deterministic
         self.bucketValues = bucketValues
+        self.toleratesNonFinite = toleratesNonFinite
     }
 
     deinit {
@@ -52,6 +57,7 @@ final class GradientReducer {
         self.collective = collective
         self.network = network
         failure = nil
+        nonFiniteValues = 0
         if capacity < count {
             floatSum.deallocate()
             fixedSum.deallocate()
@@ -126,6 +132,10 @@ final class GradientReducer {
         }
         for i in range {
             let value = Double(gradients[i])
+            if toleratesNonFinite && !value.isFinite {
+                nonFiniteValues += 1
+                continue
+            }
             // Also rejects NaN, which fails every comparison.
             guard abs(value) < GradientReducer.largestSum else {
                 throw TrainingError(message: "a gradient of \(network) is \(value), outside the deterministic fixed-point range "

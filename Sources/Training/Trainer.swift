@@ -54,6 +54,8 @@ public final class Trainer {
     public var counterSkewForTesting = 0
     /// Wall time spent combining gradients across ranks (including waiting for slower ranks).
     public private(set) var reductionSeconds = 0.0
+    /// Updates skipped for a non-finite loss or gradient (with `skip_non_finite_steps`).
+    public private(set) var skippedUpdates = 0
 
     public init(config: TrainingConfig, dataset: PreparedDataset, collective: Collective = SingleProcess()) throws {
         try config.validate(worldSize: collective.size)
@@ -68,7 +70,8 @@ public final class Trainer {
         self.dataset = dataset
         self.collective = collective
         random = RandomStreams(seed: config.seed)
-        reducer = GradientReducer(deterministic: config.deterministic, bucketValues: config.bucketValues)
+        reducer = GradientReducer(deterministic: config.deterministic, bucketValues: config.bucketValues,
+                                  toleratesNonFinite: config.skipNonFiniteSteps)
         generator = Generator(config.network)
         discriminator = Discriminator(config.network)
         generatorWeights = ParameterStore(layout: generator.layout)
@@ -270,6 +273,7 @@ public final class Trainer {
     }
 
     private func requireFinite(_ terms: LossTerms) throws {
+        guard !config.skipNonFiniteSteps else { return }
         for (name, value) in terms.logged where !value.isFinite {
             throw TrainingError(message: "step \(progress.step): \(name) is \(value), not finite (training diverged; lower the "
                                 + "learning rate or resume from an earlier checkpoint)")
@@ -297,7 +301,17 @@ public final class Trainer {
         let start = DispatchTime.now().uptimeNanoseconds
         try reducer.finish(microbatches: microbatches, lastGradients: store.gradients.pointer, into: store.gradients.pointer)
         reductionSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        for value in UnsafeBufferPointer(start: store.gradients.pointer, count: count) where !value.isFinite {
+        let gradients = UnsafeBufferPointer(start: store.gradients.pointer, count: count)
+        if config.skipNonFiniteSteps {
+            // Values dropped before the reduction are known only where they occurred: agree first.
+            var dropped = [Double(reducer.nonFiniteValues)]
+            try collective.sum(&dropped)
+            if dropped[0] > 0 || gradients.contains(where: { !$0.isFinite }) {
+                skippedUpdates += 1
+                return
+            }
+        }
+        for value in gradients where !value.isFinite {
             throw TrainingError(message: "step \(progress.step): a gradient of \(network) is \(value), not finite")
         }
         optimizer.update(store, count: count, learningRate: point.learningRate)

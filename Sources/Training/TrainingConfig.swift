@@ -30,6 +30,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// number of ranks; nil means the minibatch-stddev group size there, and each rank's whole share
     /// of the minibatch otherwise.
     public var microbatch: Int?
+    /// On a non-finite loss or gradient, skip that update and count it instead of stopping the run.
+    public var skipNonFiniteSteps: Bool
     /// Gradient values per allreduce bucket; buckets start reducing during the backward pass.
     public var bucketValues: Int
     /// Every this many steps the ranks compare a hash of their counters and weights, and stop with a
@@ -140,7 +142,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
                                  minibatchDefault: 4, learningRate: ["1024": 0.0015], learningRateDefault: 0.001),
         loss: LossConfig(), adam: AdamConfig(beta1: 0, beta2: 0.99, epsilon: 1e-8),
         ema: EMAConfig(beta: 0.999, halfLifeKimg: nil, rampup: nil), resetOptimizerOnGrowth: true, mirror: true, seed: 1000,
-        tickKimg: 160, checkpointTicks: 10, keepCheckpoints: 3, gridSamples: 32, deterministic: true, microbatch: nil, bucketValues: 1 << 18, consistencyCheckSteps: 100)
+        tickKimg: 160, checkpointTicks: 10, keepCheckpoints: 3, gridSamples: 32, deterministic: true, microbatch: nil, skipNonFiniteSteps: false, bucketValues: 1 << 18, consistencyCheckSteps: 100)
 
     /// Sized for a 2-core CPU: 32x32 with at most 64 feature maps (fmap_base 1024), 8 kimg per phase and
     /// 4 kimg of stabilization at 32x32: 15.4 minutes on two ranks here (32x32 runs at ~21 images/s). The learning rate, 0.002, lies
@@ -150,7 +152,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         schedule: ScheduleConfig(stabilizeKimg: 8, fadeKimg: 8, totalKimg: 52, minibatchDefault: 16, learningRateDefault: 0.002),
         loss: LossConfig(), adam: AdamConfig(beta1: 0, beta2: 0.99, epsilon: 1e-8),
         ema: EMAConfig(beta: 0.999, halfLifeKimg: 2, rampup: 0.1), resetOptimizerOnGrowth: true, mirror: true, seed: 1000,
-        tickKimg: 1, checkpointTicks: 5, keepCheckpoints: 3, gridSamples: 32, deterministic: true, microbatch: nil, bucketValues: 1 << 18, consistencyCheckSteps: 100)
+        tickKimg: 1, checkpointTicks: 5, keepCheckpoints: 3, gridSamples: 32, deterministic: true, microbatch: nil, skipNonFiniteSteps: false, bucketValues: 1 << 18, consistencyCheckSteps: 100)
 
     /// For tests: 4 -> 16 in under two thousand images with a few feature maps.
     public static let tiny = TrainingConfig(
@@ -158,7 +160,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         schedule: ScheduleConfig(stabilizeKimg: 0.2, fadeKimg: 0.2, totalKimg: 1.2, minibatchDefault: 8, learningRateDefault: 0.002),
         loss: LossConfig(), adam: AdamConfig(beta1: 0, beta2: 0.99, epsilon: 1e-8),
         ema: EMAConfig(beta: 0.999, halfLifeKimg: 0.1, rampup: nil), resetOptimizerOnGrowth: true, mirror: false, seed: 1,
-        tickKimg: 0.1, checkpointTicks: 4, keepCheckpoints: 2, gridSamples: 8, deterministic: true, microbatch: nil, bucketValues: 1 << 18, consistencyCheckSteps: 10)
+        tickKimg: 0.1, checkpointTicks: 4, keepCheckpoints: 2, gridSamples: 8, deterministic: true, microbatch: nil, skipNonFiniteSteps: false, bucketValues: 1 << 18, consistencyCheckSteps: 10)
 
     // MARK: JSON
 

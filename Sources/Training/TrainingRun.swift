@@ -110,7 +110,7 @@ public final class TrainingRun {
             ("learning_rate", String(point.learningRate)),
         ]
         record += means.map { ($0.0, String(format: "%.6g", $0.1)) }
-        record += [("images_per_second", String(format: "%.2f", imagesPerSecond)), ("tick_seconds", String(format: "%.3f", seconds)),
+        record += [("skipped_updates", String(trainer.skippedUpdates)), ("images_per_second", String(format: "%.2f", imagesPerSecond)), ("tick_seconds", String(format: "%.3f", seconds)),
                    ("grid", "\"samples/\((gridPath as NSString).lastPathComponent)\"")]
         try directory.appendMetrics("{" + record.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
 
