@@ -188,7 +188,11 @@ if [[ -z $(ls -A "$corpus") ]]; then
                         && cp "$seeds/run/checkpoints/final.ckpt" "$seeds/final.ckpt" \
                         || echo "fuzz.sh: note: progan train failed (see $seeds/train.log), no valid seed" >&2
                 fi
-                [[ -s $seeds/final.ckpt ]] && cp "$seeds/final.ckpt" "$corpus/"
+                # Small derived checkpoints keep executions fast; the full one only if python3 is missing.
+                if [[ -s $seeds/final.ckpt ]]; then
+                    command -v python3 >/dev/null && python3 "$root/Tests/Fuzz/small_checkpoint.py" "$seeds/final.ckpt" "$corpus" \
+                        || cp "$seeds/final.ckpt" "$corpus/"
+                fi
             fi ;;
     esac
 fi
@@ -196,12 +200,17 @@ echo "fuzz.sh: corpus ${corpus#"$root"/}: $(ls "$corpus" | wc -l) files"
 
 # --- fuzz --------------------------------------------------------------------------------------------
 run_log=$out/fuzz.log
+extra=()
+[[ -f $root/Tests/Fuzz/$target.dict ]] && extra+=(-dict="$root/Tests/Fuzz/$target.dict")
 before=$(ls "$crashes" | wc -l)
 # -timeout: one input running this long is a finding; the outer timeout only guards against a wedged
 # process (libFuzzer stops itself at -max_total_time, plus the time to finish one input).
-( cd "$out" && timeout -k 10 $((seconds + 120)) ./"fuzz-$target" "$corpus" \
+# LSan: see Tests/Fuzz/lsan.supp for the one suppressed leak, which is in the toolchain's Foundation.
+# The Swift runtime's own backtracer would race ASan on a trap (and trip ASan in its memory server);
+# with it off, libFuzzer's deadly-signal handler prints the stack and writes the input.
+( cd "$out" && export SWIFT_BACKTRACE=enable=no && export LSAN_OPTIONS=suppressions=$root/Tests/Fuzz/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS} && timeout -k 10 $((seconds + 120)) ./"fuzz-$target" "$corpus" \
     -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=25 \
-    -artifact_prefix="$crashes/" -print_final_stats=1 ) >"$run_log" 2>&1
+    -artifact_prefix="$crashes/" -print_final_stats=1 "${extra[@]}" ) >"$run_log" 2>&1
 status=$?
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$run_log" | tail -1)
 rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$run_log" | tail -1)

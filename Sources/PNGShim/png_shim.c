@@ -65,7 +65,8 @@ static pgpng_status decode(FILE *file, uint8_t **pixels, uint32_t *width, uint32
     }
     *width = image.width;
     *height = image.height;
-    if (image.width > PGPNG_MAX_SIDE || image.height > PGPNG_MAX_SIDE) {
+    if (image.width > PGPNG_MAX_SIDE || image.height > PGPNG_MAX_SIDE ||
+        (size_t)image.width * image.height > PGPNG_MAX_PIXELS) {
         png_image_free(&image);
         return PGPNG_TOO_LARGE;
     }

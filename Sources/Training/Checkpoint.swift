@@ -95,6 +95,10 @@ public struct Checkpoint {
     }
 
     public static func read(path: String) throws -> Checkpoint {
+        // An empty file is reported before Foundation reads it: its zero-length read path leaks (found
+        // by fuzzing under LeakSanitizer, swift-foundation 6.3.1).
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+        guard size != 0 else { throw CheckpointError(path: path, problem: "file is empty") }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CheckpointError(path: path, problem: "cannot be read")
         }
@@ -163,8 +167,14 @@ public struct Checkpoint {
             }
         }
         for entry in state.tensors {
-            guard let buffer = buffers[entry.section], entry.offset >= 0,
-                  entry.offset + entry.shape.reduce(1, *) <= buffer.count else {
+            // Checked without arithmetic that could overflow: the numbers come from the file (fuzzing
+            // found a trap on a shape of [2^32, 2^32]).
+            var count = 1, overflow = false
+            for dimension in entry.shape where !overflow {
+                (count, overflow) = dimension < 0 ? (0, true) : count.multipliedReportingOverflow(by: dimension)
+            }
+            guard !overflow, let buffer = buffers[entry.section], entry.offset >= 0, entry.offset <= buffer.count,
+                  count <= buffer.count - entry.offset else {
                 throw CheckpointError(path: path, problem: "tensor '\(entry.name)' lies outside section '\(entry.section)'")
             }
         }

@@ -10,12 +10,18 @@ import Training
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let path = fuzzScratchPath("ckpt")
     writeFuzzInput(path, data, size)
-    if (try? Checkpoint.read(path: path)) != nil { return 0 }
+    do {
+        _ = try Checkpoint.read(path: path)
+        fuzzVerbose("valid checkpoint")
+        return 0
+    } catch {
+        fuzzVerbose("\(error)")
+    }
     let original = Array(UnsafeBufferPointer(start: data, count: size))
     let fixed = withSectionChecksumsFixed(original)
     if fixed != original {
         writeFuzzInput(path, fixed, fixed.count)
-        _ = try? Checkpoint.read(path: path)
+        do { _ = try Checkpoint.read(path: path); fuzzVerbose("valid with checksums fixed") } catch { fuzzVerbose("fixed: \(error)") }
     }
     return 0
 }
@@ -37,7 +43,7 @@ private func withSectionChecksumsFixed(_ input: [UInt8]) -> [UInt8] {
         let nameStart = offset + 4
         let payloadLength = u64(nameStart + nameLength)
         let payloadStart = nameStart + nameLength + 8
-        guard payloadLength <= UInt64(bytes.count - payloadStart - 4) else { break }
+        guard bytes.count - payloadStart >= 4, payloadLength <= UInt64(bytes.count - payloadStart - 4) else { break }
         let payloadEnd = payloadStart + Int(payloadLength)
         let crc = fuzzCRC32(bytes[nameStart..<(nameStart + nameLength)] + bytes[payloadStart..<payloadEnd])
         storeLittleEndian(crc, into: &bytes, at: payloadEnd)

@@ -44,3 +44,9 @@ func fuzzCRC32<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
 func storeLittleEndian(_ value: UInt32, into bytes: inout [UInt8], at offset: Int) {
     for i in 0..<4 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) }
 }
+
+/// With PROGAN_FUZZ_VERBOSE set (when replaying a few files by hand), prints what the reader said.
+func fuzzVerbose(_ message: @autoclosure () -> String) {
+    if fuzzVerboseEnabled { print("fuzz: \(message())") }
+}
+private let fuzzVerboseEnabled = getenv("PROGAN_FUZZ_VERBOSE") != nil

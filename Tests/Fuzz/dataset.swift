@@ -20,6 +20,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         try? exercise(path)
     } catch {
         // Any other thrown error is the correct answer to a bad file.
+        fuzzVerbose("\(error)")
     }
     return 0
 }

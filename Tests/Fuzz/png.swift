@@ -16,6 +16,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         if sum == -1 { print(sum) }
     } catch {
         // Expected for almost every mutated input.
+        fuzzVerbose("\(error)")
     }
     return 0
 }

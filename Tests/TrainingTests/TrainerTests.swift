@@ -158,6 +158,17 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
+    /// Tensor tables with sizes that overflow or go negative are rejected, not trusted (found by fuzzing).
+    func testImpossibleTensorTableIsRejected() {
+        for (shape, offset) in [([4_294_967_296, 4_294_967_296], 0), ([1], Int.max), ([-3, 5], 0), ([2], -1)] {
+            var checkpoint = sample()
+            checkpoint.state.tensors = [.init(section: "g", name: "w", shape: shape, offset: offset)]
+            XCTAssertThrowsError(try Checkpoint.parse(checkpoint.serialized(), path: "table.ckpt"), "\(shape) at \(offset)") {
+                XCTAssertEqual("\($0)", "table.ckpt: tensor 'w' lies outside section 'g'")
+            }
+        }
+    }
+
     func testOtherVersionIsNamed() {
         var bytes = sample().serialized()
         bytes[8] = 9

@@ -12,8 +12,12 @@ extern "C" {
 #endif
 
 // Larger images are refused after reading the header, before any pixel memory
-// is allocated, so a hostile or corrupt header cannot demand gigabytes.
+// is allocated, so a hostile or corrupt header cannot demand gigabytes: a side
+// up to 16384, and at most 64 Mi pixels in all (256 MiB of RGBA), which a
+// 69-byte file claiming 16384x16384 would otherwise make us allocate (found by
+// fuzzing).
 #define PGPNG_MAX_SIDE 16384
+#define PGPNG_MAX_PIXELS (64u * 1024u * 1024u)
 
 typedef enum __attribute__((enum_extensibility(closed))) pgpng_status {
     PGPNG_OK = 0,
