@@ -21,26 +21,22 @@ public struct Discriminator: GrowingNetwork {
         self.config = config
         var layout = ParameterLayout()
         var prefixCounts: [Int] = []
-        var blocks: [(EqualizedConv, EqualizedConv)] = []
-        var fromRGB: [EqualizedConv] = []
         let features = config.features(stage: 1)
         let statistics = config.mbstdGroupSize > 1 ? 1 : 0
         finalConv = EqualizedConv(&layout, "d.4x4.conv", input: features + statistics, output: features, kernel: 3)
         finalDense = EqualizedDense(&layout, "d.4x4.dense0", input: features * 16, output: config.features(stage: 0))
         scoreDense = EqualizedDense(&layout, "d.4x4.dense1", input: config.features(stage: 0), output: 1, gain: 1)
-        fromRGB.append(EqualizedConv(&layout, "d.4x4.fromrgb", input: config.imageChannels, output: features, kernel: 1))
+        let initialRGB = EqualizedConv(&layout, "d.4x4.fromrgb", input: config.imageChannels, output: features, kernel: 1)
         prefixCounts.append(layout.count)
-        for log2 in stride(from: 3, through: config.resolutionLog2, by: 1) {
-            let name = "d.\(1 << log2)x\(1 << log2)"
+        let grown = declareGrowthBlocks(&layout, config, network: "d", prefixCounts: &prefixCounts) { layout, name, log2 in
             let input = config.features(stage: log2 - 1), output = config.features(stage: log2 - 2)
-            blocks.append((EqualizedConv(&layout, "\(name).conv0", input: input, output: input, kernel: 3),
-                           EqualizedConv(&layout, "\(name).conv1", input: input, output: output, kernel: 3)))
-            fromRGB.append(EqualizedConv(&layout, "\(name).fromrgb", input: config.imageChannels, output: input, kernel: 1))
-            prefixCounts.append(layout.count)
+            return ((EqualizedConv(&layout, "\(name).conv0", input: input, output: input, kernel: 3),
+                     EqualizedConv(&layout, "\(name).conv1", input: input, output: output, kernel: 3)),
+                    EqualizedConv(&layout, "\(name).fromrgb", input: config.imageChannels, output: input, kernel: 1))
         }
+        blocks = grown.blocks
+        fromRGB = [initialRGB] + grown.converters
         self.layout = layout
-        self.blocks = blocks
-        self.fromRGB = fromRGB
         self.prefixCounts = prefixCounts
     }
 

@@ -21,8 +21,6 @@ public struct Generator: GrowingNetwork {
         self.config = config
         var layout = ParameterLayout()
         var prefixCounts: [Int] = []
-        var blocks: [(EqualizedConv, EqualizedConv)] = []
-        var toRGB: [EqualizedConv] = []
         let initialFeatures = config.features(stage: 1)
         // Official: gain sqrt(2)/4 on the latent dense, and the bias added per feature map after the
         // reshape to 4x4 (`apply_bias` on the 4-D tensor), not per dense output.
@@ -30,22 +28,19 @@ public struct Generator: GrowingNetwork {
                                       gain: Float(2).squareRoot() / 4, withBias: false)
         initialBias = layout.declare("g.4x4.dense.bias", shape: [initialFeatures])
         initialConv = EqualizedConv(&layout, "g.4x4.conv", input: initialFeatures, output: initialFeatures, kernel: 3)
-        toRGB.append(EqualizedConv(&layout, "g.4x4.torgb", input: initialFeatures, output: config.imageChannels, kernel: 1, gain: 1))
+        let initialRGB = EqualizedConv(&layout, "g.4x4.torgb", input: initialFeatures, output: config.imageChannels, kernel: 1, gain: 1)
         prefixCounts.append(layout.count)
-        for log2 in stride(from: 3, through: config.resolutionLog2, by: 1) {
-            let name = "g.\(1 << log2)x\(1 << log2)"
+        let grown = declareGrowthBlocks(&layout, config, network: "g", prefixCounts: &prefixCounts) { layout, name, log2 in
             let input = config.features(stage: log2 - 2), output = config.features(stage: log2 - 1)
-            blocks.append((EqualizedConv(&layout, "\(name).conv0", input: input, output: output, kernel: 3),
-                           EqualizedConv(&layout, "\(name).conv1", input: output, output: output, kernel: 3)))
-            toRGB.append(EqualizedConv(&layout, "\(name).torgb", input: output, output: config.imageChannels, kernel: 1, gain: 1))
-            prefixCounts.append(layout.count)
+            return ((EqualizedConv(&layout, "\(name).conv0", input: input, output: output, kernel: 3),
+                     EqualizedConv(&layout, "\(name).conv1", input: output, output: output, kernel: 3)),
+                    EqualizedConv(&layout, "\(name).torgb", input: output, output: config.imageChannels, kernel: 1, gain: 1))
         }
+        blocks = grown.blocks
+        toRGB = [initialRGB] + grown.converters
         self.layout = layout
-        self.blocks = blocks
-        self.toRGB = toRGB
         self.prefixCounts = prefixCounts
     }
-
 
     /// Images [N, C, R, R] from latents [N, latent]. During a fade-in (`alpha` < 1) the output blends the
     /// upsampled image of the previous resolution with the new block's (paper section 3, figure 2).

@@ -73,3 +73,32 @@ public func initializeParameters(_ store: ParameterStore, random: inout PhiloxRa
 
 /// Leaky ReLU with the paper's slope, 0.2.
 func activate(_ x: Tensor) -> Tensor { leakyRelu(x, slope: 0.2) }
+
+/// What G and D share: parameters declared block by block in growth order (4x4 first), so that those
+/// in use up to any resolution are a prefix of the flat buffer.
+public protocol GrowingNetwork {
+    var config: NetworkConfig { get }
+    /// Parameters in use up to each resolution, index 0 at 4x4.
+    var prefixCounts: [Int] { get }
+}
+
+extension GrowingNetwork {
+    /// Number of leading parameters used at `resolution`.
+    public func activeParameterCount(resolution: Int) -> Int { prefixCounts[config.stage(of: resolution)] }
+}
+
+/// Declares the blocks from 8x8 up to the final resolution in growth order, each as two 3x3 convs
+/// followed by its RGB converter (`declare` gets the layout, the block's name prefix such as "g.8x8",
+/// and log2 of its resolution), and appends the parameter count after each block to `prefixCounts`.
+func declareGrowthBlocks(_ layout: inout ParameterLayout, _ config: NetworkConfig, network: String, prefixCounts: inout [Int],
+                         _ declare: (inout ParameterLayout, String, Int) -> (block: (EqualizedConv, EqualizedConv), converter: EqualizedConv))
+    -> (blocks: [(EqualizedConv, EqualizedConv)], converters: [EqualizedConv]) {
+    var blocks: [(EqualizedConv, EqualizedConv)] = [], converters: [EqualizedConv] = []
+    for log2 in stride(from: 3, through: config.resolutionLog2, by: 1) {
+        let declared = declare(&layout, "\(network).\(1 << log2)x\(1 << log2)", log2)
+        blocks.append(declared.block)
+        converters.append(declared.converter)
+        prefixCounts.append(layout.count)
+    }
+    return (blocks, converters)
+}

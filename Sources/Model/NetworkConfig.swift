@@ -60,19 +60,6 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
     }
 }
 
-/// What G and D share: parameters declared block by block in growth order (4x4 first), so that those
-/// in use up to any resolution are a prefix of the flat buffer.
-public protocol GrowingNetwork {
-    var config: NetworkConfig { get }
-    /// Parameters in use up to each resolution, index 0 at 4x4.
-    var prefixCounts: [Int] { get }
-}
-
-extension GrowingNetwork {
-    /// Number of leading parameters used at `resolution`.
-    public func activeParameterCount(resolution: Int) -> Int { prefixCounts[config.stage(of: resolution)] }
-}
-
 /// A configuration value that cannot work; the message names the setting and the problem.
 public struct ConfigError: Error, CustomStringConvertible {
     public let message: String
