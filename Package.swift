@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layering (imports only point down):
 //   progan CLI, mpi-check
+//   Reports (HTML report, time-lapse animations)
 //   Training (losses, EMA, checkpoints, trainer loop, sample grids)
 //   Model (layers, G, D, schedule) · Dataset (prepared image sets)
 //   Distributed (MPI communicator) · ImageIO (PNG) · Engine (tensors, autograd, conv, Adam, RNG)
@@ -31,11 +32,12 @@ let package = Package(
         .target(name: "Dataset", dependencies: ["ImageIO", "SafeIO", "Engine"]),
         .target(name: "Model", dependencies: ["Engine"]),
         .target(name: "Training", dependencies: ["Model", "Engine", "Dataset", "Distributed", "ImageIO", "SafeIO"]),
+        .target(name: "Reports", dependencies: ["Training", "ImageIO", "SafeIO"]),
 
         .executableTarget(
             name: "progan",
             dependencies: [
-                "Engine", "Model", "Training", "Dataset", "ImageIO", "Distributed", "SafeIO", "StopSignal",
+                "Engine", "Model", "Training", "Reports", "Dataset", "ImageIO", "Distributed", "SafeIO", "StopSignal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Collective-operation checks run under `mpirun -np 2` by scripts/test.sh.
@@ -45,7 +47,8 @@ let package = Package(
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SafeIO"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "ImageIO", "SafeIO", "Engine"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Engine"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Engine", "Dataset"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Engine", "Dataset", "ImageIO", "SafeIO"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "ImageIO", "SafeIO"]),
     ],
     swiftLanguageModes: [.v5]
 )

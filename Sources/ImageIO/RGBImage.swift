@@ -39,22 +39,31 @@ public struct RGBImage: Equatable, Sendable {
     /// Writes the image as a PNG file atomically: readers of `path` see either
     /// the previous file or the complete new one.
     public func write(path: String) throws(ImageError) {
+        let png = try encoded(reportingAs: path)
         do {
-            try AtomicFile.write(to: path) { temporaryPath in
-                var detail = [CChar](repeating: 0, count: 256)
-                let status = pgpng_write_rgb8(
-                    temporaryPath, pixels, UInt32(width), UInt32(height), &detail, detail.count)
-                if let error = ImageError(status, path: path, detail: detail, width: width, height: height) {
-                    throw error
-                }
-            }
-        } catch let error as ImageError {
-            throw error
+            try AtomicFile.write(to: path, bytes: png)
         } catch let error as FileError {
             throw .writeFailed(path: path, reason: error.problem)
         } catch {
             throw .writeFailed(path: path, reason: "\(error)")
         }
+    }
+
+    /// The image as the bytes of a PNG file, for embedding (TensorBoard events, HTML, animations).
+    public func pngData() throws(ImageError) -> [UInt8] {
+        try encoded(reportingAs: "in-memory PNG")
+    }
+
+    private func encoded(reportingAs path: String) throws(ImageError) -> [UInt8] {
+        var png: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        var detail = [CChar](repeating: 0, count: 256)
+        let status = pgpng_encode_rgb8(pixels, UInt32(width), UInt32(height), &png, &size, &detail, detail.count)
+        if let error = ImageError(status, path: path, detail: detail, width: width, height: height) {
+            throw error
+        }
+        defer { pgpng_free(png) }
+        return Array(UnsafeBufferPointer(start: png, count: size))
     }
 }
 

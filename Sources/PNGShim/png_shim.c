@@ -108,19 +108,35 @@ pgpng_status pgpng_read_rgb8(const char *path, uint8_t **pixels, uint32_t *width
     return status;
 }
 
-pgpng_status pgpng_write_rgb8(const char *path, const uint8_t *pixels, uint32_t width,
-                              uint32_t height, char *detail, size_t detail_capacity) {
+pgpng_status pgpng_encode_rgb8(const uint8_t *pixels, uint32_t width, uint32_t height,
+                               uint8_t **png, size_t *size, char *detail, size_t detail_capacity) {
+    *png = NULL;
+    *size = 0;
     png_image image;
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;
     image.width = width;
     image.height = height;
     image.format = PNG_FORMAT_RGB;
-    if (!png_image_write_to_file(&image, path, 0, pixels, 0, NULL)) {
+    // The first call, without a buffer, only measures; the second fills a buffer of that size.
+    png_alloc_size_t length = 0;
+    if (!png_image_write_to_memory(&image, NULL, &length, 0, pixels, 0, NULL)) {
         snprintf(detail, detail_capacity, "%s", image.message);
         png_image_free(&image);
         return PGPNG_WRITE_FAILED;
     }
+    uint8_t *buffer = malloc(length);
+    if (buffer == NULL) {
+        return PGPNG_OUT_OF_MEMORY;
+    }
+    if (!png_image_write_to_memory(&image, buffer, &length, 0, pixels, 0, NULL)) {
+        snprintf(detail, detail_capacity, "%s", image.message);
+        png_image_free(&image);
+        free(buffer);
+        return PGPNG_WRITE_FAILED;
+    }
+    *png = buffer;
+    *size = length;
     return PGPNG_OK;
 }
 

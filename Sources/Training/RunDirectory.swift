@@ -9,6 +9,7 @@ import SafeIO
 ///     RUN_DIR/samples/tick-NNNNNN.png   averaged-G samples from fixed latents, one per tick
 ///     RUN_DIR/checkpoints/step-NNNNNNNNN.ckpt   the newest `keep` checkpoints
 ///     RUN_DIR/checkpoints/final.ckpt            the networks at the end of the run
+///     RUN_DIR/tensorboard/events.out.tfevents.*  scalars and grids per tick, one file per (re)start
 public struct RunDirectory {
     public let path: String
 
@@ -19,6 +20,7 @@ public struct RunDirectory {
     public var samplesPath: String { path + "/samples" }
     public var checkpointsPath: String { path + "/checkpoints" }
     public var finalCheckpointPath: String { checkpointsPath + "/final.ckpt" }
+    public var tensorBoardPath: String { path + "/tensorboard" }
 
     public func samplePath(tick: Int) -> String { samplesPath + String(format: "/tick-%06d.png", tick) }
     public func checkpointPath(step: Int) -> String { checkpointsPath + String(format: "/step-%09d.ckpt", step) }

@@ -5,16 +5,19 @@ import ImageIO
 import Model
 import SafeIO
 
-/// Drives a trainer to the end of its schedule: ticks, progress lines, sample grids, the metrics log
-/// and checkpoints. Only the leader (rank 0) writes files or prints; every rank trains.
+/// Drives a trainer to the end of its schedule: ticks, progress, sample grids, the metrics log, TensorBoard
+/// events and checkpoints. Only the leader (rank 0) writes files or prints; every rank trains.
 public final class TrainingRun {
     public let trainer: Trainer
     public let directory: RunDirectory
     let isLeader: Bool
-    let print: (String) -> Void
+    let console: Console
     let stopRequested: () -> Bool
     private let gridLatents: Tensor
     private var tick = 0
+    private var tensorBoard: TensorBoardWriter?
+    /// How often a terminal's status line is redrawn between ticks.
+    private static let statusInterval: UInt64 = 250_000_000
 
     /// How a run ended.
     public enum Outcome: Equatable {
@@ -23,12 +26,12 @@ public final class TrainingRun {
         case stopped(step: Int)
     }
 
-    public init(trainer: Trainer, directory: RunDirectory, isLeader: Bool, print: @escaping (String) -> Void,
+    public init(trainer: Trainer, directory: RunDirectory, isLeader: Bool, console: Console,
                 stopRequested: @escaping () -> Bool = { false }) {
         self.trainer = trainer
         self.directory = directory
         self.isLeader = isLeader
-        self.print = print
+        self.console = console
         self.stopRequested = stopRequested
         let config = trainer.config
         gridLatents = RandomStreams(seed: config.seed).gridLatents(count: config.gridSamples, width: config.network.latent)
@@ -48,10 +51,12 @@ public final class TrainingRun {
             try directory.truncateMetrics(afterStep: trainer.progress.step)
             directory.removeCheckpoints(after: trainer.progress.step)
             try writeRealsGrid()
-            print("training to \(config.network.resolution)x\(config.network.resolution) for \(formatKimg(config.schedule.totalKimg)) kimg; "
+            tensorBoard = try TensorBoardWriter(directory: directory.tensorBoardPath, resumingAt: trainer.progress.imagesShown)
+            console.line("training to \(config.network.resolution)x\(config.network.resolution) for \(formatKimg(config.schedule.totalKimg)) kimg; "
                   + "samples in \(directory.samplesPath)")
         }
         var tickStart = DispatchTime.now().uptimeNanoseconds, tickStartImages = trainer.progress.imagesShown
+        var statusShown = tickStart
         var sums: [String: Double] = [:], order: [String] = [], steps = 0
         while trainer.progress.imagesShown < trainer.totalImages {
             if try trainer.leaderDecidesToStop(stopRequested()) {
@@ -59,7 +64,7 @@ public final class TrainingRun {
                     let path = directory.checkpointPath(step: trainer.progress.step)
                     try trainer.checkpoint().write(to: path)
                     directory.pruneCheckpoints(keep: config.keepCheckpoints)
-                    print("stopped on request after step \(trainer.progress.step); checkpoint \(path); the same command resumes")
+                    console.line("stopped on request after step \(trainer.progress.step); checkpoint \(path); the same command resumes")
                 }
                 return .stopped(step: trainer.progress.step)
             }
@@ -71,11 +76,17 @@ public final class TrainingRun {
             steps += 1
             let shown = trainer.progress.imagesShown
             let finished = shown >= trainer.totalImages
-            guard shown / tickImages != before / tickImages || finished else { continue }
             let now = DispatchTime.now().uptimeNanoseconds
             let seconds = Double(now - tickStart) / 1e9
             let rate = Double(shown - tickStartImages) / max(seconds, 1e-9)
             let means = order.map { ($0, sums[$0]! / Double(steps)) }
+            guard shown / tickImages != before / tickImages || finished else {
+                if isLeader && console.isTerminal && now - statusShown >= Self.statusInterval {
+                    console.status(progressLine(tick: tick + 1, means: means, imagesPerSecond: rate))
+                    statusShown = now
+                }
+                continue
+            }
             try endTick(means: means, seconds: seconds, imagesPerSecond: rate, final: finished)
             sums = [:]
             order = []
@@ -85,7 +96,7 @@ public final class TrainingRun {
         }
         if isLeader {
             try trainer.checkpoint().write(to: directory.finalCheckpointPath)
-            print("done: \(trainer.progress.step) steps, \(formatKimg(Double(trainer.progress.imagesShown) / 1000)) kimg; "
+            console.line("done: \(trainer.progress.step) steps, \(formatKimg(Double(trainer.progress.imagesShown) / 1000)) kimg; "
                   + "final networks in \(directory.finalCheckpointPath)")
         }
         return .finished
@@ -96,8 +107,8 @@ public final class TrainingRun {
         guard isLeader else { return }
         let progress = trainer.progress, point = trainer.schedule, config = trainer.config
         let gridPath = directory.samplePath(tick: tick)
-        try imageGrid(trainer.generateAveraged(latents: gridLatents), columns: gridColumns, cellSize: config.network.resolution)
-            .write(path: gridPath)
+        let grid = imageGrid(trainer.generateAveraged(latents: gridLatents), columns: gridColumns, cellSize: config.network.resolution)
+        try grid.write(path: gridPath)
         if tick % config.checkpointTicks == 0 || final {
             try trainer.checkpoint().write(to: directory.checkpointPath(step: progress.step))
             directory.pruneCheckpoints(keep: config.keepCheckpoints)
@@ -113,12 +124,22 @@ public final class TrainingRun {
         record += [("skipped_updates", String(trainer.skippedUpdates)), ("images_per_second", String(format: "%.2f", imagesPerSecond)), ("tick_seconds", String(format: "%.3f", seconds)),
                    ("grid", "\"samples/\((gridPath as NSString).lastPathComponent)\"")]
         try directory.appendMetrics("{" + record.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
+        // Every numeric entry but the axes becomes a scalar, so new metrics reach TensorBoard unasked.
+        let axes: Set = ["tick", "step", "kimg"]
+        let scalars = record.compactMap { key, value in axes.contains(key) ? nil : Double(value).map { (tag: key, value: $0) } }
+        try tensorBoard?.write(step: progress.imagesShown, scalars: scalars, images: [(tag: "samples", image: grid)])
+        console.tick(progressLine(tick: tick, means: means, imagesPerSecond: imagesPerSecond))
+    }
 
+    /// `tick 45  kimg 45.0/52.0  32x32 fade-in α=0.63  d_loss -2.3301  g_loss 5.9380  21.0 img/s  ETA 5m34s`
+    private func progressLine(tick: Int, means: [(String, Double)], imagesPerSecond: Double) -> String {
+        let point = trainer.schedule, config = trainer.config
+        let kimg = Double(trainer.progress.imagesShown) / 1000
         let remaining = estimatedSecondsLeft(imagesPerSecond: imagesPerSecond)
         let losses = means.filter { $0.0 == "d_loss" || $0.0 == "g_loss" }.map { "\($0.0) \(String(format: "%.4f", $0.1))" }
         let phase = point.phase == .fadeIn ? "fade-in α=\(String(format: "%.2f", point.alpha))" : "stable"
-        print("tick \(tick)  kimg \(formatKimg(kimg))/\(formatKimg(config.schedule.totalKimg))  \(point.resolution)x\(point.resolution) \(phase)  "
-              + losses.joined(separator: "  ") + "  \(String(format: "%.1f", imagesPerSecond)) img/s  ETA \(formatDuration(remaining))")
+        return "tick \(tick)  kimg \(formatKimg(kimg))/\(formatKimg(config.schedule.totalKimg))  \(point.resolution)x\(point.resolution) \(phase)  "
+            + losses.joined(separator: "  ") + "  \(String(format: "%.1f", imagesPerSecond)) img/s  ETA \(formatDuration(remaining))"
     }
 
     /// Time left at the current speed, counting each image at a higher resolution as three at this one

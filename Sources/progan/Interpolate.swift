@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Reports
 import SafeIO
 import Training
 
@@ -13,7 +14,11 @@ struct Interpolate: ParsableCommand {
             """)
 
     @Option(help: ArgumentHelp("Checkpoint file.", valueName: "file")) var checkpoint: String
-    @Option(help: ArgumentHelp("Output directory for frame-NNNN.png.", valueName: "dir")) var out: String
+    @Option(help: ArgumentHelp("Output directory for frame-NNNN.png.", valueName: "dir")) var out: String?
+    @Option(help: ArgumentHelp("Also (or only) write the walk as a video: .mp4 through ffmpeg, or .png for an animated PNG.",
+                               valueName: "file"))
+    var video: String?
+    @Option(help: "Frames per second of --video.") var fps = 24
     @Option(help: "Seed of the keyframe latents.") var seed: UInt64 = 0
     @Option(help: "Number of keyframes; the walk returns to the first.") var keyframes = 4
     @Option(name: .customLong("frames-per-keyframe"), help: "Frames between consecutive keyframes.") var framesPerKeyframe = 24
@@ -23,6 +28,7 @@ struct Interpolate: ParsableCommand {
         guard keyframes >= 2, framesPerKeyframe >= 1 else {
             throw ValidationError("--keyframes must be at least 2 and --frames-per-keyframe at least 1")
         }
+        guard out != nil || video != nil else { throw ValidationError("give --out, --video or both") }
     }
 
     func run() throws {
@@ -32,7 +38,8 @@ struct Interpolate: ParsableCommand {
             guard frameSize > 0, frameSize % trained.resolution == 0 else {
                 throw ValidationError("--size \(frameSize) is not a multiple of the generator's resolution \(trained.resolution)")
             }
-            try createDirectory(out)
+            if let out { try createDirectory(out) }
+            let animation = try video.map { try Animation(path: $0, framesPerSecond: fps) }
             var random = PhiloxRandom(seed: seed)
             let width = trained.latentSize
             let keys = (0..<keyframes).map { _ in random.normal(shape: [width]).scalars }
@@ -42,11 +49,14 @@ struct Interpolate: ParsableCommand {
                 for step in 0..<framesPerKeyframe {
                     let latent = slerp(from, to, Float(step) / Float(framesPerKeyframe))
                     let image = trained.images(latents: Tensor(shape: [1, width], values: latent))
-                    try imageGrid(image, columns: 1, cellSize: frameSize).write(path: String(format: "%@/frame-%04d.png", out, frame))
+                    let picture = imageGrid(image, columns: 1, cellSize: frameSize)
+                    if let out { try picture.write(path: String(format: "%@/frame-%04d.png", out, frame)) }
+                    try animation?.add(picture)
                     frame += 1
                 }
             }
-            print("wrote \(frame) frames of \(frameSize)x\(frameSize) to \(out)")
+            if let out { print("wrote \(frame) frames of \(frameSize)x\(frameSize) to \(out)") }
+            if let animation { print("wrote \(animation.path): \(try animation.finish())") }
         } catch { fail(error) }
     }
 }

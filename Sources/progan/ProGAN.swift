@@ -11,8 +11,9 @@ struct ProGAN: ParsableCommand {
               progan prepare ~/images --out images.pgds
               mpirun -np 2 progan train --dataset images.pgds --out runs/first
               progan generate --checkpoint runs/first/checkpoints/final.ckpt --count 64 --grid --out samples
+              progan report runs/first && progan timelapse runs/first
             """,
-        subcommands: [Train.self, Prepare.self, Generate.self, Interpolate.self, Summary.self, Bench.self])
+        subcommands: [Train.self, Prepare.self, Generate.self, Interpolate.self, Report.self, Timelapse.self, Summary.self, Bench.self])
 
     /// Bad arguments are one line on standard error with a non-zero exit, like every other bad input
     /// (ArgumentParser's default adds the usage); `--help` still prints the full help.

@@ -94,10 +94,9 @@ struct Train: ParsableCommand {
             fail(error)
         }
         let isLeader = world.rank == 0
+        let console = Console.standardOutput()
         let report: (String) -> Void = { line in
-            guard isLeader else { return }
-            print(line)
-            fflush(stdout)
+            if isLeader { console.line(line) }
         }
         let config: TrainingConfig
         do {
@@ -127,7 +126,7 @@ struct Train: ParsableCommand {
                    + "D \(trainer.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)"
                    + (config.deterministic ? "; deterministic" : ""))
             pgstop_install()
-            try TrainingRun(trainer: trainer, directory: directory, isLeader: isLeader, print: report,
+            try TrainingRun(trainer: trainer, directory: directory, isLeader: isLeader, console: console,
                             stopRequested: { pgstop_requested() != 0 }).run()
             try world.finalize()
         } catch {

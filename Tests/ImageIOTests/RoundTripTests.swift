@@ -19,6 +19,16 @@ final class RoundTripTests: XCTestCase {
         XCTAssertEqual(try RGBImage.read(path: path), image)
     }
 
+    func testInMemoryEncodingIsTheFileContentAndDecodesIdentically() throws {
+        let image = patternImage(width: 9, height: 4, seed: 5)
+        let png = try image.pngData()
+        XCTAssertEqual(Array(png.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
+        XCTAssertEqual(try RGBImage.read(path: directory.write(png, to: "memory.png")), image)
+        let path = directory.file("file.png")
+        try image.write(path: path)
+        XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: path))), png)
+    }
+
     func testWritingReplacesAnExistingImageAndLeavesNoTemporaryFile() throws {
         let path = directory.file("sample.png")
         try patternImage(width: 4, height: 4, seed: 1).write(path: path)

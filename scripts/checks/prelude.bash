@@ -23,3 +23,27 @@ expect_error() {
     grep -qF -- "$expected" <<<"$first" || fail "$description: '$first' does not mention '$expected'"
     echo "$description -> $first"
 }
+
+# train_tiny RUN_DIR [FLAGS...]: a `tiny` run from the emoji folder (4 -> 16, 12 ticks, about 8 s).
+train_tiny() {
+    local run=$1
+    shift
+    OPENBLAS_NUM_THREADS=1 "$progan" train --dataset "$emoji" --out "$run" --preset tiny "$@" >"$work/train.log" 2>&1 ||
+        fail "training $run failed: $(tail -3 "$work/train.log")"
+}
+
+# skip REASON: ends a check that cannot run here, loudly, without failing it.
+skip() {
+    echo "*** SKIPPED $(basename "$0" .sh): $* ***"
+    exit 0
+}
+
+# use_python PACKAGE...: sets $python to the interpreter of .venv-checks (kept between runs, ignored by git)
+# after installing the packages from PyPI; skips the check when they cannot be installed.
+use_python() {
+    local venv=$PWD/.venv-checks
+    [[ -x $venv/bin/python ]] || python3 -m venv "$venv" >"$work/venv.log" 2>&1 || skip "cannot create $venv: $(tail -1 "$work/venv.log")"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >"$work/pip.log" 2>&1 ||
+        skip "pip cannot install $*: $(tail -1 "$work/pip.log")"
+    python=$venv/bin/python
+}

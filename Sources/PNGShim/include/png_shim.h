@@ -40,9 +40,11 @@ typedef enum __attribute__((enum_extensibility(closed))) pgpng_status {
 pgpng_status pgpng_read_rgb8(const char *path, uint8_t **pixels, uint32_t *width,
                              uint32_t *height, char *detail, size_t detail_capacity);
 
-// Writes 8-bit RGB pixels (row-major, 3 bytes per pixel) as a PNG file.
-pgpng_status pgpng_write_rgb8(const char *path, const uint8_t *pixels, uint32_t width,
-                              uint32_t height, char *detail, size_t detail_capacity);
+// Encodes 8-bit RGB pixels (row-major, 3 bytes per pixel) as a PNG in memory, so that callers can
+// write it atomically or embed it (TensorBoard events, HTML reports, APNG frames). On PGPNG_OK, *png
+// holds *size bytes to release with pgpng_free.
+pgpng_status pgpng_encode_rgb8(const uint8_t *pixels, uint32_t width, uint32_t height,
+                               uint8_t **png, size_t *size, char *detail, size_t detail_capacity);
 
 void pgpng_free(uint8_t *pixels);
 

@@ -1,0 +1,165 @@
+import Foundation
+import ImageIO
+import SafeIO
+
+/// One self-contained HTML page about a run: curves as inline SVG, grids as inline PNG (base64), no
+/// scripts or external files, so it can be mailed, archived or opened offline.
+public struct RunReport {
+    let run: RunRecords
+
+    public init(run: RunRecords) { self.run = run }
+
+    /// Keys of a tick record that are not loss terms.
+    static let bookkeeping: Set = ["tick", "step", "kimg", "resolution", "alpha", "minibatch", "learning_rate",
+                                   "skipped_updates", "images_per_second", "tick_seconds"]
+
+    /// A contiguous stretch of ticks at one resolution and phase. A tick records the schedule at its end,
+    /// so a phase begins at the first tick that shows it and lasts until the next phase's first tick.
+    struct Segment {
+        let resolution: Int
+        let fadeIn: Bool
+        var kimg: ClosedRange<Double>
+    }
+
+    var segments: [Segment] {
+        var segments: [Segment] = []
+        for tick in run.ticks {
+            if let current = segments.last, current.resolution == tick.resolution, current.fadeIn == tick.isFadeIn {
+                segments[segments.count - 1].kimg = current.kimg.lowerBound...tick.kimg
+            } else {
+                if let current = segments.last { segments[segments.count - 1].kimg = current.kimg.lowerBound...tick.kimg }
+                segments.append(Segment(resolution: tick.resolution, fadeIn: tick.isFadeIn, kimg: (segments.isEmpty ? 0 : tick.kimg)...tick.kimg))
+            }
+        }
+        return segments
+    }
+
+    public func html() throws -> String {
+        let ticks = run.ticks, segments = self.segments
+        let xRange = 0...max(ticks.last!.kimg, 1e-3)
+        let markers = zip(segments, segments.dropFirst()).compactMap { previous, next in
+            next.resolution == previous.resolution ? nil : (x: next.kimg.lowerBound, label: "\(next.resolution)x\(next.resolution)")
+        }
+        let bands = segments.filter(\.fadeIn).map(\.kimg)
+        func plot(_ title: String, _ keys: [String]) -> LinePlot {
+            let series = keys.map { key in
+                LinePlot.Series(name: key, points: ticks.compactMap { tick in tick.numbers[key].map { (tick.kimg, $0) } })
+            }
+            return LinePlot(title: title, series: series, markers: markers, bands: bands, xRange: xRange)
+        }
+        let keys = Set(ticks.flatMap(\.numbers.keys))
+        let swdKeys = keys.filter { $0.hasPrefix("swd") }.sorted { swdOrder($0) < swdOrder($1) }
+        let otherTerms = keys.subtracting(Self.bookkeeping).subtracting(swdKeys).subtracting(["d_loss", "g_loss"]).sorted()
+
+        var body = "<h1>progan run <code>\(escapeHTML(run.directory.path))</code></h1>"
+        body += "<p class=\"lead\">\(summaryLine())</p>"
+        body += section("Losses", plot("D and G loss", ["d_loss", "g_loss"].filter(keys.contains)).svg
+            + (otherTerms.isEmpty ? "" : plot("Loss terms (gradient penalty, drift, ...)", otherTerms).svg))
+        body += section("Sliced Wasserstein distance", swdKeys.isEmpty
+            ? "<p class=\"none\">no SWD computed</p>"
+            : plot("SWD x 10³ per Laplacian pyramid level", swdKeys).svg)
+        var alpha = plot("Fade-in α (shaded: fade-in phases)", ["alpha"])
+        alpha.yRange = -0.05...1.05
+        alpha.height = 170
+        body += section("Growth timeline", phaseStrip(segments, xRange: xRange) + alpha.svg)
+        body += section("Speed", speedTable() + plot("Images per second", ["images_per_second"]).svg)
+        var atEnds = ""
+        for (tick, next) in zip(ticks, ticks.dropFirst().map(Optional.some) + [nil]) where next?.resolution != tick.resolution {
+            let caption = "\(tick.resolution)x\(tick.resolution), \(tick.isFadeIn ? "fading in" : "stable"), \(String(format: "%.2f", tick.kimg)) kimg"
+            atEnds += try figure(run.gridPath(tick), caption: caption, displayWidth: 360)
+        }
+        body += section("Samples at the end of each resolution", "<div class=\"grids\">\(atEnds)</div>")
+        body += section("Final samples", try figure(run.gridPath(ticks.last!), caption: "tick \(Int(ticks.last!.numbers["tick"] ?? 0)), "
+            + "\(String(format: "%.2f", ticks.last!.kimg)) kimg", displayWidth: 1024))
+        let reals = run.directory.samplesPath + "/reals.png"
+        if FileManager.default.fileExists(atPath: reals) {
+            body += section("Training images", try figure(reals, caption: "reals.png", displayWidth: 512))
+        }
+        body += section("Configuration", "<pre>\(escapeHTML(run.configJSON))</pre>")
+        return """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>progan report: \(escapeHTML(run.directory.path))</title>
+            <style>
+            body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1080px; color: #222; padding: 0 16px; }
+            h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; border-bottom: 1px solid #ddd; }
+            svg.plot { display: block; margin: 8px 0; } svg text { font: 11px sans-serif; fill: #444; }
+            svg text.title { font-size: 13px; fill: #222; } svg text.marker { fill: #666; }
+            img.grid { image-rendering: pixelated; border: 1px solid #ccc; }
+            .grids { display: flex; flex-wrap: wrap; gap: 16px; } figure { margin: 0; } figcaption { color: #555; }
+            table { border-collapse: collapse; } td, th { padding: 2px 12px 2px 0; text-align: right; }
+            pre { background: #f6f6f6; padding: 8px; font-size: 12px; columns: 3; }
+            .none { color: #a33; font-style: italic; }
+            </style></head><body>
+            \(body)
+            </body></html>
+
+            """
+    }
+
+    private func summaryLine() -> String {
+        let last = run.ticks.last!, config = configObject()
+        let total = (config["schedule"] as? [String: Any])?["total_kimg"] as? Double
+        let loss = ((config["loss"] as? [String: Any])?["kind"] as? String) ?? "?"
+        let seconds = run.ticks.compactMap { $0.numbers["tick_seconds"] }.reduce(0, +)
+        return "\(run.ticks.count) ticks, step \(Int(last.numbers["step"] ?? 0)), \(String(format: "%.2f", last.kimg))"
+            + (total.map { " of \(String(format: "%.2f", $0))" } ?? "") + " kimg; reached \(last.resolution)x\(last.resolution); "
+            + "loss \(escapeHTML(loss)); \(formatSeconds(seconds)) of training"
+    }
+
+    private func configObject() -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(run.configJSON.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    /// Images per second by resolution, weighted by time: images shown over seconds spent.
+    private func speedTable() -> String {
+        var rows = "", start = 0.0, imagesByResolution: [Int: Double] = [:], secondsByResolution: [Int: Double] = [:], order: [Int] = []
+        for tick in run.ticks {
+            if imagesByResolution[tick.resolution] == nil { order.append(tick.resolution) }
+            imagesByResolution[tick.resolution, default: 0] += (tick.kimg - start) * 1000
+            secondsByResolution[tick.resolution, default: 0] += tick.numbers["tick_seconds"] ?? 0
+            start = tick.kimg
+        }
+        for resolution in order {
+            let seconds = secondsByResolution[resolution]!, images = imagesByResolution[resolution]!
+            rows += "<tr><td>\(resolution)x\(resolution)</td><td>\(String(format: "%.0f", images))</td><td>\(formatSeconds(seconds))</td>"
+                + "<td>\(seconds > 0 ? String(format: "%.1f", images / seconds) : "?")</td></tr>"
+        }
+        return "<table><tr><th>resolution</th><th>images</th><th>time</th><th>images/s</th></tr>\(rows)</table>"
+    }
+
+    /// Coloured bars for the phases along the kimg axis, labelled with the resolution.
+    private func phaseStrip(_ segments: [Segment], xRange: ClosedRange<Double>) -> String {
+        let width = 760.0, left = 64.0, right = 16.0, plotWidth = width - left - right
+        func x(_ kimg: Double) -> Double { left + kimg / xRange.upperBound * plotWidth }
+        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot timeline\" width=\"\(fmt(width))\" height=\"52\" viewBox=\"0 0 \(fmt(width)) 52\">"
+        out += "<text x=\"\(fmt(left))\" y=\"14\" class=\"title\">Phases (blue: stable, amber: fade-in)</text>"
+        for segment in segments {
+            let from = x(segment.kimg.lowerBound), to = x(segment.kimg.upperBound)
+            out += "<rect x=\"\(fmt(from))\" y=\"22\" width=\"\(fmt(max(to - from, 1)))\" height=\"22\" fill=\"\(segment.fadeIn ? "#f0b44c" : "#6a9fd4")\" stroke=\"#fff\"/>"
+            if to - from > 34 {
+                out += "<text x=\"\(fmt((from + to) / 2))\" y=\"37\" text-anchor=\"middle\">\(segment.resolution)x\(segment.resolution)</text>"
+            }
+        }
+        return out + "</svg>"
+    }
+
+    /// A grid PNG embedded as is, displayed at an integer multiple of its size up to `displayWidth`
+    /// (pixelated, so that early 4x4 samples stay sharp).
+    private func figure(_ path: String, caption: String, displayWidth: Int) throws -> String {
+        let image = try RGBImage.read(path: path)
+        guard let png = FileManager.default.contents(atPath: path) else { throw FileError(path: path, problem: "cannot read") }
+        let scale = max(1, displayWidth / image.width)
+        return "<figure><img class=\"grid\" width=\"\(image.width * scale)\" height=\"\(image.height * scale)\" alt=\"\(escapeHTML(caption))\" "
+            + "src=\"data:image/png;base64,\(png.base64EncodedString())\"><figcaption>\(escapeHTML(caption))</figcaption></figure>"
+    }
+
+    private func section(_ title: String, _ content: String) -> String { "<h2>\(escapeHTML(title))</h2>\n\(content)\n" }
+}
+
+/// SWD keys by pyramid level (swd_16 before swd_128), the mean last.
+private func swdOrder(_ key: String) -> Int { Int(key.dropFirst("swd_".count)) ?? Int.max }
+
+private func formatSeconds(_ seconds: Double) -> String {
+    let total = Int(seconds.rounded())
+    return total >= 3600 ? "\(total / 3600) h \(total / 60 % 60) min" : total >= 60 ? "\(total / 60) min \(total % 60) s" : "\(total) s"
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import ImageIO
+import Reports
+
+struct Timelapse: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Assemble a run's per-tick sample grids into a video or an animated PNG.",
+        discussion: """
+            An .mp4 is encoded by ffmpeg; an .png output is an animated PNG written without it. Without --out,
+            RUN_DIR/timelapse.mp4 when ffmpeg is on PATH, RUN_DIR/timelapse.png otherwise. Frames are scaled
+            up by nearest neighbour, so the blocks of the early 4x4 samples stay visible.
+            """)
+
+    @Argument(help: ArgumentHelp("Run directory.", valueName: "run-dir")) var runDirectory: String
+    @Option(help: ArgumentHelp("Output file, .mp4 or .png.", valueName: "file")) var out: String?
+    @Option(help: "Frames (ticks) per second.") var fps = 8
+    @Option(name: .customLong("min-width"), help: "Frames are scaled up by a whole factor to at least this many pixels wide.")
+    var minWidth = 512
+
+    func validate() throws {
+        guard fps > 0, minWidth > 0 else { throw ValidationError("--fps and --min-width must be positive") }
+    }
+
+    func run() throws {
+        do {
+            let records = try RunRecords(path: runDirectory)
+            let path = out ?? "\(records.directory.path)/timelapse.\(Animation.defaultExtension)"
+            let animation = try Animation(path: path, framesPerSecond: fps)
+            let grids = records.gridPaths()
+            let first = try RGBImage.read(path: grids[0])
+            let factor = max(1, (minWidth + first.width - 1) / first.width)
+            // Grids of a run that changed grid_samples on resume differ in size: all take the first one's.
+            for grid in grids {
+                try animation.add(resizedNearest(try RGBImage.read(path: grid), width: first.width * factor, height: first.height * factor))
+            }
+            print("wrote \(path): \(try animation.finish())")
+        } catch { fail(error) }
+    }
+}

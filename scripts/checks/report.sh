@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `progan report` on a tiny run (with SWD values added to some ticks, as `progan train` writes them when
+# SWD is on): the page holds every plot and grid inline, and headless Chromium renders it to a
+# screenshot that is not blank (kept at .build/check-artifacts/report.png for a look). Bad input: a
+# folder that is not a run, a malformed metrics line.
+source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
+run=$work/run
+train_tiny "$run"
+# SWD on every other tick, one value per pyramid level (16, 8) and their mean, x 1e3 as the paper.
+python3 - "$run/metrics.jsonl" <<'PY'
+import json, sys
+ticks = [json.loads(line) for line in open(sys.argv[1])]
+with open(sys.argv[1], "w") as out:
+    for tick in ticks:
+        if tick["tick"] % 2 == 0:
+            tick.update(swd_16=40 / tick["tick"], swd_8=25 / tick["tick"], swd_mean=32.5 / tick["tick"])
+        out.write(json.dumps(tick) + "\n")
+PY
+"$progan" report "$run" || fail "progan report failed"
+html=$run/report.html
+svgs=$(grep -o '<svg' "$html" | wc -l)
+images=$(grep -o 'src="data:image/png;base64,' "$html" | wc -l)
+# Plots: D/G loss, loss terms, SWD, phase strip, alpha, speed. Images: the last grid at 4, 8 and 16, the
+# final grid large, the training images.
+((svgs == 6)) || fail "$svgs SVG plots in the report, expected 6"
+((images == 5)) || fail "$images inline images in the report, expected 5"
+grep -q '>swd_mean<' "$html" || fail "no SWD curve"
+! grep -qE '<script|<link|src="http' "$html" || fail "the report is not self-contained"
+echo "report: $(wc -c <"$html") bytes, $svgs plots, $images images"
+
+expect_error "a folder that is not a run" "$run/samples: not a run directory" "$progan" report "$run/samples"
+cp -r "$run" "$work/broken"
+sed -i '3s/.*/{"tick": 3, "kimg"/' "$work/broken/metrics.jsonl"
+expect_error "a malformed metrics line" "$work/broken/metrics.jsonl:3: not a JSON object" "$progan" report "$work/broken"
+
+if ! command -v chromium >/dev/null; then
+    as_root=()
+    ((EUID == 0)) || as_root=(sudo)
+    echo "installing chromium (about 30 s, once)"
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
+        >"$work/apt.log" 2>&1 || skip "chromium cannot be installed: $(tail -1 "$work/apt.log")"
+fi
+artifacts=$PWD/.build/check-artifacts
+mkdir -p "$artifacts"
+screenshot=$artifacts/report.png
+rm -f "$screenshot"
+timeout 60 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1200,4000 \
+    --screenshot="$screenshot" "file://$html" >"$work/chromium.log" 2>&1
+[[ -s $screenshot ]] || fail "chromium wrote no screenshot: $(tail -3 "$work/chromium.log")"
+use_python pillow
+"$python" - "$screenshot" <<'PY' || fail "the screenshot $screenshot looks blank"
+import sys
+from PIL import Image
+image = Image.open(sys.argv[1]).convert("RGB")
+colours = image.getcolors(maxcolors=1 << 20) or []
+inked = sum(count for count, colour in colours if colour != (255, 255, 255)) / (image.width * image.height)
+# Plot strokes and the sample grids make hundreds of colours; a failed render is one or two.
+assert len(colours) > 200 and inked > 0.05, f"{len(colours)} colours, {inked:.1%} not white"
+print(f"screenshot {image.width}x{image.height}: {len(colours)} colours, {inked:.1%} of the page not white")
+PY
+echo "screenshot: $screenshot"
