@@ -130,23 +130,3 @@ final class TensorBoardTests: XCTestCase {
 
     private func string(_ field: [Field]?) -> String? { field?.first.map { String(decoding: $0.bytes, as: UTF8.self) } }
 }
-
-final class ConsoleTests: XCTestCase {
-    func testTerminalRedrawsOneStatusLineAndKeepsItAboveMessages() {
-        var output = ""
-        let console = Console(isTerminal: true) { output += $0 }
-        console.status("step 1")
-        console.tick("tick 1")
-        console.line("done")
-        XCTAssertEqual(output, "\rstep 1\u{1B}[K\rtick 1\u{1B}[K\ndone\n")
-    }
-
-    func testPlainOutputHasOneLinePerTickAndNoStatus() {
-        var output = ""
-        let console = Console(isTerminal: false) { output += $0 }
-        console.status("step 1")
-        console.tick("tick 1")
-        console.line("done")
-        XCTAssertEqual(output, "tick 1\ndone\n")
-    }
-}
