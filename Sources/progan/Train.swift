@@ -54,6 +54,12 @@ struct Train: ParsableCommand {
                                valueName: "bool"))
     var deterministic: Bool?
 
+    @Option(name: .customLong("swd-ticks"), help: "Measure SWD against the reals every this many ticks (0: never).")
+    var swdTicks: Int?
+
+    @Option(name: .customLong("swd-images"), help: "Generated and real images per in-training SWD measurement.")
+    var swdImages: Int?
+
     @Option(help: "Images per forward/backward pass (a multiple of the minibatch-stddev group size).")
     var microbatch: Int?
 
@@ -78,6 +84,8 @@ struct Train: ParsableCommand {
         }
         if let deterministic { config.deterministic = deterministic }
         if let microbatch { config.microbatch = microbatch }
+        if let swdTicks { config.swdTicks = swdTicks }
+        if let swdImages { config.swdImages = swdImages }
         if let learningRate {
             config.schedule.learningRate = [:]
             config.schedule.learningRateDefault = learningRate
