@@ -35,12 +35,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
-        let world: Communicator
-        do { world = try Communicator.world() } catch { fail(error) }
-        func abortJob(_ error: Error) -> Never {
-            if world.size > 1 { world.abort(message: "\(error)") }
-            fail(error)
-        }
+        let world = joinWorld()
         do {
             // OpenBLAS rounds differently with more threads; one thread per rank makes the generated
             // images, and so the numbers, the same on any number of ranks.
@@ -96,7 +91,7 @@ struct Evaluate: ParsableCommand {
             }
             try world.finalize()
         } catch {
-            abortJob(error)
+            world.endJob(error)
         }
     }
 

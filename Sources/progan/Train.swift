@@ -94,13 +94,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let world: Communicator
-        do { world = try Communicator.world() } catch { fail(error) }
-        // A failing rank must end the whole job: a rank that just exits leaves the others waiting forever.
-        func abortJob(_ error: Error) -> Never {
-            if world.size > 1 { world.abort(message: "\(error)") }
-            fail(error)
-        }
+        let world = joinWorld()
         let isLeader = world.rank == 0
         let report: (String) -> Void = { line in
             guard isLeader else { return }
@@ -114,7 +108,7 @@ struct Train: ParsableCommand {
             try agreeThatAllRanksStart(nil, world: world)
         } catch {
             try? agreeThatAllRanksStart(error, world: world)
-            abortJob(error)
+            world.endJob(error)
         }
         do {
             // OpenBLAS splits some products differently with more threads, which changes the rounding:
@@ -139,7 +133,7 @@ struct Train: ParsableCommand {
                             stopRequested: { pgstop_requested() != 0 }).run()
             try world.finalize()
         } catch {
-            abortJob(error)
+            world.endJob(error)
         }
     }
 
