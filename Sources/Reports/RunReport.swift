@@ -43,21 +43,25 @@ public struct RunReport {
         let bands = segments.filter(\.fadeIn).map(\.kimg)
         func plot(_ title: String, _ keys: [String]) -> LinePlot {
             let series = keys.map { key in
-                LinePlot.Series(name: key, points: ticks.compactMap { tick in tick.numbers[key].map { (tick.kimg, $0) } })
+                LinePlot.Series(name: key, points: ticks.compactMap { tick in tick.numbers[key].map { (tick.kimg, $0) } },
+                                dashed: key.hasSuffix("_mean"))
             }
             return LinePlot(title: title, series: series, markers: markers, bands: bands, xRange: xRange)
         }
         let keys = Set(ticks.flatMap(\.numbers.keys))
         let swdKeys = keys.filter { $0.hasPrefix("swd") }.sorted { swdOrder($0) < swdOrder($1) }
-        let otherTerms = keys.subtracting(Self.bookkeeping).subtracting(swdKeys).subtracting(["d_loss", "g_loss"]).sorted()
+        let diversityKeys = ["ms_ssim"].filter(keys.contains)
+        let otherTerms = keys.subtracting(Self.bookkeeping).subtracting(swdKeys).subtracting(diversityKeys)
+            .subtracting(["d_loss", "g_loss"]).sorted()
 
         var body = "<h1>progan run <code>\(escapeHTML(run.directory.path))</code></h1>"
         body += "<p class=\"lead\">\(summaryLine())</p>"
         body += section("Losses", plot("D and G loss", ["d_loss", "g_loss"].filter(keys.contains)).svg
             + (otherTerms.isEmpty ? "" : plot("Loss terms (gradient penalty, drift, ...)", otherTerms).svg))
-        body += section("Sliced Wasserstein distance", swdKeys.isEmpty
+        body += section("Sliced Wasserstein distance", (swdKeys.isEmpty
             ? "<p class=\"none\">no SWD computed</p>"
             : plot("SWD x 10³ per Laplacian pyramid level", swdKeys).svg)
+            + (diversityKeys.isEmpty ? "" : plot("MS-SSIM of generated pairs (higher: less varied)", diversityKeys).svg))
         var alpha = plot("Fade-in α (shaded: fade-in phases)", ["alpha"])
         alpha.yRange = -0.05...1.05
         alpha.height = 170

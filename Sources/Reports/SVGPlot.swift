@@ -5,6 +5,8 @@ struct LinePlot {
     struct Series {
         let name: String
         let points: [(x: Double, y: Double)]
+        /// Dashed, for a summary of other series (a mean) that may lie right on top of one of them.
+        var dashed = false
     }
 
     let title: String
@@ -57,7 +59,7 @@ struct LinePlot {
                 let points = run.map { "\(fmt(x($0.x))),\(fmt(y(min(max($0.y, yRange.lowerBound), yRange.upperBound))))" }
                 out += run.count == 1
                     ? "<circle cx=\"\(fmt(x(run.first!.x)))\" cy=\"\(fmt(y(run.first!.y)))\" r=\"2.5\" fill=\"\(color)\"/>"
-                    : "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\" points=\"\(points.joined(separator: " "))\"/>"
+                    : "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\"\(line.dashed ? " stroke-dasharray=\"5 3\"" : "") points=\"\(points.joined(separator: " "))\"/>"
             }
             let legendX = margin.left + 8 + Double(index) * 130
             out += "<rect x=\"\(fmt(legendX))\" y=\"\(fmt(height - 12))\" width=\"10\" height=\"3\" fill=\"\(color)\"/>"

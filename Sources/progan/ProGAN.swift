@@ -13,7 +13,8 @@ struct ProGAN: ParsableCommand {
               progan generate --checkpoint runs/first/checkpoints/final.ckpt --count 64 --grid --out samples
               progan report runs/first && progan timelapse runs/first
             """,
-        subcommands: [Train.self, Prepare.self, Generate.self, Interpolate.self, Report.self, Timelapse.self, Summary.self, Bench.self])
+        subcommands: [Train.self, Prepare.self, Generate.self, Interpolate.self, Evaluate.self, Report.self, Timelapse.self,
+                      Summary.self, Bench.self])
 
     /// Bad arguments are one line on standard error with a non-zero exit, like every other bad input
     /// (ArgumentParser's default adds the usage); `--help` still prints the full help.

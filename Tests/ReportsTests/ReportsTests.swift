@@ -14,7 +14,7 @@ final class RunFixture {
         var lines: [String] = []
         for tick in 1...4 {
             let resolution = tick <= 2 ? 4 : 8, phase = tick == 3 ? "fade-in" : "stabilize"
-            let swdKeys = swd && tick % 2 == 0 ? #", "swd_8": \#(Double(tick) * 10), "swd_4": 7.5, "swd_mean": 8.25"# : ""
+            let swdKeys = swd && tick % 2 == 0 ? #", "swd_8": \#(Double(tick) * 10), "swd_4": 7.5, "swd_mean": 8.25, "ms_ssim": 0.125"# : ""
             lines.append(#"{"tick": \#(tick), "step": \#(tick * 12), "kimg": \#(Double(tick) / 10), "resolution": \#(resolution), "phase": "\#(phase)", "alpha": \#(tick == 3 ? 0.5 : 1), "d_loss": \#(1.0 / Double(tick)), "gp": 0.25, "g_loss": -0.5, "images_per_second": 100.0, "tick_seconds": 1.0\#(swdKeys), "grid": "samples/tick-00000\#(tick).png"}"#)
             try gridImage(seed: tick).write(path: path + "/samples/tick-00000\(tick).png")
         }
@@ -32,10 +32,12 @@ final class RunReportTests: XCTestCase {
     func testReportHasEveryPlotAndEveryGridInline() throws {
         let fixture = try RunFixture()
         let html = try RunReport(run: RunRecords(path: fixture.path)).html()
-        // Plots: D/G loss, loss terms, SWD, alpha, speed; plus the phase strip.
-        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 6)
+        // Plots: D/G loss, loss terms, SWD, MS-SSIM, alpha, speed; plus the phase strip.
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 7)
+        XCTAssertEqual(html.components(separatedBy: ">ms_ssim<").count - 1, 1, "MS-SSIM has a plot of its own, not among the loss terms")
         XCTAssert(html.contains(">swd_4<") && html.contains(">swd_8<") && html.contains(">swd_mean<"))
         XCTAssertFalse(html.contains("no SWD computed"))
+        XCTAssertEqual(html.components(separatedBy: "stroke-dasharray=\"5 3\"").count - 1, 1, "swd_mean dashed, as it can hide a level")
         XCTAssert(html.contains(">8x8</text>"), "resolution change marker")
         // The last grids at 4x4 and at 8x8, then the final grid again, large.
         XCTAssertEqual(html.components(separatedBy: "src=\"data:image/png;base64,").count - 1, 3)

@@ -1,28 +1,19 @@
 #!/usr/bin/env bash
-# `progan report` on a tiny run (with SWD values added to some ticks, as `progan train` writes them when
-# SWD is on): the page holds every plot and grid inline, and headless Chromium renders it to a
-# screenshot that is not blank (kept at .build/check-artifacts/report.png for a look). Bad input: a
-# folder that is not a run, a malformed metrics line.
+# `progan report` on a tiny run measuring SWD and MS-SSIM every other tick: the page holds every plot and
+# grid inline, and headless Chromium renders it to a screenshot that is not blank (kept at
+# .build/check-artifacts/report.png for a look). Bad input: a folder that is not a run, a malformed
+# metrics line.
 source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 run=$work/run
-train_tiny "$run"
-# SWD on every other tick, one value per pyramid level (16, 8) and their mean, x 1e3 as the paper.
-python3 - "$run/metrics.jsonl" <<'PY'
-import json, sys
-ticks = [json.loads(line) for line in open(sys.argv[1])]
-with open(sys.argv[1], "w") as out:
-    for tick in ticks:
-        if tick["tick"] % 2 == 0:
-            tick.update(swd_16=40 / tick["tick"], swd_8=25 / tick["tick"], swd_mean=32.5 / tick["tick"])
-        out.write(json.dumps(tick) + "\n")
-PY
+train_tiny "$run" --swd-ticks 2 --swd-images 32
+grep -q '"swd_16"' "$run/metrics.jsonl" || fail "the run measured no SWD"
 "$progan" report "$run" || fail "progan report failed"
 html=$run/report.html
 svgs=$(grep -o '<svg' "$html" | wc -l)
 images=$(grep -o 'src="data:image/png;base64,' "$html" | wc -l)
-# Plots: D/G loss, loss terms, SWD, phase strip, alpha, speed. Images: the last grid at 4, 8 and 16, the
-# final grid large, the training images.
-((svgs == 6)) || fail "$svgs SVG plots in the report, expected 6"
+# Plots: D/G loss, loss terms, SWD, MS-SSIM, phase strip, alpha, speed. Images: the last grid at 4, 8
+# and 16, the final grid large, the training images.
+((svgs == 7)) || fail "$svgs SVG plots in the report, expected 7"
 ((images == 5)) || fail "$images inline images in the report, expected 5"
 grep -q '>swd_mean<' "$html" || fail "no SWD curve"
 ! grep -qE '<script|<link|src="http' "$html" || fail "the report is not self-contained"

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # TensorBoard's own reader (EventAccumulator, from the tensorboard package on PyPI) reads a tiny run's
-# event files: one scalar per numeric metric with the values of metrics.jsonl, one sample grid per tick.
+# event files: one scalar per numeric metric with the values of metrics.jsonl (SWD and MS-SSIM included,
+# measured every 4 ticks), one sample grid per tick.
 # A resume from an older checkpoint adds a file whose restart marker drops the abandoned ticks, so the
 # events again agree with the (truncated and re-grown) metrics.jsonl.
 source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 use_python tensorboard
 run=$work/run
-train_tiny "$run"
+train_tiny "$run" --swd-ticks 4 --swd-images 32
 older=$(find "$run/checkpoints" -name 'step-*.ckpt' | sort | head -1)
 [[ -n $older ]] || fail "no step checkpoint to resume from"
-train_tiny "$run" --resume "$older"
+train_tiny "$run" --swd-ticks 4 --swd-images 32 --resume "$older"
 (($(find "$run/tensorboard" -name 'events.out.tfevents.*' | wc -l) == 2)) || fail "expected one event file per start"
 
 "$python" - "$run" <<'PY' || fail "the events do not match metrics.jsonl"
@@ -23,6 +24,7 @@ events.Reload()
 numeric = {key for tick in ticks for key, value in tick.items() if isinstance(value, (int, float))} - {"tick", "step", "kimg"}
 tags = set(events.Tags()["scalars"])
 assert tags == numeric, f"scalar tags {sorted(tags)} but numeric metrics {sorted(numeric)}"
+assert {"swd_16", "swd_mean", "ms_ssim"} <= tags, "the SWD measured during training is missing"
 for tag in sorted(tags):
     points = [(point.step, point.value) for point in events.Scalars(tag)]
     # Values as float32, as the events store them; the step axis is images shown.
