@@ -123,10 +123,10 @@ public final class TrainingRun {
             ("alpha", String(format: "%.4f", point.alpha)), ("minibatch", String(point.minibatch)),
             ("learning_rate", String(point.learningRate)),
         ]
-        record += means.map { ($0.0, String(format: "%.6g", $0.1)) }
+        record += means.map { ($0.0, jsonNumber($0.1, format: "%.6g")) }
         if config.swdTicks > 0, tick % config.swdTicks == 0 || final, point.resolution >= SlicedWasserstein.smallestLevel {
             let metrics = measureGenerator(resolution: point.resolution)
-            record += metrics.map { ($0.0, String(format: "%.4f", $0.1)) }
+            record += metrics.map { ($0.0, jsonNumber($0.1, format: "%.4f")) }
             console.line("tick \(tick)  " + metrics.map { "\($0.0) \(String(format: $0.0.hasPrefix("swd") ? "%.2f" : "%.4f", $0.1))" }.joined(separator: "  "))
         }
         record += [("skipped_updates", String(trainer.skippedUpdates)), ("images_per_second", String(format: "%.2f", imagesPerSecond)), ("tick_seconds", String(format: "%.3f", seconds)),
@@ -204,6 +204,10 @@ public func gridColumnCount(_ count: Int) -> Int {
     let root = Int(Double(count).squareRoot().rounded(.up))
     return (root...max(root, count)).first { count % $0 == 0 } ?? root
 }
+
+/// JSON has no NaN or infinity; a non-finite mean (the losses of updates that skip_non_finite_steps
+/// skipped) is written as null, so that every line of metrics.jsonl stays readable.
+func jsonNumber(_ value: Double, format: String) -> String { value.isFinite ? String(format: format, value) : "null" }
 
 func formatKimg(_ kimg: Double) -> String { String(format: kimg < 10 ? "%.2f" : "%.1f", kimg) }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Faults during training: with skip_non_finite_steps, non-finite updates are skipped and counted and the
-# run finishes; a full disk while checkpointing stops the run with an error naming the file, and the
-# previous checkpoint stays intact and usable.
+# Faults during training: with skip_non_finite_steps, non-finite updates are skipped and counted, the
+# metrics stay valid JSON (`progan report` reads them) and the run finishes; a full disk while
+# checkpointing stops the run with an error naming the file, and the previous checkpoint stays intact
+# and usable.
 source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 "$progan" prepare "$emoji" --out "$work/set.pgds" --resolution 8 >/dev/null || fail "prepare failed"
 flags=(--dataset "$work/set.pgds" --preset tiny --resolution 8 --stabilize-kimg 0.016 --fade-kimg 0.016 --total-kimg 0.08
@@ -12,6 +13,7 @@ echo '{"skip_non_finite_steps": true}' >"$work/skip.json"
     fail "the skipping run failed"
 skipped=$(tail -1 "$work/skip/metrics.jsonl" | sed -E 's/.*"skipped_updates": ([0-9]+).*/\1/')
 ((skipped > 0)) || fail "no update was skipped"
+"$progan" report "$work/skip" >/dev/null || fail "the metrics of a run with skipped updates are unreadable"
 echo "non-finite updates skipped and counted: $skipped"
 
 # A 600 KiB file system: the first checkpoint (~320 KB) fits, the second does not.
