@@ -7,8 +7,6 @@ import Training
 public struct TickRecord {
     public let numbers: [String: Double]
     public let strings: [String: String]
-    /// Where the record came from, `metrics.jsonl:N`, for error messages.
-    public let source: String
 
     public var kimg: Double { numbers["kimg"]! }
     public var resolution: Int { Int(numbers["resolution"]!) }
@@ -43,6 +41,7 @@ public struct RunRecords {
         self.ticks = ticks
     }
 
+    /// `source` names the line in errors: `RUN/metrics.jsonl:N`.
     private static func parse(_ line: Substring, source: String) throws -> TickRecord {
         guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             throw FileError(path: source, problem: "not a JSON object")
@@ -57,7 +56,7 @@ public struct RunRecords {
         for key in ["phase", "grid"] where strings[key] == nil {
             throw FileError(path: source, problem: "no string '\(key)'")
         }
-        return TickRecord(numbers: numbers, strings: strings, source: source)
+        return TickRecord(numbers: numbers, strings: strings)
     }
 
     /// The tick grids in tick order, as the paths metrics.jsonl names.

@@ -27,9 +27,12 @@ expect_error "a malformed metrics line" "$work/broken/metrics.jsonl:3: not a JSO
 if ! command -v chromium >/dev/null; then
     as_root=()
     ((EUID == 0)) || as_root=(sudo)
+    install=("${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
     echo "installing chromium (about 30 s, once)"
-    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium \
-        >"$work/apt.log" 2>&1 || skip "chromium cannot be installed: $(tail -1 "$work/apt.log")"
+    # Package lists may be missing or stale on a fresh machine; refresh them only when the install fails.
+    "${install[@]}" >"$work/apt.log" 2>&1 ||
+        { "${as_root[@]}" apt-get update -qq >>"$work/apt.log" 2>&1 && "${install[@]}" >>"$work/apt.log" 2>&1; } ||
+        skip "chromium cannot be installed: $(tail -1 "$work/apt.log")"
 fi
 artifacts=$PWD/.build/check-artifacts
 mkdir -p "$artifacts"
