@@ -148,9 +148,13 @@ struct Train: ParsableCommand {
             return
         }
         guard failed.allSatisfy({ $0 }) else { return }
+        // Rank 0 carries the failure: its error line is written before any rank exits, and the others
+        // exit 0, because mpirun kills the remaining ranks (rank 0 among them, possibly before it has
+        // printed) as soon as one exits non-zero.
+        if world.rank == 0 { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
+        try world.barrier()
         try world.finalize()
-        if world.rank == 0 { fail(error) }
-        Foundation.exit(1)
+        Foundation.exit(world.rank == 0 ? 1 : 0)
     }
 
     /// The checkpoint `--resume` asks for, if any.
