@@ -54,6 +54,15 @@ public struct Discriminator: GrowingNetwork {
         self.prefixCounts = prefixCounts
     }
 
+    public var equalizedLayers: [EqualizedLayer] {
+        let headLayers: [EqualizedLayer]
+        switch head {
+        case let .dense(dense, score): headLayers = [dense, score]
+        case let .convolutional(conv, score): headLayers = [conv, score]
+        }
+        return [finalConv] + headLayers + blocks.flatMap { [$0.0, $0.1] as [EqualizedLayer] } + fromRGB
+    }
+
     /// Scores [N, 1] for images [N, C, R, R]. During a fade-in (`alpha` < 1) the input to the old
     /// blocks blends fromRGB of the downsampled image with the new block's output (paper figure 2).
     public func callAsFunction(_ images: Tensor, alpha: Float, weights: Weights) -> Tensor {

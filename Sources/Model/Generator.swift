@@ -43,6 +43,10 @@ public struct Generator: GrowingNetwork {
         self.prefixCounts = prefixCounts
     }
 
+    public var equalizedLayers: [EqualizedLayer] {
+        [initialProjection, initialConv] + blocks.flatMap { [$0.0, $0.1] as [EqualizedLayer] } + toRGB
+    }
+
     /// Images [N, C, R, R] from latents [N, latent]. During a fade-in (`alpha` < 1) the output blends the
     /// upsampled image of the previous resolution with the new block's (paper section 3, figure 2).
     public func callAsFunction(_ latents: Tensor, resolution: Int, alpha: Float, weights: Weights) -> Tensor {

@@ -101,17 +101,33 @@ public func initializeParameters(_ store: ParameterStore, random: inout PhiloxRa
 /// Leaky ReLU with the paper's slope, 0.2.
 func activate(_ x: Tensor) -> Tensor { leakyRelu(x, slope: 0.2) }
 
+/// A layer whose stored weight is multiplied by a constant at run time (equalized learning rate).
+public protocol EqualizedLayer {
+    var weight: Parameter { get }
+    var scale: Float { get }
+}
+
+extension EqualizedConv: EqualizedLayer {}
+extension EqualizedDense: EqualizedLayer {}
+extension EqualizedLatentProjection: EqualizedLayer {}
+
 /// What G and D share: parameters declared block by block in growth order (4x4 first), so that those
 /// in use up to any resolution are a prefix of the flat buffer.
 public protocol GrowingNetwork {
     var config: NetworkConfig { get }
     /// Parameters in use up to each resolution, index 0 at 4x4.
     var prefixCounts: [Int] { get }
+    var equalizedLayers: [EqualizedLayer] { get }
 }
 
 extension GrowingNetwork {
     /// Number of leading parameters used at `resolution`.
     public func activeParameterCount(resolution: Int) -> Int { prefixCounts[config.stage(of: resolution)] }
+
+    /// The run-time scale of every weight, by parameter name: effective weight = stored weight x scale.
+    public var weightScales: [String: Float] {
+        Dictionary(uniqueKeysWithValues: equalizedLayers.map { ($0.weight.name, $0.scale) })
+    }
 }
 
 /// Declares the blocks from 8x8 up to the final resolution in growth order, each as two 3x3 convs

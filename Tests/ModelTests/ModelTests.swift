@@ -254,6 +254,23 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual(schedulePoint(imagesShown: 1_500_000, config: config, finalResolution: 1024).minibatch, 16)
     }
 
+    /// `imagesShown(atResolution:alpha:)` inverts the schedule: at the count it returns the schedule
+    /// stands at that resolution and fade-in weight, and one image earlier it does not yet.
+    func testImagesShownInvertsTheSchedule() {
+        for (resolution, alpha) in [(4, Float(1)), (8, 0.25), (8, 1), (32, 0.5), (256, 0.001), (1024, 1)] as [(Int, Float)] {
+            let images = imagesShown(atResolution: resolution, alpha: alpha, config: config)
+            let point = schedulePoint(imagesShown: images, config: config, finalResolution: 1024)
+            XCTAssertEqual(point.resolution, resolution, "\(resolution) at \(alpha)")
+            XCTAssertEqual(point.alpha, alpha, accuracy: 1e-5, "\(resolution) at \(alpha)")
+            XCTAssertEqual(point.phase, alpha < 1 ? .fadeIn : .stabilize, "\(resolution) at \(alpha)")
+            if images > 0 {
+                let before = schedulePoint(imagesShown: images - 1, config: config, finalResolution: 1024)
+                XCTAssertTrue(before.resolution != resolution || before.alpha < alpha || before.phase != point.phase,
+                              "\(resolution) at \(alpha) is reached before \(images) images")
+            }
+        }
+    }
+
     /// A run whose final resolution is low stops growing there.
     func testFinalResolutionCapsGrowth() {
         let point = schedulePoint(imagesShown: 5_000_000, config: config, finalResolution: 16)
