@@ -74,7 +74,8 @@ NETWORKS = (  # (pro_gan_pytorch key, progan net, names, required)
 def write_atomically(path: str, write) -> None:
     """write(temporary path), then rename over `path`: the file is always the old one or the whole new one."""
     directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".pgp_convert-")
+    # torch.save names the archive inside after the file, and rejects a name starting with a dot.
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix="pgp_convert-partial-", suffix=os.path.splitext(path)[1])
     os.close(handle)
     try:
         write(temporary)
