@@ -129,6 +129,16 @@ public final class Communicator: Sendable {
         }
     }
 
+    /// Returns every rank's block, indexed by rank, when blocks may differ in length.
+    public func allgather(unevenBytes block: [UInt8]) throws -> [[UInt8]] {
+        var lengths = [Int64](repeating: 0, count: size)
+        lengths[rank] = Int64(block.count)
+        try allreduceSum(&lengths)
+        let longest = Int(lengths.max() ?? 0)
+        let gathered = try allgather(bytes: block + [UInt8](repeating: 0, count: longest - block.count))
+        return gathered.enumerated().map { Array($0.element.prefix(Int(lengths[$0.offset]))) }
+    }
+
     // One max-reduction of (length, -length) yields both the largest and the
     // smallest length, so every rank reaches the same verdict.
     private func requireSameLengthOnAllRanks(_ length: Int, operation: String) throws {

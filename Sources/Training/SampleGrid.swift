@@ -1,5 +1,6 @@
 import Engine
 import ImageIO
+import Metrics
 
 /// Converts images [N, 3, R, R] in [-1, 1] into one RGB grid, each image scaled up by pixel repetition
 /// to `cellSize` so that grids from every resolution line up frame by frame in a time-lapse.
@@ -17,16 +18,10 @@ public func imageGrid(_ images: Tensor, columns: Int, cellSize: Int) -> RGBImage
             for x in 0..<cellSize {
                 let target = ((top + y) * width + left + x) * 3
                 for c in 0..<3 {
-                    pixels[target + c] = quantize(source[((index * 3 + c) * size + y / factor) * size + x / factor])
+                    pixels[target + c] = quantizedPixel(source[((index * 3 + c) * size + y / factor) * size + x / factor])
                 }
             }
         }
     }
     return RGBImage(width: width, height: height, pixels: pixels)
-}
-
-/// [-1, 1] to 0...255, as the official code converts generated images: x * 127.5 + 127.5, rounded, clipped.
-func quantize(_ value: Float) -> UInt8 {
-    let scaled = (value * 127.5 + 127.5).rounded()
-    return scaled.isNaN ? 0 : UInt8(min(max(scaled, 0), 255))
 }

@@ -2,6 +2,7 @@ import Dataset
 import Engine
 import Foundation
 import ImageIO
+import Metrics
 import Model
 import SafeIO
 
@@ -15,6 +16,8 @@ public final class TrainingRun {
     let stopRequested: () -> Bool
     private let gridLatents: Tensor
     private var tick = 0
+    /// The fixed real images' SWD descriptors, by resolution: computed once each.
+    private var realMetricSets: [Int: MetricSet] = [:]
 
     /// How a run ended.
     public enum Outcome: Equatable {
@@ -110,6 +113,11 @@ public final class TrainingRun {
             ("learning_rate", String(point.learningRate)),
         ]
         record += means.map { ($0.0, String(format: "%.6g", $0.1)) }
+        if config.swdTicks > 0, tick % config.swdTicks == 0 || final, point.resolution >= SlicedWasserstein.smallestLevel {
+            let metrics = measureGenerator(resolution: point.resolution)
+            record += metrics.map { ($0.0, String(format: "%.4f", $0.1)) }
+            print("tick \(tick)  " + metrics.map { "\($0.0) \(String(format: $0.0.hasPrefix("swd") ? "%.2f" : "%.4f", $0.1))" }.joined(separator: "  "))
+        }
         record += [("skipped_updates", String(trainer.skippedUpdates)), ("images_per_second", String(format: "%.2f", imagesPerSecond)), ("tick_seconds", String(format: "%.3f", seconds)),
                    ("grid", "\"samples/\((gridPath as NSString).lastPathComponent)\"")]
         try directory.appendMetrics("{" + record.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
@@ -119,6 +127,31 @@ public final class TrainingRun {
         let phase = point.phase == .fadeIn ? "fade-in α=\(String(format: "%.2f", point.alpha))" : "stable"
         print("tick \(tick)  kimg \(formatKimg(kimg))/\(formatKimg(config.schedule.totalKimg))  \(point.resolution)x\(point.resolution) \(phase)  "
               + losses.joined(separator: "  ") + "  \(String(format: "%.1f", imagesPerSecond)) img/s  ETA \(formatDuration(remaining))")
+    }
+
+    /// SWD (x1e3, per level and mean) between the averaged generator's images and the reals, and the
+    /// MS-SSIM of generated pairs, on `swdImages` fixed latents and real images, so values are comparable
+    /// from tick to tick.
+    private func measureGenerator(resolution: Int) -> [(String, Double)] {
+        let config = trainer.config, count = config.swdImages, batchSize = 32
+        // Metric draws get their own seed so they never coincide with the training or grid streams.
+        let seed = config.seed ^ 0x5357_445f_4d45_5452
+        let swd = SlicedWasserstein(resolution: resolution, seed: seed)
+        if realMetricSets[resolution] == nil {
+            var reals = MetricSet(swd: swd)
+            feed(&reals, positions: 0..<count, batchSize: batchSize) {
+                MetricImages.reals(trainer.dataset, positions: $0, resolution: resolution, seed: seed)
+            }
+            realMetricSets[resolution] = reals
+        }
+        var generated = MetricSet(swd: swd)
+        feed(&generated, positions: 0..<count, batchSize: batchSize) {
+            MetricImages.generated(positions: $0, latentSize: config.network.latent, seed: seed, generator: trainer.generateAveraged)
+        }
+        let distances = swd.distances(realMetricSets[resolution]!.descriptors, generated.descriptors)
+        return zip(swd.levels, distances).map { ("swd_\($0.0)", $0.1) }
+            + [("swd_mean", distances.reduce(0, +) / Double(distances.count)),
+               ("ms_ssim", generated.multiScaleSSIMSum / Double(generated.multiScaleSSIMPairs))]
     }
 
     /// Time left at the current speed, counting each image at a higher resolution as three at this one

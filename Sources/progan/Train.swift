@@ -54,6 +54,12 @@ struct Train: ParsableCommand {
                                valueName: "bool"))
     var deterministic: Bool?
 
+    @Option(name: .customLong("swd-ticks"), help: "Measure SWD against the reals every this many ticks (0: never).")
+    var swdTicks: Int?
+
+    @Option(name: .customLong("swd-images"), help: "Generated and real images per in-training SWD measurement.")
+    var swdImages: Int?
+
     @Option(help: "Images per forward/backward pass (a multiple of the minibatch-stddev group size).")
     var microbatch: Int?
 
@@ -78,6 +84,8 @@ struct Train: ParsableCommand {
         }
         if let deterministic { config.deterministic = deterministic }
         if let microbatch { config.microbatch = microbatch }
+        if let swdTicks { config.swdTicks = swdTicks }
+        if let swdImages { config.swdImages = swdImages }
         if let learningRate {
             config.schedule.learningRate = [:]
             config.schedule.learningRateDefault = learningRate
@@ -86,13 +94,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        let world: Communicator
-        do { world = try Communicator.world() } catch { fail(error) }
-        // A failing rank must end the whole job: a rank that just exits leaves the others waiting forever.
-        func abortJob(_ error: Error) -> Never {
-            if world.size > 1 { world.abort(message: "\(error)") }
-            fail(error)
-        }
+        let world = joinWorld()
         let isLeader = world.rank == 0
         let report: (String) -> Void = { line in
             guard isLeader else { return }
@@ -106,7 +108,7 @@ struct Train: ParsableCommand {
             try agreeThatAllRanksStart(nil, world: world)
         } catch {
             try? agreeThatAllRanksStart(error, world: world)
-            abortJob(error)
+            world.endJob(error)
         }
         do {
             // OpenBLAS splits some products differently with more threads, which changes the rounding:
@@ -131,7 +133,7 @@ struct Train: ParsableCommand {
                             stopRequested: { pgstop_requested() != 0 }).run()
             try world.finalize()
         } catch {
-            abortJob(error)
+            world.endJob(error)
         }
     }
 

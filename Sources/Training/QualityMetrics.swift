@@ -1,0 +1,67 @@
+import Dataset
+import Engine
+import Metrics
+
+/// What the metrics keep of one image set (reals or generated): SWD descriptors per pyramid level and
+/// the MS-SSIM of consecutive pairs. A set is fed batch by batch, and on several ranks each rank feeds
+/// its own share of positions; concatenated descriptors and summed MS-SSIM equal one process's.
+public struct MetricSet {
+    public let swd: SlicedWasserstein
+    public private(set) var descriptors: [[Float]]
+    public private(set) var multiScaleSSIMSum = 0.0
+    public private(set) var multiScaleSSIMPairs = 0
+
+    public init(swd: SlicedWasserstein) {
+        self.swd = swd
+        descriptors = swd.levels.map { _ in [] }
+    }
+
+    /// Adds images; MS-SSIM pairs images 0-1, 2-3, ... of the batch, so a batch starting at an even
+    /// position pairs the same images however the set is split.
+    public mutating func add(_ images: ImageBatch) {
+        for (level, values) in swd.descriptors(of: images).enumerated() { descriptors[level] += values }
+        for first in stride(from: 0, to: images.count - 1, by: 2) {
+            multiScaleSSIMSum += multiScaleSSIM(images.image(first), images.image(first + 1))
+            multiScaleSSIMPairs += 1
+        }
+    }
+}
+
+/// The images of metric sets, by position in the set, so that any split over ranks or batches sees
+/// exactly the same images.
+public enum MetricImages {
+    /// Reals: the dataset in a seeded random order, reshuffled each time the set runs past its end.
+    public static func reals(_ dataset: PreparedDataset, positions: Range<Int>, resolution: Int, seed: UInt64) -> ImageBatch {
+        var order: (cycle: Int, permutation: [Int]) = (-1, [])
+        let indices = positions.map { position -> Int in
+            let cycle = position / dataset.count
+            if cycle != order.cycle {
+                var random = PhiloxRandom(seed: seed).substream(UInt64(cycle))
+                order = (cycle, random.permutation(dataset.count))
+            }
+            return order.permutation[position % dataset.count]
+        }
+        let batch = Tensor(zeros: [indices.count, PreparedDataset.channels, resolution, resolution])
+        dataset.fillBatch(indices: indices, resolution: resolution, mirror: nil, into: batch.pointer)
+        return ImageBatch(unitRange: batch)
+    }
+
+    /// Generated: the latent of position p is drawn from substream p of `seed`.
+    public static func generated(positions: Range<Int>, latentSize: Int, seed: UInt64, generator: (Tensor) -> Tensor) -> ImageBatch {
+        var latents: [Float] = []
+        latents.reserveCapacity(positions.count * latentSize)
+        for position in positions {
+            var random = PhiloxRandom(seed: seed).substream(UInt64(position))
+            latents += random.normal(shape: [latentSize]).scalars
+        }
+        return ImageBatch(unitRange: generator(Tensor(shape: [positions.count, latentSize], values: latents)))
+    }
+}
+
+/// Feeds `positions` to `set` in batches of `batchSize` (an even number, so MS-SSIM pairs stay aligned).
+public func feed(_ set: inout MetricSet, positions: Range<Int>, batchSize: Int, images: (Range<Int>) -> ImageBatch) {
+    precondition(batchSize > 0 && batchSize % 2 == 0 && positions.lowerBound % 2 == 0, "metric batches must start at even positions")
+    for start in stride(from: positions.lowerBound, to: positions.upperBound, by: batchSize) {
+        set.add(images(start..<min(start + batchSize, positions.upperBound)))
+    }
+}

@@ -1,0 +1,137 @@
+import ArgumentParser
+import Dataset
+import Distributed
+import Engine
+import Foundation
+import Metrics
+import Model
+import Training
+
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure a generator with the paper's metrics: sliced Wasserstein distance (SWD) and MS-SSIM.",
+        discussion: """
+            SWD (x1e3, as the paper reports it) compares --images generated images with as many real ones at
+            every Laplacian-pyramid level from the generator's resolution down to 16x16; lower is better.
+            --reals-vs-reals compares two independent sets of real images instead: the noise floor that
+            generated images can at best reach with this many images. MS-SSIM is the mean similarity of
+            consecutive image pairs, the paper's diversity measure: a generator that collapses to few images
+            scores higher than the reals.
+            Under mpirun every rank generates and describes its own share of the images; rank 0 prints.
+            The same seed, checkpoint and dataset give the same numbers on any number of ranks.
+            """)
+
+    @Option(help: ArgumentHelp("Checkpoint whose averaged generator is measured.", valueName: "file")) var checkpoint: String?
+    @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG images.", valueName: "path")) var dataset: String
+    @Option(help: "Images per set (the official evaluation uses 16384).") var images = 1024
+    @Option(help: "Seed of the latents, the real-image order and the SWD draws.") var seed: UInt64 = 0
+    @Flag(name: .customLong("reals-vs-reals"), help: "Also (or, without --checkpoint, only) measure two independent sets of reals.")
+    var realsVsReals = false
+    @Option(help: "Resolution for --reals-vs-reals without a checkpoint (default: the dataset's).") var resolution: Int?
+
+    func validate() throws {
+        guard images >= 2, images % 2 == 0 else { throw ValidationError("--images must be an even number of at least 2") }
+        guard checkpoint != nil || realsVsReals else { throw ValidationError("give --checkpoint, --reals-vs-reals, or both") }
+    }
+
+    func run() throws {
+        let world = joinWorld()
+        do {
+            // OpenBLAS rounds differently with more threads; one thread per rank makes the generated
+            // images, and so the numbers, the same on any number of ranks.
+            setBLASThreads(1)
+            let trained = try checkpoint.map { try TrainedGenerator(checkpoint: Checkpoint.read(path: $0), path: $0) }
+            let (datasetPath, temporary) = try preparedDatasetPath(rank: world.rank, resolution: trained?.resolution ?? resolution)
+            defer { if temporary { try? FileManager.default.removeItem(atPath: datasetPath) } }
+            let reals = try PreparedDataset(path: datasetPath)
+            let side = trained?.resolution ?? resolution ?? reals.resolution
+            guard side >= SlicedWasserstein.smallestLevel else {
+                throw ConfigError(message: "\(checkpoint ?? dataset): the metrics need at least 16x16 images, this is \(side)x\(side)")
+            }
+            guard reals.levels.contains(side) else {
+                throw ConfigError(message: "\(dataset): holds images up to \(reals.resolution)x\(reals.resolution), not \(side)x\(side)")
+            }
+            // Each rank takes a contiguous, even-sized share so MS-SSIM pairs never straddle ranks.
+            let share = (images / world.size + 1) / 2 * 2
+            let start = min(world.rank * share, images)
+            let positions = start..<(world.rank == world.size - 1 ? images : min(start + share, images))
+            let swd = SlicedWasserstein(resolution: side, seed: seed)
+
+            func measured(_ images: (Range<Int>) -> ImageBatch) throws -> MetricSet {
+                var set = MetricSet(swd: swd)
+                feed(&set, positions: positions, batchSize: 16, images: images)
+                return set
+            }
+            let firstReals = try measured { MetricImages.reals(reals, positions: $0, resolution: side, seed: seed) }
+            var rows: [(String, [Double])] = []
+            var similarity: [(String, Double, Int)] = [("reals", firstReals.multiScaleSSIMSum, firstReals.multiScaleSSIMPairs)]
+            let realDescriptors = try gathered(firstReals.descriptors, world: world)
+            if let trained {
+                let generated = try measured {
+                    MetricImages.generated(positions: $0, latentSize: trained.latentSize, seed: seed, generator: trained.images)
+                }
+                similarity.append(("generated", generated.multiScaleSSIMSum, generated.multiScaleSSIMPairs))
+                if let generatedDescriptors = try gathered(generated.descriptors, world: world), let realDescriptors {
+                    rows.append(("generated vs reals", swd.distances(generatedDescriptors, realDescriptors)))
+                }
+            }
+            if realsVsReals {
+                // The second set walks the dataset in another order: an independent draw of the same size.
+                let secondReals = try measured { MetricImages.reals(reals, positions: $0, resolution: side, seed: ~seed) }
+                if let secondDescriptors = try gathered(secondReals.descriptors, world: world), let realDescriptors {
+                    rows.append(("reals vs reals (floor)", swd.distances(secondDescriptors, realDescriptors)))
+                }
+            }
+            var sums = similarity.flatMap { [$0.1, Double($0.2)] }
+            try world.allreduceSum(&sums)
+            if world.rank == 0 {
+                printTable(levels: swd.levels, rows: rows, side: side)
+                let scores = similarity.indices.map { "\(similarity[$0].0) \(String(format: "%.4f", sums[2 * $0] / sums[2 * $0 + 1]))" }
+                print("MS-SSIM over \(Int(sums[1])) pairs: " + scores.reversed().joined(separator: ", "))
+            }
+            try world.finalize()
+        } catch {
+            world.endJob(error)
+        }
+    }
+
+    private func printTable(levels: [Int], rows: [(String, [Double])], side: Int) {
+        print("sliced Wasserstein distance x1e3, \(images) images per set at \(side)x\(side), seed \(seed)")
+        let labelWidth = 24
+        let header = "".padding(toLength: labelWidth, withPad: " ", startingAt: 0)
+            + (levels.map { "\($0)x\($0)" } + ["mean"]).map { $0.leftPadded(to: 10) }.joined()
+        print(header)
+        for (label, distances) in rows {
+            let values = distances + [distances.reduce(0, +) / Double(distances.count)]
+            print(label.padding(toLength: labelWidth, withPad: " ", startingAt: 0)
+                  + values.map { String(format: "%.3f", $0).leftPadded(to: 10) }.joined())
+        }
+    }
+
+    /// Every rank's descriptors concatenated in rank order, on rank 0 (nil elsewhere).
+    private func gathered(_ descriptors: [[Float]], world: Communicator) throws -> [[Float]]? {
+        guard world.size > 1 else { return descriptors }
+        var result: [[Float]] = []
+        for level in descriptors {
+            let blocks = try world.allgather(unevenBytes: level.withUnsafeBytes { Array($0) })
+            result.append(blocks.flatMap { block in block.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } })
+        }
+        return world.rank == 0 ? result : nil
+    }
+
+    /// `--dataset` if it is a prepared file; for a folder, a temporary prepared copy of this rank's own.
+    private func preparedDatasetPath(rank: Int, resolution: Int?) throws -> (path: String, temporary: Bool) {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dataset, isDirectory: &isDirectory) else {
+            throw ConfigError(message: "\(dataset): no such file or directory")
+        }
+        guard isDirectory.boolValue else { return (dataset, false) }
+        let path = NSTemporaryDirectory() + "/progan-evaluate-\(getpid())-\(rank).pgds"
+        _ = try PreparedDataset.prepare(folder: dataset, resolution: resolution, output: path)
+        return (path, true)
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: " ", count: max(width - count, 0)) + self }
+}
