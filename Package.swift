@@ -3,11 +3,11 @@ import PackageDescription
 
 // Layering (imports only point down):
 //   progan CLI, mpi-check
-//   Reports (HTML report, time-lapse animations)
+//   Reports (HTML report, time-lapse animations) · Interop (networks of a checkpoint as safetensors and back)
 //   Training (losses, EMA, checkpoints, trainer loop, sample grids)
 //   Model (layers, G, D, schedule) · Dataset (prepared image sets) · Metrics (SWD, MS-SSIM)
 //   Distributed (MPI communicator) · ImageIO (PNG) · Engine (tensors, autograd, conv, Adam, RNG)
-//   SafeIO (atomic writes, CRC32)
+//   Safetensors (the file format) · SafeIO (atomic writes, CRC32)
 //   MPIShim, PNGShim, StopSignal (C) over CMPI, CPNG, CBLAS (system libraries)
 let package = Package(
     name: "progan",
@@ -36,11 +36,14 @@ let package = Package(
         .target(name: "Metrics", dependencies: ["Engine"], swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "Training", dependencies: ["Model", "Engine", "Dataset", "Metrics", "Distributed", "ImageIO", "SafeIO"]),
         .target(name: "Reports", dependencies: ["Training", "ImageIO", "SafeIO"]),
+        .target(name: "Safetensors", dependencies: ["SafeIO"]),
+        .target(name: "Interop", dependencies: ["Safetensors", "Training", "Model", "Engine"]),
 
         .executableTarget(
             name: "progan",
             dependencies: [
                 "Engine", "Model", "Training", "Reports", "Dataset", "Metrics", "ImageIO", "Distributed", "SafeIO", "StopSignal",
+                "Safetensors", "Interop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Collective-operation checks run under `mpirun -np 2` by scripts/test.sh.
@@ -53,6 +56,7 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Engine"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Engine", "Dataset", "ImageIO", "SafeIO"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "ImageIO", "SafeIO"]),
+        .testTarget(name: "InteropTests", dependencies: ["Interop", "Safetensors", "Training", "Model", "Engine"]),
     ],
     swiftLanguageModes: [.v5]
 )

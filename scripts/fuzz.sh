@@ -4,6 +4,7 @@
 #   TARGET   png         RGBImage.read(path:)          (ImageIO, PNGShim over libpng, SafeIO)
 #            dataset     PreparedDataset(path:) + fillBatch / image(_:resolution:)   (Dataset, ...)
 #            checkpoint  Checkpoint.read(path:)        (Training's Checkpoint.swift and the files it needs)
+#            safetensors SafetensorsFile.read(path:)   (Safetensors, SafeIO)
 #   SECONDS  fuzzing time (libFuzzer -max_total_time)
 #
 # Package.swift is not involved: the modules each harness (Tests/Fuzz/<target>.swift + common.swift)
@@ -20,7 +21,7 @@ root=$PWD
 
 die() { echo "fuzz.sh: $*" >&2; exit 2; }
 
-(($# == 2)) || die "usage: scripts/fuzz.sh png|dataset|checkpoint SECONDS"
+(($# == 2)) || die "usage: scripts/fuzz.sh png|dataset|checkpoint|safetensors SECONDS"
 target=$1
 seconds=$2
 [[ $seconds =~ ^[0-9]+$ ]] && ((seconds > 0)) || die "SECONDS must be a positive whole number, got '$seconds'"
@@ -33,7 +34,8 @@ case $target in
     png) roots=(ImageIO) ;;
     dataset) roots=(Dataset) ;;
     checkpoint) roots=(Training) ;;
-    *) die "unknown target '$target' (expected png, dataset or checkpoint)" ;;
+    safetensors) roots=(Safetensors) ;;
+    *) die "unknown target '$target' (expected png, dataset, checkpoint or safetensors)" ;;
 esac
 
 # --- toolchain ---------------------------------------------------------------------------------------
@@ -158,6 +160,15 @@ seeds=$root/.build-fuzz/seeds
 mkdir -p "$corpus" "$crashes" "$seeds"
 emoji=/usr/share/javascript/emojify.js/images/emoji
 progan=$root/.build/release/progan
+seed_checkpoint() {  # a tiny-preset run's final checkpoint at 8x8, cached
+    [[ -s $seeds/final.ckpt ]] && return 0
+    seed_dataset || return 1
+    rm -rf "$seeds/run"
+    timeout 600 "$progan" train --dataset "$seeds/small.pgds" --out "$seeds/run" --preset tiny --resolution 8 \
+        --stabilize-kimg 0.016 --fade-kimg 0.016 --total-kimg 0.04 --tick-kimg 0.008 >"$seeds/train.log" 2>&1 \
+        && cp "$seeds/run/checkpoints/final.ckpt" "$seeds/final.ckpt" \
+        || { echo "fuzz.sh: note: progan train failed (see $seeds/train.log), no valid seed" >&2; return 1; }
+}
 seed_dataset() {  # a small dataset (a few images at 8x8) made by the release binary, cached
     [[ -s $seeds/small.pgds ]] && return 0
     [[ -x $progan ]] || { echo "fuzz.sh: note: $progan missing (swift build -c release), no valid seed" >&2; return 1; }
@@ -180,19 +191,17 @@ if [[ -z $(ls -A "$corpus") ]]; then
         dataset)
             seed_dataset && cp "$seeds/small.pgds" "$corpus/" ;;
         checkpoint)
-            if seed_dataset; then
-                if [[ ! -s $seeds/final.ckpt ]]; then
-                    rm -rf "$seeds/run"
-                    timeout 600 "$progan" train --dataset "$seeds/small.pgds" --out "$seeds/run" --preset tiny --resolution 8 \
-                        --stabilize-kimg 0.016 --fade-kimg 0.016 --total-kimg 0.04 --tick-kimg 0.008 >"$seeds/train.log" 2>&1 \
-                        && cp "$seeds/run/checkpoints/final.ckpt" "$seeds/final.ckpt" \
-                        || echo "fuzz.sh: note: progan train failed (see $seeds/train.log), no valid seed" >&2
-                fi
+            if seed_checkpoint; then
                 # Small derived checkpoints keep executions fast; the full one only if python3 is missing.
-                if [[ -s $seeds/final.ckpt ]]; then
-                    command -v python3 >/dev/null && python3 "$root/Tests/Fuzz/small_checkpoint.py" "$seeds/final.ckpt" "$corpus" \
-                        || cp "$seeds/final.ckpt" "$corpus/"
-                fi
+                command -v python3 >/dev/null && python3 "$root/Tests/Fuzz/small_checkpoint.py" "$seeds/final.ckpt" "$corpus" \
+                    || cp "$seeds/final.ckpt" "$corpus/"
+            fi ;;
+        safetensors)
+            # An export of the averaged generator (a few KB), and of all three networks.
+            if seed_checkpoint; then
+                "$progan" export "$seeds/final.ckpt" --out "$corpus/g_ema.safetensors" --samples 0 >/dev/null \
+                    && "$progan" export "$seeds/final.ckpt" --out "$corpus/all.safetensors" --net all --samples 0 >/dev/null \
+                    || echo "fuzz.sh: note: progan export failed, no valid seed" >&2
             fi ;;
     esac
 fi

@@ -68,6 +68,16 @@ run_step "failing rank aborts the job" failing_rank_aborts_job
 for check in scripts/checks/*.sh; do
     run_step "$(basename "$check" .sh)" bash "$check"
 done
+# Models in and out of PyTorch and pro_gan_pytorch: needs a PyTorch install (several hundred MB), so it
+# runs when asked for or when torch is already importable (from python3 or the peer venv).
+peer_python=${PROGAN_PEER_VENV:-.venv-peer}/bin/python
+if [[ ${PROGAN_INTEROP:-} == 1 ]] || python3 -c 'import torch' 2>/dev/null \
+    || { [[ -x $peer_python ]] && "$peer_python" -c 'import torch' 2>/dev/null; }; then
+    run_step "interop with PyTorch and pro_gan_pytorch" scripts/interop-test.sh
+else
+    echo "=== interop with PyTorch and pro_gan_pytorch: skipped (torch is not importable); run it with"
+    echo "    PROGAN_INTEROP=1 scripts/test.sh   or   scripts/interop-test.sh   (installs CPU torch and pro-gan-pth in ${PROGAN_PEER_VENV:-.venv-peer})"
+fi
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

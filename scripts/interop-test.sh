@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# scripts/interop-test.sh — models in and out of PyTorch, checked numerically (issue 7's acceptance):
+#
+#   1. check_export (default architecture): a `tiny` run's averaged generator exported to safetensors and
+#      rebuilt in PyTorch (scripts/torch/progan_torch.py) makes the same 16 images from the same latents,
+#      max |difference| <= 1e-4, at a fade-in alpha (0.37) and at alpha 1.
+#   2. check_pgp networks: pro_gan_pytorch 3.4 networks (depth 5, random weights) converted and imported
+#      here give pro_gan_pytorch's own G and D outputs at depths 3..5 and several alphas (<= 1e-4); the
+#      round trips back to its state_dict (pgp_convert.py, and progan import -> export --format pgp) are exact.
+#   3. check_pgp workflow: a pro_gan_pytorch model imported, trained here on 2 MPI ranks, loaded back into
+#      pro_gan_pytorch, and its forward matched again.
+#
+# Installs what it needs first (scripts/torch/install-peer.sh: a venv at ${PROGAN_PEER_VENV:-.venv-peer}
+# with CPU torch and pro-gan-pth 3.4) and builds the release binary. scripts/test.sh runs this when
+# PROGAN_INTEROP=1 or when torch is importable. Ends with "interop: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+progan=$PWD/.build/release/progan
+emoji=/usr/share/javascript/emojify.js/images/emoji
+
+python=$(scripts/torch/install-peer.sh | tail -1) || { echo "interop: installing PyTorch and pro-gan-pth failed"; exit 1; }
+swift build -c release --product progan >/dev/null || { echo "interop: swift build failed"; exit 1; }
+[[ -d $emoji ]] || { echo "interop: $emoji missing (apt-get install libjs-emojify, or run scripts/setup.sh)"; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+passed=0
+failed=0
+check() {
+    local name=$1 started=$SECONDS
+    shift
+    echo "=== $name"
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "PASS $name ($((SECONDS - started)) s)"
+    else
+        failed=$((failed + 1))
+        echo "FAIL $name ($((SECONDS - started)) s)"
+    fi
+}
+
+export_matches_pytorch() {
+    OPENBLAS_NUM_THREADS=1 "$progan" train --dataset "$emoji" --out "$work/tiny" --preset tiny >"$work/tiny.log" \
+        || { cat "$work/tiny.log"; return 1; }
+    local alpha
+    for alpha in 0.37 1; do
+        "$progan" export "$work/tiny/checkpoints/final.ckpt" --out "$work/tiny-$alpha.safetensors" --resolution 16 --alpha "$alpha" \
+            && "$python" scripts/torch/check_export.py "$work/tiny-$alpha.safetensors" || return 1
+    done
+}
+
+check "check_export: default architecture, fade-in and alpha 1" export_matches_pytorch
+check "check_pgp networks: pro_gan_pytorch G and D, depths 3..5" \
+    "$python" scripts/torch/check_pgp.py networks "$progan" "$work/pgp"
+check "check_pgp workflow: pro_gan_pytorch -> MPI training -> pro_gan_pytorch" \
+    "$python" scripts/torch/check_pgp.py workflow "$progan" "$work/workflow" \
+    --mpirun "mpirun --allow-run-as-root --hostfile hostfiles/localhost -np 2 -x OPENBLAS_NUM_THREADS=1"
+
+echo "interop: $passed passed, $failed failed"
+((failed == 0))
