@@ -3,10 +3,11 @@ import PackageDescription
 
 // Layering (imports only point down):
 //   progan CLI, mpi-check
+//   Interop (networks of a checkpoint as safetensors and back)
 //   Training (losses, EMA, checkpoints, trainer loop, sample grids)
 //   Model (layers, G, D, schedule) · Dataset (prepared image sets)
 //   Distributed (MPI communicator) · ImageIO (PNG) · Engine (tensors, autograd, conv, Adam, RNG)
-//   SafeIO (atomic writes, CRC32)
+//   Safetensors (the file format) · SafeIO (atomic writes, CRC32)
 //   MPIShim, PNGShim, StopSignal (C) over CMPI, CPNG, CBLAS (system libraries)
 let package = Package(
     name: "progan",
@@ -31,11 +32,13 @@ let package = Package(
         .target(name: "Dataset", dependencies: ["ImageIO", "SafeIO", "Engine"]),
         .target(name: "Model", dependencies: ["Engine"]),
         .target(name: "Training", dependencies: ["Model", "Engine", "Dataset", "Distributed", "ImageIO", "SafeIO"]),
+        .target(name: "Safetensors", dependencies: ["SafeIO"]),
+        .target(name: "Interop", dependencies: ["Safetensors", "Training", "Model", "Engine"]),
 
         .executableTarget(
             name: "progan",
             dependencies: [
-                "Engine", "Model", "Training", "Dataset", "ImageIO", "Distributed", "SafeIO", "StopSignal",
+                "Engine", "Model", "Training", "Dataset", "ImageIO", "Distributed", "SafeIO", "StopSignal", "Safetensors", "Interop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Collective-operation checks run under `mpirun -np 2` by scripts/test.sh.
@@ -46,6 +49,7 @@ let package = Package(
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "ImageIO", "SafeIO", "Engine"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Engine"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Engine", "Dataset"]),
+        .testTarget(name: "InteropTests", dependencies: ["Interop", "Safetensors", "Training", "Model", "Engine"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -10,25 +10,38 @@ public func pixelNorm(_ x: Tensor, epsilon: Float = 1e-8) -> Tensor {
     return div(x, broadcastChannels(sqrt(addScalar(meanSquare, epsilon)), channels: channels))
 }
 
+/// How minibatch-stddev groups are drawn from a batch of N = groups x groupSize samples.
+public enum StddevGrouping: Sendable {
+    /// Runs of consecutive samples: group g is samples g·groupSize ..< (g+1)·groupSize. Every group stays
+    /// inside any micro-batch that is a multiple of the group size, which is what makes results
+    /// independent of how a batch is split across ranks.
+    case consecutive
+    /// Every `groups`-th sample: group m is samples m, m + groups, m + 2·groups, ... (the official code's
+    /// and pro_gan_pytorch's `reshape(x, [groupSize, -1, ...])`).
+    case strided
+}
+
 /// Minibatch standard deviation (paper section 3): for each group of `groupSize` samples, the standard
 /// deviation of every feature over the group, averaged to one scalar, appended as an extra channel.
-///
-/// Groups are runs of consecutive samples (as in pro_gan_pytorch), not the official code's strided
-/// groups: the minibatch is shuffled either way, and consecutive groups keep every group inside one
-/// micro-batch, which is what makes results independent of how a batch is split across ranks.
-public func minibatchStddev(_ x: Tensor, groupSize: Int, epsilon: Float = 1e-8) -> Tensor {
+public func minibatchStddev(_ x: Tensor, groupSize: Int, grouping: StddevGrouping = .consecutive,
+                            epsilon: Float = 1e-8) -> Tensor {
     let (n, c, h, w) = x.nchw
     precondition(groupSize > 0 && n % groupSize == 0, "minibatch stddev: batch \(n) is not divisible by group size \(groupSize)")
     let groups = n / groupSize, features = c * h * w
-    let grouped = reshape(x, [groups, groupSize, features])
-    let groupMean = scale(sumAxis(grouped, outer: groups, axis: groupSize, inner: features, resultShape: [groups, 1, features]),
+    // Both groupings are a [outer, groupSize, inner] view with the group members on the middle axis;
+    // either way the per-feature statistics come out group-major, [groups, features].
+    let (outer, inner) = grouping == .consecutive ? (groups, 1) : (1, groups)
+    let row = inner * features
+    let grouped = reshape(x, [outer, groupSize, row])
+    let groupMean = scale(sumAxis(grouped, outer: outer, axis: groupSize, inner: row, resultShape: [outer, 1, row]),
                           1 / Float(groupSize))
-    let centered = sub(grouped, broadcastAxis(groupMean, outer: groups, axis: groupSize, inner: features,
-                                             resultShape: [groups, groupSize, features]))
-    let variance = scale(sumAxis(square(centered), outer: groups, axis: groupSize, inner: features,
-                                 resultShape: [groups, 1, features]), 1 / Float(groupSize))
+    let centered = sub(grouped, broadcastAxis(groupMean, outer: outer, axis: groupSize, inner: row,
+                                             resultShape: [outer, groupSize, row]))
+    let variance = scale(sumAxis(square(centered), outer: outer, axis: groupSize, inner: row,
+                                 resultShape: [outer, 1, row]), 1 / Float(groupSize))
     let stddev = sqrt(addScalar(variance, epsilon))
     let perGroup = scale(sumAxis(stddev, outer: groups, axis: features, inner: 1, resultShape: [groups]), 1 / Float(features))
-    let featureMap = broadcastAxis(perGroup, outer: groups, axis: groupSize * h * w, inner: 1, resultShape: [n, 1, h, w])
+    let perSample = broadcastAxis(perGroup, outer: outer, axis: groupSize, inner: inner, resultShape: [n])
+    let featureMap = broadcastAxis(perSample, outer: n, axis: h * w, inner: 1, resultShape: [n, 1, h, w])
     return concatChannels([x, featureMap])
 }

@@ -59,21 +59,24 @@ public enum Reference {
         return y
     }
 
-    /// Minibatch stddev with groups of consecutive samples; returns [N, C + 1, H, W].
-    public static func minibatchStddev(_ x: [Double], _ shape: [Int], groupSize: Int, epsilon: Double = 1e-8) -> [Double] {
+    /// Minibatch stddev with groups of consecutive samples, or with `strided` groups of every
+    /// (N / groupSize)-th sample; returns [N, C + 1, H, W].
+    public static func minibatchStddev(_ x: [Double], _ shape: [Int], groupSize: Int, strided: Bool = false,
+                                       epsilon: Double = 1e-8) -> [Double] {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
-        let features = c * h * w
+        let features = c * h * w, groups = n / groupSize
+        func sample(_ group: Int, _ member: Int) -> Int { strided ? member * groups + group : group * groupSize + member }
         var y = [Double](repeating: 0, count: n * (c + 1) * h * w)
-        for group in 0..<(n / groupSize) {
+        for group in 0..<groups {
             var stddevSum = 0.0
             for f in 0..<features {
-                let values = (0..<groupSize).map { x[(group * groupSize + $0) * features + f] }
+                let values = (0..<groupSize).map { x[sample(group, $0) * features + f] }
                 let mean = values.reduce(0, +) / Double(groupSize)
                 let variance = values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(groupSize)
                 stddevSum += (variance + epsilon).squareRoot()
             }
             for member in 0..<groupSize {
-                let s = group * groupSize + member
+                let s = sample(group, member)
                 for f in 0..<features { y[s * (c + 1) * h * w + f] = x[s * features + f] }
                 for p in 0..<(h * w) { y[(s * (c + 1) + c) * h * w + p] = stddevSum / Double(features) }
             }

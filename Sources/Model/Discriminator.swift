@@ -1,31 +1,45 @@
 import Engine
 
-/// ProGAN's discriminator, the mirror image of the generator (official `D_paper`).
+/// ProGAN's discriminator, the mirror image of the generator (official `D_paper`, or pro_gan_pytorch's
+/// with `arch` pgp).
 ///
 /// Parameters are declared in growth order (the 4x4 block and its fromRGB first), so those in use up
 /// to any resolution are a prefix of the flat buffer.
 public struct Discriminator: GrowingNetwork {
     public let config: NetworkConfig
     public let layout: ParameterLayout
-    /// The 4x4 block: minibatch stddev -> conv3x3 -> dense -> dense to one score.
+    /// The 4x4 block: minibatch stddev -> conv3x3 -> `head`.
     let finalConv: EqualizedConv
-    let finalDense: EqualizedDense
-    let scoreDense: EqualizedDense
+    let head: Head
     /// Blocks at 8x8 and up (index 0 at 8x8): conv3x3 -> conv3x3 -> 2x2 average pool.
     let blocks: [(EqualizedConv, EqualizedConv)]
     /// fromRGB per resolution, index 0 at 4x4.
     let fromRGB: [EqualizedConv]
     public let prefixCounts: [Int]
 
+    /// From the 4x4 block's conv to one score per image: the official code's two dense layers (nf(0)
+    /// features, the score with gain 1), or pro_gan_pytorch's conv4x4 (valid, `latent` maps) and conv1x1,
+    /// the same maps written as convolutions.
+    enum Head {
+        case dense(EqualizedDense, score: EqualizedDense)
+        case convolutional(EqualizedConv, score: EqualizedConv)
+    }
+
     public init(_ config: NetworkConfig) {
         self.config = config
         var layout = ParameterLayout()
         var prefixCounts: [Int] = []
         let features = config.features(stage: 1)
-        let statistics = config.mbstdGroupSize > 1 ? 1 : 0
+        let statistics = config.appendsStddevMap ? 1 : 0
         finalConv = EqualizedConv(&layout, "d.4x4.conv", input: features + statistics, output: features, kernel: 3)
-        finalDense = EqualizedDense(&layout, "d.4x4.dense0", input: features * 16, output: config.features(stage: 0))
-        scoreDense = EqualizedDense(&layout, "d.4x4.dense1", input: config.features(stage: 0), output: 1, gain: 1)
+        switch config.arch {
+        case .progan:
+            head = .dense(EqualizedDense(&layout, "d.4x4.dense0", input: features * 16, output: config.features(stage: 0)),
+                          score: EqualizedDense(&layout, "d.4x4.dense1", input: config.features(stage: 0), output: 1, gain: 1))
+        case .pgp:
+            head = .convolutional(EqualizedConv(&layout, "d.4x4.conv4x4", input: features, output: config.latent, kernel: 4, padding: 0),
+                                  score: EqualizedConv(&layout, "d.4x4.conv1x1", input: config.latent, output: 1, kernel: 1))
+        }
         let initialRGB = EqualizedConv(&layout, "d.4x4.fromrgb", input: config.imageChannels, output: features, kernel: 1)
         prefixCounts.append(layout.count)
         let grown = declareGrowthBlocks(&layout, config, network: "d", prefixCounts: &prefixCounts) { layout, name, log2 in
@@ -40,6 +54,14 @@ public struct Discriminator: GrowingNetwork {
         self.prefixCounts = prefixCounts
     }
 
+    public var equalizedLayers: [EqualizedLayer] {
+        let headLayers: [EqualizedLayer]
+        switch head {
+        case let .dense(dense, score): headLayers = [dense, score]
+        case let .convolutional(conv, score): headLayers = [conv, score]
+        }
+        return [finalConv] + headLayers + blocks.flatMap { [$0.0, $0.1] as [EqualizedLayer] } + fromRGB
+    }
 
     /// Scores [N, 1] for images [N, C, R, R]. During a fade-in (`alpha` < 1) the input to the old
     /// blocks blends fromRGB of the downsampled image with the new block's output (paper figure 2).
@@ -57,9 +79,24 @@ public struct Discriminator: GrowingNetwork {
                 features = lerp(old, features, alpha)
             }
         }
-        if config.mbstdGroupSize > 1 { features = minibatchStddev(features, groupSize: config.mbstdGroupSize) }
+        if config.appendsStddevMap {
+            // pro_gan_pytorch takes the whole batch as one group when it is no larger than the group size.
+            features = config.arch == .pgp
+                ? minibatchStddev(features, groupSize: min(config.mbstdGroupSize, n), grouping: .strided)
+                : minibatchStddev(features, groupSize: config.mbstdGroupSize)
+        }
         features = activate(finalConv(features, weights))
-        features = activate(finalDense(reshape(features, [n, config.features(stage: 1) * 16]), weights))
-        return scoreDense(features, weights)
+        switch head {
+        case let .dense(dense, score):
+            return score(activate(dense(reshape(features, [n, config.features(stage: 1) * 16]), weights)), weights)
+        case let .convolutional(conv, score):
+            return reshape(score(activate(conv(features, weights)), weights), [n, 1])
+        }
     }
+}
+
+extension NetworkConfig {
+    /// Whether D's 4x4 block appends the minibatch-stddev map: pro_gan_pytorch's always does (a group of
+    /// one gives a constant map); the official one unless the group size is 1.
+    var appendsStddevMap: Bool { arch == .pgp || mbstdGroupSize > 1 }
 }

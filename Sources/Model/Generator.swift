@@ -1,15 +1,15 @@
 import Engine
 
-/// ProGAN's generator (paper section 4 and table 2; official `G_paper`).
+/// ProGAN's generator (paper section 4 and table 2; official `G_paper`, or pro_gan_pytorch's with
+/// `arch` pgp).
 ///
 /// Parameters are declared block by block in growth order (4x4 first, each block followed by its
 /// toRGB), so those in use up to any resolution are a prefix of the flat buffer.
 public struct Generator: GrowingNetwork {
     public let config: NetworkConfig
     public let layout: ParameterLayout
-    /// The 4x4 block: latent -> dense to 4x4 maps (+ one bias per map) -> conv3x3.
-    let initialDense: EqualizedDense
-    let initialBias: Parameter
+    /// The 4x4 block: latent -> 4x4 maps -> conv3x3.
+    let initialProjection: EqualizedLatentProjection
     let initialConv: EqualizedConv
     /// Blocks at 8x8 and up: upsample -> conv3x3 -> conv3x3.
     let blocks: [(EqualizedConv, EqualizedConv)]
@@ -22,24 +22,29 @@ public struct Generator: GrowingNetwork {
         var layout = ParameterLayout()
         var prefixCounts: [Int] = []
         let initialFeatures = config.features(stage: 1)
-        // Official: gain sqrt(2)/4 on the latent dense, and the bias added per feature map after the
-        // reshape to 4x4 (`apply_bias` on the 4-D tensor), not per dense output.
-        initialDense = EqualizedDense(&layout, "g.4x4.dense", input: config.latent, output: initialFeatures * 16,
-                                      gain: Float(2).squareRoot() / 4, withBias: false)
-        initialBias = layout.declare("g.4x4.dense.bias", shape: [initialFeatures])
+        let isPGP = config.arch == .pgp
+        // Official: gain sqrt(2)/4 on the latent dense and toRGB with gain 1; pro_gan_pytorch keeps
+        // sqrt(2) on every layer.
+        initialProjection = EqualizedLatentProjection(&layout, "g.4x4.dense", input: config.latent, maps: initialFeatures,
+                                                      gain: Float(2).squareRoot() / (isPGP ? 1 : 4), inputMajor: isPGP)
         initialConv = EqualizedConv(&layout, "g.4x4.conv", input: initialFeatures, output: initialFeatures, kernel: 3)
-        let initialRGB = EqualizedConv(&layout, "g.4x4.torgb", input: initialFeatures, output: config.imageChannels, kernel: 1, gain: 1)
+        let rgbGain: Float = isPGP ? Float(2).squareRoot() : 1
+        let initialRGB = EqualizedConv(&layout, "g.4x4.torgb", input: initialFeatures, output: config.imageChannels, kernel: 1, gain: rgbGain)
         prefixCounts.append(layout.count)
         let grown = declareGrowthBlocks(&layout, config, network: "g", prefixCounts: &prefixCounts) { layout, name, log2 in
             let input = config.features(stage: log2 - 2), output = config.features(stage: log2 - 1)
             return ((EqualizedConv(&layout, "\(name).conv0", input: input, output: output, kernel: 3),
                      EqualizedConv(&layout, "\(name).conv1", input: output, output: output, kernel: 3)),
-                    EqualizedConv(&layout, "\(name).torgb", input: output, output: config.imageChannels, kernel: 1, gain: 1))
+                    EqualizedConv(&layout, "\(name).torgb", input: output, output: config.imageChannels, kernel: 1, gain: rgbGain))
         }
         blocks = grown.blocks
         toRGB = [initialRGB] + grown.converters
         self.layout = layout
         self.prefixCounts = prefixCounts
+    }
+
+    public var equalizedLayers: [EqualizedLayer] {
+        [initialProjection, initialConv] + blocks.flatMap { [$0.0, $0.1] as [EqualizedLayer] } + toRGB
     }
 
     /// Images [N, C, R, R] from latents [N, latent]. During a fade-in (`alpha` < 1) the output blends the
@@ -48,10 +53,10 @@ public struct Generator: GrowingNetwork {
         precondition(latents.rank == 2 && latents.shape[1] == config.latent,
                      "generator: latents \(latents.shape), expected [N, \(config.latent)]")
         let stage = config.stage(of: resolution)
-        let n = latents.shape[0], initialFeatures = config.features(stage: 1)
-        // Pixelwise normalization of the latent and after every conv (paper section 4.2).
-        var features = initialDense(pixelNorm(latents), weights)
-        features = pixelNorm(activate(addBias(reshape(features, [n, initialFeatures, 4, 4]), weights(initialBias))))
+        // Pixelwise normalization of the latent and after every conv (paper section 4.2); pro_gan_pytorch
+        // leaves it out after the 4x4 block's first layer.
+        var features = activate(initialProjection(pixelNorm(latents), weights))
+        if config.arch == .progan { features = pixelNorm(features) }
         features = pixelNorm(activate(initialConv(features, weights)))
         for index in 0..<stage {
             let previous = features

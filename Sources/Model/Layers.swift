@@ -60,6 +60,33 @@ public struct EqualizedDense {
     }
 }
 
+/// G's first layer: a latent [N, in] to 4x4 feature maps [N, maps, 4, 4], with one bias per map. The
+/// official code writes it as a dense layer (weight [maps·16, in], bias added after the reshape);
+/// pro_gan_pytorch as a 4x4 transposed convolution of a 1x1 input, whose weight [in, maps, 4, 4] is the
+/// same map stored transposed, with fan-in `in`.
+public struct EqualizedLatentProjection {
+    public let weight: Parameter
+    public let bias: Parameter
+    public let maps: Int
+    public let scale: Float
+    /// Whether the weight is stored [in, maps, 4, 4] (the transposed convolution's layout).
+    public let inputMajor: Bool
+
+    public init(_ layout: inout ParameterLayout, _ name: String, input: Int, maps: Int, gain: Float, inputMajor: Bool) {
+        weight = layout.declare("\(name).weight", shape: inputMajor ? [input, maps, 4, 4] : [maps * 16, input])
+        bias = layout.declare("\(name).bias", shape: [maps])
+        self.maps = maps
+        self.inputMajor = inputMajor
+        scale = heScale(gain: gain, fanIn: input)
+    }
+
+    public func callAsFunction(_ x: Tensor, _ weights: Weights) -> Tensor {
+        let scaled = Engine.scale(weights(weight), scale)
+        let product = inputMajor ? matmul(x, reshape(scaled, [x.shape[1], maps * 16])) : matmul(x, scaled, transposeB: true)
+        return addBias(reshape(product, [x.shape[0], maps, 4, 4]), weights(bias))
+    }
+}
+
 /// Initial values of equalized-learning-rate networks: weights N(0, 1), biases zero (paper section 4.1).
 public func initializeParameters(_ store: ParameterStore, random: inout PhiloxRandom) {
     store.initialize { parameter, values in
@@ -74,17 +101,33 @@ public func initializeParameters(_ store: ParameterStore, random: inout PhiloxRa
 /// Leaky ReLU with the paper's slope, 0.2.
 func activate(_ x: Tensor) -> Tensor { leakyRelu(x, slope: 0.2) }
 
+/// A layer whose stored weight is multiplied by a constant at run time (equalized learning rate).
+public protocol EqualizedLayer {
+    var weight: Parameter { get }
+    var scale: Float { get }
+}
+
+extension EqualizedConv: EqualizedLayer {}
+extension EqualizedDense: EqualizedLayer {}
+extension EqualizedLatentProjection: EqualizedLayer {}
+
 /// What G and D share: parameters declared block by block in growth order (4x4 first), so that those
 /// in use up to any resolution are a prefix of the flat buffer.
 public protocol GrowingNetwork {
     var config: NetworkConfig { get }
     /// Parameters in use up to each resolution, index 0 at 4x4.
     var prefixCounts: [Int] { get }
+    var equalizedLayers: [EqualizedLayer] { get }
 }
 
 extension GrowingNetwork {
     /// Number of leading parameters used at `resolution`.
     public func activeParameterCount(resolution: Int) -> Int { prefixCounts[config.stage(of: resolution)] }
+
+    /// The run-time scale of every weight, by parameter name: effective weight = stored weight x scale.
+    public var weightScales: [String: Float] {
+        Dictionary(uniqueKeysWithValues: equalizedLayers.map { ($0.weight.name, $0.scale) })
+    }
 }
 
 /// Declares the blocks from 8x8 up to the final resolution in growth order, each as two 3x3 convs

@@ -1,6 +1,17 @@
 import Foundation
 
-/// The size of a ProGAN generator/discriminator pair (official networks.py, `G_paper`/`D_paper`).
+/// The layer structure of G and D.
+public enum Architecture: String, Codable, CaseIterable, Sendable {
+    /// The official networks (networks.py `G_paper`/`D_paper`): the latent goes through a dense layer
+    /// to 4x4 maps, D ends in two dense layers, toRGB and the score have gain 1.
+    case progan
+    /// pro_gan_pytorch 3.4's networks (PyPI `pro-gan-pth`): a 4x4 transposed conv from the latent with
+    /// pixel norm only after the block's second conv, D ending in conv3x3 -> conv4x4 -> conv1x1 with
+    /// `latent` maps in between, every equalized layer with gain sqrt(2), and strided stddev groups.
+    case pgp
+}
+
+/// The size and structure of a ProGAN generator/discriminator pair.
 public struct NetworkConfig: Codable, Equatable, Sendable {
     /// Final output resolution, a power of two from 4 to 1024.
     public var resolution: Int
@@ -14,9 +25,10 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
     public var mbstdGroupSize: Int
     /// Image channels (3: RGB).
     public var imageChannels: Int
+    public var arch: Architecture
 
     public init(resolution: Int, fmapBase: Int = 8192, fmapDecay: Double = 1, fmapMax: Int = 512,
-                latentSize: Int? = nil, mbstdGroupSize: Int = 4, imageChannels: Int = 3) {
+                latentSize: Int? = nil, mbstdGroupSize: Int = 4, imageChannels: Int = 3, arch: Architecture = .progan) {
         self.resolution = resolution
         self.fmapBase = fmapBase
         self.fmapDecay = fmapDecay
@@ -24,6 +36,30 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
         self.latentSize = latentSize
         self.mbstdGroupSize = mbstdGroupSize
         self.imageChannels = imageChannels
+        self.arch = arch
+    }
+
+    /// pro_gan_pytorch's own widths: nf(stage) = clip(16384 / 2^stage, 1, 512), latent 512 (its
+    /// `Generator`/`Discriminator` defaults).
+    public static func proGANPyTorch(resolution: Int, latentSize: Int = 512) -> NetworkConfig {
+        NetworkConfig(resolution: resolution, fmapBase: 16384, fmapMax: 512, latentSize: latentSize, arch: .pgp)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case resolution, fmapBase, fmapDecay, fmapMax, latentSize, mbstdGroupSize, imageChannels, arch
+    }
+
+    /// Configurations and checkpoints written before `arch` existed are of the official architecture.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        resolution = try container.decode(Int.self, forKey: .resolution)
+        fmapBase = try container.decode(Int.self, forKey: .fmapBase)
+        fmapDecay = try container.decode(Double.self, forKey: .fmapDecay)
+        fmapMax = try container.decode(Int.self, forKey: .fmapMax)
+        latentSize = try container.decodeIfPresent(Int.self, forKey: .latentSize)
+        mbstdGroupSize = try container.decode(Int.self, forKey: .mbstdGroupSize)
+        imageChannels = try container.decode(Int.self, forKey: .imageChannels)
+        arch = try container.decodeIfPresent(Architecture.self, forKey: .arch) ?? .progan
     }
 
     /// Feature maps of a stage. A G block at resolution 2^r has nf(r - 1) maps.

@@ -85,3 +85,19 @@ public func schedulePoint(imagesShown: Int, config: ScheduleConfig, finalResolut
     return SchedulePoint(resolution: resolution, phase: phase, alpha: alpha,
                          minibatch: config.minibatch(at: resolution), learningRate: config.learningRate(at: resolution))
 }
+
+/// The first number of images at which `schedulePoint` stands at `resolution` with a fade-in weight of
+/// at least `alpha`, or at the start of its stabilization for alpha 1: where a run continues from
+/// networks trained elsewhere up to that point.
+public func imagesShown(atResolution resolution: Int, alpha: Float, config: ScheduleConfig) -> Int {
+    let stage = resolution.trailingZeroBitCount - 2
+    let stabilize = Int((config.stabilizeKimg * 1000).rounded()), fade = Int((config.fadeKimg * 1000).rounded())
+    let period = stabilize + fade
+    guard stage > 0, period > 0 else { return 0 }
+    guard alpha < 1 else { return stage * period }
+    // The smallest k whose alpha, computed as schedulePoint computes it, reaches `alpha`.
+    var k = Int((Double(max(alpha, 0)) * Double(fade)).rounded(.down))
+    while k > 0 && Float(k - 1) / Float(fade) >= alpha { k -= 1 }
+    while k < fade && Float(k) / Float(fade) < alpha { k += 1 }
+    return (stage - 1) * period + stabilize + k
+}

@@ -182,9 +182,42 @@ public struct Checkpoint {
     }
 }
 
+extension TrainingState {
+    static let randomSchemeDescription = "philox4x32-10 substreams of (seed, step, purpose)"
+
+    /// Where each network's parameters lie in the sections g, d and g_ema.
+    static func tensorTable(_ network: NetworkConfig) -> [TensorEntry] {
+        let sections = [("g", Generator(network).layout), ("d", Discriminator(network).layout), ("g_ema", Generator(network).layout)]
+        return sections.flatMap { section, layout in
+            layout.parameters.map { TensorEntry(section: section, name: $0.name, shape: $0.shape, offset: $0.offset) }
+        }
+    }
+}
+
+extension Checkpoint {
+    /// Networks trained elsewhere as the checkpoint of a run that has shown `imagesShown` images: step 0,
+    /// fresh optimizer state, the schedule at the point those images imply.
+    public init(startingFrom config: TrainingConfig, generator: [Float], averagedGenerator: [Float], discriminator: [Float],
+                imagesShown: Int) {
+        let point = schedulePoint(imagesShown: imagesShown, config: config.schedule, finalResolution: config.network.resolution)
+        let state = TrainingState(config: config, configHash: config.hash, step: 0, imagesShown: imagesShown, dataPosition: imagesShown,
+                                  resolution: point.resolution, phase: point.phase, adamGeneratorStep: 0, adamDiscriminatorStep: 0,
+                                  randomScheme: TrainingState.randomSchemeDescription, tensors: TrainingState.tensorTable(config.network))
+        let generatorZeros = [Float](repeating: 0, count: generator.count), discriminatorZeros = [Float](repeating: 0, count: discriminator.count)
+        self.init(state: state, buffers: ["g": generator, "d": discriminator, "g_ema": averagedGenerator,
+                                          "adam_g_m": generatorZeros, "adam_g_v": generatorZeros,
+                                          "adam_d_m": discriminatorZeros, "adam_d_v": discriminatorZeros])
+    }
+}
+
 public struct CheckpointError: Error, CustomStringConvertible {
     public let path: String
     public let problem: String
+
+    public init(path: String, problem: String) {
+        self.path = path
+        self.problem = problem
+    }
     public var description: String { "\(path): \(problem)" }
 }
 

@@ -348,16 +348,11 @@ public final class Trainer {
     // MARK: Checkpoints
 
     public func checkpoint() -> Checkpoint {
-        var tensors: [TrainingState.TensorEntry] = []
-        let sections: [(String, ParameterStore)] = [("g", generatorWeights), ("d", discriminatorWeights), ("g_ema", averagedGeneratorWeights)]
-        for (section, store) in sections {
-            tensors += store.layout.parameters.map { .init(section: section, name: $0.name, shape: $0.shape, offset: $0.offset) }
-        }
         func array(_ buffer: FloatBuffer) -> [Float] { Array(UnsafeBufferPointer(start: buffer.pointer, count: buffer.count)) }
         let state = TrainingState(config: config, configHash: config.hash, step: progress.step, imagesShown: progress.imagesShown,
                                   dataPosition: progress.dataPosition, resolution: progress.resolution, phase: progress.phase,
                                   adamGeneratorStep: generatorOptimizer.step, adamDiscriminatorStep: discriminatorOptimizer.step,
-                                  randomScheme: "philox4x32-10 substreams of (seed, step, purpose)", tensors: tensors)
+                                  randomScheme: TrainingState.randomSchemeDescription, tensors: TrainingState.tensorTable(config.network))
         return Checkpoint(state: state, buffers: [
             "g": array(generatorWeights.values), "d": array(discriminatorWeights.values), "g_ema": array(averagedGeneratorWeights.values),
             "adam_g_m": array(generatorOptimizer.firstMoment), "adam_g_v": array(generatorOptimizer.secondMoment),

@@ -202,6 +202,9 @@ extension TrainingConfig {
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             let key = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw ConfigError(message: "\(source): '\(key)' has the wrong type (\(context.debugDescription))")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw ConfigError(message: "\(source): '\(key)' has an invalid value (\(context.debugDescription))")
         } catch {
             throw ConfigError(message: "\(source): \(error)")
         }

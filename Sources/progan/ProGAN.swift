@@ -12,7 +12,7 @@ struct ProGAN: ParsableCommand {
               mpirun -np 2 progan train --dataset images.pgds --out runs/first
               progan generate --checkpoint runs/first/checkpoints/final.ckpt --count 64 --grid --out samples
             """,
-        subcommands: [Train.self, Prepare.self, Generate.self, Interpolate.self, Summary.self, Bench.self])
+        subcommands: [Train.self, Prepare.self, Generate.self, Interpolate.self, Summary.self, Export.self, Import.self, Bench.self])
 
     /// Bad arguments are one line on standard error with a non-zero exit, like every other bad input
     /// (ArgumentParser's default adds the usage); `--help` still prints the full help.

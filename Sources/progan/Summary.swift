@@ -14,7 +14,7 @@ struct Summary: ParsableCommand {
             network = try options.resolved().network
             try network.validate()
         } catch { fail(error) }
-        print("network at \(network.resolution)x\(network.resolution): fmap_base \(network.fmapBase), fmap_max \(network.fmapMax), "
+        print("\(network.arch.rawValue) network at \(network.resolution)x\(network.resolution): fmap_base \(network.fmapBase), fmap_max \(network.fmapMax), "
               + "latent \(network.latent), minibatch-stddev group \(network.mbstdGroupSize)")
         for (title, layout) in [("generator", Generator(network).layout), ("discriminator", Discriminator(network).layout)] {
             print("\n\(title)")

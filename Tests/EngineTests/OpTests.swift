@@ -152,4 +152,22 @@ final class OpTests: XCTestCase {
         checkGradients([x], step: 1e-3, "minibatchStddev") { minibatchStddev($0[0], groupSize: 4) }
         checkSecondOrder([x], step: 1e-3, "minibatchStddev") { minibatchStddev($0[0], groupSize: 4) }
     }
+
+    /// Strided groups (pro_gan_pytorch's): group m holds samples m, m + N/G, ...; the same values as
+    /// consecutive groups of the batch reordered so that those samples are adjacent.
+    func testMinibatchStddevStridedGroups() {
+        let x = randomTensor([8, 3, 2, 2], seed: 11)
+        for group in [1, 2, 4, 8] {
+            let y = minibatchStddev(x, groupSize: group, grouping: .strided)
+            assertClose(doubles(y), Reference.minibatchStddev(doubles(x), x.shape, groupSize: group, strided: true), tolerance: 1e-6,
+                        "strided minibatchStddev group \(group)")
+        }
+        // Groups of 2 out of 8: strided pairs (0, 4), consecutive pairs (0, 1), so the statistics differ.
+        let strided = minibatchStddev(x, groupSize: 2, grouping: .strided), consecutive = minibatchStddev(x, groupSize: 2)
+        XCTAssertNotEqual(strided[3 * 4], consecutive[3 * 4])
+        let pairOf0And4 = Tensor(shape: [2, 3, 2, 2], values: Array(x.scalars[0..<12] + x.scalars[48..<60]))
+        XCTAssertEqual(strided[3 * 4], minibatchStddev(pairOf0And4, groupSize: 2)[3 * 4], accuracy: 1e-6)
+        checkGradients([x], step: 1e-3, "strided minibatchStddev") { minibatchStddev($0[0], groupSize: 4, grouping: .strided) }
+        checkSecondOrder([x], step: 1e-3, "strided minibatchStddev") { minibatchStddev($0[0], groupSize: 4, grouping: .strided) }
+    }
 }

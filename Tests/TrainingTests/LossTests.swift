@@ -156,4 +156,21 @@ final class AveragingAndConfigTests: XCTestCase {
         }
         XCTAssertThrowsError(try TrainingConfig.cpu.overlaid(withJSON: Data("[1]".utf8), source: "run.json"))
     }
+
+    /// `network.arch` selects the layer structure; configurations written before it existed (no `arch`
+    /// key, as in older checkpoints) are of the official one, and an unknown name is a one-line error.
+    func testArchitectureSetting() throws {
+        let pgp = try TrainingConfig.cpu.overlaid(withJSON: Data(#"{"network": {"arch": "pgp"}}"#.utf8), source: "run.json")
+        XCTAssertEqual(pgp.network.arch, .pgp)
+        XCTAssertEqual(try TrainingConfig.decode(pgp.encoded()), pgp)
+        var legacy = try JSONSerialization.jsonObject(with: TrainingConfig.cpu.encoded()) as! [String: Any]
+        var network = legacy["network"] as! [String: Any]
+        XCTAssertNotNil(network.removeValue(forKey: "arch"))
+        legacy["network"] = network
+        XCTAssertEqual(try TrainingConfig.decode(JSONSerialization.data(withJSONObject: legacy)).network.arch, .progan)
+        XCTAssertThrowsError(try TrainingConfig.cpu.overlaid(withJSON: Data(#"{"network": {"arch": "stylegan"}}"#.utf8), source: "run.json")) {
+            XCTAssertTrue("\($0)".hasPrefix("run.json: 'network.arch' has an invalid value"), "\($0)")
+            XCTAssertFalse("\($0)".contains("\n"))
+        }
+    }
 }

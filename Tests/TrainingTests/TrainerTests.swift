@@ -46,6 +46,18 @@ final class TrainerTests: XCTestCase {
     /// A run restored from a checkpoint continues exactly as the uninterrupted run: same samples,
     /// latents, schedule and optimizer state, so the weights agree bit for bit, across a resolution change.
     func testResumeFromCheckpointIsExact() throws {
+        try checkResumeIsExact(config)
+    }
+
+    /// The same for pro_gan_pytorch's architecture, whose D groups the stddev statistic strided.
+    func testResumeFromCheckpointIsExactForTheProGANPyTorchArchitecture() throws {
+        var config = self.config
+        config.network.arch = .pgp
+        config.microbatch = 8
+        try checkResumeIsExact(config)
+    }
+
+    private func checkResumeIsExact(_ config: TrainingConfig) throws {
         let dataset = try makeDataset(in: directory)
         let uninterrupted = try Trainer(config: config, dataset: dataset)
         for _ in 0..<4 { try uninterrupted.step() }
