@@ -53,12 +53,12 @@ struct Slab {
     let rows: Range<Int>
 }
 
-/// Grow-only scratch buffers shared by the conv kernels, so the hot loop allocates nothing: each grows to
+/// Grow-only scratch buffers shared by the conv and normalization kernels, so the hot loop allocates nothing: each grows to
 /// the largest layer's need during the first step and is reused from then on.
 /// One set per process: ranks are processes, and a kernel's threads share its buffers.
 enum Workspace {
     enum Slot: Int, CaseIterable {
-        case columns, staging, winogradInput, winogradProducts, winogradFilter
+        case columns, staging, winogradInput, winogradProducts, winogradFilter, pixelNorms, pixelNormProjections
     }
 
     nonisolated(unsafe) private static var buffers = Slot.allCases.map { _ in FloatBuffer(count: 0) }
@@ -312,5 +312,23 @@ public func conv2dBackwardFilter(_ x: Tensor, _ outputGradient: Tensor, kernel: 
     return makeResult(out, inputs: [x, outputGradient], selectivePullback: { dw, _, needed in
         [needed[0] ? conv2dBackwardData(outputGradient, dw, inputShape: x.shape, padding: padding) : nil,
          needed[1] ? conv2d(x, dw, padding: padding) : nil]
+    })
+}
+
+/// leakyRelu(conv2d(x, w) + bias) with the bias and activation applied by the conv kernel as it writes
+/// the output: one pass and one tensor instead of three. The pullback is written with recorded ops, so
+/// it differentiates again like the unfused chain.
+public func conv2dBiasLeakyRelu(_ x: Tensor, _ filter: Tensor, bias: Tensor, padding: Int, slope: Float) -> Tensor {
+    let g = geometry(input: x.shape, filter: filter.shape, padding: padding)
+    precondition(bias.shape == [g.outChannels], "conv2dBiasLeakyRelu: bias \(bias.shape) for \(g.outChannels) output channels")
+    let out = Tensor(uninitialized: [g.batch, g.outChannels, g.outHeight, g.outWidth])
+    convForwardKernel(input: x.pointer, filter: filter.pointer, output: out.pointer, g, epilogue: ConvEpilogue(bias: bias.pointer, slope: slope))
+    return makeResult(out, inputs: [x, filter, bias], selectivePullback: { dy, output, needed in
+        // The output is positive exactly where the pre-activation is (for any slope >= 0), so it serves
+        // as the mask.
+        let preActivation = leakyReluGradient(dy, input: output, slope: slope)
+        return [needed[0] ? conv2dBackwardData(preActivation, filter, inputShape: x.shape, padding: padding) : nil,
+                needed[1] ? conv2dBackwardFilter(x, preActivation, kernel: filter.shape[2], padding: padding) : nil,
+                needed[2] ? sumToChannels(preActivation) : nil]
     })
 }

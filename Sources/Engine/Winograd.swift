@@ -42,22 +42,30 @@ extension ConvGeometry {
         return winogradCost < im2colCost ? .winograd : .im2col
     }
 
-    /// Modelled costs in sgemm-FLOP equivalents. Moving one float through memory in our scalar
-    /// transform and copy loops costs about as long as `floatMoveCost` GEMM FLOPs at sgemm's rate
-    /// (measured with `progan bench conv`); the Winograd transforms touch each transformed element a
-    /// few times, and the transformed filter is read once per tile chunk.
-    static let floatMoveCost = 12.0
+    /// Modelled costs in sgemm-FLOP equivalents, fitted to `progan bench conv` on this machine kind:
+    /// moving one float through our copy loops costs `floatMoveCost`, transforming one element of a tile
+    /// (gathering, two 1-D passes, a strided store) `transformCost`, and a GEMM only `columns` wide
+    /// runs at columns / (columns + `narrowColumns`) of its full rate.
+    static let floatMoveCost = 12.0, transformCost = 300.0, narrowColumns = 16.0
+
+    static func gemmCost(rows: Double, columns: Double, inner: Double) -> Double {
+        2 * rows * columns * inner * (1 + narrowColumns / columns)
+    }
+
     var im2colCost: Double {
-        let columns = Double(batch * outPixels), patch = Double(self.patch)
-        return Double(outChannels) * patch * columns * 2 + ConvGeometry.floatMoveCost * patch * columns
+        let columns = Double(slabs.map { $0.count * $0.rows.count * outWidth }.max() ?? 1)
+        let slabCount = Double(slabs.count), patch = Double(self.patch)
+        return slabCount * (ConvGeometry.gemmCost(rows: Double(outChannels), columns: columns, inner: patch)
+                            + ConvGeometry.floatMoveCost * patch * columns)
     }
 
     var winogradCost: Double {
         let plan = WinogradPlan(self)
         let tiles = Double(plan.tiles), (c, o) = (Double(inChannels), Double(outChannels))
-        let products = 2 * 36 * o * c * tiles
-        let transforms = ConvGeometry.floatMoveCost * 36 * (c + o) * tiles * 2
-        let filter = ConvGeometry.floatMoveCost * 36 * o * c * Double(plan.chunks.count + 1)
+        let chunks = Double(plan.chunks.count), width = tiles / chunks
+        let products = 36 * chunks * ConvGeometry.gemmCost(rows: o, columns: width, inner: c)
+        let transforms = ConvGeometry.transformCost * 36 * (c + o) * tiles
+        let filter = ConvGeometry.floatMoveCost * 36 * o * c * (chunks + 1)
         return products + transforms + filter
     }
 }
