@@ -93,13 +93,25 @@ struct WinogradPlan {
         chunks = stride(from: 0, to: total, by: size).map { $0..<min($0 + size, total) }
     }
 
-    /// Sample, top row and left column (in output coordinates) of tile `index`.
-    @inline(__always)
-    func locate(_ index: Int) -> (sample: Int, top: Int, left: Int) {
-        let (sample, within) = index.quotientAndRemainder(dividingBy: tilesPerImage)
-        let (row, column) = within.quotientAndRemainder(dividingBy: tilesAcross)
-        return (sample, row * 4, column * 4)
+    /// The chunk's tiles as runs along tile rows: each run is `count` consecutive tiles of one row of one
+    /// sample, starting at output pixel (top, left), whose transformed values go to columns
+    /// `column ..< column + count` of the chunk's matrices.
+    func runs(_ chunk: Range<Int>) -> [TileRun] {
+        var runs: [TileRun] = []
+        var index = chunk.lowerBound
+        while index < chunk.upperBound {
+            let (sample, within) = index.quotientAndRemainder(dividingBy: tilesPerImage)
+            let (row, column) = within.quotientAndRemainder(dividingBy: tilesAcross)
+            let count = min(chunk.upperBound - index, tilesAcross - column)
+            runs.append(TileRun(sample: sample, top: row * 4, left: column * 4, count: count, column: index - chunk.lowerBound))
+            index += count
+        }
+        return runs
     }
+}
+
+struct TileRun {
+    let sample: Int, top: Int, left: Int, count: Int, column: Int
 }
 
 // MARK: - The three 1-D transforms and their adjoints
@@ -146,86 +158,96 @@ private let filterTransformMatrix: [Float] = {
 /// The same for the filter rotated by 180 degrees (column 3i + j reads g[2 - i][2 - j]).
 private let flippedFilterTransformMatrix: [Float] = (0..<36).flatMap { xi in (0..<9).map { filterTransformMatrix[xi * 9 + 8 - $0] } }
 
+/// Distance between the 36 [rows, tiles] matrices of a transformed chunk. Each tile's 36 values are
+/// written (or read) across all of them at once; at a distance that is a multiple of 4 KiB those 36
+/// streams would share cache sets and evict each other, so each matrix starts one cache line further.
+@inline(__always)
+func transformedPlaneStride(rows: Int, tiles: Int) -> Int { (rows * tiles + 1023) / 1024 * 1024 + 16 }
+
 // MARK: - Tile transforms
+//
+// Each works on a run of tiles along one tile row, one channel at a time. Image rows are copied into a
+// band split by column modulo 4 ("phases": column 4k + r goes to phase r at position k), so that tile k
+// reads positions k of every phase and k + 1 of phases 0 and 1: every loop then walks contiguous
+// memory and is vectorized by the compiler, the pass across rows as well as the pass along them, which
+// writes each transformed position ξ as a contiguous stream over the run's tiles.
 
-/// Points `window` at the size x size block whose top-left pixel is (top, left) of an height x width plane,
-/// directly when it lies inside, otherwise as a zero-padded copy in `scratch`. Returns the row stride.
+/// Copies rows `top ..< top + rows`, columns `left ..< left + columns` of a height x width plane into a
+/// band of `rows` rows of 4 phases of `phaseLength` values each, zero outside the plane.
 @inline(__always)
-private func block(_ plane: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, size: Int,
-                   scratch: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, Int) {
-    if top >= 0 && left >= 0 && top + size <= height && left + size <= width { return (plane + top * width + left, width) }
-    let lo = max(0, -left), hi = max(lo, min(size, width - left))
-    for i in 0..<size {
-        let row = scratch + i * size, y = top + i
-        row.initialize(repeating: 0, count: size)
-        if y >= 0 && y < height && hi > lo { (row + lo).update(from: plane + y * width + left + lo, count: hi - lo) }
-    }
-    return (UnsafePointer(scratch), size)
-}
-
-/// Writes Bᵀ d B of the 6x6 window d at `window` to `target[ξ · step]`.
-@inline(__always)
-private func transformInputWindow(_ window: UnsafePointer<Float>, stride: Int, into target: UnsafeMutablePointer<Float>, step: Int,
-                                  scratch: UnsafeMutablePointer<Float>) {
-    for j in 0..<6 {
-        let column = window + j
-        let t = inputTransform(column[0], column[stride], column[2 * stride], column[3 * stride], column[4 * stride], column[5 * stride])
-        (scratch[j], scratch[6 + j], scratch[12 + j], scratch[18 + j], scratch[24 + j], scratch[30 + j]) = t
-    }
-    for i in 0..<6 {
-        let row = scratch + 6 * i, out = target + 6 * i * step
-        let t = inputTransform(row[0], row[1], row[2], row[3], row[4], row[5])
-        (out[0], out[step], out[2 * step], out[3 * step], out[4 * step], out[5 * step]) = t
+private func copyBandByPhase(_ plane: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, rows: Int, columns: Int,
+                             phaseLength: Int, into band: UnsafeMutablePointer<Float>) {
+    band.initialize(repeating: 0, count: rows * 4 * phaseLength)
+    let lo = min(max(0, -left), columns), hi = max(lo, min(columns, width - left))
+    for i in 0..<rows where top + i >= 0 && top + i < height {
+        let source = plane + (top + i) * width + left, row = band + i * 4 * phaseLength
+        for x in lo..<hi { row[(x & 3) * phaseLength + (x >> 2)] = source[x] }
     }
 }
 
-/// Writes A y Aᵀ of the 4x4 block y at `block` to `target[ξ · step]`.
-@inline(__always)
-private func transformOutputGradientBlock(_ block: UnsafePointer<Float>, stride: Int, into target: UnsafeMutablePointer<Float>, step: Int,
-                                          scratch: UnsafeMutablePointer<Float>) {
-    for j in 0..<4 {
-        let column = block + j
-        let t = outputTransformAdjoint(column[0], column[stride], column[2 * stride], column[3 * stride])
-        (scratch[j], scratch[4 + j], scratch[8 + j], scratch[12 + j], scratch[16 + j], scratch[20 + j]) = t
-    }
-    for a in 0..<6 {
-        let row = scratch + 4 * a, out = target + 6 * a * step
-        let t = outputTransformAdjoint(row[0], row[1], row[2], row[3])
-        (out[0], out[step], out[2 * step], out[3 * step], out[4 * step], out[5 * step]) = t
-    }
-}
-
-/// V[ξ][c][t]: the transformed input windows of the chunk's tiles, for every channel.
+/// V[ξ][c][t]: Bᵀ d B of the 6x6 input window of every tile of the chunk, for every channel.
 private func transformInputs(_ input: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>, into v: UnsafeMutablePointer<Float>) {
-    let g = plan.geometry, step = g.inChannels * chunk.count
+    let g = plan.geometry, n = chunk.count, step = transformedPlaneStride(rows: g.inChannels, tiles: n)
+    let runs = plan.runs(chunk), longest = plan.tilesAcross + 1
     forEachSlice(of: g.inChannels) { channels in
-        withScratch { window, transform in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 48 * longest) { scratch in
             for c in channels {
-                for t in chunk {
-                    let (sample, top, left) = plan.locate(t)
-                    let plane = input + (sample * g.inChannels + c) * g.inPixels
-                    let (d, stride) = block(plane, height: g.height, width: g.width, top: top - g.padding, left: left - g.padding,
-                                            size: 6, scratch: window)
-                    transformInputWindow(d, stride: stride, into: v + c * chunk.count + (t - chunk.lowerBound), step: step, scratch: transform)
+                for run in runs {
+                    let phase = run.count + 1, rowLength = 4 * phase
+                    let band = scratch.baseAddress!, columns = band + 6 * rowLength
+                    copyBandByPhase(input + (run.sample * g.inChannels + c) * g.inPixels, height: g.height, width: g.width,
+                                    top: run.top - g.padding, left: run.left - g.padding, rows: 6, columns: 4 * run.count + 2,
+                                    phaseLength: phase, into: band)
+                    let (b0, b1, b2, b3, b4, b5) = (band, band + rowLength, band + 2 * rowLength, band + 3 * rowLength,
+                                                    band + 4 * rowLength, band + 5 * rowLength)
+                    let (c0, c1, c2, c3, c4, c5) = (columns, columns + rowLength, columns + 2 * rowLength, columns + 3 * rowLength,
+                                                    columns + 4 * rowLength, columns + 5 * rowLength)
+                    for x in 0..<rowLength {
+                        (c0[x], c1[x], c2[x], c3[x], c4[x], c5[x]) = inputTransform(b0[x], b1[x], b2[x], b3[x], b4[x], b5[x])
+                    }
+                    for i in 0..<6 {
+                        let p0 = columns + i * rowLength, p1 = p0 + phase, p2 = p1 + phase, p3 = p2 + phase
+                        let next0 = p0 + 1, next1 = p1 + 1
+                        let out = v + 6 * i * step + c * n + run.column
+                        let (o0, o1, o2, o3, o4, o5) = (out, out + step, out + 2 * step, out + 3 * step, out + 4 * step, out + 5 * step)
+                        for k in 0..<run.count {
+                            (o0[k], o1[k], o2[k], o3[k], o4[k], o5[k]) = inputTransform(p0[k], p1[k], p2[k], p3[k], next0[k], next1[k])
+                        }
+                    }
                 }
             }
         }
     }
 }
 
-/// Z[ξ][o][t]: the transformed output-gradient blocks of the chunk's tiles (zero beyond the output's edge).
+/// Z[ξ][o][t]: A y Aᵀ of the 4x4 output-gradient block y of every tile of the chunk (zero beyond the
+/// output's edge), for every output channel.
 private func transformOutputGradients(_ gradient: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>,
                                       into z: UnsafeMutablePointer<Float>) {
-    let g = plan.geometry, step = g.outChannels * chunk.count
+    let g = plan.geometry, n = chunk.count, step = transformedPlaneStride(rows: g.outChannels, tiles: n)
+    let runs = plan.runs(chunk), longest = plan.tilesAcross
     forEachSlice(of: g.outChannels) { channels in
-        withScratch { window, transform in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 40 * longest) { scratch in
             for o in channels {
-                for t in chunk {
-                    let (sample, top, left) = plan.locate(t)
-                    let plane = gradient + (sample * g.outChannels + o) * g.outPixels
-                    let (y, stride) = block(plane, height: g.outHeight, width: g.outWidth, top: top, left: left, size: 4, scratch: window)
-                    transformOutputGradientBlock(y, stride: stride, into: z + o * chunk.count + (t - chunk.lowerBound), step: step,
-                                                 scratch: transform)
+                for run in runs {
+                    let phase = run.count, rowLength = 4 * phase
+                    let band = scratch.baseAddress!, columns = band + 4 * rowLength
+                    copyBandByPhase(gradient + (run.sample * g.outChannels + o) * g.outPixels, height: g.outHeight, width: g.outWidth,
+                                    top: run.top, left: run.left, rows: 4, columns: 4 * run.count, phaseLength: phase, into: band)
+                    let (b0, b1, b2, b3) = (band, band + rowLength, band + 2 * rowLength, band + 3 * rowLength)
+                    let (c0, c1, c2, c3, c4, c5) = (columns, columns + rowLength, columns + 2 * rowLength, columns + 3 * rowLength,
+                                                    columns + 4 * rowLength, columns + 5 * rowLength)
+                    for x in 0..<rowLength {
+                        (c0[x], c1[x], c2[x], c3[x], c4[x], c5[x]) = outputTransformAdjoint(b0[x], b1[x], b2[x], b3[x])
+                    }
+                    for a in 0..<6 {
+                        let p0 = columns + a * rowLength, p1 = p0 + phase, p2 = p1 + phase, p3 = p2 + phase
+                        let out = z + 6 * a * step + o * n + run.column
+                        let (o0, o1, o2, o3, o4, o5) = (out, out + step, out + 2 * step, out + 3 * step, out + 4 * step, out + 5 * step)
+                        for k in 0..<run.count {
+                            (o0[k], o1[k], o2[k], o3[k], o4[k], o5[k]) = outputTransformAdjoint(p0[k], p1[k], p2[k], p3[k])
+                        }
+                    }
                 }
             }
         }
@@ -236,41 +258,39 @@ private func transformOutputGradients(_ gradient: UnsafePointer<Float>, _ plan: 
 /// epilogue applied as they are written.
 private func transformOutputs(_ m: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>, into output: UnsafeMutablePointer<Float>,
                               epilogue: ConvEpilogue) {
-    let g = plan.geometry, step = g.outChannels * chunk.count
+    let g = plan.geometry, n = chunk.count, step = transformedPlaneStride(rows: g.outChannels, tiles: n)
+    let runs = plan.runs(chunk), longest = plan.tilesAcross
     forEachSlice(of: g.outChannels) { channels in
-        withScratch { block, columns in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 40 * longest) { scratch in
             for o in channels {
                 let bias = epilogue.bias?[o] ?? 0
-                for t in chunk {
-                    let source = m + o * chunk.count + (t - chunk.lowerBound)
-                    for b in 0..<6 {
-                        let column = source + b * step
-                        let s = outputTransform(column[0], column[6 * step], column[12 * step], column[18 * step], column[24 * step],
-                                                column[30 * step])
-                        (columns[b], columns[6 + b], columns[12 + b], columns[18 + b]) = s
+                for run in runs {
+                    let phase = run.count, rowLength = 4 * phase
+                    let rows = scratch.baseAddress!, block = rows + 6 * rowLength
+                    for a in 0..<6 {
+                        let products = m + 6 * a * step + o * n + run.column
+                        let (m0, m1, m2, m3, m4, m5) = (products, products + step, products + 2 * step, products + 3 * step,
+                                                        products + 4 * step, products + 5 * step)
+                        let q0 = rows + a * rowLength, q1 = q0 + phase, q2 = q1 + phase, q3 = q2 + phase
+                        for k in 0..<run.count {
+                            (q0[k], q1[k], q2[k], q3[k]) = outputTransform(m0[k], m1[k], m2[k], m3[k], m4[k], m5[k])
+                        }
                     }
-                    for i in 0..<4 {
-                        let row = columns + 6 * i
-                        (block[4 * i], block[4 * i + 1], block[4 * i + 2], block[4 * i + 3]) =
-                            outputTransform(row[0], row[1], row[2], row[3], row[4], row[5])
+                    let (r0, r1, r2, r3, r4, r5) = (rows, rows + rowLength, rows + 2 * rowLength, rows + 3 * rowLength,
+                                                    rows + 4 * rowLength, rows + 5 * rowLength)
+                    let (y0, y1, y2, y3) = (block, block + rowLength, block + 2 * rowLength, block + 3 * rowLength)
+                    for x in 0..<rowLength {
+                        (y0[x], y1[x], y2[x], y3[x]) = outputTransform(r0[x], r1[x], r2[x], r3[x], r4[x], r5[x])
                     }
-                    let (sample, top, left) = plan.locate(t)
-                    let plane = output + (sample * g.outChannels + o) * g.outPixels
-                    for i in 0..<min(4, g.outHeight - top) {
-                        let target = plane + (top + i) * g.outWidth + left
-                        for j in 0..<min(4, g.outWidth - left) { target[j] = epilogue.apply(block[4 * i + j] + bias) }
+                    let plane = output + (run.sample * g.outChannels + o) * g.outPixels
+                    let visible = min(rowLength, g.outWidth - run.left)
+                    for i in 0..<min(4, g.outHeight - run.top) {
+                        let target = plane + (run.top + i) * g.outWidth + run.left, values = block + i * rowLength
+                        for x in 0..<visible { target[x] = epilogue.apply(values[(x & 3) * phase + (x >> 2)] + bias) }
                     }
                 }
             }
         }
-    }
-}
-
-/// Two small per-thread scratch areas for gathering and transforming one tile.
-@inline(__always)
-private func withScratch(_ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: 72) { buffer in
-        body(buffer.baseAddress!, buffer.baseAddress! + 36)
     }
 }
 
@@ -295,11 +315,12 @@ private func winogradConvolve(input: UnsafePointer<Float>, transformedFilter u: 
     let (c, o) = (g.inChannels, g.outChannels)
     for chunk in plan.chunks {
         let n = chunk.count
-        let v = Workspace.buffer(.winogradInput, 36 * c * n), m = Workspace.buffer(.winogradProducts, 36 * o * n)
+        let (inputStride, outputStride) = (transformedPlaneStride(rows: c, tiles: n), transformedPlaneStride(rows: o, tiles: n))
+        let v = Workspace.buffer(.winogradInput, 36 * inputStride), m = Workspace.buffer(.winogradProducts, 36 * outputStride)
         transformInputs(input, plan, chunk: chunk, into: v)
         for xi in 0..<36 {
             gemm(transposeA: transposedFilter, transposeB: false, m: o, n: n, k: c, a: u + xi * o * c, lda: transposedFilter ? o : c,
-                 b: v + xi * c * n, ldb: n, c: m + xi * o * n, ldc: n, accumulate: false)
+                 b: v + xi * inputStride, ldb: n, c: m + xi * outputStride, ldc: n, accumulate: false)
         }
         transformOutputs(m, plan, chunk: chunk, into: output, epilogue: epilogue)
     }
@@ -334,11 +355,12 @@ func winogradBackwardFilter(input: UnsafePointer<Float>, outputGradient: UnsafeP
     let du = Workspace.buffer(.winogradFilter, 36 * o * c)
     for (index, chunk) in plan.chunks.enumerated() {
         let n = chunk.count
-        let v = Workspace.buffer(.winogradInput, 36 * c * n), z = Workspace.buffer(.winogradProducts, 36 * o * n)
+        let (inputStride, outputStride) = (transformedPlaneStride(rows: c, tiles: n), transformedPlaneStride(rows: o, tiles: n))
+        let v = Workspace.buffer(.winogradInput, 36 * inputStride), z = Workspace.buffer(.winogradProducts, 36 * outputStride)
         transformInputs(input, plan, chunk: chunk, into: v)
         transformOutputGradients(outputGradient, plan, chunk: chunk, into: z)
         for xi in 0..<36 {
-            gemm(transposeA: false, transposeB: true, m: o, n: c, k: n, a: z + xi * o * n, lda: n, b: v + xi * c * n, ldb: n,
+            gemm(transposeA: false, transposeB: true, m: o, n: c, k: n, a: z + xi * outputStride, lda: n, b: v + xi * inputStride, ldb: n,
                  c: du + xi * o * c, ldc: c, accumulate: index > 0)
         }
     }
