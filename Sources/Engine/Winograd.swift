@@ -73,7 +73,12 @@ extension ConvGeometry {
 /// How a 3x3 conv's output is cut into 4x4 tiles, and which tiles are transformed and multiplied
 /// together: consecutive tile indices over the whole batch (sample-major), in chunks small enough that
 /// their transformed inputs and outputs fit the workspace bound, and wide enough for efficient GEMMs.
-struct WinogradPlan {
+public struct WinogradPlan {
+    /// Bound on the transformed inputs and outputs of one chunk (64 MiB). Generous, because every chunk
+    /// reads the whole transformed filter (36·O·C values) and, in the filter gradient, adds to it: with
+    /// 512 channels those are 38 MB, and fewer chunks mean fewer passes over them.
+    public static let workspaceFloats = 16 << 20
+
     let geometry: ConvGeometry
     let tilesDown: Int, tilesAcross: Int
     var tilesPerImage: Int { tilesDown * tilesAcross }
@@ -86,7 +91,7 @@ struct WinogradPlan {
         tilesAcross = (g.outWidth + 3) / 4
         let total = g.batch * tilesDown * tilesAcross
         let perTile = 36 * (g.inChannels + g.outChannels)
-        let widest = max(64, ConvGeometry.workspaceFloats / perTile)
+        let widest = max(64, WinogradPlan.workspaceFloats / perTile)
         let count = (total + widest - 1) / widest
         // Equal chunks: a short last one would run a narrow, inefficient GEMM.
         let size = (total + count - 1) / count

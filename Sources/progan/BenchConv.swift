@@ -64,8 +64,9 @@ struct BenchConv: ParsableCommand {
                       + g.algorithm.rawValue)
             }
         }
-        print("peak RSS of the conv runs \(formatted(convPeak)) MiB (workspaces bounded to "
-              + "\(formatted(Double(ConvGeometry.workspaceFloats * 4) / 1_048_576)) MiB each, or one tile chunk / sample); "
+        print("peak RSS of the conv runs \(formatted(convPeak)) MiB (workspaces bounded: im2col "
+              + "\(formatted(Double(ConvGeometry.workspaceFloats * 4) / 1_048_576)) MiB or one sample, Winograd "
+              + "\(formatted(Double(WinogradPlan.workspaceFloats * 4) / 1_048_576)) MiB or 64 tiles, per buffer); "
               + "with the baseline's matrices \(formatted(peakResidentMiB())) MiB")
     }
 
