@@ -46,7 +46,7 @@ extension ConvGeometry {
     /// moving one float through our copy loops costs `floatMoveCost`, transforming one element of a tile
     /// (gathering, two 1-D passes, a strided store) `transformCost`, and a GEMM only `columns` wide
     /// runs at columns / (columns + `narrowColumns`) of its full rate.
-    static let floatMoveCost = 12.0, transformCost = 300.0, narrowColumns = 16.0
+    static let floatMoveCost = 12.0, transformCost = 400.0, narrowColumns = 48.0
 
     static func gemmCost(rows: Double, columns: Double, inner: Double) -> Double {
         2 * rows * columns * inner * (1 + narrowColumns / columns)
