@@ -60,10 +60,10 @@ final class WinogradTests: XCTestCase {
     /// A layer with more tiles than one chunk holds: the filter gradient sums over chunks and every
     /// pass agrees with the im2col path.
     func testChunkedLayerMatchesIm2col() {
-        let g = ConvGeometry(batch: 3, inChannels: 64, height: 80, width: 80, outChannels: 64, kernel: 3, padding: 1)
+        let g = ConvGeometry(batch: 1, inChannels: 256, height: 176, width: 176, outChannels: 8, kernel: 3, padding: 1)
         XCTAssertGreaterThan(WinogradPlan(g).chunks.count, 1, "the case must exercise several chunks")
-        let x = randomTensor([3, 64, 80, 80], seed: 4), w = randomTensor([64, 64, 3, 3], seed: 5)
-        let dy = randomTensor([3, 64, 80, 80], seed: 6)
+        let x = randomTensor([1, 256, 176, 176], seed: 4), w = randomTensor([8, 256, 3, 3], seed: 5)
+        let dy = randomTensor([1, 8, 176, 176], seed: 6)
         func passes() -> [[Double]] {
             [doubles(conv2d(x, w, padding: 1)), doubles(conv2dBackwardData(dy, w, inputShape: x.shape, padding: 1)),
              doubles(conv2dBackwardFilter(x, dy, kernel: 3, padding: 1))]
