@@ -1,33 +1,108 @@
 #!/usr/bin/env bash
-# Speed figures from one run, each beside its baseline from the same run:
-#   1. the 3x3 conv (im2col + sgemm) against bare sgemm of the same GEMM shapes, 1 and 2 BLAS threads;
-#   2. training images/s of the `cpu` preset at 32x32: 1 rank x 1 thread, 1 rank x 2 threads, 2 ranks x
-#      1 thread, with the share of step time spent reducing gradients against a bare MPI_Allreduce of the
-#      same size, in deterministic (exact fixed-point) and fast (float) reduction.
-# Usage: scripts/bench.sh [progan bench train flags, e.g. --steps 20 --resolution 16]
+# Speed figures from one run, each beside its baseline from the same run, printed as one Markdown report
+# and written to BENCHMARKS.md with the date and machine:
+#   1. 3x3 convs at pro_gan_pytorch's layer sizes: our im2col and Winograd paths and bare sgemm of the
+#      im2col GEMM shapes, GFLOP/s counted as direct-conv FLOPs, 1 and 2 threads;
+#   2. training images/s (WGAN-GP, batch 16, alpha 1) of our `--arch pgp` networks against the peer,
+#      akanimax's pro_gan_pytorch 3.4 on PyTorch CPU (scripts/torch/bench_peer.py, in the venv that
+#      scripts/torch/install-peer.sh builds; skipped with a message when it cannot be installed), for the
+#      cpu preset's widths at 32x32 and the peer's own widths at 32x32 and 64x64: ours with 1 rank x 1
+#      thread, 1 rank x 2 threads and 2 ranks x 1 thread, the peer with 1 and 2 threads, the ratios, the
+#      2-rank scaling, the share of step time spent reducing gradients, and peak RSS per rank.
+# Our runs use fast (float) gradient reduction, as the peer does; the micro-batch is each rank's share.
+#
+# Usage: scripts/bench.sh [--quick]
+#   --quick   leaves out the peer's own widths at 64x64 (about 15 minutes on 2 cores)
+# Environment: STEPS (timed steps per figure, default 3 for the cpu widths, 1 for the peer's widths),
+#   PROGAN_PEER_VENV (the peer's venv, default .venv-peer).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+quick=false
+[[ ${1:-} == --quick ]] && quick=true
 scripts/setup.sh >/dev/null
 progan=.build/release/progan
 mpirun=(mpirun -np 2 --bind-to core --map-by core -x OPENBLAS_NUM_THREADS=1)
 ((EUID == 0)) && mpirun+=(--allow-run-as-root)
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+say() { echo "$@" | tee -a "$report"; }
+field() { sed -nE "s/.*[ ^]$1=([^ %]+).*/\1/p" <<<" $2"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "-" }'; }
 
-echo "== conv"
-OPENBLAS_NUM_THREADS=2 "$progan" bench conv --threads 1 2
+peer_python=""
+if peer_log=$(scripts/torch/install-peer.sh 2>&1); then
+    peer_python=$(tail -1 <<<"$peer_log")
+else
+    echo "peer skipped: pro_gan_pytorch could not be installed:"
+    tail -5 <<<"$peer_log"
+fi
 
+say "# Benchmarks"
+say ""
+say "$(date -u '+%Y-%m-%d %H:%M UTC'), $(lscpu | sed -nE 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB;"
+say "OpenBLAS $(dpkg-query -W -f='${Version}' libopenblas0-pthread 2>/dev/null || echo '?')"\
+"${peer_python:+, peer: pro_gan_pytorch 3.4 on torch $("$peer_python" -c 'import torch; print(torch.__version__)')}."
+say "Produced by \`scripts/bench.sh\`; every ratio compares figures from this one run."
+say ""
+say "## 3x3 convolutions, batch 16 (GFLOP/s = direct-conv FLOPs / median time)"
+say ""
+say '```'
+OPENBLAS_NUM_THREADS=2 "$progan" bench conv --threads 1 2 --batch 16 --layers 512x4 512x8 512x16 512x32 256x64 64x32 | tee -a "$report"
+say '```'
+say ""
+
+# train_row LABEL RESOLUTION STEPS THREADS OUR-FLAGS -- PEER-FLAGS, THREADS "1 2" or "2" (2-core figures only)
+train_row() {
+    local label=$1 resolution=$2 steps=$3 threads=$4
+    shift 4
+    local ours=() peer=()
+    while [[ $1 != -- ]]; do ours+=("$1"); shift; done
+    shift
+    peer=("$@")
+    local common=(bench train --arch pgp --resolution "$resolution" --deterministic false --steps "$steps" --warmup 1 "${ours[@]}")
+    local one two_threads two_ranks peer_one="" peer_two=""
+    one=""
+    if [[ $threads == "1 2" ]]; then one=$(OPENBLAS_NUM_THREADS=1 "$progan" "${common[@]}" --threads 1); fi
+    two_threads=$(OPENBLAS_NUM_THREADS=2 "$progan" "${common[@]}" --threads 2)
+    two_ranks=$("${mpirun[@]}" "$progan" "${common[@]}" --threads 1)
+    if [[ -n $peer_python ]]; then
+        local peer_common=(scripts/torch/bench_peer.py --resolution "$resolution" --steps "$steps" --warmup 1 "${peer[@]}")
+        if [[ $threads == "1 2" ]]; then peer_one=$("$peer_python" "${peer_common[@]}" --threads 1); fi
+        peer_two=$("$peer_python" "${peer_common[@]}" --threads 2)
+    fi
+    printf '%s\n' "$one" "$two_threads" "$two_ranks" "$peer_one" "$peer_two" | sed '/^$/d' >&2
+    local o1 o2t o2r p1 p2
+    o1=$(field images_per_second "$one"); o2t=$(field images_per_second "$two_threads"); o2r=$(field images_per_second "$two_ranks")
+    p1=$(field images_per_second "$peer_one"); p2=$(field images_per_second "$peer_two")
+    say "| $label | ${resolution}x$resolution | ${o1:--} | ${p1:--} | $(ratio "${o1:-0}" "${p1:-0}") | $o2t | $o2r | ${p2:--} |" \
+        "$(ratio "$o2t" "${p2:-0}") / $(ratio "$o2r" "${p2:-0}") | $(ratio "$o2r" "${o1:-0}") | $(field reduce_share "$two_ranks")% |" \
+        "$(field peak_rss_mib "$one") / $(field peak_rss_mib "$two_ranks") / $(field peak_rss_mib "$peer_two") |"
+}
+
+say "## Training, WGAN-GP, batch 16, images/s: ours (\`--arch pgp\`) against pro_gan_pytorch, same networks and loss"
+say ""
+say "Ours: R ranks x T threads; peer: T threads. Ratios are ours / peer with the same number of cores; scaling"
+say "is 2 ranks x 1 thread over 1 rank x 1 thread; the reduce share is the 2-rank step time spent combining"
+say "gradients (including waiting for the other rank); peak RSS in MiB per process."
+say ""
+say "| widths | size | ours 1x1 | peer 1 thr | ratio | ours 1x2 | ours 2x1 | peer 2 thr | ratio 1x2 / 2x1 | scaling | reduce share | peak RSS ours 1x1 / 2x1 / peer 2 thr |"
+say "|---|---|---|---|---|---|---|---|---|---|---|---|"
+cpu_widths=$(mktemp)
+trap 'rm -f "$report" "$cpu_widths"' EXIT
+echo '{"network": {"fmap_base": 1024, "fmap_max": 64, "latent_size": 128}}' >"$cpu_widths"
+train_row "cpu preset (base 1024, max 64, latent 128)" 32 "${STEPS:-3}" "1 2" --config "$cpu_widths" -- --fmap-base 1024 --fmap-max 64 --latent 128
+train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 32 "${STEPS:-1}" "1 2" --
+if $quick; then
+    say "| pro_gan_pytorch's own | 64x64 | left out (--quick) |"
+else
+    # One thread would take the peer over 8 minutes for a warm-up and one step: 2-core figures only.
+    train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 64 "${STEPS:-1}" "2" --
+fi
+if [[ -z $peer_python ]]; then
+    say ""
+    say "Peer figures missing: pro_gan_pytorch could not be installed (see scripts/torch/install-peer.sh)."
+fi
+
+cp "$report" BENCHMARKS.md
 echo
-echo "== training step, cpu preset"
-field() { sed -E "s/.*$1=([^ %]+).*/\1/" <<<"$2"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-for mode in true false; do
-    one=$(OPENBLAS_NUM_THREADS=1 "$progan" bench train --deterministic $mode --threads 1 "$@")
-    two_threads=$(OPENBLAS_NUM_THREADS=2 "$progan" bench train --deterministic $mode --threads 2 "$@")
-    two_ranks=$("${mpirun[@]}" "$progan" bench train --deterministic $mode --threads 1 "$@")
-    for line in "$one" "$two_threads" "$two_ranks"; do echo "$line"; done
-    base=$(field images_per_second "$one")
-    echo "deterministic=$mode: 1 rank x 2 threads = $(ratio "$(field images_per_second "$two_threads")" "$base")x," \
-        "2 ranks x 1 thread = $(ratio "$(field images_per_second "$two_ranks")" "$base")x of 1 rank x 1 thread;" \
-        "2-rank reduce share $(field reduce_share "$two_ranks")% (bare allreduce $(field bare_allreduce_ms "$two_ranks") ms)"
-    eval "ranks_$mode=$(field images_per_second "$two_ranks")"
-done
-echo "deterministic mode: $(ratio "$ranks_true" "$ranks_false")x the images/s of fast mode on 2 ranks"
+echo "written to BENCHMARKS.md"

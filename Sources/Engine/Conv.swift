@@ -1,3 +1,6 @@
+import CBLAS
+import Foundation
+
 /// Shape of a stride-1, zero-padded 2-D convolution of an NCHW batch with an [O, C, k, k] filter.
 public struct ConvGeometry: Equatable {
     public let batch, inChannels, height, width, outChannels, kernel, padding: Int
@@ -50,21 +53,66 @@ struct Slab {
     let rows: Range<Int>
 }
 
-/// Grow-only scratch buffers shared by the conv kernels, so the hot loop allocates nothing.
-/// One per process: ranks are processes and each runs its kernels on one thread.
-private enum Workspace {
-    nonisolated(unsafe) static var columns = FloatBuffer(count: 0)
-    nonisolated(unsafe) static var staging = FloatBuffer(count: 0)
-
-    static func columns(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if columns.count < count { columns = FloatBuffer(count: count, zeroed: false) }
-        return columns.pointer
+/// Grow-only scratch buffers shared by the conv and normalization kernels, so the hot loop allocates nothing: each grows to
+/// the largest layer's need during the first step and is reused from then on.
+/// One set per process: ranks are processes, and a kernel's threads share its buffers.
+enum Workspace {
+    enum Slot: Int, CaseIterable {
+        case columns, staging, winogradInput, winogradProducts, winogradFilter, pixelNorms, pixelNormProjections
     }
 
-    static func staging(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if staging.count < count { staging = FloatBuffer(count: count, zeroed: false) }
-        return staging.pointer
+    nonisolated(unsafe) private static var buffers = Slot.allCases.map { _ in FloatBuffer(count: 0) }
+
+    static func buffer(_ slot: Slot, _ count: Int) -> UnsafeMutablePointer<Float> {
+        if buffers[slot.rawValue].count < count { buffers[slot.rawValue] = FloatBuffer(count: count, zeroed: false) }
+        return buffers[slot.rawValue].pointer
     }
+
+    static func columns(_ count: Int) -> UnsafeMutablePointer<Float> { buffer(.columns, count) }
+    static func staging(_ count: Int) -> UnsafeMutablePointer<Float> { buffer(.staging, count) }
+}
+
+/// What a conv applies to each output value as it writes it: a per-channel bias, then a leaky ReLU.
+/// Fused into the kernel, they cost no pass over memory and no tensor of their own.
+public struct ConvEpilogue {
+    public let bias: UnsafePointer<Float>?
+    /// Negative-side slope of the leaky ReLU; nil for no activation.
+    public let slope: Float?
+
+    public init(bias: UnsafePointer<Float>?, slope: Float?) {
+        self.bias = bias
+        self.slope = slope
+    }
+
+    public static let identity = ConvEpilogue(bias: nil, slope: nil)
+    var isIdentity: Bool { bias == nil && slope == nil }
+
+    @inline(__always)
+    func apply(_ value: Float) -> Float {
+        guard let slope else { return value }
+        return value > 0 ? value : value * slope
+    }
+
+    /// Applies the epilogue to output rows `rows` of samples `samples` while they are still in cache.
+    func apply(to output: UnsafeMutablePointer<Float>, _ g: ConvGeometry, samples: Range<Int>, rows: Range<Int>) {
+        guard !isIdentity else { return }
+        for s in samples {
+            for o in 0..<g.outChannels {
+                let values = output + (s * g.outChannels + o) * g.outPixels + rows.lowerBound * g.outWidth
+                let offset = bias?[o] ?? 0
+                for i in 0..<(rows.count * g.outWidth) { values[i] = apply(values[i] + offset) }
+            }
+        }
+    }
+}
+
+/// Runs `body` over slices of 0..<count, one per BLAS thread, so the engine's own loops (Winograd
+/// transforms) scale with the thread count the GEMMs use. Each slice writes disjoint memory, so the
+/// result does not depend on the thread count.
+func forEachSlice(of count: Int, _ body: (Range<Int>) -> Void) {
+    let parts = min(Int(openblas_get_num_threads()), count)
+    guard parts > 1 else { return body(0..<count) }
+    DispatchQueue.concurrentPerform(iterations: parts) { part in body((count * part / parts)..<(count * (part + 1) / parts)) }
 }
 
 // MARK: - Kernels
@@ -152,9 +200,11 @@ private func patches(of input: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _
     return (columns, leading)
 }
 
-/// y = conv(x, w): per slab, one GEMM [O, patch] · [patch, slab columns].
+/// y = epilogue(conv(x, w)): through Winograd where `g.algorithm` says so, otherwise per slab one GEMM
+/// [O, patch] · [patch, slab columns].
 public func convForwardKernel(input: UnsafeMutablePointer<Float>, filter: UnsafePointer<Float>,
-                              output: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+                              output: UnsafeMutablePointer<Float>, _ g: ConvGeometry, epilogue: ConvEpilogue = .identity) {
+    if g.algorithm == .winograd { return winogradForward(input: input, filter: filter, output: output, g, epilogue: epilogue) }
     for slab in g.slabs {
         let columns = slab.count * slab.rows.count * g.outWidth
         let (patchMatrix, patchLeading) = patches(of: input, g, slab)
@@ -165,12 +215,16 @@ public func convForwardKernel(input: UnsafeMutablePointer<Float>, filter: Unsafe
             restage(output + slab.first * g.outChannels * g.outPixels, target.pointer, channels: g.outChannels,
                     pixels: g.outPixels, samples: slab.count, toMatrix: false)
         }
+        epilogue.apply(to: output, g, samples: slab.first..<(slab.first + slab.count), rows: slab.rows)
     }
 }
 
 /// dx = convᵀ(dy, w): per slab, one GEMM [patch, O] · [O, slab columns], then col2im.
 public func convBackwardDataKernel(outputGradient: UnsafeMutablePointer<Float>, filter: UnsafePointer<Float>,
                                    inputGradient: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+    if g.algorithm == .winograd {
+        return winogradBackwardData(outputGradient: outputGradient, filter: filter, inputGradient: inputGradient, g)
+    }
     inputGradient.initialize(repeating: 0, count: g.batch * g.inChannels * g.inPixels)
     for slab in g.slabs {
         let columns = slab.count * slab.rows.count * g.outWidth
@@ -195,6 +249,9 @@ public func convBackwardDataKernel(outputGradient: UnsafeMutablePointer<Float>, 
 /// dw = Σ dy · im2col(x)ᵀ over the batch, one GEMM [O, slab columns] · [slab columns, patch] per slab.
 public func convBackwardFilterKernel(input: UnsafeMutablePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
                                      filterGradient: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+    if g.algorithm == .winograd {
+        return winogradBackwardFilter(input: input, outputGradient: outputGradient, filterGradient: filterGradient, g)
+    }
     filterGradient.initialize(repeating: 0, count: g.outChannels * g.patch)
     for slab in g.slabs {
         let columns = slab.count * slab.rows.count * g.outWidth
@@ -255,5 +312,23 @@ public func conv2dBackwardFilter(_ x: Tensor, _ outputGradient: Tensor, kernel: 
     return makeResult(out, inputs: [x, outputGradient], selectivePullback: { dw, _, needed in
         [needed[0] ? conv2dBackwardData(outputGradient, dw, inputShape: x.shape, padding: padding) : nil,
          needed[1] ? conv2d(x, dw, padding: padding) : nil]
+    })
+}
+
+/// leakyRelu(conv2d(x, w) + bias) with the bias and activation applied by the conv kernel as it writes
+/// the output: one pass and one tensor instead of three. The pullback is written with recorded ops, so
+/// it differentiates again like the unfused chain.
+public func conv2dBiasLeakyRelu(_ x: Tensor, _ filter: Tensor, bias: Tensor, padding: Int, slope: Float) -> Tensor {
+    let g = geometry(input: x.shape, filter: filter.shape, padding: padding)
+    precondition(bias.shape == [g.outChannels], "conv2dBiasLeakyRelu: bias \(bias.shape) for \(g.outChannels) output channels")
+    let out = Tensor(uninitialized: [g.batch, g.outChannels, g.outHeight, g.outWidth])
+    convForwardKernel(input: x.pointer, filter: filter.pointer, output: out.pointer, g, epilogue: ConvEpilogue(bias: bias.pointer, slope: slope))
+    return makeResult(out, inputs: [x, filter, bias], selectivePullback: { dy, output, needed in
+        // The output is positive exactly where the pre-activation is (for any slope >= 0), so it serves
+        // as the mask.
+        let preActivation = leakyReluGradient(dy, input: output, slope: slope)
+        return [needed[0] ? conv2dBackwardData(preActivation, filter, inputShape: x.shape, padding: padding) : nil,
+                needed[1] ? conv2dBackwardFilter(x, preActivation, kernel: filter.shape[2], padding: padding) : nil,
+                needed[2] ? sumToChannels(preActivation) : nil]
     })
 }

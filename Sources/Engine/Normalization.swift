@@ -1,13 +1,71 @@
-// The two normalizations of ProGAN, written as compositions of recorded primitives so that they are
-// differentiable twice without rules of their own.
+import Foundation
+
+// The two normalizations of ProGAN. Minibatch stddev is a composition of recorded primitives, so it is
+// differentiable twice without a rule of its own; pixel norm, which G applies after every conv, has a
+// single-pass kernel for its value and its gradient, and falls back to primitives only where a second
+// derivative is wanted.
 
 /// Pixelwise feature normalization (paper section 4.2): each pixel's feature vector divided by its
 /// root mean square over channels, `x / sqrt(mean_c(x^2) + epsilon)`. Accepts [N, C, H, W] or [N, C].
 public func pixelNorm(_ x: Tensor, epsilon: Float = 1e-8) -> Tensor {
     guard x.rank == 4 else { return reshape(pixelNorm(reshape(x, [x.shape[0], x.shape[1], 1, 1]), epsilon: epsilon), x.shape) }
-    let channels = x.shape[1]
-    let meanSquare = scale(sumChannels(square(x)), 1 / Float(channels))
-    return div(x, broadcastChannels(sqrt(addScalar(meanSquare, epsilon)), channels: channels))
+    let (n, c, h, w) = x.nchw, pixels = h * w
+    let out = Tensor(uninitialized: x.shape)
+    let norms = Workspace.buffer(.pixelNorms, pixels)
+    for s in 0..<n {
+        let source = x.pointer + s * c * pixels, target = out.pointer + s * c * pixels
+        rootMeanSquares(source, channels: c, pixels: pixels, epsilon: epsilon, into: norms)
+        for ch in 0..<c {
+            let plane = source + ch * pixels, result = target + ch * pixels
+            for p in 0..<pixels { result[p] = plane[p] / norms[p] }
+        }
+    }
+    return makeResult(out, inputs: [x]) { g, y in [pixelNormGradient(g, input: x, output: y, epsilon: epsilon)] }
+}
+
+/// sqrt(mean_c(x²) + ε) per pixel of one sample: the float operations of the composition of primitives
+/// (sum over channels in order, times 1/C, plus ε, square root), so the values match it bit for bit.
+private func rootMeanSquares(_ sample: UnsafePointer<Float>, channels: Int, pixels: Int, epsilon: Float,
+                             into norms: UnsafeMutablePointer<Float>) {
+    norms.initialize(repeating: 0, count: pixels)
+    for ch in 0..<channels {
+        let plane = sample + ch * pixels
+        for p in 0..<pixels { norms[p] += plane[p] * plane[p] }
+    }
+    let inverseCount = 1 / Float(channels)
+    for p in 0..<pixels { norms[p] = Foundation.sqrt(norms[p] * inverseCount + epsilon) }
+}
+
+/// The gradient of pixel norm: with r = sqrt(mean_c(x²) + ε) and y = x / r, dx = (g − y·mean_c(g·y)) / r.
+/// Computed in two passes per sample; when the tape records (a second derivative is wanted) it is
+/// built from recorded primitives instead, which differentiate again.
+private func pixelNormGradient(_ g: Tensor, input x: Tensor, output y: Tensor, epsilon: Float) -> Tensor {
+    let (n, c, h, w) = x.nchw, pixels = h * w
+    guard !GradientTape.isRecording else {
+        let norms = broadcastChannels(sqrt(addScalar(scale(sumChannels(square(x)), 1 / Float(c)), epsilon)), channels: c)
+        let normalized = div(x, norms)
+        let projection = broadcastChannels(scale(sumChannels(mul(g, normalized)), 1 / Float(c)), channels: c)
+        return div(sub(g, mul(normalized, projection)), norms)
+    }
+    let out = Tensor(uninitialized: x.shape)
+    let norms = Workspace.buffer(.pixelNorms, pixels), projections = Workspace.buffer(.pixelNormProjections, pixels)
+    let inverseCount = 1 / Float(c)
+    for s in 0..<n {
+        let offset = s * c * pixels
+        let gradient = g.pointer + offset, normalized = y.pointer + offset, target = out.pointer + offset
+        rootMeanSquares(x.pointer + offset, channels: c, pixels: pixels, epsilon: epsilon, into: norms)
+        projections.initialize(repeating: 0, count: pixels)
+        for ch in 0..<c {
+            let gp = gradient + ch * pixels, yp = normalized + ch * pixels
+            for p in 0..<pixels { projections[p] += gp[p] * yp[p] }
+        }
+        for p in 0..<pixels { projections[p] *= inverseCount }
+        for ch in 0..<c {
+            let gp = gradient + ch * pixels, yp = normalized + ch * pixels, result = target + ch * pixels
+            for p in 0..<pixels { result[p] = (gp[p] - yp[p] * projections[p]) / norms[p] }
+        }
+    }
+    return out
 }
 
 /// How minibatch-stddev groups are drawn from a batch of N = groups x groupSize samples.

@@ -84,3 +84,42 @@ public enum Reference {
         return y
     }
 }
+
+extension Reference {
+    /// The gradient of `conv2d` with respect to its input, by scattering every output gradient back
+    /// over the pixels it was computed from.
+    public static func conv2dBackwardData(_ dy: [Double], _ xShape: [Int], _ w: [Double], _ wShape: [Int], padding: Int) -> [Double] {
+        let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
+        let (o, k) = (wShape[0], wShape[2])
+        let oh = h + 2 * padding - k + 1, ow = wd + 2 * padding - k + 1
+        var dx = [Double](repeating: 0, count: n * c * h * wd)
+        for s in 0..<n { for f in 0..<o { for i in 0..<oh { for j in 0..<ow {
+            let g = dy[((s * o + f) * oh + i) * ow + j]
+            for ch in 0..<c { for ki in 0..<k { for kj in 0..<k {
+                let yi = i + ki - padding, xj = j + kj - padding
+                if yi >= 0 && yi < h && xj >= 0 && xj < wd {
+                    dx[((s * c + ch) * h + yi) * wd + xj] += g * w[((f * c + ch) * k + ki) * k + kj]
+                }
+            } } }
+        } } } }
+        return dx
+    }
+
+    /// The gradient of `conv2d` with respect to its filter of shape `wShape`.
+    public static func conv2dBackwardFilter(_ x: [Double], _ xShape: [Int], _ dy: [Double], _ wShape: [Int], padding: Int) -> [Double] {
+        let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
+        let (o, k) = (wShape[0], wShape[2])
+        let oh = h + 2 * padding - k + 1, ow = wd + 2 * padding - k + 1
+        var dw = [Double](repeating: 0, count: o * c * k * k)
+        for s in 0..<n { for f in 0..<o { for i in 0..<oh { for j in 0..<ow {
+            let g = dy[((s * o + f) * oh + i) * ow + j]
+            for ch in 0..<c { for ki in 0..<k { for kj in 0..<k {
+                let yi = i + ki - padding, xj = j + kj - padding
+                if yi >= 0 && yi < h && xj >= 0 && xj < wd {
+                    dw[((f * c + ch) * k + ki) * k + kj] += g * x[((s * c + ch) * h + yi) * wd + xj]
+                }
+            } } }
+        } } } }
+        return dw
+    }
+}

@@ -69,13 +69,13 @@ public struct Discriminator: GrowingNetwork {
         let (n, _, size, width) = images.nchw
         precondition(size == width, "discriminator: images \(images.shape) are not square")
         let stage = config.stage(of: size)
-        var features = activate(fromRGB[stage](images, weights))
+        var features = fromRGB[stage].activated(images, weights)
         for index in stride(from: stage - 1, through: 0, by: -1) {
             let (conv0, conv1) = blocks[index]
-            features = activate(conv0(features, weights))
-            features = avgPool2x2(activate(conv1(features, weights)))
+            features = conv0.activated(features, weights)
+            features = avgPool2x2(conv1.activated(features, weights))
             if index == stage - 1 && alpha < 1 {
-                let old = activate(fromRGB[index](avgPool2x2(images), weights))
+                let old = fromRGB[index].activated(avgPool2x2(images), weights)
                 features = lerp(old, features, alpha)
             }
         }
@@ -85,12 +85,12 @@ public struct Discriminator: GrowingNetwork {
                 ? minibatchStddev(features, groupSize: min(config.mbstdGroupSize, n), grouping: .strided)
                 : minibatchStddev(features, groupSize: config.mbstdGroupSize)
         }
-        features = activate(finalConv(features, weights))
+        features = finalConv.activated(features, weights)
         switch head {
         case let .dense(dense, score):
             return score(activate(dense(reshape(features, [n, config.features(stage: 1) * 16]), weights)), weights)
         case let .convolutional(conv, score):
-            return reshape(score(activate(conv(features, weights)), weights), [n, 1])
+            return reshape(score(conv.activated(features, weights), weights), [n, 1])
         }
     }
 }

@@ -57,12 +57,12 @@ public struct Generator: GrowingNetwork {
         // leaves it out after the 4x4 block's first layer.
         var features = activate(initialProjection(pixelNorm(latents), weights))
         if config.arch == .progan { features = pixelNorm(features) }
-        features = pixelNorm(activate(initialConv(features, weights)))
+        features = pixelNorm(initialConv.activated(features, weights))
         for index in 0..<stage {
             let previous = features
             let (conv0, conv1) = blocks[index]
-            features = pixelNorm(activate(conv0(upsample2x(features), weights)))
-            features = pixelNorm(activate(conv1(features, weights)))
+            features = pixelNorm(conv0.activated(upsample2x(features), weights))
+            features = pixelNorm(conv1.activated(features, weights))
             if index == stage - 1 && alpha < 1 {
                 let old = upsample2x(toRGB[index](previous, weights))
                 return lerp(old, toRGB[index + 1](features, weights), alpha)

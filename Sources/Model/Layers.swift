@@ -38,6 +38,11 @@ public struct EqualizedConv {
     public func callAsFunction(_ x: Tensor, _ weights: Weights) -> Tensor {
         addBias(conv2d(x, Engine.scale(weights(weight), scale), padding: padding), weights(bias))
     }
+
+    /// The layer followed by the leaky ReLU, fused into one kernel call.
+    public func activated(_ x: Tensor, _ weights: Weights) -> Tensor {
+        conv2dBiasLeakyRelu(x, Engine.scale(weights(weight), scale), bias: weights(bias), padding: padding, slope: activationSlope)
+    }
 }
 
 /// A fully connected layer [N, in] -> [N, out] with an equalized-learning-rate weight and, unless the
@@ -99,7 +104,8 @@ public func initializeParameters(_ store: ParameterStore, random: inout PhiloxRa
 }
 
 /// Leaky ReLU with the paper's slope, 0.2.
-func activate(_ x: Tensor) -> Tensor { leakyRelu(x, slope: 0.2) }
+func activate(_ x: Tensor) -> Tensor { leakyRelu(x, slope: activationSlope) }
+let activationSlope: Float = 0.2
 
 /// A layer whose stored weight is multiplied by a constant at run time (equalized learning rate).
 public protocol EqualizedLayer {

@@ -4,7 +4,7 @@ import Engine
 struct BenchConv: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "conv",
-        abstract: "3x3 convolution GFLOP/s (im2col + sgemm) against bare sgemm of the same GEMM shapes.",
+        abstract: "3x3 convolution GFLOP/s, im2col and Winograd paths, against bare sgemm of the im2col GEMM shapes.",
         discussion: """
             The baseline runs the conv's GEMMs over the whole batch as single sgemm calls with no im2col,
             col2im or staging: what the conv would reach if data movement were free. FLOPs are those of
@@ -33,38 +33,47 @@ struct BenchConv: ParsableCommand {
     }
 
     func run() {
-        print("conv 3x3, padding 1, batch \(batch), float32; GFLOP/s = direct-conv FLOPs / median time")
+        print("conv 3x3, padding 1, batch \(batch), float32; GFLOP/s = direct-conv FLOPs (2·N·O·C·9·H·W per pass) / median time")
         let geometries = layers.map { layer -> ConvGeometry in
             let (channels, size) = Self.parse(layer)!
             return ConvGeometry(batch: batch, inChannels: channels, height: size, width: size,
                                 outChannels: channels, kernel: 3, padding: 1)
         }
         // Our conv first, so the peak RSS it reports is not inflated by the baseline's full-batch matrices.
-        var ours: [[(forward: Double, training: Double)]] = []
+        var ours: [[[ConvAlgorithm: Rates]]] = []
         for threadCount in threads {
             setBLASThreads(threadCount)
-            ours.append(geometries.map(measureConv))
+            ours.append(geometries.map { g in
+                Dictionary(uniqueKeysWithValues: ConvAlgorithm.allCases.map { algorithm in
+                    (algorithm, ConvAlgorithm.forcing(algorithm) { measureConv(g) })
+                })
+            })
         }
         let convPeak = peakResidentMiB()
-        print("layer      thr | fwd   sgemm  ratio | fwd+bwd  sgemm  ratio")
+        print("layer      thr |  forward: im2col winograd  sgemm | fwd+bwd: im2col winograd  sgemm | winograd/im2col  model picks")
         for (threadIndex, threadCount) in threads.enumerated() {
             setBLASThreads(threadCount)
             for (g, conv) in zip(geometries, ours[threadIndex]) {
                 let baseline = measureGEMM(g)
+                let (im2col, winograd) = (conv[.im2col]!, conv[.winograd]!)
                 let name = "\(g.inChannels)ch \(g.height)x\(g.width)".padding(toLength: 11, withPad: " ", startingAt: 0)
-                print("\(name)\(String(threadCount).leftPadded(3)) | \(formatted(conv.forward).leftPadded(5)) "
-                      + "\(formatted(baseline.forward).leftPadded(5))  \(formatted(conv.forward / baseline.forward, 2).leftPadded(5)) | "
-                      + "\(formatted(conv.training).leftPadded(7))  \(formatted(baseline.training).leftPadded(5))  "
-                      + "\(formatted(conv.training / baseline.training, 2).leftPadded(5))")
+                print("\(name)\(String(threadCount).leftPadded(3)) | \(formatted(im2col.forward).leftPadded(14)) "
+                      + "\(formatted(winograd.forward).leftPadded(8)) \(formatted(baseline.forward).leftPadded(6)) | "
+                      + "\(formatted(im2col.training).leftPadded(14)) \(formatted(winograd.training).leftPadded(8)) "
+                      + "\(formatted(baseline.training).leftPadded(6)) | \((formatted(winograd.training / im2col.training, 2) + "x").leftPadded(15))  "
+                      + g.algorithm.rawValue)
             }
         }
-        print("peak RSS of the conv runs \(formatted(convPeak)) MiB (im2col workspace bounded to "
-              + "\(formatted(Double(ConvGeometry.workspaceFloats * 4) / 1_048_576)) MiB or one sample); "
+        print("peak RSS of the conv runs \(formatted(convPeak)) MiB (workspaces bounded: im2col "
+              + "\(formatted(Double(ConvGeometry.workspaceFloats * 4) / 1_048_576)) MiB or one sample, Winograd "
+              + "\(formatted(Double(WinogradPlan.workspaceFloats * 4) / 1_048_576)) MiB or 64 tiles, per buffer); "
               + "with the baseline's matrices \(formatted(peakResidentMiB())) MiB")
     }
 
+    typealias Rates = (forward: Double, training: Double)
+
     /// GFLOP/s of our forward and forward+backward kernels.
-    private func measureConv(_ g: ConvGeometry) -> (forward: Double, training: Double) {
+    private func measureConv(_ g: ConvGeometry) -> Rates {
         var rng = PhiloxRandom(seed: 1)
         let x = rng.normal(shape: [g.batch, g.inChannels, g.height, g.width])
         let w = rng.normal(shape: [g.outChannels, g.inChannels, 3, 3])
@@ -83,7 +92,7 @@ struct BenchConv: ParsableCommand {
     }
 
     /// GFLOP/s of the same three GEMMs over the whole batch at once, on ready-made matrices.
-    private func measureGEMM(_ g: ConvGeometry) -> (forward: Double, training: Double) {
+    private func measureGEMM(_ g: ConvGeometry) -> Rates {
         var rng = PhiloxRandom(seed: 2)
         let patch = g.inChannels * 9, columns = g.batch * g.outHeight * g.outWidth
         let filter = rng.normal(shape: [g.outChannels, patch]), filterGradient = Tensor(zeros: filter.shape)

@@ -24,6 +24,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: ArgumentHelp("Exact fixed-point gradient reduction (true/false).", valueName: "bool"))
     var deterministic: Bool?
     @Option(help: "BLAS threads per rank.") var threads = 1
+    @Option(help: "Images per forward/backward pass (default: the configuration's).") var microbatch: Int?
 
     func run() throws {
         let world: Communicator
@@ -36,6 +37,7 @@ struct BenchTrain: ParsableCommand {
             config.schedule.minibatchDefault = minibatch
             config.schedule.totalKimg = Double((steps + warmup) * minibatch) / 1000
             if let deterministic { config.deterministic = deterministic }
+            if let microbatch { config.microbatch = microbatch }
             try config.validate(worldSize: world.size)
             setBLASThreads(threads)
             let prepared = try benchmarkDataset(resolution: config.network.resolution, world: world)
