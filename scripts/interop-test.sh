@@ -24,20 +24,7 @@ swift build -c release --product progan >/dev/null || { echo "interop: swift bui
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-passed=0
-failed=0
-check() {
-    local name=$1 started=$SECONDS
-    shift
-    echo "=== $name"
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "PASS $name ($((SECONDS - started)) s)"
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name ($((SECONDS - started)) s)"
-    fi
-}
+source scripts/steps.bash
 
 export_matches_pytorch() {
     OPENBLAS_NUM_THREADS=1 "$progan" train --dataset "$emoji" --out "$work/tiny" --preset tiny >"$work/tiny.log" \
@@ -49,10 +36,10 @@ export_matches_pytorch() {
     done
 }
 
-check "check_export: default architecture, fade-in and alpha 1" export_matches_pytorch
-check "check_pgp networks: pro_gan_pytorch G and D, depths 3..5" \
+run_step "check_export: default architecture, fade-in and alpha 1" export_matches_pytorch
+run_step "check_pgp networks: pro_gan_pytorch G and D, depths 3..5" \
     "$python" scripts/torch/check_pgp.py networks "$progan" "$work/pgp"
-check "check_pgp workflow: pro_gan_pytorch -> MPI training -> pro_gan_pytorch" \
+run_step "check_pgp workflow: pro_gan_pytorch -> MPI training -> pro_gan_pytorch" \
     "$python" scripts/torch/check_pgp.py workflow "$progan" "$work/workflow" \
     --mpirun "mpirun --allow-run-as-root --hostfile hostfiles/localhost -np 2 -x OPENBLAS_NUM_THREADS=1"
 

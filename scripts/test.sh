@@ -5,23 +5,7 @@
 set -uo pipefail  # no -e: a failing step is counted and the remaining steps still run
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-passed=0
-failed=0
-
-# run_step NAME COMMAND [ARGS...]
-run_step() {
-    local name=$1
-    shift
-    local started=$SECONDS
-    echo "=== $name"
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "PASS $name ($((SECONDS - started)) s)"
-    else
-        failed=$((failed + 1))
-        echo "FAIL $name ($((SECONDS - started)) s)"
-    fi
-}
+source scripts/steps.bash
 
 # mpirun refuses to run as root without --allow-run-as-root. Each rank is bound
 # to its own core, so each must also be limited to one BLAS thread; -x passes

@@ -132,7 +132,7 @@ extension PreparedDataset {
             switch errno {
             case ENOENT: throw DatasetError.noSuchDirectory(folder: folder)
             case ENOTDIR: throw DatasetError.notADirectory(folder: folder)
-            default: throw FileError.lastSystemError(path: folder, action: "cannot list")
+            default: throw FileError.fromErrno(path: folder, action: "cannot list")
             }
         }
         defer { closedir(directory) }

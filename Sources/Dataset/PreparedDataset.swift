@@ -243,10 +243,10 @@ final class MappedFile {
     /// Maps an existing regular file read-only.
     convenience init(readingFrom path: String) throws(FileError) {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .lastSystemError(path: path, action: "cannot open") }
+        guard descriptor >= 0 else { throw .fromErrno(path: path, action: "cannot open") }
         defer { close(descriptor) }
         var status = stat()
-        guard fstat(descriptor, &status) == 0 else { throw .lastSystemError(path: path, action: "cannot read its size") }
+        guard fstat(descriptor, &status) == 0 else { throw .fromErrno(path: path, action: "cannot read its size") }
         guard status.st_mode & S_IFMT == S_IFREG else { throw FileError(path: path, problem: "not a regular file") }
         try self.init(descriptor: descriptor, size: Int(status.st_size), writable: false, path: path)
     }
@@ -254,7 +254,7 @@ final class MappedFile {
     /// Maps an existing empty file read-write after growing it to `size` bytes.
     convenience init(resizing path: String, to size: Int) throws(FileError) {
         let descriptor = open(path, O_RDWR | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .lastSystemError(path: path, action: "cannot open") }
+        guard descriptor >= 0 else { throw .fromErrno(path: path, action: "cannot open") }
         defer { close(descriptor) }
         // Allocating the blocks now turns a full disk into this error rather
         // than a SIGBUS on some later store into the mapping.
@@ -274,7 +274,7 @@ final class MappedFile {
         let protection = writable ? PROT_READ | PROT_WRITE : PROT_READ
         let address = mmap(nil, size, protection, MAP_SHARED, descriptor, 0)
         guard let address, address != MAP_FAILED else {
-            throw .lastSystemError(path: path, action: "cannot map into memory")
+            throw .fromErrno(path: path, action: "cannot map into memory")
         }
         bytes = UnsafeMutableRawBufferPointer(start: address, count: size)
     }
@@ -285,13 +285,5 @@ final class MappedFile {
         if let address = bytes.baseAddress {
             munmap(address, bytes.count)
         }
-    }
-}
-
-extension FileError {
-    /// SafeIO's errno helper is internal to it; this is the same one-line form.
-    static func lastSystemError(path: String, action: String) -> FileError {
-        let code = errno
-        return FileError(path: path, problem: "\(action): \(String(cString: strerror(code)))")
     }
 }

@@ -12,7 +12,7 @@ public struct FileError: Error, CustomStringConvertible {
 
     /// Describes the current `errno` as the reason `action` failed, e.g.
     /// "cannot rename /d/.x.tmp over it: Is a directory".
-    static func fromErrno(path: String, action: @autoclosure () -> String) -> FileError {
+    public static func fromErrno(path: String, action: @autoclosure () -> String) -> FileError {
         // Read before building any string, which could disturb errno.
         let code = errno
         return FileError(path: path, problem: "\(action()): \(String(cString: strerror(code)))")

@@ -170,17 +170,8 @@ public struct SafetensorsFile: Equatable {
     }
 }
 
-public struct SafetensorsError: Error, CustomStringConvertible {
-    public let path: String
-    public let problem: String
-
-    public init(path: String, problem: String) {
-        self.path = path
-        self.problem = problem
-    }
-
-    public var description: String { "\(path): \(problem)" }
-}
+/// A file that is not a valid safetensors file: one line naming the file and the problem.
+public typealias SafetensorsError = FileError
 
 /// The header's JSON: the metadata map and one entry per tensor, in whatever order the file lists them.
 private struct Header: Decodable {

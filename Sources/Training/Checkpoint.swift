@@ -210,16 +210,8 @@ extension Checkpoint {
     }
 }
 
-public struct CheckpointError: Error, CustomStringConvertible {
-    public let path: String
-    public let problem: String
-
-    public init(path: String, problem: String) {
-        self.path = path
-        self.problem = problem
-    }
-    public var description: String { "\(path): \(problem)" }
-}
+/// An unreadable or damaged checkpoint: one line naming the file and the problem.
+public typealias CheckpointError = FileError
 
 /// Bounds-checked little-endian reads; running past the end is a truncation error naming what was read.
 private struct ByteReader {
