@@ -58,7 +58,7 @@ struct Slab {
 /// One set per process: ranks are processes, and a kernel's threads share its buffers.
 enum Workspace {
     enum Slot: Int, CaseIterable {
-        case columns, staging, winogradInput, winogradProducts, winogradFilter, pixelNorms, pixelNormProjections
+        case columns, staging, rotatedFilter, winogradInput, winogradProducts, winogradFilter, pixelNorms, pixelNormProjections
     }
 
     nonisolated(unsafe) private static var buffers = Slot.allCases.map { _ in FloatBuffer(count: 0) }
@@ -205,6 +205,11 @@ private func patches(of input: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _
 public func convForwardKernel(input: UnsafeMutablePointer<Float>, filter: UnsafePointer<Float>,
                               output: UnsafeMutablePointer<Float>, _ g: ConvGeometry, epilogue: ConvEpilogue = .identity) {
     if g.algorithm == .winograd { return winogradForward(input: input, filter: filter, output: output, g, epilogue: epilogue) }
+    im2colForward(input: input, filter: filter, output: output, g, epilogue: epilogue)
+}
+
+private func im2colForward(input: UnsafeMutablePointer<Float>, filter: UnsafePointer<Float>,
+                           output: UnsafeMutablePointer<Float>, _ g: ConvGeometry, epilogue: ConvEpilogue) {
     for slab in g.slabs {
         let columns = slab.count * slab.rows.count * g.outWidth
         let (patchMatrix, patchLeading) = patches(of: input, g, slab)
@@ -219,11 +224,42 @@ public func convForwardKernel(input: UnsafeMutablePointer<Float>, filter: Unsafe
     }
 }
 
-/// dx = convᵀ(dy, w): per slab, one GEMM [patch, O] · [O, slab columns], then col2im.
+extension ConvGeometry {
+    /// The data gradient of a size-preserving conv is itself a conv of the output gradient, by the
+    /// filter rotated 180 degrees with input and output channels swapped, padding k - 1 - p: a GEMM of
+    /// the forward pass's efficient shape (inner dimension O·k², written straight into dx) instead of
+    /// one with inner dimension O whose k²-times-larger column matrix must be zeroed, filled and folded
+    /// back by col2im. Where the conv shrinks the image, that conv would mostly multiply padding.
+    var dataGradientAsConv: ConvGeometry? {
+        guard kernel > 1 && outHeight == height && outWidth == width else { return nil }
+        return ConvGeometry(batch: batch, inChannels: outChannels, height: outHeight, width: outWidth,
+                            outChannels: inChannels, kernel: kernel, padding: kernel - 1 - padding)
+    }
+}
+
+/// w'[c][o] = w[o][c] rotated by 180 degrees, for an [O, C, k, k] filter.
+private func rotatedTransposedFilter(_ filter: UnsafePointer<Float>, _ g: ConvGeometry) -> UnsafeMutablePointer<Float> {
+    let taps = g.kernel * g.kernel
+    let rotated = Workspace.buffer(.rotatedFilter, g.outChannels * g.patch)
+    for o in 0..<g.outChannels {
+        for c in 0..<g.inChannels {
+            let source = filter + (o * g.inChannels + c) * taps, target = rotated + (c * g.outChannels + o) * taps
+            for tap in 0..<taps { target[tap] = source[taps - 1 - tap] }
+        }
+    }
+    return rotated
+}
+
+/// dx = convᵀ(dy, w): as a conv of dy (see `dataGradientAsConv`) where the conv keeps the size; otherwise
+/// per slab one GEMM [patch, O] · [O, slab columns], then col2im.
 public func convBackwardDataKernel(outputGradient: UnsafeMutablePointer<Float>, filter: UnsafePointer<Float>,
                                    inputGradient: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
     if g.algorithm == .winograd {
         return winogradBackwardData(outputGradient: outputGradient, filter: filter, inputGradient: inputGradient, g)
+    }
+    if let transposed = g.dataGradientAsConv {
+        return im2colForward(input: outputGradient, filter: rotatedTransposedFilter(filter, g), output: inputGradient, transposed,
+                             epilogue: .identity)
     }
     inputGradient.initialize(repeating: 0, count: g.batch * g.inChannels * g.inPixels)
     for slab in g.slabs {

@@ -39,3 +39,43 @@ public func avgPool2x2(_ x: Tensor) -> Tensor {
     }
     return makeResult(out, inputs: [x]) { g, _ in [scale(upsample2x(g), 0.25)] }
 }
+
+/// G's output during a fade-in, `(1 − α)·upsample2x(coarse) + α·fine`, in one pass over `fine`, with
+/// no upsampled image of its own.
+public func fadeIn(upsampling coarse: Tensor, into fine: Tensor, alpha: Float) -> Tensor {
+    let (n, c, h, w) = coarse.nchw
+    precondition(fine.shape == [n, c, 2 * h, 2 * w], "fadeIn: \(fine.shape) is not twice \(coarse.shape)")
+    let out = Tensor(uninitialized: fine.shape)
+    let ow = 2 * w
+    for plane in 0..<(n * c) {
+        let low = coarse.pointer + plane * h * w, high = fine.pointer + plane * 4 * h * w, target = out.pointer + plane * 4 * h * w
+        for i in 0..<(2 * h) {
+            let source = low + (i / 2) * w, row = high + i * ow, blended = target + i * ow
+            for j in 0..<ow { blended[j] = source[j / 2] + alpha * (row[j] - source[j / 2]) }
+        }
+    }
+    return makeResult(out, inputs: [coarse, fine]) { g, _ in [scale(avgPool2x2(g), 4 * (1 - alpha)), scale(g, alpha)] }
+}
+
+/// `α·x + (1 − α)·upsample2x(avgPool2x2(x))` in one pass: real images cross-faded during a fade-in the
+/// way G's output is. Averaging 2x2 blocks and spreading the mean back is a symmetric projection, so
+/// the map is its own adjoint and its pullback is itself.
+public func fadeTowardCoarse(_ x: Tensor, alpha: Float) -> Tensor {
+    let (n, c, h, w) = x.nchw
+    precondition(h % 2 == 0 && w % 2 == 0, "fadeTowardCoarse needs even sizes, got \(x.shape)")
+    let out = Tensor(uninitialized: x.shape)
+    for plane in 0..<(n * c) {
+        let input = x.pointer + plane * h * w, output = out.pointer + plane * h * w
+        for i in stride(from: 0, to: h, by: 2) {
+            let top = input + i * w, bottom = top + w, outTop = output + i * w, outBottom = outTop + w
+            for j in stride(from: 0, to: w, by: 2) {
+                let mean = 0.25 * (top[j] + top[j + 1] + bottom[j] + bottom[j + 1])
+                outTop[j] = mean + alpha * (top[j] - mean)
+                outTop[j + 1] = mean + alpha * (top[j + 1] - mean)
+                outBottom[j] = mean + alpha * (bottom[j] - mean)
+                outBottom[j + 1] = mean + alpha * (bottom[j + 1] - mean)
+            }
+        }
+    }
+    return makeResult(out, inputs: [x]) { g, _ in [fadeTowardCoarse(g, alpha: alpha)] }
+}

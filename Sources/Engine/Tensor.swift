@@ -8,27 +8,13 @@ public final class FloatBuffer {
 
     public init(count: Int, zeroed: Bool = true) {
         precondition(count >= 0, "negative buffer size")
-        _ = FloatBuffer.allocatorTuned
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        pointer = TensorMemory.take(count)
         if zeroed { pointer.initialize(repeating: 0, count: count) }
     }
 
-    deinit { UnsafeMutableRawPointer(pointer).deallocate() }
-
-    /// Training allocates and frees the same large activation buffers every step. By default glibc
-    /// serves each from a fresh mmap and unmaps it on free, so every step pays page faults and kernel
-    /// zeroing for all of them; keeping freed memory in the heap lets the next step reuse it.
-    private static let allocatorTuned: Void = {
-        _ = glibcMallopt(-3 /* M_MMAP_THRESHOLD */, 1 << 30)
-        _ = glibcMallopt(-1 /* M_TRIM_THRESHOLD */, Int32.max)
-    }()
+    deinit { TensorMemory.give(pointer, count: count) }
 }
-
-/// glibc's `mallopt`, declared here because <malloc.h> is not part of Swift's Glibc module.
-@_silgen_name("mallopt")
-private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
 
 /// Maps the gradient of an op's output to gradients of its inputs (nil where `needed` is false).
 typealias Pullback = (_ gradient: Tensor, _ output: Tensor, _ needed: [Bool]) -> [Tensor?]

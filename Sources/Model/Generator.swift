@@ -64,8 +64,7 @@ public struct Generator: GrowingNetwork {
             features = pixelNorm(conv0.activated(upsample2x(features), weights))
             features = pixelNorm(conv1.activated(features, weights))
             if index == stage - 1 && alpha < 1 {
-                let old = upsample2x(toRGB[index](previous, weights))
-                return lerp(old, toRGB[index + 1](features, weights), alpha)
+                return fadeIn(upsampling: toRGB[index](previous, weights), into: toRGB[index + 1](features, weights), alpha: alpha)
             }
         }
         return toRGB[stage](features, weights)

@@ -119,7 +119,7 @@ public final class Trainer {
         let size = point.resolution
         let images = Tensor(zeros: [samples.count, config.network.imageChannels, size, size])
         dataset.fillBatch(indices: indices, resolution: size, mirror: flips, into: images.pointer)
-        return point.alpha < 1 ? lerp(upsample2x(avgPool2x2(images)), images, point.alpha) : images
+        return point.alpha < 1 ? fadeTowardCoarse(images, alpha: point.alpha) : images
     }
 
     // MARK: Keeping replicas identical
@@ -213,11 +213,15 @@ public final class Trainer {
     public func step() throws -> StepLog {
         try adoptLeaderCounters()
         let point = schedule
-        // Official train.py resets Adam whenever floor(lod) or ceil(lod) changes: when a fade-in starts
-        // and again when it ends.
-        if (point.resolution, point.phase) != (progress.resolution, progress.phase) && config.resetOptimizerOnGrowth {
-            generatorOptimizer.reset()
-            discriminatorOptimizer.reset()
+        if (point.resolution, point.phase) != (progress.resolution, progress.phase) {
+            // Official train.py resets Adam whenever floor(lod) or ceil(lod) changes: when a fade-in
+            // starts and again when it ends.
+            if config.resetOptimizerOnGrowth {
+                generatorOptimizer.reset()
+                discriminatorOptimizer.reset()
+            }
+            // The activations change shape: the pooled buffers of the previous phase would only sit idle.
+            TensorMemory.releaseUnused()
         }
         progress.resolution = point.resolution
         progress.phase = point.phase

@@ -130,6 +130,7 @@ public final class TrainingRun {
             console.line("tick \(tick)  " + metrics.map { "\($0.0) \(String(format: $0.0.hasPrefix("swd") ? "%.2f" : "%.4f", $0.1))" }.joined(separator: "  "))
         }
         record += [("skipped_updates", String(trainer.skippedUpdates)), ("images_per_second", String(format: "%.2f", imagesPerSecond)), ("tick_seconds", String(format: "%.3f", seconds)),
+                   ("peak_rss_mib", String(format: "%.1f", TensorMemory.peakResidentMiB)),
                    ("grid", "\"samples/\((gridPath as NSString).lastPathComponent)\"")]
         try directory.appendMetrics("{" + record.map { "\"\($0.0)\": \($0.1)" }.joined(separator: ", ") + "}")
         // Every numeric entry but the axes becomes a scalar, so new metrics reach TensorBoard unasked.
@@ -137,6 +138,8 @@ public final class TrainingRun {
         let scalars = record.compactMap { key, value in axes.contains(key) ? nil : Double(value).map { (tag: key, value: $0) } }
         try tensorBoard?.write(step: progress.imagesShown, scalars: scalars, images: [(tag: "samples", image: grid)])
         console.tick(progressLine(tick: tick, means: means, imagesPerSecond: imagesPerSecond))
+        // The grid and metric batches leave buffers of sizes no training step asks for.
+        TensorMemory.releaseUnused()
     }
 
     /// `tick 45  kimg 45.0/52.0  32x32 fade-in α=0.63  d_loss -2.3301  g_loss 5.9380  21.0 img/s  ETA 5m34s`

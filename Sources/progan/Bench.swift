@@ -24,11 +24,4 @@ func medianSeconds(repetitions: Int, _ body: () -> Void) -> Double {
     return times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
 }
 
-/// Peak resident set size of this process in MiB.
-func peakResidentMiB() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_maxrss) / 1024
-}
-
 func formatted(_ value: Double, _ decimals: Int = 1) -> String { String(format: "%.\(decimals)f", value) }

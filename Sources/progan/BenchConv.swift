@@ -49,7 +49,7 @@ struct BenchConv: ParsableCommand {
                 })
             })
         }
-        let convPeak = peakResidentMiB()
+        let convPeak = TensorMemory.peakResidentMiB
         print("layer      thr |  forward: im2col winograd  sgemm | fwd+bwd: im2col winograd  sgemm | winograd/im2col  model picks")
         for (threadIndex, threadCount) in threads.enumerated() {
             setBLASThreads(threadCount)
@@ -67,7 +67,7 @@ struct BenchConv: ParsableCommand {
         print("peak RSS of the conv runs \(formatted(convPeak)) MiB (workspaces bounded: im2col "
               + "\(formatted(Double(ConvGeometry.workspaceFloats * 4) / 1_048_576)) MiB or one sample, Winograd "
               + "\(formatted(Double(WinogradPlan.workspaceFloats * 4) / 1_048_576)) MiB or 64 tiles, per buffer); "
-              + "with the baseline's matrices \(formatted(peakResidentMiB())) MiB")
+              + "with the baseline's matrices \(formatted(TensorMemory.peakResidentMiB)) MiB")
     }
 
     typealias Rates = (forward: Double, training: Double)

@@ -12,7 +12,9 @@ struct BenchTrain: ParsableCommand {
         discussion: """
             Run it under mpirun to measure ranks (scripts/bench.sh does, for 1 rank x 1 thread, 1 rank x 2
             threads and 2 ranks x 1 thread). Rank 0 prints one line of key=value figures, including the
-            time a bare allreduce of the same number of floats takes in the same run.
+            time a bare allreduce of the same number of floats takes in the same run, each rank's peak
+            resident set (MiB, rank 0 first) and how many tensor buffers a timed step took from the system
+            allocator instead of the pool (0 once the first step has sized it).
             """)
 
     @Option(help: ArgumentHelp("Prepared dataset or PNG folder.", valueName: "path"))
@@ -44,22 +46,27 @@ struct BenchTrain: ParsableCommand {
             let trainer = try Trainer(config: config, dataset: prepared, collective: world)
             try trainer.synchronizeReplicas()
             for _ in 0..<warmup { try trainer.step() }
-            let reducedBefore = trainer.reductionSeconds
+            let reducedBefore = trainer.reductionSeconds, allocatedBefore = TensorMemory.statistics.allocations
             try world.barrier()
             let start = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<steps { try trainer.step() }
             try world.barrier()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let reduction = trainer.reductionSeconds - reducedBefore
+            let allocated = TensorMemory.statistics.allocations - allocatedBefore
             let gradientCount = trainer.generatorWeights.count + trainer.discriminatorWeights.count
             let bare = try bareAllreduceSeconds(count: gradientCount, world: world)
+            var peaks = [Double](repeating: 0, count: world.size)
+            peaks[world.rank] = TensorMemory.peakResidentMiB
+            try world.allreduceSum(&peaks)
             if world.rank == 0 {
                 print("ranks=\(world.size) threads=\(threads) resolution=\(config.network.resolution) minibatch=\(minibatch) "
                       + "deterministic=\(config.deterministic) images_per_second=\(formatted(Double(steps * minibatch) / seconds, 2)) "
                       + "step_ms=\(formatted(seconds / Double(steps) * 1000, 1)) "
                       + "reduce_share=\(formatted(100 * reduction / seconds, 2))% "
                       + "bare_allreduce_ms=\(formatted(bare * 1000, 3)) gradient_floats=\(gradientCount) "
-                      + "peak_rss_mib=\(formatted(peakResidentMiB(), 1))")
+                      + "peak_rss_mib=\(peaks.map { formatted($0, 1) }.joined(separator: "/")) "
+                      + "fresh_allocations_per_step=\(formatted(Double(allocated) / Double(steps), 1))")
             }
             try world.finalize()
         } catch {

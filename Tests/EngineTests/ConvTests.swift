@@ -21,6 +21,24 @@ final class ConvTests: XCTestCase {
         }
     }
 
+    /// Both backward kernels of the im2col path against the Double references: the data gradient as a
+    /// conv by the rotated filter (size-preserving cases) and through col2im (the others).
+    func testIm2colBackwardKernelsMatchReferences() {
+        ConvAlgorithm.forcing(.im2col) {
+            for (index, (n, c, size, o, k, pad)) in cases.enumerated() {
+                let x = randomTensor([n, c, size, size], seed: UInt64(index)), w = randomTensor([o, c, k, k], seed: UInt64(100 + index))
+                let outSize = size + 2 * pad - k + 1
+                let dy = randomTensor([n, o, outSize, outSize], seed: UInt64(200 + index))
+                assertClose(doubles(conv2dBackwardData(dy, w, inputShape: x.shape, padding: pad)),
+                            Reference.conv2dBackwardData(doubles(dy), x.shape, doubles(w), w.shape, padding: pad),
+                            tolerance: 1e-5, "case \(index) data gradient")
+                assertClose(doubles(conv2dBackwardFilter(x, dy, kernel: k, padding: pad)),
+                            Reference.conv2dBackwardFilter(doubles(x), x.shape, doubles(dy), w.shape, padding: pad),
+                            tolerance: 1e-5, "case \(index) filter gradient")
+            }
+        }
+    }
+
     func testGradientsMatchFiniteDifferences() {
         for (index, (n, c, size, o, k, pad)) in cases.enumerated() where n * c * size * size <= 600 {
             let x = randomTensor([n, c, size, size], seed: UInt64(index))

@@ -115,6 +115,21 @@ final class OpTests: XCTestCase {
         checkSecondOrder([x], "upsample2x") { square(upsample2x($0[0])) }
     }
 
+    /// The fused fade-in ops against the compositions they replace, and their gradients.
+    func testFadeIns() {
+        let fine = randomTensor([2, 3, 4, 6], seed: 6), coarse = randomTensor([2, 3, 2, 3], seed: 7)
+        for alpha: Float in [0, 0.3, 1] {
+            assertClose(doubles(fadeIn(upsampling: coarse, into: fine, alpha: alpha)),
+                        doubles(lerp(upsample2x(coarse), fine, alpha)), tolerance: 1e-6, "fadeIn α=\(alpha)")
+            assertClose(doubles(fadeTowardCoarse(fine, alpha: alpha)),
+                        doubles(lerp(upsample2x(avgPool2x2(fine)), fine, alpha)), tolerance: 1e-6, "fadeTowardCoarse α=\(alpha)")
+        }
+        checkGradients([coarse, fine], "fadeIn") { fadeIn(upsampling: $0[0], into: $0[1], alpha: 0.3) }
+        checkGradients([fine], "fadeTowardCoarse") { fadeTowardCoarse($0[0], alpha: 0.3) }
+        checkSecondOrder([coarse, fine], "fadeIn") { square(fadeIn(upsampling: $0[0], into: $0[1], alpha: 0.3)) }
+        checkSecondOrder([fine], "fadeTowardCoarse") { square(fadeTowardCoarse($0[0], alpha: 0.3)) }
+    }
+
     func testMatmul() {
         let p = randomTensor([3, 4], seed: 4), q = randomTensor([4, 5], seed: 5)
         let expected = Reference.matmul(doubles(p), doubles(q), m: 3, k: 4, n: 5)

@@ -86,6 +86,28 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(trainer.progress.imagesShown, 8)
     }
 
+    /// The first step of each phase sizes the tensor pool; every later step of the phase takes all its
+    /// buffers from the pool, none from the system allocator.
+    func testStepsAfterTheFirstOfAPhaseAllocateNothing() throws {
+        let trainer = try Trainer(config: config, dataset: try makeDataset(in: directory))
+        TensorMemory.releaseUnused()  // what earlier tests left behind
+        var previousPhase: (Int, Phase)?, steadySteps = 0
+        while trainer.progress.imagesShown < trainer.totalImages {
+            let phase = (trainer.schedule.resolution, trainer.schedule.phase)
+            let before = TensorMemory.statistics.allocations
+            try trainer.step()
+            let allocated = TensorMemory.statistics.allocations - before
+            if let previousPhase, previousPhase == phase {
+                XCTAssertEqual(allocated, 0, "step \(trainer.progress.step) at \(phase)")
+                steadySteps += 1
+            } else {
+                XCTAssertGreaterThan(allocated, 0, "the first step of \(phase) starts from an emptied pool")
+            }
+            previousPhase = phase
+        }
+        XCTAssertGreaterThan(steadySteps, 10)
+    }
+
     /// Every sample is visited once per epoch, in a seeded order that changes between epochs.
     func testEpochOrderVisitsEverySampleOnce() throws {
         let trainer = try Trainer(config: config, dataset: try makeDataset(in: directory))
