@@ -83,7 +83,7 @@ say "## Training, WGAN-GP, batch 16, images/s: ours (\`--arch pgp\`) against pro
 say ""
 say "Ours: R ranks x T threads; peer: T threads. Ratios are ours / peer with the same number of cores; scaling"
 say "is 2 ranks x 1 thread over 1 rank x 1 thread; the reduce share is the 2-rank step time spent combining"
-say "gradients (including waiting for the other rank); peak RSS in MiB per process."
+say "gradients (including waiting for the other rank); peak RSS in MiB per process (2x1: rank 0/rank 1)."
 say ""
 say "| widths | size | ours 1x1 | peer 1 thr | ratio | ours 1x2 | ours 2x1 | peer 2 thr | ratio 1x2 / 2x1 | scaling | reduce share | peak RSS ours 1x1 / 2x1 / peer 2 thr |"
 say "|---|---|---|---|---|---|---|---|---|---|---|---|"

@@ -128,13 +128,23 @@ private func im2col(_ image: UnsafePointer<Float>, _ g: ConvGeometry, rows: Rang
                 let row = columns + ((c * k + ki) * k + kj) * leading + columnOffset
                 // Output columns whose input column ow + kj - pad falls inside the image.
                 let lo = min(max(0, pad - kj), ow), hi = max(lo, min(ow, w + pad - kj))
-                for y in rows {
-                    let target = row + (y - rows.lowerBound) * ow
-                    let iy = y + ki - pad
-                    guard iy >= 0 && iy < h else { target.initialize(repeating: 0, count: ow); continue }
-                    target.initialize(repeating: 0, count: lo)
-                    target.advanced(by: lo).update(from: image + (c * h + iy) * w + lo + kj - pad, count: hi - lo)
-                    target.advanced(by: hi).initialize(repeating: 0, count: ow - hi)
+                // Output rows whose input row y + ki - pad falls inside the image.
+                let top = min(max(rows.lowerBound, pad - ki), rows.upperBound), bottom = max(top, min(rows.upperBound, h + pad - ki))
+                row.initialize(repeating: 0, count: (top - rows.lowerBound) * ow)
+                (row + (bottom - rows.lowerBound) * ow).initialize(repeating: 0, count: (rows.upperBound - bottom) * ow)
+                let source = image + (c * h + top + ki - pad) * w + kj - pad, target = row + (top - rows.lowerBound) * ow
+                if ow == w {
+                    // Rows have the same stride in the image and in the matrix, so the whole band is one
+                    // copy shifted by kj - pad, clipped to the band; what it carried across row ends
+                    // falls in the padding columns, zeroed after.
+                    let count = (bottom - top) * w, start = max(0, pad - kj), end = min(count, count + pad - kj)
+                    if end > start { (target + start).update(from: source + start, count: end - start) }
+                }
+                for y in 0..<(bottom - top) {
+                    let line = target + y * ow
+                    line.initialize(repeating: 0, count: lo)
+                    if ow != w { (line + lo).update(from: source + y * w + lo, count: hi - lo) }
+                    (line + hi).initialize(repeating: 0, count: ow - hi)
                 }
             }
         }

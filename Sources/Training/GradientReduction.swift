@@ -65,8 +65,8 @@ final class GradientReducer {
             fixedSum = .allocate(capacity: count)
             capacity = count
         }
-        floatSum.initialize(repeating: 0, count: count)
-        fixedSum.initialize(repeating: 0, count: count)
+        // Only the mode's own sums are touched: the other array stays untouched virtual memory.
+        if deterministic { fixedSum.initialize(repeating: 0, count: count) } else { floatSum.initialize(repeating: 0, count: count) }
         parameters = layout.parameters.filter { $0.offset < count }
         parameterAtOffset = Dictionary(uniqueKeysWithValues: parameters.enumerated().map { ($1.offset, $0) })
         addedInLastMicrobatch = Array(repeating: false, count: parameters.count)
