@@ -45,8 +45,11 @@ extension ConvGeometry {
     /// Modelled costs in sgemm-FLOP equivalents, fitted to `progan bench conv` on this machine kind:
     /// moving one float through our copy loops costs `floatMoveCost`, transforming one element of a tile
     /// (gathering, two 1-D passes, a strided store) `transformCost`, and a GEMM only `columns` wide
-    /// runs at columns / (columns + `narrowColumns`) of its full rate.
-    static let floatMoveCost = 12.0, transformCost = 400.0, narrowColumns = 48.0
+    /// runs at columns / (columns + `narrowColumns`) of its full rate. `transformCost` was refitted for
+    /// the vectorized transforms on 17 layers (16-512 channels, 4-64 pixels, batch 16): 400 picked
+    /// im2col for 64ch 32x32, 64ch 64x64 and 128ch 8x8, where Winograd now measures 1.1-1.9x faster;
+    /// 250 picks Winograd there, and still im2col for 32ch 32x32 (0.85x), which 225 would not.
+    static let floatMoveCost = 12.0, transformCost = 250.0, narrowColumns = 48.0
 
     static func gemmCost(rows: Double, columns: Double, inner: Double) -> Double {
         2 * rows * columns * inner * (1 + narrowColumns / columns)
