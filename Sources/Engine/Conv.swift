@@ -93,6 +93,13 @@ public struct ConvEpilogue {
         return value > 0 ? value : value * slope
     }
 
+    /// `apply` to four values at once (the Winograd output transform's vectors).
+    @inline(__always)
+    func apply(_ values: SIMD4<Float>) -> SIMD4<Float> {
+        guard let slope else { return values }
+        return values.replacing(with: values * slope, where: .!(values .> 0))
+    }
+
     /// Applies the epilogue to output rows `rows` of samples `samples` while they are still in cache.
     func apply(to output: UnsafeMutablePointer<Float>, _ g: ConvGeometry, samples: Range<Int>, rows: Range<Int>) {
         guard !isIdentity else { return }

@@ -45,8 +45,11 @@ extension ConvGeometry {
     /// Modelled costs in sgemm-FLOP equivalents, fitted to `progan bench conv` on this machine kind:
     /// moving one float through our copy loops costs `floatMoveCost`, transforming one element of a tile
     /// (gathering, two 1-D passes, a strided store) `transformCost`, and a GEMM only `columns` wide
-    /// runs at columns / (columns + `narrowColumns`) of its full rate.
-    static let floatMoveCost = 12.0, transformCost = 400.0, narrowColumns = 48.0
+    /// runs at columns / (columns + `narrowColumns`) of its full rate. `transformCost` was refitted for
+    /// the vectorized transforms on 17 layers (16-512 channels, 4-64 pixels, batch 16): 400 picked
+    /// im2col for 64ch 32x32, 64ch 64x64 and 128ch 8x8, where Winograd now measures 1.1-1.9x faster;
+    /// 250 picks Winograd there, and still im2col for 32ch 32x32 (0.85x), which 225 would not.
+    static let floatMoveCost = 12.0, transformCost = 250.0, narrowColumns = 48.0
 
     static func gemmCost(rows: Double, columns: Double, inner: Double) -> Double {
         2 * rows * columns * inner * (1 + narrowColumns / columns)
@@ -120,27 +123,32 @@ struct TileRun {
 }
 
 // MARK: - The three 1-D transforms and their adjoints
+//
+// Applied to four tiles at once: lane t of every argument belongs to tile k + t of a run.
+
+/// Four consecutive tiles of a run, one per lane.
+private typealias Lanes = SIMD4<Float>
 
 /// Bᵀ applied to six values.
 @inline(__always)
-private func inputTransform(_ d0: Float, _ d1: Float, _ d2: Float, _ d3: Float, _ d4: Float, _ d5: Float)
-    -> (Float, Float, Float, Float, Float, Float) {
+private func inputTransform(_ d0: Lanes, _ d1: Lanes, _ d2: Lanes, _ d3: Lanes, _ d4: Lanes, _ d5: Lanes)
+    -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
     let a = d4 - 4 * d2, b = d3 - 4 * d1, c = d4 - d2, e = 2 * (d3 - d1)
     return (4 * d0 - 5 * d2 + d4, a + b, a - b, c + e, c - e, 4 * d1 - 5 * d3 + d5)
 }
 
 /// Aᵀ applied to six values.
 @inline(__always)
-private func outputTransform(_ m0: Float, _ m1: Float, _ m2: Float, _ m3: Float, _ m4: Float, _ m5: Float)
-    -> (Float, Float, Float, Float) {
+private func outputTransform(_ m0: Lanes, _ m1: Lanes, _ m2: Lanes, _ m3: Lanes, _ m4: Lanes, _ m5: Lanes)
+    -> (Lanes, Lanes, Lanes, Lanes) {
     let sum12 = m1 + m2, difference12 = m1 - m2, sum34 = m3 + m4, difference34 = m3 - m4
     return (m0 + sum12 + sum34, difference12 + 2 * difference34, sum12 + 4 * sum34, difference12 + 8 * difference34 + m5)
 }
 
 /// A (the adjoint of Aᵀ) applied to four values.
 @inline(__always)
-private func outputTransformAdjoint(_ y0: Float, _ y1: Float, _ y2: Float, _ y3: Float)
-    -> (Float, Float, Float, Float, Float, Float) {
+private func outputTransformAdjoint(_ y0: Lanes, _ y1: Lanes, _ y2: Lanes, _ y3: Lanes)
+    -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
     let even = y0 + y2, odd = y1 + y3, even4 = y0 + 4 * y2, odd8 = 2 * y1 + 8 * y3
     return (y0, even + odd, even - odd, even4 + odd8, even4 - odd8, y3)
 }
@@ -163,60 +171,106 @@ private let filterTransformMatrix: [Float] = {
 /// The same for the filter rotated by 180 degrees (column 3i + j reads g[2 - i][2 - j]).
 private let flippedFilterTransformMatrix: [Float] = (0..<36).flatMap { xi in (0..<9).map { filterTransformMatrix[xi * 9 + 8 - $0] } }
 
-/// Distance between the 36 [rows, tiles] matrices of a transformed chunk. Each tile's 36 values are
+/// Columns of a chunk's [rows, columns] transformed matrices for `tiles` tiles: three beyond the last
+/// tile, because the transforms read and write whole groups of four tiles and a run's last group may
+/// reach up to three tiles past its end (into the next run's columns, which that run then overwrites,
+/// or into these spare ones, which no GEMM reads).
+@inline(__always)
+func transformedColumns(tiles: Int) -> Int { tiles + 3 }
+
+/// Distance between the 36 [rows, columns] matrices of a transformed chunk. Each tile's 36 values are
 /// written (or read) across all of them at once; at a distance that is a multiple of 4 KiB those 36
 /// streams would share cache sets and evict each other, so each matrix starts one cache line further.
 @inline(__always)
-func transformedPlaneStride(rows: Int, tiles: Int) -> Int { (rows * tiles + 1023) / 1024 * 1024 + 16 }
+func transformedPlaneStride(rows: Int, columns: Int) -> Int { (rows * columns + 1023) / 1024 * 1024 + 16 }
 
 // MARK: - Tile transforms
 //
-// Each works on a run of tiles along one tile row, one channel at a time. Image rows are copied into a
-// band split by column modulo 4 ("phases": column 4k + r goes to phase r at position k), so that tile k
-// reads positions k of every phase and k + 1 of phases 0 and 1: every loop then walks contiguous
-// memory and is vectorized by the compiler, the pass across rows as well as the pass along them, which
-// writes each transformed position ξ as a contiguous stream over the run's tiles.
+// Each works on a run of tiles along one tile row, one channel at a time, four tiles at a time. The
+// image rows under the run are copied to contiguous, zero-padded lines; the pass across rows then
+// works on whole lines, and the pass along them splits 16 consecutive values (four tiles' four
+// columns) into four vectors, one per column of the tiles ("phases"), in registers, and writes each
+// transformed position ξ of the four tiles as one vector store.
 
-/// Copies rows `top ..< top + rows`, columns `left ..< left + columns` of a height x width plane into a
-/// band of `rows` rows of 4 phases of `phaseLength` values each, zero outside the plane.
 @inline(__always)
-private func copyBandByPhase(_ plane: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, rows: Int, columns: Int,
-                             phaseLength: Int, into band: UnsafeMutablePointer<Float>) {
-    band.initialize(repeating: 0, count: rows * 4 * phaseLength)
-    let lo = min(max(0, -left), columns), hi = max(lo, min(columns, width - left))
+private func roundedToLanes(_ tiles: Int) -> Int { (tiles + 3) & ~3 }
+
+@inline(__always)
+private func load<Vector: SIMD>(_ pointer: UnsafePointer<Float>) -> Vector where Vector.Scalar == Float {
+    UnsafeRawPointer(pointer).loadUnaligned(as: Vector.self)
+}
+
+@inline(__always)
+private func store<Vector: SIMD>(_ value: Vector, _ pointer: UnsafeMutablePointer<Float>) where Vector.Scalar == Float {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Vector.self)
+}
+
+/// The four columns of four consecutive tiles, from their 16 values in image order.
+@inline(__always)
+private func phases(_ line: UnsafePointer<Float>) -> (Lanes, Lanes, Lanes, Lanes) {
+    let values: SIMD16<Float> = load(line)
+    let even = values.evenHalf, odd = values.oddHalf
+    return (even.evenHalf, odd.evenHalf, even.oddHalf, odd.oddHalf)
+}
+
+/// The inverse of `phases`: stores four tiles' columns as 16 values in image order.
+@inline(__always)
+private func storeInImageOrder(_ q0: Lanes, _ q1: Lanes, _ q2: Lanes, _ q3: Lanes, _ line: UnsafeMutablePointer<Float>) {
+    store(SIMD16(q0[0], q1[0], q2[0], q3[0], q0[1], q1[1], q2[1], q3[1], q0[2], q1[2], q2[2], q3[2], q0[3], q1[3], q2[3], q3[3]), line)
+}
+
+/// Stores six vectors `step` apart: six rows of lines, or six consecutive transformed planes.
+@inline(__always)
+private func storeSix(_ values: (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes), _ target: UnsafeMutablePointer<Float>, step: Int) {
+    store(values.0, target)
+    store(values.1, target + step)
+    store(values.2, target + 2 * step)
+    store(values.3, target + 3 * step)
+    store(values.4, target + 4 * step)
+    store(values.5, target + 5 * step)
+}
+
+/// Copies rows `top ..< top + rows`, columns `left ..< left + length` of a height x width plane into
+/// `rows` lines of `length` values, zero outside the plane.
+@inline(__always)
+private func copyLines(_ plane: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, rows: Int, length: Int,
+                       into lines: UnsafeMutablePointer<Float>) {
+    lines.update(repeating: 0, count: rows * length)
+    let lo = min(max(0, -left), length), hi = max(lo, min(length, width - left))
     for i in 0..<rows where top + i >= 0 && top + i < height {
-        let source = plane + (top + i) * width + left, row = band + i * 4 * phaseLength
-        for x in lo..<hi { row[(x & 3) * phaseLength + (x >> 2)] = source[x] }
+        (lines + i * length + lo).update(from: plane + (top + i) * width + left + lo, count: hi - lo)
     }
 }
 
+/// Line length for a run of `tiles` tiles: whole groups of four tiles, plus the group after the last
+/// when the tiles' windows reach into the next tile (the input's 6x6 windows overlap by two columns).
+@inline(__always)
+private func lineLength(tiles: Int, overlapping: Bool) -> Int { 4 * roundedToLanes(tiles) + (overlapping ? 16 : 0) }
+
 /// V[ξ][c][t]: Bᵀ d B of the 6x6 input window of every tile of the chunk, for every channel.
 private func transformInputs(_ input: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>, into v: UnsafeMutablePointer<Float>) {
-    let g = plan.geometry, n = chunk.count, step = transformedPlaneStride(rows: g.inChannels, tiles: n)
-    let runs = plan.runs(chunk), longest = plan.tilesAcross + 1
+    let g = plan.geometry, columns = transformedColumns(tiles: chunk.count)
+    let step = transformedPlaneStride(rows: g.inChannels, columns: columns)
+    let runs = plan.runs(chunk), longest = lineLength(tiles: plan.tilesAcross, overlapping: true)
     forEachSlice(of: g.inChannels) { channels in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 48 * longest) { scratch in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 12 * longest) { scratch in
             for c in channels {
                 for run in runs {
-                    let phase = run.count + 1, rowLength = 4 * phase
-                    let band = scratch.baseAddress!, columns = band + 6 * rowLength
-                    copyBandByPhase(input + (run.sample * g.inChannels + c) * g.inPixels, height: g.height, width: g.width,
-                                    top: run.top - g.padding, left: run.left - g.padding, rows: 6, columns: 4 * run.count + 2,
-                                    phaseLength: phase, into: band)
-                    let (b0, b1, b2, b3, b4, b5) = (band, band + rowLength, band + 2 * rowLength, band + 3 * rowLength,
-                                                    band + 4 * rowLength, band + 5 * rowLength)
-                    let (c0, c1, c2, c3, c4, c5) = (columns, columns + rowLength, columns + 2 * rowLength, columns + 3 * rowLength,
-                                                    columns + 4 * rowLength, columns + 5 * rowLength)
-                    for x in 0..<rowLength {
-                        (c0[x], c1[x], c2[x], c3[x], c4[x], c5[x]) = inputTransform(b0[x], b1[x], b2[x], b3[x], b4[x], b5[x])
+                    let length = lineLength(tiles: run.count, overlapping: true)
+                    let lines = scratch.baseAddress!, rows = lines + 6 * length
+                    copyLines(input + (run.sample * g.inChannels + c) * g.inPixels, height: g.height, width: g.width,
+                              top: run.top - g.padding, left: run.left - g.padding, rows: 6, length: length, into: lines)
+                    for x in stride(from: 0, to: length, by: 4) {
+                        let d = lines + x
+                        storeSix(inputTransform(load(d), load(d + length), load(d + 2 * length), load(d + 3 * length),
+                                                load(d + 4 * length), load(d + 5 * length)), rows + x, step: length)
                     }
                     for i in 0..<6 {
-                        let p0 = columns + i * rowLength, p1 = p0 + phase, p2 = p1 + phase, p3 = p2 + phase
-                        let next0 = p0 + 1, next1 = p1 + 1
-                        let out = v + 6 * i * step + c * n + run.column
-                        let (o0, o1, o2, o3, o4, o5) = (out, out + step, out + 2 * step, out + 3 * step, out + 4 * step, out + 5 * step)
-                        for k in 0..<run.count {
-                            (o0[k], o1[k], o2[k], o3[k], o4[k], o5[k]) = inputTransform(p0[k], p1[k], p2[k], p3[k], next0[k], next1[k])
+                        let row = rows + i * length, out = v + 6 * i * step + c * columns + run.column
+                        for k in stride(from: 0, to: run.count, by: 4) {
+                            // Columns 4 and 5 of tile k are columns 0 and 1 of tile k + 1.
+                            let (p0, p1, p2, p3) = phases(row + 4 * k), (next0, next1, _, _) = phases(row + 4 * k + 4)
+                            storeSix(inputTransform(p0, p1, p2, p3, next0, next1), out + k, step: step)
                         }
                     }
                 }
@@ -229,28 +283,27 @@ private func transformInputs(_ input: UnsafePointer<Float>, _ plan: WinogradPlan
 /// output's edge), for every output channel.
 private func transformOutputGradients(_ gradient: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>,
                                       into z: UnsafeMutablePointer<Float>) {
-    let g = plan.geometry, n = chunk.count, step = transformedPlaneStride(rows: g.outChannels, tiles: n)
-    let runs = plan.runs(chunk), longest = plan.tilesAcross
+    let g = plan.geometry, columns = transformedColumns(tiles: chunk.count)
+    let step = transformedPlaneStride(rows: g.outChannels, columns: columns)
+    let runs = plan.runs(chunk), longest = lineLength(tiles: plan.tilesAcross, overlapping: false)
     forEachSlice(of: g.outChannels) { channels in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 40 * longest) { scratch in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 10 * longest) { scratch in
             for o in channels {
                 for run in runs {
-                    let phase = run.count, rowLength = 4 * phase
-                    let band = scratch.baseAddress!, columns = band + 4 * rowLength
-                    copyBandByPhase(gradient + (run.sample * g.outChannels + o) * g.outPixels, height: g.outHeight, width: g.outWidth,
-                                    top: run.top, left: run.left, rows: 4, columns: 4 * run.count, phaseLength: phase, into: band)
-                    let (b0, b1, b2, b3) = (band, band + rowLength, band + 2 * rowLength, band + 3 * rowLength)
-                    let (c0, c1, c2, c3, c4, c5) = (columns, columns + rowLength, columns + 2 * rowLength, columns + 3 * rowLength,
-                                                    columns + 4 * rowLength, columns + 5 * rowLength)
-                    for x in 0..<rowLength {
-                        (c0[x], c1[x], c2[x], c3[x], c4[x], c5[x]) = outputTransformAdjoint(b0[x], b1[x], b2[x], b3[x])
+                    let length = lineLength(tiles: run.count, overlapping: false)
+                    let lines = scratch.baseAddress!, rows = lines + 4 * length
+                    copyLines(gradient + (run.sample * g.outChannels + o) * g.outPixels, height: g.outHeight, width: g.outWidth,
+                              top: run.top, left: run.left, rows: 4, length: length, into: lines)
+                    for x in stride(from: 0, to: length, by: 4) {
+                        let y = lines + x
+                        storeSix(outputTransformAdjoint(load(y), load(y + length), load(y + 2 * length), load(y + 3 * length)),
+                                 rows + x, step: length)
                     }
                     for a in 0..<6 {
-                        let p0 = columns + a * rowLength, p1 = p0 + phase, p2 = p1 + phase, p3 = p2 + phase
-                        let out = z + 6 * a * step + o * n + run.column
-                        let (o0, o1, o2, o3, o4, o5) = (out, out + step, out + 2 * step, out + 3 * step, out + 4 * step, out + 5 * step)
-                        for k in 0..<run.count {
-                            (o0[k], o1[k], o2[k], o3[k], o4[k], o5[k]) = outputTransformAdjoint(p0[k], p1[k], p2[k], p3[k])
+                        let row = rows + a * length, out = z + 6 * a * step + o * columns + run.column
+                        for k in stride(from: 0, to: run.count, by: 4) {
+                            let (p0, p1, p2, p3) = phases(row + 4 * k)
+                            storeSix(outputTransformAdjoint(p0, p1, p2, p3), out + k, step: step)
                         }
                     }
                 }
@@ -263,35 +316,38 @@ private func transformOutputGradients(_ gradient: UnsafePointer<Float>, _ plan: 
 /// epilogue applied as they are written.
 private func transformOutputs(_ m: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>, into output: UnsafeMutablePointer<Float>,
                               epilogue: ConvEpilogue) {
-    let g = plan.geometry, n = chunk.count, step = transformedPlaneStride(rows: g.outChannels, tiles: n)
-    let runs = plan.runs(chunk), longest = plan.tilesAcross
+    let g = plan.geometry, columns = transformedColumns(tiles: chunk.count)
+    let step = transformedPlaneStride(rows: g.outChannels, columns: columns)
+    let runs = plan.runs(chunk), longest = lineLength(tiles: plan.tilesAcross, overlapping: false)
     forEachSlice(of: g.outChannels) { channels in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 40 * longest) { scratch in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 10 * longest) { scratch in
             for o in channels {
-                let bias = epilogue.bias?[o] ?? 0
+                let bias = Lanes(repeating: epilogue.bias?[o] ?? 0)
                 for run in runs {
-                    let phase = run.count, rowLength = 4 * phase
-                    let rows = scratch.baseAddress!, block = rows + 6 * rowLength
+                    let length = lineLength(tiles: run.count, overlapping: false)
+                    let rows = scratch.baseAddress!, block = rows + 6 * length
                     for a in 0..<6 {
-                        let products = m + 6 * a * step + o * n + run.column
-                        let (m0, m1, m2, m3, m4, m5) = (products, products + step, products + 2 * step, products + 3 * step,
-                                                        products + 4 * step, products + 5 * step)
-                        let q0 = rows + a * rowLength, q1 = q0 + phase, q2 = q1 + phase, q3 = q2 + phase
-                        for k in 0..<run.count {
-                            (q0[k], q1[k], q2[k], q3[k]) = outputTransform(m0[k], m1[k], m2[k], m3[k], m4[k], m5[k])
+                        let products = m + 6 * a * step + o * columns + run.column, row = rows + a * length
+                        for k in stride(from: 0, to: run.count, by: 4) {
+                            let p = products + k
+                            let (q0, q1, q2, q3) = outputTransform(load(p), load(p + step), load(p + 2 * step), load(p + 3 * step),
+                                                                   load(p + 4 * step), load(p + 5 * step))
+                            storeInImageOrder(q0, q1, q2, q3, row + 4 * k)
                         }
                     }
-                    let (r0, r1, r2, r3, r4, r5) = (rows, rows + rowLength, rows + 2 * rowLength, rows + 3 * rowLength,
-                                                    rows + 4 * rowLength, rows + 5 * rowLength)
-                    let (y0, y1, y2, y3) = (block, block + rowLength, block + 2 * rowLength, block + 3 * rowLength)
-                    for x in 0..<rowLength {
-                        (y0[x], y1[x], y2[x], y3[x]) = outputTransform(r0[x], r1[x], r2[x], r3[x], r4[x], r5[x])
+                    for x in stride(from: 0, to: length, by: 4) {
+                        let r = rows + x
+                        let y = outputTransform(load(r), load(r + length), load(r + 2 * length), load(r + 3 * length),
+                                                load(r + 4 * length), load(r + 5 * length))
+                        store(epilogue.apply(y.0 + bias), block + x)
+                        store(epilogue.apply(y.1 + bias), block + length + x)
+                        store(epilogue.apply(y.2 + bias), block + 2 * length + x)
+                        store(epilogue.apply(y.3 + bias), block + 3 * length + x)
                     }
                     let plane = output + (run.sample * g.outChannels + o) * g.outPixels
-                    let visible = min(rowLength, g.outWidth - run.left)
+                    let visible = min(4 * run.count, g.outWidth - run.left)
                     for i in 0..<min(4, g.outHeight - run.top) {
-                        let target = plane + (run.top + i) * g.outWidth + run.left, values = block + i * rowLength
-                        for x in 0..<visible { target[x] = epilogue.apply(values[(x & 3) * phase + (x >> 2)] + bias) }
+                        (plane + (run.top + i) * g.outWidth + run.left).update(from: block + i * length, count: visible)
                     }
                 }
             }
@@ -319,13 +375,13 @@ private func winogradConvolve(input: UnsafePointer<Float>, transformedFilter u: 
     let plan = WinogradPlan(g)
     let (c, o) = (g.inChannels, g.outChannels)
     for chunk in plan.chunks {
-        let n = chunk.count
-        let (inputStride, outputStride) = (transformedPlaneStride(rows: c, tiles: n), transformedPlaneStride(rows: o, tiles: n))
+        let (n, columns) = (chunk.count, transformedColumns(tiles: chunk.count))
+        let (inputStride, outputStride) = (transformedPlaneStride(rows: c, columns: columns), transformedPlaneStride(rows: o, columns: columns))
         let v = Workspace.buffer(.winogradInput, 36 * inputStride), m = Workspace.buffer(.winogradProducts, 36 * outputStride)
         transformInputs(input, plan, chunk: chunk, into: v)
         for xi in 0..<36 {
             gemm(transposeA: transposedFilter, transposeB: false, m: o, n: n, k: c, a: u + xi * o * c, lda: transposedFilter ? o : c,
-                 b: v + xi * inputStride, ldb: n, c: m + xi * outputStride, ldc: n, accumulate: false)
+                 b: v + xi * inputStride, ldb: columns, c: m + xi * outputStride, ldc: columns, accumulate: false)
         }
         transformOutputs(m, plan, chunk: chunk, into: output, epilogue: epilogue)
     }
@@ -359,13 +415,13 @@ func winogradBackwardFilter(input: UnsafePointer<Float>, outputGradient: UnsafeP
     let (c, o) = (g.inChannels, g.outChannels)
     let du = Workspace.buffer(.winogradFilter, 36 * o * c)
     for (index, chunk) in plan.chunks.enumerated() {
-        let n = chunk.count
-        let (inputStride, outputStride) = (transformedPlaneStride(rows: c, tiles: n), transformedPlaneStride(rows: o, tiles: n))
+        let (n, columns) = (chunk.count, transformedColumns(tiles: chunk.count))
+        let (inputStride, outputStride) = (transformedPlaneStride(rows: c, columns: columns), transformedPlaneStride(rows: o, columns: columns))
         let v = Workspace.buffer(.winogradInput, 36 * inputStride), z = Workspace.buffer(.winogradProducts, 36 * outputStride)
         transformInputs(input, plan, chunk: chunk, into: v)
         transformOutputGradients(outputGradient, plan, chunk: chunk, into: z)
         for xi in 0..<36 {
-            gemm(transposeA: false, transposeB: true, m: o, n: c, k: n, a: z + xi * outputStride, lda: n, b: v + xi * inputStride, ldb: n,
+            gemm(transposeA: false, transposeB: true, m: o, n: c, k: n, a: z + xi * outputStride, lda: columns, b: v + xi * inputStride, ldb: columns,
                  c: du + xi * o * c, ldc: c, accumulate: index > 0)
         }
     }
