@@ -61,10 +61,10 @@ enum Workspace {
         case columns, staging, rotatedFilter, winogradInput, winogradProducts, winogradFilter, pixelNorms, pixelNormProjections
     }
 
-    nonisolated(unsafe) private static var buffers = Slot.allCases.map { _ in FloatBuffer(count: 0) }
+    nonisolated(unsafe) private static var buffers = Slot.allCases.map { _ in FloatBuffer(count: 0, pooled: false) }
 
     static func buffer(_ slot: Slot, _ count: Int) -> UnsafeMutablePointer<Float> {
-        if buffers[slot.rawValue].count < count { buffers[slot.rawValue] = FloatBuffer(count: count, zeroed: false) }
+        if buffers[slot.rawValue].count < count { buffers[slot.rawValue] = FloatBuffer(count: count, zeroed: false, pooled: false) }
         return buffers[slot.rawValue].pointer
     }
 

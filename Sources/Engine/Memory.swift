@@ -39,7 +39,6 @@ public enum TensorMemory {
 
     /// Storage for `count` floats, 64-byte aligned, contents undefined.
     static func take(_ count: Int) -> UnsafeMutablePointer<Float> {
-        _ = systemAllocatorTuned
         let reused: UnsafeMutablePointer<Float>? = locked {
             guard let pointer = free[count]?.popLast() else {
                 counters.allocations += 1
@@ -49,7 +48,13 @@ public enum TensorMemory {
             counters.pooledFloats -= count
             return pointer
         }
-        if let reused { return reused }
+        return reused ?? systemAllocate(count)
+    }
+
+    /// Storage that bypasses the pool, for buffers that live as long as the process (scratch space that
+    /// only grows): taken from the pool during the first step, they would leave the next step short.
+    static func systemAllocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        _ = systemAllocatorTuned
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
         return raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }

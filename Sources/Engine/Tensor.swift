@@ -5,15 +5,20 @@ import Glibc
 public final class FloatBuffer {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    /// Whether the storage goes back to `TensorMemory`'s pool when freed.
+    let pooled: Bool
 
-    public init(count: Int, zeroed: Bool = true) {
+    public init(count: Int, zeroed: Bool = true, pooled: Bool = true) {
         precondition(count >= 0, "negative buffer size")
         self.count = count
-        pointer = TensorMemory.take(count)
+        self.pooled = pooled
+        pointer = pooled ? TensorMemory.take(count) : TensorMemory.systemAllocate(count)
         if zeroed { pointer.initialize(repeating: 0, count: count) }
     }
 
-    deinit { TensorMemory.give(pointer, count: count) }
+    deinit {
+        if pooled { TensorMemory.give(pointer, count: count) } else { UnsafeMutableRawPointer(pointer).deallocate() }
+    }
 }
 
 /// Maps the gradient of an op's output to gradients of its inputs (nil where `needed` is false).
