@@ -9,18 +9,8 @@ import Glibc
 /// working set at a time, as preallocated per-resolution workspaces would, without a planner that must
 /// know every op's shapes in advance.
 public enum TensorMemory {
-    /// Counters since the process started.
-    public struct Statistics: Equatable {
-        /// Buffers that had to come from the system allocator.
-        public var allocations = 0
-        /// Buffers served from the pool.
-        public var reuses = 0
-        /// Floats currently held by the pool, free for reuse.
-        public var pooledFloats = 0
-    }
-
     nonisolated(unsafe) private static var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
-    nonisolated(unsafe) private static var counters = Statistics()
+    nonisolated(unsafe) private static var freshAllocations = 0
     // Tensors are created on the training thread, but conv kernels run slices on BLAS-sized thread
     // pools and a future caller may too: one uncontended lock costs far less than the buffers it guards.
     nonisolated(unsafe) private static var lock: pthread_mutex_t = {
@@ -35,17 +25,17 @@ public enum TensorMemory {
         return body()
     }
 
-    public static var statistics: Statistics { locked { counters } }
+    /// Tensor buffers that did not come from the pool since the process started: what a steady training
+    /// step must not add to.
+    public static var allocations: Int { locked { freshAllocations } }
 
     /// Storage for `count` floats, 64-byte aligned, contents undefined.
     static func take(_ count: Int) -> UnsafeMutablePointer<Float> {
         let reused: UnsafeMutablePointer<Float>? = locked {
             guard let pointer = free[count]?.popLast() else {
-                counters.allocations += 1
+                freshAllocations += 1
                 return nil
             }
-            counters.reuses += 1
-            counters.pooledFloats -= count
             return pointer
         }
         return reused ?? systemAllocate(count)
@@ -60,19 +50,14 @@ public enum TensorMemory {
     }
 
     static func give(_ pointer: UnsafeMutablePointer<Float>, count: Int) {
-        locked {
-            free[count, default: []].append(pointer)
-            counters.pooledFloats += count
-        }
+        locked { free[count, default: []].append(pointer) }
     }
 
-    /// Returns every pooled buffer to the system: for when the sizes a step needs are about to change.
+    /// Hands every pooled buffer back to the allocator, for when the sizes a step needs are about to
+    /// change: the next phase's buffers then reuse that memory instead of adding to it.
     public static func releaseUnused() {
         let released = locked {
-            defer {
-                free = [:]
-                counters.pooledFloats = 0
-            }
+            defer { free = [:] }
             return free.values.flatMap { $0 }
         }
         for pointer in released { UnsafeMutableRawPointer(pointer).deallocate() }

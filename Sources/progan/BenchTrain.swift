@@ -46,14 +46,14 @@ struct BenchTrain: ParsableCommand {
             let trainer = try Trainer(config: config, dataset: prepared, collective: world)
             try trainer.synchronizeReplicas()
             for _ in 0..<warmup { try trainer.step() }
-            let reducedBefore = trainer.reductionSeconds, allocatedBefore = TensorMemory.statistics.allocations
+            let reducedBefore = trainer.reductionSeconds, allocatedBefore = TensorMemory.allocations
             try world.barrier()
             let start = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<steps { try trainer.step() }
             try world.barrier()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let reduction = trainer.reductionSeconds - reducedBefore
-            let allocated = TensorMemory.statistics.allocations - allocatedBefore
+            let allocated = TensorMemory.allocations - allocatedBefore
             let gradientCount = trainer.generatorWeights.count + trainer.discriminatorWeights.count
             let bare = try bareAllreduceSeconds(count: gradientCount, world: world)
             var peaks = [Double](repeating: 0, count: world.size)

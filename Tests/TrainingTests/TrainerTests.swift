@@ -94,9 +94,9 @@ final class TrainerTests: XCTestCase {
         var previousPhase: (Int, Phase)?, steadySteps = 0
         while trainer.progress.imagesShown < trainer.totalImages {
             let phase = (trainer.schedule.resolution, trainer.schedule.phase)
-            let before = TensorMemory.statistics.allocations
+            let before = TensorMemory.allocations
             try trainer.step()
-            let allocated = TensorMemory.statistics.allocations - before
+            let allocated = TensorMemory.allocations - before
             if let previousPhase, previousPhase == phase {
                 XCTAssertEqual(allocated, 0, "step \(trainer.progress.step) at \(phase)")
                 steadySteps += 1
