@@ -247,31 +247,72 @@ private func copyLines(_ plane: UnsafePointer<Float>, height: Int, width: Int, t
 @inline(__always)
 private func lineLength(tiles: Int, overlapping: Bool) -> Int { 4 * roundedToLanes(tiles) + (overlapping ? 16 : 0) }
 
-/// V[ξ][c][t]: Bᵀ d B of the 6x6 input window of every tile of the chunk, for every channel.
-private func transformInputs(_ input: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>, into v: UnsafeMutablePointer<Float>) {
-    let g = plan.geometry, columns = transformedColumns(tiles: chunk.count)
-    let step = transformedPlaneStride(rows: g.inChannels, columns: columns)
-    let runs = plan.runs(chunk), longest = lineLength(tiles: plan.tilesAcross, overlapping: true)
-    forEachSlice(of: g.inChannels) { channels in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 12 * longest) { scratch in
-            for c in channels {
+/// A separable 1-D transform of the windows under a run of tiles, applied down the columns of the copied
+/// lines and then along the rows: Bᵀ d B of the inputs' 6x6 windows, or A y Aᵀ of the output gradients'
+/// 4x4 blocks. The two passes and the copying are shared in `transformWindows`.
+private protocol WindowTransform {
+    /// Rows (and columns) of a tile's window.
+    static var size: Int { get }
+    /// The six transformed values of the window column starting at `top`, its rows `stride` apart.
+    static func column(_ top: UnsafePointer<Float>, stride: Int) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes)
+    /// The six transformed values of the window rows of four tiles starting at `line`.
+    static func row(_ line: UnsafePointer<Float>) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes)
+}
+
+private enum InputWindows: WindowTransform {
+    static var size: Int { 6 }
+
+    @inline(__always)
+    static func column(_ d: UnsafePointer<Float>, stride: Int) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+        inputTransform(load(d), load(d + stride), load(d + 2 * stride), load(d + 3 * stride), load(d + 4 * stride), load(d + 5 * stride))
+    }
+
+    @inline(__always)
+    static func row(_ line: UnsafePointer<Float>) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+        // Columns 4 and 5 of tile k are columns 0 and 1 of tile k + 1.
+        let (p0, p1, p2, p3) = phases(line), (next0, next1, _, _) = phases(line + 4)
+        return inputTransform(p0, p1, p2, p3, next0, next1)
+    }
+}
+
+private enum OutputGradientBlocks: WindowTransform {
+    static var size: Int { 4 }
+
+    @inline(__always)
+    static func column(_ y: UnsafePointer<Float>, stride: Int) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+        outputTransformAdjoint(load(y), load(y + stride), load(y + 2 * stride), load(y + 3 * stride))
+    }
+
+    @inline(__always)
+    static func row(_ line: UnsafePointer<Float>) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+        let (p0, p1, p2, p3) = phases(line)
+        return outputTransformAdjoint(p0, p1, p2, p3)
+    }
+}
+
+/// T[ξ][c][t] for every channel c of `planes` (height x width planes, read from `padding` before each
+/// tile's corner) and every tile t of the chunk.
+private func transformWindows<Transform: WindowTransform>(_: Transform.Type, _ planes: UnsafePointer<Float>, channels: Int,
+                                                          height: Int, width: Int, padding: Int, _ plan: WinogradPlan,
+                                                          chunk: Range<Int>, into target: UnsafeMutablePointer<Float>) {
+    let columns = transformedColumns(tiles: chunk.count), step = transformedPlaneStride(rows: channels, columns: columns)
+    // The 6x6 input windows overlap their neighbours by two columns; the 4x4 blocks do not.
+    let overlapping = Transform.size > 4, window = Transform.size
+    let runs = plan.runs(chunk), longest = lineLength(tiles: plan.tilesAcross, overlapping: overlapping)
+    forEachSlice(of: channels) { slice in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: (window + 6) * longest) { scratch in
+            for c in slice {
                 for run in runs {
-                    let length = lineLength(tiles: run.count, overlapping: true)
-                    let lines = scratch.baseAddress!, rows = lines + 6 * length
-                    copyLines(input + (run.sample * g.inChannels + c) * g.inPixels, height: g.height, width: g.width,
-                              top: run.top - g.padding, left: run.left - g.padding, rows: 6, length: length, into: lines)
+                    let length = lineLength(tiles: run.count, overlapping: overlapping)
+                    let lines = scratch.baseAddress!, rows = lines + window * length
+                    copyLines(planes + (run.sample * channels + c) * height * width, height: height, width: width,
+                              top: run.top - padding, left: run.left - padding, rows: window, length: length, into: lines)
                     for x in stride(from: 0, to: length, by: 4) {
-                        let d = lines + x
-                        storeSix(inputTransform(load(d), load(d + length), load(d + 2 * length), load(d + 3 * length),
-                                                load(d + 4 * length), load(d + 5 * length)), rows + x, step: length)
+                        storeSix(Transform.column(lines + x, stride: length), rows + x, step: length)
                     }
                     for i in 0..<6 {
-                        let row = rows + i * length, out = v + 6 * i * step + c * columns + run.column
-                        for k in stride(from: 0, to: run.count, by: 4) {
-                            // Columns 4 and 5 of tile k are columns 0 and 1 of tile k + 1.
-                            let (p0, p1, p2, p3) = phases(row + 4 * k), (next0, next1, _, _) = phases(row + 4 * k + 4)
-                            storeSix(inputTransform(p0, p1, p2, p3, next0, next1), out + k, step: step)
-                        }
+                        let row = rows + i * length, out = target + 6 * i * step + c * columns + run.column
+                        for k in stride(from: 0, to: run.count, by: 4) { storeSix(Transform.row(row + 4 * k), out + k, step: step) }
                     }
                 }
             }
@@ -279,37 +320,20 @@ private func transformInputs(_ input: UnsafePointer<Float>, _ plan: WinogradPlan
     }
 }
 
+/// V[ξ][c][t]: Bᵀ d B of the 6x6 input window of every tile of the chunk, for every channel.
+private func transformInputs(_ input: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+    let g = plan.geometry
+    transformWindows(InputWindows.self, input, channels: g.inChannels, height: g.height, width: g.width, padding: g.padding,
+                     plan, chunk: chunk, into: v)
+}
+
 /// Z[ξ][o][t]: A y Aᵀ of the 4x4 output-gradient block y of every tile of the chunk (zero beyond the
 /// output's edge), for every output channel.
 private func transformOutputGradients(_ gradient: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>,
                                       into z: UnsafeMutablePointer<Float>) {
-    let g = plan.geometry, columns = transformedColumns(tiles: chunk.count)
-    let step = transformedPlaneStride(rows: g.outChannels, columns: columns)
-    let runs = plan.runs(chunk), longest = lineLength(tiles: plan.tilesAcross, overlapping: false)
-    forEachSlice(of: g.outChannels) { channels in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: 10 * longest) { scratch in
-            for o in channels {
-                for run in runs {
-                    let length = lineLength(tiles: run.count, overlapping: false)
-                    let lines = scratch.baseAddress!, rows = lines + 4 * length
-                    copyLines(gradient + (run.sample * g.outChannels + o) * g.outPixels, height: g.outHeight, width: g.outWidth,
-                              top: run.top, left: run.left, rows: 4, length: length, into: lines)
-                    for x in stride(from: 0, to: length, by: 4) {
-                        let y = lines + x
-                        storeSix(outputTransformAdjoint(load(y), load(y + length), load(y + 2 * length), load(y + 3 * length)),
-                                 rows + x, step: length)
-                    }
-                    for a in 0..<6 {
-                        let row = rows + a * length, out = z + 6 * a * step + o * columns + run.column
-                        for k in stride(from: 0, to: run.count, by: 4) {
-                            let (p0, p1, p2, p3) = phases(row + 4 * k)
-                            storeSix(outputTransformAdjoint(p0, p1, p2, p3), out + k, step: step)
-                        }
-                    }
-                }
-            }
-        }
-    }
+    let g = plan.geometry
+    transformWindows(OutputGradientBlocks.self, gradient, channels: g.outChannels, height: g.outHeight, width: g.outWidth,
+                     padding: 0, plan, chunk: chunk, into: z)
 }
 
 /// Output blocks Aᵀ M A of the chunk's tiles from M[ξ][o][t], cropped at the output's edge, with the
