@@ -45,11 +45,12 @@ extension ConvGeometry {
     /// Modelled costs in sgemm-FLOP equivalents, fitted to `progan bench conv` on this machine kind:
     /// moving one float through our copy loops costs `floatMoveCost`, transforming one element of a tile
     /// (gathering, two 1-D passes, a strided store) `transformCost`, and a GEMM only `columns` wide
-    /// runs at columns / (columns + `narrowColumns`) of its full rate. `transformCost` was refitted for
-    /// the vectorized transforms on 17 layers (16-512 channels, 4-64 pixels, batch 16): 400 picked
-    /// im2col for 64ch 32x32, 64ch 64x64 and 128ch 8x8, where Winograd now measures 1.1-1.9x faster;
-    /// 250 picks Winograd there, and still im2col for 32ch 32x32 (0.85x), which 225 would not.
-    static let floatMoveCost = 12.0, transformCost = 250.0, narrowColumns = 48.0
+    /// runs at columns / (columns + `narrowColumns`) of its full rate. Fitted on 52 layers (16-512
+    /// channels, 4-64 pixels, batch 8 and 16, one thread) after chunks were sized to keep the transforms
+    /// in cache: Winograd then wins everywhere but at 4x4 with 128 channels or more (0.57-0.99x), which
+    /// these constants pick as im2col; they also pick im2col for 32 and 64 channels at 4x4 and batch 8,
+    /// where Winograd measured 1.08-1.17x, the model's only misses.
+    static let floatMoveCost = 32.0, transformCost = 50.0, narrowColumns = 24.0
 
     static func gemmCost(rows: Double, columns: Double, inner: Double) -> Double {
         2 * rows * columns * inner * (1 + narrowColumns / columns)
@@ -77,9 +78,7 @@ extension ConvGeometry {
 /// together: consecutive tile indices over the whole batch (sample-major), in chunks small enough that
 /// their transformed inputs and outputs fit the workspace bound, and wide enough for efficient GEMMs.
 public struct WinogradPlan {
-    /// Bound on the transformed inputs and outputs of one chunk (64 MiB). Generous, because every chunk
-    /// reads the whole transformed filter (36·O·C values) and, in the filter gradient, adds to it: with
-    /// 512 channels those are 38 MB, and fewer chunks mean fewer passes over them.
+    /// Bound on the transformed inputs and outputs of one chunk (64 MiB).
     public static let workspaceFloats = 16 << 20
 
     let geometry: ConvGeometry
@@ -93,8 +92,14 @@ public struct WinogradPlan {
         tilesDown = (g.outHeight + 3) / 4
         tilesAcross = (g.outWidth + 3) / 4
         let total = g.batch * tilesDown * tilesAcross
-        let perTile = 36 * (g.inChannels + g.outChannels)
-        let widest = max(64, WinogradPlan.workspaceFloats / perTile)
+        // Every chunk's GEMMs read the whole transformed filter (36·O·C values) and, in the filter
+        // gradient, add to it, so wide chunks amortize that pass. But a chunk's transformed inputs and
+        // products (36·(C + O) values per tile) are written and read back by passes with 36 streams,
+        // which are fast only while they stay in cache. Chunks with four times the filter's values
+        // balance the two: 128 tiles at 64 channels (2.4 MB; 64ch 32x32 at batch 16 ran 1.5x faster
+        // than as one 9 MB chunk), 455 (the workspace bound) at 512, where the GEMMs dominate.
+        let (c, o) = (g.inChannels, g.outChannels), perTile = 36 * (c + o)
+        let widest = max(64, min(4 * o * c / (c + o), WinogradPlan.workspaceFloats / perTile))
         let count = (total + widest - 1) / widest
         // Equal chunks: a short last one would run a narrow, inefficient GEMM.
         let size = (total + count - 1) / count

@@ -57,13 +57,15 @@ final class WinogradTests: XCTestCase {
         }
     }
 
-    /// A layer with more tiles than one chunk holds: the filter gradient sums over chunks and every
-    /// pass agrees with the im2col path.
+    /// A layer with more tiles than one chunk holds, chunks starting mid-row and mid-sample: the filter
+    /// gradient sums over chunks and every pass agrees with the im2col path.
     func testChunkedLayerMatchesIm2col() {
-        let g = ConvGeometry(batch: 1, inChannels: 256, height: 176, width: 176, outChannels: 8, kernel: 3, padding: 1)
-        XCTAssertGreaterThan(WinogradPlan(g).chunks.count, 1, "the case must exercise several chunks")
-        let x = randomTensor([1, 256, 176, 176], seed: 4), w = randomTensor([8, 256, 3, 3], seed: 5)
-        let dy = randomTensor([1, 8, 176, 176], seed: 6)
+        let g = ConvGeometry(batch: 7, inChannels: 16, height: 18, width: 18, outChannels: 8, kernel: 3, padding: 1)
+        let plan = WinogradPlan(g)
+        XCTAssertGreaterThan(plan.chunks.count, 2, "the case must exercise several chunks")
+        XCTAssertTrue(plan.chunks.contains { $0.lowerBound % plan.tilesAcross != 0 }, "a chunk must start inside a tile row")
+        let x = randomTensor([7, 16, 18, 18], seed: 4), w = randomTensor([8, 16, 3, 3], seed: 5)
+        let dy = randomTensor([7, 8, 18, 18], seed: 6)
         func passes() -> [[Double]] {
             [doubles(conv2d(x, w, padding: 1)), doubles(conv2dBackwardData(dy, w, inputShape: x.shape, padding: 1)),
              doubles(conv2dBackwardFilter(x, dy, kernel: 3, padding: 1))]
