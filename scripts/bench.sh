@@ -15,7 +15,8 @@
 #   --quick   leaves out the peer's own widths at 64x64 (about 20 minutes on 2 cores)
 # Environment: STEPS (timed steps per run, default 4 for the cpu widths, 1 for the peer's widths), RUNS
 #   (runs of each of our configurations, default 5 for the cpu widths, 3 for the peer's at 32x32; one at
-#   64x64), PROGAN_PEER_VENV (the peer's venv, default .venv-peer).
+#   64x64), PEER_RUNS (the peer's runs, default RUNS for the cpu widths and 1 for its own, where one
+#   1-thread step takes it over a minute), PROGAN_PEER_VENV (the peer's venv, default .venv-peer).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 quick=false
@@ -60,18 +61,20 @@ median() {
 # fields NAME LINES: the NAME field of every line.
 fields() { local line; while IFS= read -r line; do [[ -n $line ]] && field "$1" "$line"; done <<<"$2"; }
 
-# train_row LABEL RESOLUTION STEPS THREADS RUNS OUR-FLAGS -- PEER-FLAGS, THREADS "1 2" or "2" (2-core figures only).
-# Our configurations run RUNS times, interleaved, so slow drifts of a noisy machine hit them alike; each
-# figure is the median, the scaling the median of the ratios of runs taken side by side. The peer runs once.
+# train_row LABEL RESOLUTION STEPS THREADS RUNS PEER-RUNS OUR-FLAGS -- PEER-FLAGS, THREADS "1 2" or "2" (2-core
+# figures only). Our configurations run RUNS times and the peer's PEER-RUNS times, interleaved, so slow drifts
+# of a noisy machine hit them alike; each figure is the median, the scaling the median of the ratios of runs
+# taken side by side.
 train_row() {
-    local label=$1 resolution=$2 steps=$3 threads=$4 runs=$5
-    shift 5
+    local label=$1 resolution=$2 steps=$3 threads=$4 runs=$5 peer_runs=$6
+    shift 6
     local ours=() peer=()
     while [[ $1 != -- ]]; do ours+=("$1"); shift; done
     shift
     peer=("$@")
     local common=(bench train --arch pgp --resolution "$resolution" --deterministic false --steps "$steps" --warmup 1 "${ours[@]}")
     local one="" two_threads="" two_ranks="" scalings=() peer_one="" peer_two="" run line_one line_ranks
+    local peer_common=(scripts/torch/bench_peer.py --resolution "$resolution" --steps "$steps" --warmup 1 "${peer[@]}")
     for ((run = 0; run < runs; run++)); do
         line_one=""
         if [[ $threads == "1 2" ]]; then line_one=$(OPENBLAS_NUM_THREADS=1 "$progan" "${common[@]}" --threads 1); fi
@@ -80,44 +83,47 @@ train_row() {
         one+=$line_one$'\n'
         two_ranks+=$line_ranks$'\n'
         [[ -n $line_one ]] && scalings+=("$(ratio "$(field images_per_second "$line_ranks")" "$(field images_per_second "$line_one")")")
+        if [[ -n $peer_python ]] && ((run < peer_runs)); then
+            if [[ $threads == "1 2" ]]; then peer_one+=$("$peer_python" "${peer_common[@]}" --threads 1)$'\n'; fi
+            peer_two+=$("$peer_python" "${peer_common[@]}" --threads 2)$'\n'
+        fi
     done
-    if [[ -n $peer_python ]]; then
-        local peer_common=(scripts/torch/bench_peer.py --resolution "$resolution" --steps "$steps" --warmup 1 "${peer[@]}")
-        if [[ $threads == "1 2" ]]; then peer_one=$("$peer_python" "${peer_common[@]}" --threads 1); fi
-        peer_two=$("$peer_python" "${peer_common[@]}" --threads 2)
-    fi
     printf '%s\n' "$one" "$two_threads" "$two_ranks" "$peer_one" "$peer_two" | sed '/^$/d' >&2
     local o1 o2t o2r p1 p2
     # shellcheck disable=SC2046  # one number per word
     o1=$(median $(fields images_per_second "$one")); o2t=$(median $(fields images_per_second "$two_threads"))
     # shellcheck disable=SC2046
     o2r=$(median $(fields images_per_second "$two_ranks"))
-    p1=$(field images_per_second "$peer_one"); p2=$(field images_per_second "$peer_two")
     # shellcheck disable=SC2046
-    say "| $label | ${resolution}x$resolution | $runs | $o1 | ${p1:--} | $(ratio "$o1" "${p1:-0}") | $o2t | $o2r | ${p2:--} |" \
+    p1=$(median $(fields images_per_second "$peer_one")); p2=$(median $(fields images_per_second "$peer_two"))
+    [[ $p1 == - ]] && p1=""
+    [[ $p2 == - ]] && p2=""
+    # shellcheck disable=SC2046
+    local peer_runs_shown=${peer_python:+$peer_runs}
+    say "| $label | ${resolution}x$resolution | $runs / ${peer_runs_shown:--} | $o1 | ${p1:--} | $(ratio "$o1" "${p1:-0}") | $o2t | $o2r | ${p2:--} |" \
         "$(ratio "$o2t" "${p2:-0}") / $(ratio "$o2r" "${p2:-0}") | $(median "${scalings[@]}") | $(median $(fields reduce_share "$two_ranks"))% |" \
-        "$(fields peak_rss_mib "$one" | head -1) / $(fields peak_rss_mib "$two_ranks" | head -1) / $(field peak_rss_mib "$peer_two") |"
+        "$(fields peak_rss_mib "$one" | head -1) / $(fields peak_rss_mib "$two_ranks" | head -1) / $(fields peak_rss_mib "$peer_two" | head -1) |"
 }
 
 say "## Training, WGAN-GP, batch 16, images/s: ours (\`--arch pgp\`) against pro_gan_pytorch, same networks and loss"
 say ""
-say "Ours: R ranks x T threads, the median of the runs given (interleaved); peer: T threads, one run. Ratios are"
+say "Ours: R ranks x T threads; peer: T threads; each the median of the runs given (ours / peer's, interleaved). Ratios are"
 say "ours / peer with the same number of cores; scaling is 2 ranks x 1 thread over 1 rank x 1 thread, the median"
 say "of the ratios of runs taken side by side; the reduce share is the 2-rank step time spent combining gradients"
 say "(including waiting for the other rank); peak RSS in MiB per process (2x1: rank 0/rank 1)."
 say ""
-say "| widths | size | runs | ours 1x1 | peer 1 thr | ratio | ours 1x2 | ours 2x1 | peer 2 thr | ratio 1x2 / 2x1 | scaling | reduce share | peak RSS ours 1x1 / 2x1 / peer 2 thr |"
+say "| widths | size | runs ours / peer | ours 1x1 | peer 1 thr | ratio | ours 1x2 | ours 2x1 | peer 2 thr | ratio 1x2 / 2x1 | scaling | reduce share | peak RSS ours 1x1 / 2x1 / peer 2 thr |"
 say "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 cpu_widths=$(mktemp)
 trap 'rm -f "$report" "$cpu_widths"' EXIT
 echo '{"network": {"fmap_base": 1024, "fmap_max": 64, "latent_size": 128}}' >"$cpu_widths"
-train_row "cpu preset (base 1024, max 64, latent 128)" 32 "${STEPS:-4}" "1 2" "${RUNS:-5}" --config "$cpu_widths" -- --fmap-base 1024 --fmap-max 64 --latent 128
-train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 32 "${STEPS:-1}" "1 2" "${RUNS:-3}" --
+train_row "cpu preset (base 1024, max 64, latent 128)" 32 "${STEPS:-4}" "1 2" "${RUNS:-5}" "${PEER_RUNS:-${RUNS:-5}}" --config "$cpu_widths" -- --fmap-base 1024 --fmap-max 64 --latent 128
+train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 32 "${STEPS:-1}" "1 2" "${RUNS:-3}" "${PEER_RUNS:-1}" --
 if $quick; then
     say "| pro_gan_pytorch's own | 64x64 | left out (--quick) |"
 else
     # One thread would take the peer over 8 minutes for a warm-up and one step: 2-core figures only.
-    train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 64 "${STEPS:-1}" "2" 1 --
+    train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 64 "${STEPS:-1}" "2" 1 1 --
 fi
 if [[ -z $peer_python ]]; then
     say ""

@@ -115,11 +115,15 @@ public struct ConvEpilogue {
 
 /// Runs `body` over slices of 0..<count, one per BLAS thread, so the engine's own loops (Winograd
 /// transforms) scale with the thread count the GEMMs use. Each slice writes disjoint memory, so the
-/// result does not depend on the thread count.
-func forEachSlice(of count: Int, _ body: (Range<Int>) -> Void) {
-    let parts = min(Int(openblas_get_num_threads()), count)
+/// result does not depend on the thread count. With `gemmsOnCallingThread`, BLAS calls inside `body`
+/// run single-threaded on the slice's own thread: for many small independent GEMMs (Winograd's 36 per
+/// chunk) sharing out the list beats splitting each GEMM, whose threads would meet after every call.
+func forEachSlice(of count: Int, gemmsOnCallingThread: Bool = false, _ body: (Range<Int>) -> Void) {
+    let threads = Int(openblas_get_num_threads()), parts = min(threads, count)
     guard parts > 1 else { return body(0..<count) }
+    if gemmsOnCallingThread { openblas_set_num_threads(1) }
     DispatchQueue.concurrentPerform(iterations: parts) { part in body((count * part / parts)..<(count * (part + 1) / parts)) }
+    if gemmsOnCallingThread { openblas_set_num_threads(Int32(threads)) }
 }
 
 // MARK: - Kernels

@@ -240,10 +240,16 @@ private func storeSix(_ values: (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes), _ ta
 @inline(__always)
 private func copyLines(_ plane: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, rows: Int, length: Int,
                        into lines: UnsafeMutablePointer<Float>) {
-    lines.update(repeating: 0, count: rows * length)
     let lo = min(max(0, -left), length), hi = max(lo, min(length, width - left))
-    for i in 0..<rows where top + i >= 0 && top + i < height {
-        (lines + i * length + lo).update(from: plane + (top + i) * width + left + lo, count: hi - lo)
+    for i in 0..<rows {
+        let line = lines + i * length
+        guard top + i >= 0 && top + i < height else {
+            line.update(repeating: 0, count: length)
+            continue
+        }
+        line.update(repeating: 0, count: lo)
+        (line + lo).update(from: plane + (top + i) * width + left + lo, count: hi - lo)
+        (line + hi).update(repeating: 0, count: length - hi)
     }
 }
 
@@ -408,9 +414,11 @@ private func winogradConvolve(input: UnsafePointer<Float>, transformedFilter u: 
         let (inputStride, outputStride) = (transformedPlaneStride(rows: c, columns: columns), transformedPlaneStride(rows: o, columns: columns))
         let v = Workspace.buffer(.winogradInput, 36 * inputStride), m = Workspace.buffer(.winogradProducts, 36 * outputStride)
         transformInputs(input, plan, chunk: chunk, into: v)
-        for xi in 0..<36 {
-            gemm(transposeA: transposedFilter, transposeB: false, m: o, n: n, k: c, a: u + xi * o * c, lda: transposedFilter ? o : c,
-                 b: v + xi * inputStride, ldb: columns, c: m + xi * outputStride, ldc: columns, accumulate: false)
+        forEachSlice(of: 36, gemmsOnCallingThread: true) { positions in
+            for xi in positions {
+                gemm(transposeA: transposedFilter, transposeB: false, m: o, n: n, k: c, a: u + xi * o * c, lda: transposedFilter ? o : c,
+                     b: v + xi * inputStride, ldb: columns, c: m + xi * outputStride, ldc: columns, accumulate: false)
+            }
         }
         transformOutputs(m, plan, chunk: chunk, into: output, epilogue: epilogue)
     }
@@ -449,9 +457,11 @@ func winogradBackwardFilter(input: UnsafePointer<Float>, outputGradient: UnsafeP
         let v = Workspace.buffer(.winogradInput, 36 * inputStride), z = Workspace.buffer(.winogradProducts, 36 * outputStride)
         transformInputs(input, plan, chunk: chunk, into: v)
         transformOutputGradients(outputGradient, plan, chunk: chunk, into: z)
-        for xi in 0..<36 {
-            gemm(transposeA: false, transposeB: true, m: o, n: c, k: n, a: z + xi * outputStride, lda: columns, b: v + xi * inputStride, ldb: columns,
-                 c: du + xi * o * c, ldc: c, accumulate: index > 0)
+        forEachSlice(of: 36, gemmsOnCallingThread: true) { positions in
+            for xi in positions {
+                gemm(transposeA: false, transposeB: true, m: o, n: c, k: n, a: z + xi * outputStride, lda: columns, b: v + xi * inputStride,
+                     ldb: columns, c: du + xi * o * c, ldc: c, accumulate: index > 0)
+            }
         }
     }
     filterTransformMatrix.withUnsafeBufferPointer { matrix in
