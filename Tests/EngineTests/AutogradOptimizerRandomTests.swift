@@ -4,18 +4,28 @@ import XCTest
 
 final class AutogradTests: XCTestCase {
     /// The double backward of a small discriminator-like chain (conv -> lrelu -> minibatch stddev ->
-    /// conv -> avgpool -> dense), as the WGAN-GP penalty uses it, against finite differences of the
-    /// analytic first gradient, for the input and every weight.
+    /// conv -> avgpool -> dense), as the WGAN-GP penalty uses it: on the im2col path against finite
+    /// differences of the analytic first gradient, for the input and every weight; on the Winograd path,
+    /// whose float32 rounding (about 1e-5 relative) differences at this step cannot resolve, against
+    /// the im2col path's second derivatives.
     func testDoubleBackwardOfDiscriminatorChain() {
         let x = randomTensor([4, 2, 4, 4], seed: 1)
         let w1 = scale(randomTensor([3, 2, 3, 3], seed: 2), 0.5)
         let w2 = scale(randomTensor([2, 4, 3, 3], seed: 3), 0.5)
         let w3 = scale(randomTensor([1, 8], seed: 4), 0.5)
-        checkSecondOrder([x, w1, w2, w3], "D chain") { v in
+        let inputs = [x, w1, w2, w3]
+        let chain: ([Tensor]) -> Tensor = { v in
             let h = leakyRelu(conv2d(v[0], v[1], padding: 1))
             let s = minibatchStddev(h, groupSize: 2)
             let pooled = avgPool2x2(leakyRelu(conv2d(s, v[2], padding: 1)))
             return matmul(reshape(pooled, [4, 8]), v[3], transposeB: true)
+        }
+        ConvAlgorithm.forcing(.im2col) { checkSecondOrder(inputs, "D chain", chain) }
+        let probe = SecondOrderProbe(inputs, chain)
+        let im2col = ConvAlgorithm.forcing(.im2col) { probe.gradients(inputs, chain) }
+        let winograd = ConvAlgorithm.forcing(.winograd) { probe.gradients(inputs, chain) }
+        for (index, (a, b)) in zip(winograd, im2col).enumerated() {
+            assertClose(doubles(a), doubles(b), tolerance: 1e-4, "D chain: Winograd second derivative for input \(index)")
         }
     }
 

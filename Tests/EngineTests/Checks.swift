@@ -72,22 +72,34 @@ func checkGradients(_ inputs: [Tensor], step: Float = 1e-2, tolerance: Double = 
 /// `inputs[0]` is x; the rest are θ.
 func checkSecondOrder(_ inputs: [Tensor], step: Float = 1e-3, tolerance: Double = 2e-2, _ name: String,
                       file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) {
-    var rng = PhiloxRandom(seed: 7)
-    let outputShape = withoutGradients { f(inputs).shape }
-    let weights = rng.normal(shape: outputShape)
-    let probe = rng.normal(shape: inputs[0].shape)
-
-    func inputGradient(_ leaves: [Tensor], createGraph: Bool) -> Tensor {
-        grad(of: sum(mul(f(leaves), weights)), wrt: [leaves[0]], createGraph: createGraph)[0]
-    }
-    let leaves = inputs.map { $0.requiringGradient() }
-    let recorded = sum(mul(square(inputGradient(leaves, createGraph: true)), probe))
-    let analytic = grad(of: recorded, wrt: leaves)
+    let penalty = SecondOrderProbe(inputs, f)
+    let analytic = penalty.gradients(inputs, f)
     for (index, input) in inputs.enumerated() {
         compareWithDifferences(analytic[index], input, step: step, tolerance: tolerance,
                                "\(name): second derivative for input \(index)", file: file, line: line) {
-            let g = inputGradient(inputs.map { $0.requiringGradient() }, createGraph: false).scalars
-            return zip(g, probe.scalars).reduce(0) { $0 + Double($1.1) * Double($1.0) * Double($1.0) }
+            let g = penalty.inputGradient(inputs.map { $0.requiringGradient() }, f, createGraph: false).scalars
+            return zip(g, penalty.probe.scalars).reduce(0) { $0 + Double($1.1) * Double($1.0) * Double($1.0) }
         }
+    }
+}
+
+/// P(x, θ) = Σ_i R2_i (∂L/∂x)_i², L = <f(x, θ), R>, with fixed random R and R2 for f's shapes.
+struct SecondOrderProbe {
+    let weights: Tensor, probe: Tensor
+
+    init(_ inputs: [Tensor], _ f: ([Tensor]) -> Tensor) {
+        var rng = PhiloxRandom(seed: 7)
+        weights = rng.normal(shape: withoutGradients { f(inputs).shape })
+        probe = rng.normal(shape: inputs[0].shape)
+    }
+
+    func inputGradient(_ leaves: [Tensor], _ f: ([Tensor]) -> Tensor, createGraph: Bool) -> Tensor {
+        grad(of: sum(mul(f(leaves), weights)), wrt: [leaves[0]], createGraph: createGraph)[0]
+    }
+
+    /// ∂P/∂ every input, by differentiating the recorded first gradient.
+    func gradients(_ inputs: [Tensor], _ f: ([Tensor]) -> Tensor) -> [Tensor] {
+        let leaves = inputs.map { $0.requiringGradient() }
+        return grad(of: sum(mul(square(inputGradient(leaves, f, createGraph: true)), probe)), wrt: leaves)
     }
 }
