@@ -89,19 +89,14 @@ train_row() {
         fi
     done
     printf '%s\n' "$one" "$two_threads" "$two_ranks" "$peer_one" "$peer_two" | sed '/^$/d' >&2
-    local o1 o2t o2r p1 p2
+    # Medians are "-" where there were no runs, and ratio prints "-" for those.
     # shellcheck disable=SC2046  # one number per word
-    o1=$(median $(fields images_per_second "$one")); o2t=$(median $(fields images_per_second "$two_threads"))
-    # shellcheck disable=SC2046
-    o2r=$(median $(fields images_per_second "$two_ranks"))
-    # shellcheck disable=SC2046
-    p1=$(median $(fields images_per_second "$peer_one")); p2=$(median $(fields images_per_second "$peer_two"))
-    [[ $p1 == - ]] && p1=""
-    [[ $p2 == - ]] && p2=""
-    # shellcheck disable=SC2046
+    local o1=$(median $(fields images_per_second "$one")) o2t=$(median $(fields images_per_second "$two_threads")) \
+        o2r=$(median $(fields images_per_second "$two_ranks")) p1=$(median $(fields images_per_second "$peer_one")) \
+        p2=$(median $(fields images_per_second "$peer_two")) reduce_share=$(median $(fields reduce_share "$two_ranks"))
     local peer_runs_shown=${peer_python:+$peer_runs}
-    say "| $label | ${resolution}x$resolution | $runs / ${peer_runs_shown:--} | $o1 | ${p1:--} | $(ratio "$o1" "${p1:-0}") | $o2t | $o2r | ${p2:--} |" \
-        "$(ratio "$o2t" "${p2:-0}") / $(ratio "$o2r" "${p2:-0}") | $(median "${scalings[@]}") | $(median $(fields reduce_share "$two_ranks"))% |" \
+    say "| $label | ${resolution}x$resolution | $runs / ${peer_runs_shown:--} | $o1 | $p1 | $(ratio "$o1" "$p1") | $o2t | $o2r | $p2 |" \
+        "$(ratio "$o2t" "$p2") / $(ratio "$o2r" "$p2") | $(median "${scalings[@]}") | $reduce_share% |" \
         "$(fields peak_rss_mib "$one" | head -1) / $(fields peak_rss_mib "$two_ranks" | head -1) / $(fields peak_rss_mib "$peer_two" | head -1) |"
 }
 
