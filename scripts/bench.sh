@@ -8,7 +8,10 @@
 #      scripts/torch/install-peer.sh builds; skipped with a message when it cannot be installed), for the
 #      cpu preset's widths at 32x32 and the peer's own widths at 32x32 and 64x64: ours with 1 rank x 1
 #      thread, 1 rank x 2 threads and 2 ranks x 1 thread, the peer with 1 and 2 threads, the ratios, the
-#      2-rank scaling, the share of step time spent reducing gradients, and peak RSS per rank.
+#      2-rank scaling, the share of step time spent reducing gradients, and peak RSS per rank;
+#   3. where 2 ranks lose time against 1 at 32x32: each rank's half of the work also runs as two independent
+#      processes pinned to the two cores (no MPI), beside each rank's reduce time (scripts/profile.sh shows
+#      the same split function by function).
 # Our runs use fast (float) gradient reduction, as the peer does; the micro-batch is each rank's share.
 #
 # Usage: scripts/bench.sh [--quick]
@@ -74,6 +77,7 @@ train_row() {
     peer=("$@")
     local common=(bench train --arch pgp --resolution "$resolution" --deterministic false --steps "$steps" --warmup 1 "${ours[@]}")
     local one="" two_threads="" two_ranks="" scalings=() peer_one="" peer_two="" run line_one line_ranks
+    local pair=("" "") pair_lines pair_scalings=() core pair_images
     local peer_common=(scripts/torch/bench_peer.py --resolution "$resolution" --steps "$steps" --warmup 1 "${peer[@]}")
     for ((run = 0; run < runs; run++)); do
         line_one=""
@@ -82,7 +86,19 @@ train_row() {
         line_ranks=$("${mpirun[@]}" "$progan" "${common[@]}" --threads 1)
         one+=$line_one$'\n'
         two_ranks+=$line_ranks$'\n'
-        [[ -n $line_one ]] && scalings+=("$(ratio "$(field images_per_second "$line_ranks")" "$(field images_per_second "$line_one")")")
+        if [[ -n $line_one ]]; then
+            scalings+=("$(ratio "$(field images_per_second "$line_ranks")" "$(field images_per_second "$line_one")")")
+            # Each rank's half of the work as two independent processes, one per core, no MPI between them.
+            for core in 0 1; do
+                OPENBLAS_NUM_THREADS=1 taskset -c $core "$progan" "${common[@]}" --threads 1 --minibatch 8 >"$pair_file.$core" &
+            done
+            wait
+            pair_lines=("$(<"$pair_file.0")" "$(<"$pair_file.1")")
+            pair[0]+=${pair_lines[0]}$'\n'
+            pair[1]+=${pair_lines[1]}$'\n'
+            pair_images=$(awk -v a="$(field images_per_second "${pair_lines[0]}")" -v b="$(field images_per_second "${pair_lines[1]}")" 'BEGIN { print a + b }')
+            pair_scalings+=("$(ratio "$pair_images" "$(field images_per_second "$line_one")")")
+        fi
         if [[ -n $peer_python ]] && ((run < peer_runs)); then
             if [[ $threads == "1 2" ]]; then peer_one+=$("$peer_python" "${peer_common[@]}" --threads 1)$'\n'; fi
             peer_two+=$("$peer_python" "${peer_common[@]}" --threads 2)$'\n'
@@ -98,6 +114,13 @@ train_row() {
     say "| $label | ${resolution}x$resolution | $runs / ${peer_runs_shown:--} | $o1 | $p1 | $(ratio "$o1" "$p1") | $o2t | $o2r | $p2 |" \
         "$(ratio "$o2t" "$p2") / $(ratio "$o2r" "$p2") | $(median "${scalings[@]}") | $reduce_share% |" \
         "$(fields peak_rss_mib "$one" | head -1) / $(fields peak_rss_mib "$two_ranks" | head -1) / $(fields peak_rss_mib "$peer_two" | head -1) |"
+    [[ $threads == "1 2" ]] || return 0
+    local reduce_ms=$(fields reduce_ms "$two_ranks")
+    # shellcheck disable=SC2046  # one number per word
+    local row="| $label | ${resolution}x$resolution | $(awk '{ printf "%.1f", $1 / 2 }' <<<"$(median $(fields step_ms "$one"))") |"
+    row+=" $(median $(fields step_ms "${pair[0]}")) / $(median $(fields step_ms "${pair[1]}")) | $(median "${pair_scalings[@]}") |"
+    row+=" $(median $(fields step_ms "$two_ranks")) | $(median $(cut -d/ -f1 <<<"$reduce_ms")) / $(median $(cut -d/ -f2 <<<"$reduce_ms")) |"
+    split_rows+=("$row $(median "${scalings[@]}") |")
 }
 
 say "## Training, WGAN-GP, batch 16, images/s: ours (\`--arch pgp\`) against pro_gan_pytorch, same networks and loss"
@@ -109,8 +132,9 @@ say "(including waiting for the other rank); peak RSS in MiB per process (2x1: r
 say ""
 say "| widths | size | runs ours / peer | ours 1x1 | peer 1 thr | ratio | ours 1x2 | ours 2x1 | peer 2 thr | ratio 1x2 / 2x1 | scaling | reduce share | peak RSS ours 1x1 / 2x1 / peer 2 thr |"
 say "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-cpu_widths=$(mktemp)
-trap 'rm -f "$report" "$cpu_widths"' EXIT
+cpu_widths=$(mktemp) pair_file=$(mktemp)
+trap 'rm -f "$report" "$cpu_widths" "$pair_file"*' EXIT
+split_rows=()
 echo '{"network": {"fmap_base": 1024, "fmap_max": 64, "latent_size": 128}}' >"$cpu_widths"
 train_row "cpu preset (base 1024, max 64, latent 128)" 32 "${STEPS:-4}" "1 2" "${RUNS:-5}" "${PEER_RUNS:-${RUNS:-5}}" --config "$cpu_widths" -- --fmap-base 1024 --fmap-max 64 --latent 128
 train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 32 "${STEPS:-1}" "1 2" "${RUNS:-3}" "${PEER_RUNS:-1}" --
@@ -120,6 +144,18 @@ else
     # One thread would take the peer over 8 minutes for a warm-up and one step: 2-core figures only.
     train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 64 "${STEPS:-1}" "2" 1 1 --
 fi
+say ""
+say "## Where 2 ranks x 1 thread lose time against 1 rank x 1 thread"
+say ""
+say "Milliseconds per step of 8 images per core, medians of the runs above. The pair is each rank's half of the work"
+say "run as two independent 1-thread processes at the same time, one pinned to each core, with no MPI between them:"
+say "what the machine gives two busy cores before any communication. A 2x1 step is computing plus reducing (each"
+say "rank's time spent combining gradients, mostly waiting for the other rank at the D and G synchronizations)."
+say "Scalings are images/s over 1x1's, medians of the runs' ratios."
+say ""
+say "| widths | size | 1x1, per 8 images | pair, core 0 / core 1 | pair scaling | 2x1 step | 2x1 reduce, rank 0 / rank 1 | 2x1 scaling |"
+say "|---|---|---|---|---|---|---|---|"
+for row in "${split_rows[@]}"; do say "$row"; done
 if [[ -z $peer_python ]]; then
     say ""
     say "Peer figures missing: pro_gan_pytorch could not be installed (see scripts/torch/install-peer.sh)."

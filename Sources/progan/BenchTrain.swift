@@ -12,9 +12,11 @@ struct BenchTrain: ParsableCommand {
         discussion: """
             Run it under mpirun to measure ranks (scripts/bench.sh does, for 1 rank x 1 thread, 1 rank x 2
             threads and 2 ranks x 1 thread). Rank 0 prints one line of key=value figures, including the
-            time a bare allreduce of the same number of floats takes in the same run, each rank's peak
-            resident set (MiB, rank 0 first) and how many tensor buffers a timed step took from the system
-            allocator instead of the pool (0 once the first step has sized it).
+            time a bare allreduce of the same number of floats takes in the same run; per rank, rank 0
+            first: the time per step spent combining gradients (reduce_ms, including waiting for slower
+            ranks; the rest of a step is computing) and the peak resident set (MiB); and how many tensor
+            buffers a timed step took from the system allocator instead of the pool (0 once the first
+            step has sized it).
             """)
 
     @Option(help: ArgumentHelp("Prepared dataset or PNG folder.", valueName: "path"))
@@ -56,16 +58,15 @@ struct BenchTrain: ParsableCommand {
             let allocated = TensorMemory.allocations - allocatedBefore
             let gradientCount = trainer.generatorWeights.count + trainer.discriminatorWeights.count
             let bare = try bareAllreduceSeconds(count: gradientCount, world: world)
-            var peaks = [Double](repeating: 0, count: world.size)
-            peaks[world.rank] = TensorMemory.peakResidentMiB
-            try world.allreduceSum(&peaks)
+            let perRank = try gatheredPerRank([TensorMemory.peakResidentMiB, reduction / Double(steps) * 1000], world: world)
             if world.rank == 0 {
                 print("ranks=\(world.size) threads=\(threads) resolution=\(config.network.resolution) minibatch=\(minibatch) "
                       + "deterministic=\(config.deterministic) images_per_second=\(formatted(Double(steps * minibatch) / seconds, 2)) "
                       + "step_ms=\(formatted(seconds / Double(steps) * 1000, 1)) "
                       + "reduce_share=\(formatted(100 * reduction / seconds, 2))% "
+                      + "reduce_ms=\(perRank.map { formatted($0[1], 1) }.joined(separator: "/")) "
                       + "bare_allreduce_ms=\(formatted(bare * 1000, 3)) gradient_floats=\(gradientCount) "
-                      + "peak_rss_mib=\(peaks.map { formatted($0, 1) }.joined(separator: "/")) "
+                      + "peak_rss_mib=\(perRank.map { formatted($0[0], 1) }.joined(separator: "/")) "
                       + "fresh_allocations_per_step=\(formatted(Double(allocated) / Double(steps), 1))")
             }
             try world.finalize()
@@ -73,6 +74,14 @@ struct BenchTrain: ParsableCommand {
             if world.size > 1 { world.abort(message: "\(error)") }
             fail(error)
         }
+    }
+
+    /// Every rank's `values`, indexed by rank (all ranks pass the same number of values).
+    private func gatheredPerRank(_ values: [Double], world: Communicator) throws -> [[Double]] {
+        var table = [Double](repeating: 0, count: world.size * values.count)
+        table.replaceSubrange((world.rank * values.count)..<((world.rank + 1) * values.count), with: values)
+        try world.allreduceSum(&table)
+        return (0..<world.size).map { Array(table[($0 * values.count)..<(($0 + 1) * values.count)]) }
     }
 
     /// The dataset to read, prepared by rank 0 into a temporary file when given a folder.
