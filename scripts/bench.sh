@@ -25,9 +25,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 quick=false
 [[ ${1:-} == --quick ]] && quick=true
 scripts/setup.sh >/dev/null
-progan=.build/release/progan
-mpirun=(mpirun -np 2 --bind-to core --map-by core -x OPENBLAS_NUM_THREADS=1)
-((EUID == 0)) && mpirun+=(--allow-run-as-root)
+source scripts/bench.bash
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 say() { echo "$@" | tee -a "$report"; }
@@ -135,7 +133,7 @@ say "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 cpu_widths=$(mktemp) pair_file=$(mktemp)
 trap 'rm -f "$report" "$cpu_widths" "$pair_file"*' EXIT
 split_rows=()
-echo '{"network": {"fmap_base": 1024, "fmap_max": 64, "latent_size": 128}}' >"$cpu_widths"
+write_cpu_widths "$cpu_widths"
 train_row "cpu preset (base 1024, max 64, latent 128)" 32 "${STEPS:-4}" "1 2" "${RUNS:-5}" "${PEER_RUNS:-${RUNS:-5}}" --config "$cpu_widths" -- --fmap-base 1024 --fmap-max 64 --latent 128
 train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 32 "${STEPS:-1}" "1 2" "${RUNS:-3}" "${PEER_RUNS:-1}" --
 if $quick; then

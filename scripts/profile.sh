@@ -24,17 +24,15 @@ fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-progan=.build/release/progan
+source scripts/bench.bash
 resolution=${RESOLUTION:-32}
 common=(bench train --arch pgp --resolution "$resolution" --deterministic false --warmup 1 --threads 1)
 if $peer_widths; then
     common+=(--steps "${STEPS:-2}")
 else
-    echo '{"network": {"fmap_base": 1024, "fmap_max": 64, "latent_size": 128}}' >"$work/cpu-widths.json"
+    write_cpu_widths "$work/cpu-widths.json"
     common+=(--steps "${STEPS:-16}" --config "$work/cpu-widths.json")
 fi
-mpirun=(mpirun -np 2 --bind-to core --map-by core -x OPENBLAS_NUM_THREADS=1)
-((EUID == 0)) && mpirun+=(--allow-run-as-root)
 
 # shares NAME KEYS: the profile's sample shares grouped by perf's sort KEYS, largest first.
 shares() {

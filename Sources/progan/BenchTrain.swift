@@ -78,10 +78,9 @@ struct BenchTrain: ParsableCommand {
 
     /// Every rank's `values`, indexed by rank (all ranks pass the same number of values).
     private func gatheredPerRank(_ values: [Double], world: Communicator) throws -> [[Double]] {
-        var table = [Double](repeating: 0, count: world.size * values.count)
-        table.replaceSubrange((world.rank * values.count)..<((world.rank + 1) * values.count), with: values)
-        try world.allreduceSum(&table)
-        return (0..<world.size).map { Array(table[($0 * values.count)..<(($0 + 1) * values.count)]) }
+        try world.allgather(bytes: values.withUnsafeBytes { Array($0) }).map { block in
+            block.withUnsafeBytes { bytes in values.indices.map { bytes.loadUnaligned(fromByteOffset: $0 * 8, as: Double.self) } }
+        }
     }
 
     /// The dataset to read, prepared by rank 0 into a temporary file when given a folder.
