@@ -146,8 +146,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public static let paper = TrainingConfig(
         network: NetworkConfig(resolution: 1024),
         schedule: ScheduleConfig(stabilizeKimg: 600, fadeKimg: 600, totalKimg: 12000,
-                                 minibatch: ["4": 128, "8": 128, "16": 128, "32": 64, "64": 32, "128": 16, "256": 8, "512": 4],
-                                 minibatchDefault: 4, learningRate: ["1024": 0.0015], learningRateDefault: 0.001),
+                                 minibatch: [4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4],
+                                 minibatchDefault: 4, learningRate: [1024: 0.0015], learningRateDefault: 0.001),
         loss: LossConfig(), adam: AdamConfig(beta1: 0, beta2: 0.99, epsilon: 1e-8),
         ema: EMAConfig(beta: 0.999, halfLifeKimg: nil, rampup: nil), resetOptimizerOnGrowth: true, mirror: true, seed: 1000,
         tickKimg: 160, checkpointTicks: 10, keepCheckpoints: 3, gridSamples: 32, deterministic: true, microbatch: nil, skipNonFiniteSteps: false, bucketValues: 1 << 18, consistencyCheckSteps: 100)
