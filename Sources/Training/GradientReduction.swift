@@ -1,4 +1,5 @@
 import Engine
+import Model
 
 /// Sums the gradients of a step's micro-batches on this rank and averages them over all micro-batches
 /// of the global minibatch, across ranks. The one place where gradients are combined.
@@ -33,7 +34,8 @@ final class GradientReducer {
     private var addedInLastMicrobatch: [Bool] = []
     private var parameterAtOffset: [Int: Int] = [:]
     private var collective: Collective = SingleProcess()
-    private var network = ""
+    /// The network of the current step, named in errors.
+    private var network = Network.generator
     private var failure: Error?
     /// Leave non-finite gradients out (counting them in `nonFiniteValues`) instead of failing.
     let toleratesNonFinite: Bool
@@ -52,7 +54,7 @@ final class GradientReducer {
     }
 
     /// Starts a step over the parameters of `layout` that lie in its first `count` values.
-    func begin(layout: ParameterLayout, count: Int, collective: Collective, network: String) {
+    func begin(layout: ParameterLayout, count: Int, collective: Collective, network: Network) {
         self.count = count
         self.collective = collective
         self.network = network
@@ -138,8 +140,8 @@ final class GradientReducer {
             }
             // Also rejects NaN, which fails every comparison.
             guard abs(value) < GradientReducer.largestSum else {
-                throw TrainingError(message: "a gradient of \(network) is \(value), outside the deterministic fixed-point range "
-                                    + "(±\(Float(GradientReducer.largestSum)))")
+                throw TrainingError(message: "a gradient of \(network.rawValue) is \(value), outside the deterministic "
+                                    + "fixed-point range (±\(Float(GradientReducer.largestSum)))")
             }
             fixedSum[i] &+= Int64((value * GradientReducer.fixedPointScale).rounded())
         }

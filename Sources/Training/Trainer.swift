@@ -235,7 +235,7 @@ public final class Trainer {
 
         // D step: fakes from the current G, no gradient into G.
         reducer.begin(layout: discriminator.layout, count: discriminator.activeParameterCount(resolution: resolution),
-                      collective: collective, network: "D")
+                      collective: collective, network: .discriminator)
         var realImages: [Tensor] = []
         for (index, samples) in microbatches.enumerated() {
             let reals = self.reals(samples: samples, at: point)
@@ -253,7 +253,7 @@ public final class Trainer {
 
         // G step: gradients flow through D's activations but not into its weights.
         reducer.begin(layout: generator.layout, count: generator.activeParameterCount(resolution: resolution),
-                      collective: collective, network: "G")
+                      collective: collective, network: .generator)
         let frozenCritic = { (images: Tensor) in self.discriminator(images, alpha: alpha, weights: Weights(self.discriminatorWeights, trainable: false)) }
         for (index, (samples, reals)) in zip(microbatches, realImages).enumerated() {
             let latents = random.normals(.generatorLatents, step: progress.step, samples: samples, width: latent)
