@@ -35,7 +35,8 @@ final class GradientReducer {
     private var addedInLastMicrobatch: [Bool] = []
     private var parameterAtOffset: [Int: Int] = [:]
     private let collective: Collective
-    private var network = Network.discriminator
+    /// The network of the current step, named in errors.
+    private var network = Network.generator
     private var failure: Error?
     /// Leave non-finite gradients out (counting them in `nonFiniteValues`) instead of failing.
     let toleratesNonFinite: Bool
@@ -152,8 +153,8 @@ final class GradientReducer {
             }
             // Also rejects NaN, which fails every comparison.
             guard abs(value) < GradientReducer.largestSum else {
-                throw TrainingError(message: "a gradient of \(network.rawValue) is \(value), outside the deterministic fixed-point range "
-                                    + "(±\(Float(GradientReducer.largestSum)))")
+                throw TrainingError(message: "a gradient of \(network.rawValue) is \(value), outside the deterministic "
+                                    + "fixed-point range (±\(Float(GradientReducer.largestSum)))")
             }
             fixedSum[i] &+= Int64((value * GradientReducer.fixedPointScale).rounded())
         }
