@@ -358,9 +358,9 @@ public final class Trainer {
                                   adamGeneratorStep: generatorOptimizer.step, adamDiscriminatorStep: discriminatorOptimizer.step,
                                   randomScheme: TrainingState.randomSchemeDescription, tensors: TrainingState.tensorTable(config.network))
         return Checkpoint(state: state, buffers: [
-            "g": array(generatorWeights.values), "d": array(discriminatorWeights.values), "g_ema": array(averagedGeneratorWeights.values),
-            "adam_g_m": array(generatorOptimizer.firstMoment), "adam_g_v": array(generatorOptimizer.secondMoment),
-            "adam_d_m": array(discriminatorOptimizer.firstMoment), "adam_d_v": array(discriminatorOptimizer.secondMoment),
+            .g: array(generatorWeights.values), .d: array(discriminatorWeights.values), .gEMA: array(averagedGeneratorWeights.values),
+            .adamGeneratorM: array(generatorOptimizer.firstMoment), .adamGeneratorV: array(generatorOptimizer.secondMoment),
+            .adamDiscriminatorM: array(discriminatorOptimizer.firstMoment), .adamDiscriminatorV: array(discriminatorOptimizer.secondMoment),
         ])
     }
 
@@ -370,14 +370,14 @@ public final class Trainer {
             throw CheckpointError(path: path, problem: "written by a run with a different configuration "
                                   + "(only total_kimg and reporting settings may change on resume)")
         }
-        let targets: [(String, FloatBuffer)] = [
-            ("g", generatorWeights.values), ("d", discriminatorWeights.values), ("g_ema", averagedGeneratorWeights.values),
-            ("adam_g_m", generatorOptimizer.firstMoment), ("adam_g_v", generatorOptimizer.secondMoment),
-            ("adam_d_m", discriminatorOptimizer.firstMoment), ("adam_d_v", discriminatorOptimizer.secondMoment),
+        let targets: [(CheckpointSection, FloatBuffer)] = [
+            (.g, generatorWeights.values), (.d, discriminatorWeights.values), (.gEMA, averagedGeneratorWeights.values),
+            (.adamGeneratorM, generatorOptimizer.firstMoment), (.adamGeneratorV, generatorOptimizer.secondMoment),
+            (.adamDiscriminatorM, discriminatorOptimizer.firstMoment), (.adamDiscriminatorV, discriminatorOptimizer.secondMoment),
         ]
         for (name, buffer) in targets {
             guard let values = checkpoint.buffers[name], values.count == buffer.count else {
-                throw CheckpointError(path: path, problem: "section '\(name)' is missing or has the wrong size")
+                throw CheckpointError(path: path, problem: "section '\(name.rawValue)' is missing or has the wrong size")
             }
             values.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: values.count) }
         }
