@@ -13,8 +13,16 @@ public enum CheckpointSection: String, CaseIterable, Codable, Sendable {
     case adamGeneratorM = "adam_g_m", adamGeneratorV = "adam_g_v"
     case adamDiscriminatorM = "adam_d_m", adamDiscriminatorV = "adam_d_v"
 
-    /// The sections holding float buffers: every one but `state`.
-    public static let buffers = allCases.filter { $0 != .state }
+    /// The section whose tensor-table entries describe this one's layout: Adam's moments lie as the
+    /// weights they belong to.
+    public var tableSection: CheckpointSection? {
+        switch self {
+        case .state: nil
+        case .g, .adamGeneratorM, .adamGeneratorV: .g
+        case .d, .adamDiscriminatorM, .adamDiscriminatorV: .d
+        case .gEMA: .gEMA
+        }
+    }
 }
 
 /// Everything about a run except its float buffers.
