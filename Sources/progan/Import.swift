@@ -54,7 +54,7 @@ struct Import: ParsableCommand {
             let point = schedulePoint(imagesShown: state.imagesShown, config: config.schedule, finalResolution: network.resolution)
             let kimg = String(format: "%.1f", Double(state.imagesShown) / 1000)
             print("imported \(network.arch.rawValue) networks at \(network.resolution)x\(network.resolution) "
-                  + "(G \(checkpoint.buffers["g"]!.count), D \(checkpoint.buffers["d"]!.count) parameters) into \(path)")
+                  + "(G \(checkpoint.buffers[.g]!.count), D \(checkpoint.buffers[.d]!.count) parameters) into \(path)")
             print("training stands at \(kimg) kimg: \(point.resolution)x\(point.resolution) "
                   + (point.phase == .fadeIn ? "fade-in alpha \(point.alpha)" : "stable"))
             print("continue: mpirun -np RANKS progan train --dataset DATA --out \(out) --preset \(options.preset) "
