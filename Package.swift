@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layering (imports only point down):
 //   progan CLI, mpi-check
+//   TrainingOptions (the command-line flags that build a configuration: presets, config file, flag table)
 //   Reports (HTML report, time-lapse animations) · Interop (networks of a checkpoint as safetensors and back)
 //   Training (losses, EMA, checkpoints, trainer loop, sample grids)
 //   Model (layers, G, D, schedule) · Dataset (prepared image sets) · Metrics (SWD, MS-SSIM)
@@ -46,12 +47,15 @@ let package = Package(
         .target(name: "Safetensors", dependencies: ["SafeIO"]),
         .target(name: "CheckpointFile", dependencies: ["SafeIO"]),
         .target(name: "Interop", dependencies: ["Safetensors", "Training", "Model", "Engine"]),
+        .target(
+            name: "TrainingOptions",
+            dependencies: ["Training", "Model", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(
             name: "progan",
             dependencies: [
                 "Engine", "Model", "Training", "Reports", "Dataset", "Metrics", "ImageIO", "Distributed", "SafeIO", "StopSignal",
-                "Safetensors", "Interop", "CheckpointFile",
+                "Safetensors", "Interop", "CheckpointFile", "TrainingOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Collective-operation checks run under `mpirun -np 2` by scripts/test.sh.
@@ -67,6 +71,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "ImageIO", "SafeIO"]),
         .testTarget(name: "CheckpointFileTests", dependencies: ["CheckpointFile", "SafeIO"]),
         .testTarget(name: "InteropTests", dependencies: ["Interop", "Safetensors", "Training", "Model", "Engine"]),
+        .testTarget(name: "TrainingOptionsTests", dependencies: ["TrainingOptions", "Training", "Model"]),
     ],
     swiftLanguageModes: [.v5]
 )

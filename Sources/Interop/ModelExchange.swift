@@ -63,7 +63,7 @@ public enum ModelExchange {
             alphaKey: String(point.alpha),
             "progan.images_shown": String(state.imagesShown),
             "progan.step": String(state.step),
-            "progan.training_config": String(decoding: state.config.encoded(), as: UTF8.self),
+            "progan.training_config": String(decoding: try state.config.encoded(), as: UTF8.self),
         ]
         return SafetensorsFile(tensors: tensors, metadata: metadata)
     }

@@ -1,14 +1,12 @@
 import Foundation
 
-/// How long each resolution trains and with what minibatch and learning rate (official config.py /
+/// How long each resolution trains (the run's length is a run setting, not part of the schedule) and with what minibatch and learning rate (official config.py /
 /// train.py `TrainingSchedule`). Durations are in kimg: thousands of real images shown to D.
 public struct ScheduleConfig: Codable, Equatable, Sendable {
     /// Images shown at each resolution with the new block fully in place (`lod_training_kimg`).
     public var stabilizeKimg: Double
     /// Images shown while a new block fades in (`lod_transition_kimg`).
     public var fadeKimg: Double
-    /// Length of the whole run; the final resolution trains until then.
-    public var totalKimg: Double
     /// Global minibatch per resolution ([4: 128, ...]); resolutions not listed use `minibatchDefault`.
     @ResolutionTable public var minibatch: [Int: Int]
     public var minibatchDefault: Int
@@ -16,11 +14,10 @@ public struct ScheduleConfig: Codable, Equatable, Sendable {
     @ResolutionTable public var learningRate: [Int: Float]
     public var learningRateDefault: Float
 
-    public init(stabilizeKimg: Double, fadeKimg: Double, totalKimg: Double, minibatch: [Int: Int] = [:],
+    public init(stabilizeKimg: Double, fadeKimg: Double, minibatch: [Int: Int] = [:],
                 minibatchDefault: Int, learningRate: [Int: Float] = [:], learningRateDefault: Float) {
         self.stabilizeKimg = stabilizeKimg
         self.fadeKimg = fadeKimg
-        self.totalKimg = totalKimg
         self.minibatch = minibatch
         self.minibatchDefault = minibatchDefault
         self.learningRate = learningRate
@@ -33,7 +30,6 @@ public struct ScheduleConfig: Codable, Equatable, Sendable {
     public func validate() throws {
         func fail(_ message: String) -> ConfigError { ConfigError(message: message) }
         guard stabilizeKimg >= 0, fadeKimg >= 0 else { throw fail("stabilize_kimg and fade_kimg must not be negative") }
-        guard totalKimg > 0 else { throw fail("total_kimg \(totalKimg) must be positive") }
         let batches = minibatch.map { (String($0.key), $0.value) } + [("default", minibatchDefault)]
         for (key, batch) in batches where batch <= 0 {
             throw fail("minibatch \(batch) for resolution \(key) must be positive")

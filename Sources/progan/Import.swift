@@ -5,6 +5,7 @@ import Model
 import SafeIO
 import Safetensors
 import Training
+import TrainingOptions
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,7 +48,7 @@ struct Import: ParsableCommand {
             }
             try directory.create()
             let config = checkpoint.state.config
-            try AtomicFile.write(to: directory.configPath, bytes: Array(config.encoded()))
+            try AtomicFile.write(to: directory.configPath, bytes: Array(try config.encoded()))
             let path = directory.checkpointPath(step: 0)
             try checkpoint.write(to: path)
             let network = config.network, state = checkpoint.state
