@@ -71,7 +71,12 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "ImageIO", "SafeIO"]),
         .testTarget(name: "CheckpointFileTests", dependencies: ["CheckpointFile", "SafeIO"]),
         .testTarget(name: "InteropTests", dependencies: ["Interop", "Safetensors", "Training", "Model", "Engine"]),
-        .testTarget(name: "TrainingOptionsTests", dependencies: ["TrainingOptions", "Training", "Model"]),
+        .testTarget(
+            name: "TrainingOptionsTests",
+            dependencies: [
+                "TrainingOptions", "Training", "Model",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
     ],
     swiftLanguageModes: [.v5]
 )

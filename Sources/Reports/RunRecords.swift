@@ -40,7 +40,7 @@ public struct RunRecords {
             let key = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw FileError(path: source, problem: "'\(key)' has the wrong type")
         } catch {
-            throw FileError(path: source, problem: "not a JSON object of a tick")
+            throw FileError(path: source, problem: "not a JSON object")
         }
     }
 

@@ -3,17 +3,17 @@ import XCTest
 @testable import Model
 
 final class ResolutionTableTests: XCTestCase {
-    /// ScheduleConfig as it was while its tables were keyed by strings. Config hashes stored in
-    /// checkpoints were computed from this encoding, so the Int-keyed tables must give the same bytes.
+    /// ScheduleConfig with its tables keyed by strings, as config.json has always spelled them: the
+    /// Int-keyed tables must give the same bytes.
     private struct StringKeyedSchedule: Codable {
-        var stabilizeKimg, fadeKimg, totalKimg: Double
+        var stabilizeKimg, fadeKimg: Double
         var minibatch: [String: Int]
         var minibatchDefault: Int
         var learningRate: [String: Float]
         var learningRateDefault: Float
 
         init(_ schedule: ScheduleConfig) {
-            (stabilizeKimg, fadeKimg, totalKimg) = (schedule.stabilizeKimg, schedule.fadeKimg, schedule.totalKimg)
+            (stabilizeKimg, fadeKimg) = (schedule.stabilizeKimg, schedule.fadeKimg)
             minibatch = Dictionary(uniqueKeysWithValues: schedule.minibatch.map { (String($0.key), $0.value) })
             learningRate = Dictionary(uniqueKeysWithValues: schedule.learningRate.map { (String($0.key), $0.value) })
             (minibatchDefault, learningRateDefault) = (schedule.minibatchDefault, schedule.learningRateDefault)
@@ -38,11 +38,11 @@ final class ResolutionTableTests: XCTestCase {
     }
 
     private let schedules = [
-        ScheduleConfig(stabilizeKimg: 600, fadeKimg: 600, totalKimg: 12000,
+        ScheduleConfig(stabilizeKimg: 600, fadeKimg: 600,
                        minibatch: [4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4],
                        minibatchDefault: 4, learningRate: [1024: 0.0015], learningRateDefault: 0.001),
-        ScheduleConfig(stabilizeKimg: 8, fadeKimg: 8, totalKimg: 52, minibatchDefault: 16, learningRateDefault: 0.002),
-        ScheduleConfig(stabilizeKimg: 0.2, fadeKimg: 0.2, totalKimg: 1.2, minibatch: [16: 8], minibatchDefault: 8,
+        ScheduleConfig(stabilizeKimg: 8, fadeKimg: 8, minibatchDefault: 16, learningRateDefault: 0.002),
+        ScheduleConfig(stabilizeKimg: 0.2, fadeKimg: 0.2, minibatch: [16: 8], minibatchDefault: 8,
                        learningRate: [4: 0.003, 8: 0.0025, 16: 0.002], learningRateDefault: 0.002),
     ]
 

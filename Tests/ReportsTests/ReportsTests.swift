@@ -2,6 +2,7 @@ import Foundation
 import ImageIO
 @testable import Reports
 import SafeIO
+import Training
 import XCTest
 
 /// A small run directory written by hand: ticks at 4x4 and a fade-in to 8x8, SWD on some ticks.
@@ -10,18 +11,27 @@ final class RunFixture {
 
     init(swd: Bool = true, extraLines: [String] = []) throws {
         try createDirectory(path + "/samples")
-        try Data(#"{"loss": {"kind": "wgan-gp"}, "schedule": {"total_kimg": 0.4}}"#.utf8).write(to: URL(fileURLWithPath: path + "/config.json"))
+        try Data(#"{"loss": {"kind": "wgan-gp"}, "total_kimg": 0.4}"#.utf8).write(to: URL(fileURLWithPath: path + "/config.json"))
         var lines: [String] = []
         for tick in 1...4 {
-            let resolution = tick <= 2 ? 4 : 8, phase = tick == 3 ? "fade-in" : "stabilize"
-            let swdKeys = swd && tick % 2 == 0 ? #", "swd_8": \#(Double(tick) * 10), "swd_4": 7.5, "swd_mean": 8.25, "ms_ssim": 0.125"# : ""
-            lines.append(#"{"tick": \#(tick), "step": \#(tick * 12), "kimg": \#(Double(tick) / 10), "resolution": \#(resolution), "phase": "\#(phase)", "alpha": \#(tick == 3 ? 0.5 : 1), "d_loss": \#(1.0 / Double(tick)), "gp": 0.25, "g_loss": -0.5, "images_per_second": 100.0, "tick_seconds": 1.0\#(swdKeys), "grid": "samples/tick-00000\#(tick).png"}"#)
+            let swdKeys = swd && tick % 2 == 0
+                ? ["swd_8": Double(tick) * 10, "swd_4": 7.5, "swd_mean": 8.25, "ms_ssim": 0.125] : [:]
+            lines.append(try Self.record(tick: tick, quality: swdKeys).jsonLine())
             try gridImage(seed: tick).write(path: path + "/samples/tick-00000\(tick).png")
         }
         try Data((lines + extraLines).map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: path + "/metrics.jsonl"))
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// Tick `tick` of the fixture: 4x4 for two ticks, then a fade-in to 8x8 and 8x8 stable.
+    static func record(tick: Int, quality: [String: Double] = [:]) -> TickRecord {
+        TickRecord(tick: tick, step: tick * 12, kimg: Double(tick) / 10, resolution: tick <= 2 ? 4 : 8,
+                   phase: tick == 3 ? .fadeIn : .stabilize, alpha: tick == 3 ? 0.5 : 1, minibatch: 8, learningRate: 0.002,
+                   losses: ["d_loss": 1.0 / Double(tick), "gp": 0.25, "g_loss": -0.5], quality: quality,
+                   skippedUpdates: 0, imagesPerSecond: 100, tickSeconds: 1, peakResidentMiB: 300,
+                   grid: "samples/tick-00000\(tick).png")
+    }
 }
 
 func gridImage(seed: Int, width: Int = 8, height: Int = 4) -> RGBImage {
@@ -63,9 +73,11 @@ final class RunReportTests: XCTestCase {
         XCTAssertThrowsError(try RunRecords(path: fixture.path + "/nothing")) { error in
             XCTAssertEqual("\(error)", "\(fixture.path)/nothing: no such directory")
         }
-        let noGrid = try RunFixture(extraLines: [#"{"tick": 5, "kimg": 0.5, "resolution": 8, "phase": "stabilize", "alpha": 1}"#])
+        let withoutGrid = try RunFixture.record(tick: 5).jsonLine()
+            .replacingOccurrences(of: #","grid":"samples\/tick-000005.png""#, with: "")
+        let noGrid = try RunFixture(extraLines: [withoutGrid])
         XCTAssertThrowsError(try RunRecords(path: noGrid.path)) { error in
-            XCTAssertEqual("\(error)", "\(noGrid.path)/metrics.jsonl:5: no string 'grid'")
+            XCTAssertEqual("\(error)", "\(noGrid.path)/metrics.jsonl:5: no 'grid'")
         }
     }
 
