@@ -29,8 +29,8 @@ public struct EqualizedConv {
 
     public init(_ layout: inout ParameterLayout, _ name: String, input: Int, output: Int, kernel: Int,
                 padding: Int? = nil, gain: Float = Float(2).squareRoot()) {
-        weight = layout.declare("\(name).weight", shape: [output, input, kernel, kernel])
-        bias = layout.declare("\(name).bias", shape: [output])
+        weight = layout.declare("\(name).weight", shape: [output, input, kernel, kernel], role: .weight)
+        bias = layout.declare("\(name).bias", shape: [output], role: .bias)
         self.padding = padding ?? kernel / 2
         scale = heScale(gain: gain, fanIn: input * kernel * kernel)
     }
@@ -54,8 +54,8 @@ public struct EqualizedDense {
 
     public init(_ layout: inout ParameterLayout, _ name: String, input: Int, output: Int, gain: Float = Float(2).squareRoot(),
                 withBias: Bool = true) {
-        weight = layout.declare("\(name).weight", shape: [output, input])
-        bias = withBias ? layout.declare("\(name).bias", shape: [output]) : nil
+        weight = layout.declare("\(name).weight", shape: [output, input], role: .weight)
+        bias = withBias ? layout.declare("\(name).bias", shape: [output], role: .bias) : nil
         scale = heScale(gain: gain, fanIn: input)
     }
 
@@ -78,8 +78,9 @@ public struct EqualizedLatentProjection {
     public let inputMajor: Bool
 
     public init(_ layout: inout ParameterLayout, _ name: String, input: Int, maps: Int, gain: Float, inputMajor: Bool) {
-        weight = layout.declare("\(name).weight", shape: inputMajor ? [input, maps, 4, 4] : [maps * 16, input])
-        bias = layout.declare("\(name).bias", shape: [maps])
+        weight = layout.declare("\(name).weight", shape: inputMajor ? [input, maps, 4, 4] : [maps * 16, input],
+                                role: .weight)
+        bias = layout.declare("\(name).bias", shape: [maps], role: .bias)
         self.maps = maps
         self.inputMajor = inputMajor
         scale = heScale(gain: gain, fanIn: input)
@@ -95,10 +96,9 @@ public struct EqualizedLatentProjection {
 /// Initial values of equalized-learning-rate networks: weights N(0, 1), biases zero (paper section 4.1).
 public func initializeParameters(_ store: ParameterStore, random: inout PhiloxRandom) {
     store.initialize { parameter, values in
-        if parameter.name.hasSuffix(".bias") {
-            values.initialize(repeating: 0)
-        } else {
-            random.fillNormal(values)
+        switch parameter.role {
+        case .weight: random.fillNormal(values)
+        case .bias: values.initialize(repeating: 0)
         }
     }
 }
@@ -116,6 +116,12 @@ public protocol EqualizedLayer {
 extension EqualizedConv: EqualizedLayer {}
 extension EqualizedDense: EqualizedLayer {}
 extension EqualizedLatentProjection: EqualizedLayer {}
+
+/// One of the two networks a GAN step updates; the raw value is the letter messages name it by.
+public enum Network: String, Sendable {
+    case generator = "G"
+    case discriminator = "D"
+}
 
 /// What G and D share: parameters declared block by block in growth order (4x4 first), so that those
 /// in use up to any resolution are a prefix of the flat buffer.

@@ -71,9 +71,8 @@ public struct RunDirectory {
     public func truncateMetrics(afterStep step: Int) throws {
         guard let data = FileManager.default.contents(atPath: metricsPath) else { return }
         let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let lineStep = object["step"] as? Int else { return false }
-            return lineStep <= step
+            guard let record = try? TickRecord.parse(line) else { return false }
+            return record.step <= step
         }
         try AtomicFile.write(to: metricsPath, bytes: Array(kept.map { $0 + "\n" }.joined().utf8))
     }

@@ -65,25 +65,25 @@ struct Evaluate: ParsableCommand {
             let firstReals = try measured { MetricImages.reals(reals, positions: $0, resolution: side, seed: seed) }
             var rows: [(String, [Double])] = []
             var similarity: [(String, Double, Int)] = [("reals", firstReals.multiScaleSSIMSum, firstReals.multiScaleSSIMPairs)]
-            let realDescriptors = try gathered(firstReals.descriptors, world: world)
+            let realDescriptors = try gathered(firstReals.descriptors, over: world)
             if let trained {
                 let generated = try measured {
                     MetricImages.generated(positions: $0, latentSize: trained.latentSize, seed: seed, generator: trained.images)
                 }
                 similarity.append(("generated", generated.multiScaleSSIMSum, generated.multiScaleSSIMPairs))
-                if let generatedDescriptors = try gathered(generated.descriptors, world: world), let realDescriptors {
+                if let generatedDescriptors = try gathered(generated.descriptors, over: world), let realDescriptors {
                     rows.append(("generated vs reals", swd.distances(generatedDescriptors, realDescriptors)))
                 }
             }
             if realsVsReals {
                 // The second set walks the dataset in another order: an independent draw of the same size.
                 let secondReals = try measured { MetricImages.reals(reals, positions: $0, resolution: side, seed: ~seed) }
-                if let secondDescriptors = try gathered(secondReals.descriptors, world: world), let realDescriptors {
+                if let secondDescriptors = try gathered(secondReals.descriptors, over: world), let realDescriptors {
                     rows.append(("reals vs reals (floor)", swd.distances(secondDescriptors, realDescriptors)))
                 }
             }
             var sums = similarity.flatMap { [$0.1, Double($0.2)] }
-            try world.allreduceSum(&sums)
+            try (world as Collective).sum(&sums)
             if world.rank == 0 {
                 printTable(levels: swd.levels, rows: rows, side: side)
                 let scores = similarity.indices.map { "\(similarity[$0].0) \(String(format: "%.4f", sums[2 * $0] / sums[2 * $0 + 1]))" }
@@ -109,14 +109,14 @@ struct Evaluate: ParsableCommand {
     }
 
     /// Every rank's descriptors concatenated in rank order, on rank 0 (nil elsewhere).
-    private func gathered(_ descriptors: [[Float]], world: Communicator) throws -> [[Float]]? {
-        guard world.size > 1 else { return descriptors }
+    private func gathered(_ descriptors: [[Float]], over ranks: Collective) throws -> [[Float]]? {
+        guard ranks.size > 1 else { return descriptors }
         var result: [[Float]] = []
         for level in descriptors {
-            let blocks = try world.allgather(unevenBytes: level.withUnsafeBytes { Array($0) })
+            let blocks = try ranks.allgather(unevenBytes: level.withUnsafeBytes { Array($0) })
             result.append(blocks.flatMap { block in block.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } })
         }
-        return world.rank == 0 ? result : nil
+        return ranks.rank == 0 ? result : nil
     }
 
     /// `--dataset` if it is a prepared file; for a folder, a temporary prepared copy of this rank's own.

@@ -19,7 +19,18 @@ struct Export: ParsableCommand {
             """)
 
     enum Format: String, ExpressibleByArgument { case safetensors, pgp }
-    enum Selection: String, ExpressibleByArgument { case g, g_ema, d, all }
+    enum Selection: String, ExpressibleByArgument {
+        case g, g_ema, d, all
+
+        var nets: [ModelExchange.Net] {
+            switch self {
+            case .g: [.g]
+            case .g_ema: [.gEMA]
+            case .d: [.d]
+            case .all: ModelExchange.Net.allCases
+            }
+        }
+    }
 
     @Argument(help: ArgumentHelp("Checkpoint file.", valueName: "checkpoint")) var checkpoint: String
     @Option(help: ArgumentHelp("Output file.", valueName: "file")) var out: String
@@ -42,7 +53,7 @@ struct Export: ParsableCommand {
             if let resolution, !network.resolutions.contains(resolution) {
                 throw ConfigError(message: "--resolution \(resolution) is not one of the network's (\(network.resolutions.map(String.init).joined(separator: ", ")))")
             }
-            let nets: [ModelExchange.Net] = format == .pgp || net == .all ? ModelExchange.Net.allCases : [ModelExchange.Net(rawValue: net.rawValue)!]
+            let nets = format == .pgp ? ModelExchange.Net.allCases : net.nets
             let file = try ModelExchange.export(loaded, path: checkpoint, nets: nets)
             switch format {
             case .safetensors:

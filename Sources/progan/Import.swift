@@ -5,6 +5,7 @@ import Model
 import SafeIO
 import Safetensors
 import Training
+import TrainingOptions
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,14 +48,14 @@ struct Import: ParsableCommand {
             }
             try directory.create()
             let config = checkpoint.state.config
-            try AtomicFile.write(to: directory.configPath, bytes: Array(config.encoded()))
+            try AtomicFile.write(to: directory.configPath, bytes: Array(try config.encoded()))
             let path = directory.checkpointPath(step: 0)
             try checkpoint.write(to: path)
             let network = config.network, state = checkpoint.state
             let point = schedulePoint(imagesShown: state.imagesShown, config: config.schedule, finalResolution: network.resolution)
             let kimg = String(format: "%.1f", Double(state.imagesShown) / 1000)
             print("imported \(network.arch.rawValue) networks at \(network.resolution)x\(network.resolution) "
-                  + "(G \(checkpoint.buffers["g"]!.count), D \(checkpoint.buffers["d"]!.count) parameters) into \(path)")
+                  + "(G \(checkpoint.buffers[.g]!.count), D \(checkpoint.buffers[.d]!.count) parameters) into \(path)")
             print("training stands at \(kimg) kimg: \(point.resolution)x\(point.resolution) "
                   + (point.phase == .fadeIn ? "fade-in alpha \(point.alpha)" : "stable"))
             print("continue: mpirun -np RANKS progan train --dataset DATA --out \(out) --preset \(options.preset) "
