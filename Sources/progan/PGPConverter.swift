@@ -22,7 +22,7 @@ enum PGPConverter {
         process.arguments = Array(command.dropFirst()) + arguments
         let errors = Pipe()
         process.standardError = errors
-        try process.run()
+        do { try process.run() } catch { throw notInstalled(path, because: "\(command[0]) cannot be run") }
         let output = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus != 0 else { return }
