@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "StopSignal"),
 
         .target(name: "SafeIO"),
-        .target(name: "Engine", dependencies: ["CBLAS"]),
+        .target(name: "Engine", dependencies: ["CBLAS"], exclude: ["README.md"]),
         .target(name: "ImageIO", dependencies: ["PNGShim", "SafeIO"]),
         .target(name: "Distributed", dependencies: ["MPIShim"]),
         .target(name: "Dataset", dependencies: ["ImageIO", "SafeIO", "Engine"]),
@@ -42,7 +42,8 @@ let package = Package(
         // generic code does 30x slower, and the unit tests run them on realistic sizes.
         .target(name: "Metrics", dependencies: ["Engine"], swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "Training", dependencies: ["Model", "Engine", "Dataset", "Metrics", "Distributed", "ImageIO", "SafeIO",
-                                            "CheckpointFile"]),
+                                            "CheckpointFile"],
+                exclude: ["README.md"]),
         .target(name: "Reports", dependencies: ["Training", "ImageIO", "SafeIO"]),
         .target(name: "Safetensors", dependencies: ["SafeIO"]),
         .target(name: "CheckpointFile", dependencies: ["SafeIO"]),

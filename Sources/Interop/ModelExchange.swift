@@ -128,7 +128,7 @@ public enum ModelExchange {
     /// The network configuration a file's metadata describes.
     public static func networkConfig(of file: SafetensorsFile, path: String) throws -> NetworkConfig {
         guard let text = file.metadata[networkKey] else {
-            throw SafetensorsError(path: path, problem: "no '\(networkKey)' metadata: not written by progan export or scripts/torch/pgp_convert.py")
+            throw SafetensorsError(path: path, problem: "no '\(networkKey)' metadata: not written by progan export or progan-pgp-convert")
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase

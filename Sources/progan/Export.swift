@@ -64,7 +64,7 @@ struct Export: ParsableCommand {
                 }
                 try withTemporaryPath(".safetensors") { temporary in
                     try file.write(to: temporary)
-                    try TorchScripts.run("pgp_convert.py", ["to-pgp", temporary, out], about: checkpoint)
+                    try PGPConverter.run(["to-pgp", temporary, out], about: checkpoint)
                 }
             }
             print("wrote \(out): \(nets.map(\.rawValue).joined(separator: ", ")) of a \(network.arch.rawValue) network at "

@@ -37,7 +37,7 @@ struct Import: ParsableCommand {
             } else {
                 guard FileManager.default.fileExists(atPath: model) else { throw FileError(path: model, problem: "no such file") }
                 file = try withTemporaryPath(".safetensors") { temporary in
-                    try TorchScripts.run("pgp_convert.py", ["to-safetensors", model, temporary], about: model)
+                    try PGPConverter.run(["to-safetensors", model, temporary], about: model)
                     return try SafetensorsFile.read(path: temporary)
                 }
             }
