@@ -29,7 +29,7 @@ expect_error "bit-flipped checkpoint" "fails its checksum" "$progan" generate --
 cp "$checkpoint" "$work/version.ckpt"
 printf '\x09' | dd of="$work/version.ckpt" bs=1 seek=8 conv=notrunc 2>/dev/null
 expect_error "checkpoint of another version" "checkpoint format version 9" "$progan" generate --checkpoint "$work/version.ckpt" --out "$work/g3"
-expect_error "checkpoint of another configuration" "written by a run with a different configuration" \
+expect_error "checkpoint of another configuration" "written by a run with a different recipe (loss.kind" \
     "$progan" train --dataset "$work/set.pgds" --out "$work/r4" "${flags[@]}" --loss hinge --resume "$checkpoint"
 for output in g1 g2 g3 r1 r2 r3; do [[ ! -e $work/$output ]] || fail "a failed command left $output behind"; done
 

@@ -14,7 +14,7 @@ for file in config.json metrics.jsonl samples/reals.png checkpoints/final.ckpt; 
     [[ -s $run/$file ]] || { echo "missing $file"; exit 1; }
 done
 for resolution in 4 8 16; do
-    grep -q "\"resolution\": $resolution," "$run/metrics.jsonl" || { echo "no tick at ${resolution}x$resolution"; exit 1; }
+    grep -Eq "\"resolution\": ?$resolution[,}]" "$run/metrics.jsonl" || { echo "no tick at ${resolution}x$resolution"; exit 1; }
 done
 ticks=$(wc -l <"$run/metrics.jsonl")
 grids=$(find "$run/samples" -name 'tick-*.png' | wc -l)
