@@ -9,12 +9,13 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a checkpoint's networks as safetensors, or as a pro_gan_pytorch model.",
         discussion: """
-            Weights are stored raw (as trained); the metadata holds the network configuration and each weight's
-            equalized-learning-rate scale (effective weight = stored x scale). Beside the export,
-            NAME.samples.safetensors holds latents from --seed, the images the generator makes of them at the
-            checkpoint's resolution and fade-in (or --resolution / --alpha), and D's scores for those images:
+            Weights are stored raw (as trained); the metadata holds the network configuration and each weight's \
+            equalized-learning-rate scale (effective weight = stored x scale). Beside the export, \
+            NAME.samples.safetensors holds latents from --seed, the images the generator makes of them at the \
+            checkpoint's resolution and fade-in (or --resolution / --alpha), and D's scores for those images: \
             scripts/torch/check_export.py compares a PyTorch rebuild against them.
-            --format pgp writes a pro_gan_pytorch saved model (generator, discriminator, shadow_generator) of a
+
+            --format pgp writes a pro_gan_pytorch saved model (generator, discriminator, shadow_generator) of a \
             --arch pgp run, through scripts/torch/pgp_convert.py.
             """)
 
