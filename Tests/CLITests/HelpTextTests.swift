@@ -22,12 +22,12 @@ final class HelpTextTests: XCTestCase {
             for columns in [80, 120] {
                 let lines = try overview(command, columns: columns)
                 for line in lines { XCTAssertLessThan(line.count, columns, "\(command): '\(line)'") }
-                // Indented lines are examples, broken where written; prose breaks only where the next word does not fit.
+                // Indented lines are examples, broken as written; prose breaks only where the next word does not fit.
                 for (line, next) in zip(lines, lines.dropFirst())
                 where !line.isEmpty && !next.isEmpty && !line.hasPrefix(" ") && !next.hasPrefix(" ") {
                     let word = next.prefix { $0 != " " }
                     XCTAssertGreaterThanOrEqual(line.count + 1 + word.count, columns,
-                                                "\(command) at \(columns) columns: '\(line)' ends early, before '\(word)'")
+                                                "\(command) at \(columns) columns: '\(line)' ends before '\(word)'")
                 }
             }
         }
