@@ -37,13 +37,13 @@ struct Export: ParsableCommand {
     @Option(help: ArgumentHelp("Output file.", valueName: "file")) var out: String
     @Option(help: "Network(s): g, g_ema (the averaged generator), d, or all (what `progan import` needs).") var net = Selection.g_ema
     @Option(help: "safetensors, or pgp (a pro_gan_pytorch model; always all networks).") var format = Format.safetensors
-    @Option(help: "Reference samples written beside the export (0: none).") var samples = 16
+    @Option(help: ArgumentHelp("Reference images written beside the export (0: none).", valueName: "n")) var images = 16
     @Option(help: "Seed of the reference latents.") var seed: UInt64 = 0
     @Option(help: "Resolution of the reference images (default: where training stood).") var resolution: Int?
     @Option(help: "Fade-in weight of the reference images, 0 to 1 (default: where training stood).") var alpha: Float?
 
     func validate() throws {
-        guard samples >= 0 else { throw ValidationError("--samples must not be negative") }
+        guard images >= 0 else { throw ValidationError("--images must not be negative") }
         if let alpha { guard alpha >= 0, alpha <= 1 else { throw ValidationError("--alpha \(alpha) must be between 0 and 1") } }
     }
 
@@ -70,15 +70,15 @@ struct Export: ParsableCommand {
             }
             print("wrote \(out): \(nets.map(\.rawValue).joined(separator: ", ")) of a \(network.arch.rawValue) network at "
                   + "\(network.resolution)x\(network.resolution), \(file.tensors.count) tensors, raw weights")
-            guard samples > 0 else { return }
+            guard images > 0 else { return }
             let point = schedulePoint(imagesShown: loaded.state.imagesShown, config: loaded.state.config.schedule,
                                       finalResolution: network.resolution)
             let generator: ModelExchange.Net = net == .g ? .g : .gEMA
-            let reference = try ModelExchange.referenceSamples(loaded, path: checkpoint, generator: generator, count: samples, seed: seed,
+            let reference = try ModelExchange.referenceSamples(loaded, path: checkpoint, generator: generator, count: images, seed: seed,
                                                                resolution: resolution ?? point.resolution, alpha: alpha ?? point.alpha)
             let samplesPath = Self.samplesPath(for: out)
             try reference.write(to: samplesPath)
-            print("wrote \(samplesPath): \(samples) latents, \(generator.rawValue)'s images at \(reference.metadata[ModelExchange.resolutionKey]!)x"
+            print("wrote \(samplesPath): \(images) latents, \(generator.rawValue)'s images at \(reference.metadata[ModelExchange.resolutionKey]!)x"
                   + "\(reference.metadata[ModelExchange.resolutionKey]!) (alpha \(reference.metadata[ModelExchange.alphaKey]!)) and D's scores")
         } catch { fail(error) }
     }

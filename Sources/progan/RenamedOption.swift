@@ -15,6 +15,7 @@ struct RenamedOption: Equatable {
     static let all = [
         RenamedOption(old: "--checkpoint", current: nil, commands: ["generate", "interpolate", "evaluate"]),
         RenamedOption(old: "--count", current: "--images", commands: ["generate"]),
+        RenamedOption(old: "--samples", current: "--images", commands: ["export"]),
     ]
 
     var warning: String {

@@ -15,12 +15,18 @@ final class RenamedOptionTests: XCTestCase {
         }
     }
 
-    func testEveryCommandOfTheTableAcceptsTheRewrittenCheckpoint() throws {
-        let required = ["interpolate": ["--out", "frames"], "evaluate": ["--dataset", "set.pgds"]]
-        for command in ["interpolate", "evaluate"] {
-            let arguments = RenamedOption.modernized([command, "--checkpoint", "run.ckpt"] + required[command]!)
-            XCTAssertEqual(arguments.warnings.count, 1, command)
-            XCTAssertNoThrow(try ProGAN.parseAsRoot(arguments.arguments), command)
+    /// A row that names a command without the current option would turn working scripts into errors.
+    func testEveryRowParsesForEachOfItsCommands() throws {
+        let required = ["generate": ["--out", "images"], "interpolate": ["--out", "frames"],
+                        "evaluate": ["--dataset", "set.pgds"], "export": ["--out", "model.safetensors"]]
+        for row in RenamedOption.all {
+            for command in row.commands.sorted() {
+                let old = [command] + (row.current == nil ? [row.old, "run.ckpt"] : ["run.ckpt", row.old, "3"])
+                    + (try XCTUnwrap(required[command], "no required arguments for \(command)"))
+                let (arguments, warnings) = RenamedOption.modernized(old)
+                XCTAssertEqual(warnings, [row.warning])
+                XCTAssertNoThrow(try ProGAN.parseAsRoot(arguments), "\(old)")
+            }
         }
     }
 
