@@ -74,12 +74,14 @@ struct Export: ParsableCommand {
             let point = schedulePoint(imagesShown: loaded.state.imagesShown, config: loaded.state.config.schedule,
                                       finalResolution: network.resolution)
             let generator: ModelExchange.Net = net == .g ? .g : .gEMA
-            let reference = try ModelExchange.referenceSamples(loaded, path: checkpoint, generator: generator, count: images, seed: seed,
+            let reference = try ModelExchange.referenceSamples(loaded, path: checkpoint, generator: generator,
+                                                               count: images, seed: seed,
                                                                resolution: resolution ?? point.resolution, alpha: alpha ?? point.alpha)
             let samplesPath = Self.samplesPath(for: out)
             try reference.write(to: samplesPath)
-            print("wrote \(samplesPath): \(images) latents, \(generator.rawValue)'s images at \(reference.metadata[ModelExchange.resolutionKey]!)x"
-                  + "\(reference.metadata[ModelExchange.resolutionKey]!) (alpha \(reference.metadata[ModelExchange.alphaKey]!)) and D's scores")
+            let side = reference.metadata[ModelExchange.resolutionKey]!
+            print("wrote \(samplesPath): \(images) latents, \(generator.rawValue)'s images at \(side)x\(side) "
+                  + "(alpha \(reference.metadata[ModelExchange.alphaKey]!)) and D's scores")
         } catch { fail(error) }
     }
 

@@ -49,7 +49,8 @@ help=$(COLUMNS=80 "$progan" generate --help) || fail "generate --help failed"
 grep -q -- '--images <n>' <<<"$help" || fail "generate --help lacks --images"
 grep -q -- '--no-grid' <<<"$help" || fail "generate --help lacks --no-grid"
 grep -q -- '--count\|--checkpoint' <<<"$help" && fail "generate --help shows a deprecated option"
-grep -q '^USAGE: progan generate <checkpoint> --out <dir>' <<<"$help" || fail "generate's usage lacks a required checkpoint"
+grep -q '^USAGE: progan generate <checkpoint> --out <dir>' <<<"$help" ||
+    fail "generate's usage does not show the checkpoint as a required argument"
 
 # Bad arguments: exit status non-zero, one error line on stderr, nothing on stdout.
 "$progan" generate --out "$work/none" >"$work/error.out" 2>/dev/null && fail "generate without a checkpoint succeeded"

@@ -19,7 +19,8 @@ grep -q '^tick 12  swd_16 ' "$work/train.log" || fail "no SWD progress line"
 # The 2-rank run uses the deprecated spelling: it still works, and only rank 0 warns.
 "${mpirun[@]}" "$progan" evaluate --checkpoint "$checkpoint" --dataset "$dataset" --images 64 --reals-vs-reals \
     >"$work/two.txt" 2>"$work/two.err"
-(($(grep -c '^warning: --checkpoint is deprecated' "$work/two.err") == 1)) || fail "not one deprecation warning: $(cat "$work/two.err")"
+(($(grep -c '^warning: --checkpoint is deprecated' "$work/two.err") == 1)) ||
+    fail "not one deprecation warning: $(cat "$work/two.err")"
 cat "$work/one.txt"
 diff "$work/one.txt" "$work/two.txt" || fail "1 and 2 ranks gave different metrics"
 generated=$(awk '/^generated vs reals/ { print $NF }' "$work/one.txt")

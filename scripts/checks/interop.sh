@@ -14,7 +14,8 @@ checkpoint=$work/run/checkpoints/final.ckpt
 # Round trip: export -> import -> export gives the same tensor bytes (the data after the header).
 "$progan" export "$checkpoint" --out "$work/all.safetensors" --net all --images 0 >/dev/null || fail "export failed"
 "$progan" import "$work/all.safetensors" --out "$work/imported" --preset tiny >"$work/import.log" || fail "import failed: $(cat "$work/import.log")"
-"$progan" export "$work/imported/checkpoints/step-000000000.ckpt" --out "$work/again.safetensors" --net all --images 0 >/dev/null \
+"$progan" export "$work/imported/checkpoints/step-000000000.ckpt" --out "$work/again.safetensors" --net all --images 0 \
+    >/dev/null \
     || fail "export of the imported checkpoint failed"
 data_bytes() { python3 -c 'import struct, sys; b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]; sys.stdout.buffer.write(b[8 + n:])' "$1"; }
 cmp <(data_bytes "$work/all.safetensors") <(data_bytes "$work/again.safetensors") || fail "export -> import -> export changed the weights"
