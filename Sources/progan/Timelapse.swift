@@ -14,7 +14,9 @@ struct Timelapse: ParsableCommand {
 
     @Argument(help: ArgumentHelp("Run directory (the --out of progan train).", valueName: "run-dir"))
     var runDirectory: String
-    @Option(help: ArgumentHelp("Video file to write, .mp4 or .png.", valueName: "file")) var out: String?
+    @Option(help: ArgumentHelp("Video file to write, .mp4 or .png (default: RUN_DIR/timelapse.mp4 with ffmpeg on PATH, "
+                               + "else RUN_DIR/timelapse.png).", valueName: "file"))
+    var out: String?
     @Option(help: ArgumentHelp("Frames (ticks) per second, 1 to 1000.", valueName: "n")) var fps = 8
     @Option(name: .customLong("min-width"),
             help: ArgumentHelp("Least frame width in pixels; frames are scaled up by a whole factor to reach it.",
