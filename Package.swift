@@ -78,6 +78,7 @@ let package = Package(
                 "TrainingOptions", "Training", "Model",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        .testTarget(name: "CLITests", dependencies: ["progan"]),
     ],
     swiftLanguageModes: [.v5]
 )

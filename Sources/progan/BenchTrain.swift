@@ -11,12 +11,12 @@ struct BenchTrain: ParsableCommand {
         commandName: "train",
         abstract: "Training images/s at one resolution, with the share of time spent reducing gradients.",
         discussion: """
-            Run it under mpirun to measure ranks (scripts/bench.sh does, for 1 rank x 1 thread, 1 rank x 2
-            threads and 2 ranks x 1 thread). Rank 0 prints one line of key=value figures, including the
-            time a bare allreduce of the same number of floats takes in the same run; per rank, rank 0
-            first: the time per step spent combining gradients (reduce_ms, including waiting for slower
-            ranks; the rest of a step is computing) and the peak resident set (MiB); and how many tensor
-            buffers a timed step took from the system allocator instead of the pool (0 once the first
+            Run it under mpirun to measure ranks (scripts/bench.sh does, for 1 rank x 1 thread, 1 rank x 2 \
+            threads and 2 ranks x 1 thread). Rank 0 prints one line of key=value figures, including the \
+            time a bare allreduce of the same number of floats takes in the same run; per rank, rank 0 \
+            first: the time per step spent combining gradients (reduce_ms, including waiting for slower \
+            ranks; the rest of a step is computing) and the peak resident set (MiB); and how many tensor \
+            buffers a timed step took from the system allocator instead of the pool (0 once the first \
             step has sized it).
             """)
 

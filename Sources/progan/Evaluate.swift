@@ -11,27 +11,38 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure a generator with the paper's metrics: sliced Wasserstein distance (SWD) and MS-SSIM.",
         discussion: """
-            SWD (x1e3, as the paper reports it) compares --images generated images with as many real ones at
-            every Laplacian-pyramid level from the generator's resolution down to 16x16; lower is better.
-            --reals-vs-reals compares two independent sets of real images instead: the noise floor that
-            generated images can at best reach with this many images. MS-SSIM is the mean similarity of
-            consecutive image pairs, the paper's diversity measure: a generator that collapses to few images
+            SWD (x1e3, as the paper reports it) compares --images generated images with as many real ones at \
+            every Laplacian-pyramid level from the generator's resolution down to 16x16; lower is better. \
+            --reals-vs-reals compares two independent sets of real images instead: the noise floor that \
+            generated images can at best reach with this many images. MS-SSIM is the mean similarity of \
+            consecutive image pairs, the paper's diversity measure: a generator that collapses to few images \
             scores higher than the reals.
-            Under mpirun every rank generates and describes its own share of the images; rank 0 prints.
+
+            Under mpirun every rank generates and describes its own share of the images; rank 0 prints. \
             The same seed, checkpoint and dataset give the same numbers on any number of ranks.
             """)
 
-    @Option(help: ArgumentHelp("Checkpoint whose averaged generator is measured.", valueName: "file")) var checkpoint: String?
-    @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG images.", valueName: "path")) var dataset: String
-    @Option(help: "Images per set (the official evaluation uses 16384).") var images = 1024
-    @Option(help: "Seed of the latents, the real-image order and the SWD draws.") var seed: UInt64 = 0
-    @Flag(name: .customLong("reals-vs-reals"), help: "Also (or, without --checkpoint, only) measure two independent sets of reals.")
+    @Argument(help: ArgumentHelp("Checkpoint whose averaged generator is measured, e.g. "
+                                 + "RUN_DIR/checkpoints/final.ckpt.", valueName: "checkpoint"))
+    var checkpoint: String?
+    @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG images.", valueName: "path"))
+    var dataset: String
+    @Option(help: ArgumentHelp("Images per set, an even number (the official evaluation uses 16384).", valueName: "n"))
+    var images = 1024
+    @Option(help: ArgumentHelp("Seed of the latents, the real-image order and the SWD draws.", valueName: "n"))
+    var seed: UInt64 = 0
+    @Flag(name: .customLong("reals-vs-reals"), inversion: .prefixedNo,
+          help: "Also (or, without a checkpoint, only) measure two independent sets of reals.")
     var realsVsReals = false
-    @Option(help: "Resolution for --reals-vs-reals without a checkpoint (default: the dataset's).") var resolution: Int?
+    @Option(help: ArgumentHelp("Side in pixels of the images measured with --reals-vs-reals and no checkpoint "
+                               + "(default: the dataset's resolution).", valueName: "n"))
+    var resolution: Int?
 
     func validate() throws {
         guard images >= 2, images % 2 == 0 else { throw ValidationError("--images must be an even number of at least 2") }
-        guard checkpoint != nil || realsVsReals else { throw ValidationError("give --checkpoint, --reals-vs-reals, or both") }
+        guard checkpoint != nil || realsVsReals else {
+            throw ValidationError("give a checkpoint, --reals-vs-reals, or both")
+        }
     }
 
     func run() throws {

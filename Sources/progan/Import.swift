@@ -12,10 +12,10 @@ struct Import: ParsableCommand {
         commandName: "import",
         abstract: "Start a run directory from networks trained elsewhere, to continue training them here.",
         discussion: """
-            MODEL is a safetensors file from `progan export --net all` (or scripts/torch/pgp_convert.py), or a
-            pro_gan_pytorch saved model (.bin/.pth, converted through scripts/torch/pgp_convert.py). The networks
-            and where training stood come from MODEL; every other setting from --preset / --config. Writes
-            RUN_DIR/config.json and RUN_DIR/checkpoints/step-000000000.ckpt (fresh Adam state); `progan train
+            MODEL is a safetensors file from `progan export --net all` (or scripts/torch/pgp_convert.py), or a \
+            pro_gan_pytorch saved model (.bin/.pth, converted through scripts/torch/pgp_convert.py). The networks \
+            and where training stood come from MODEL; every other setting from --preset / --config. Writes \
+            RUN_DIR/config.json and RUN_DIR/checkpoints/step-000000000.ckpt (fresh Adam state); `progan train \
             --out RUN_DIR --preset P --config RUN_DIR/config.json` then continues from it.
             """)
 

@@ -12,8 +12,8 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train G and D with progressive growing; run under mpirun for data-parallel training.",
         discussion: """
-            Every MPI rank trains a replica on its share of each global minibatch; rank 0 prints progress and
-            writes the run directory (config.json, metrics.jsonl, samples/, checkpoints/). A PNG folder given
+            Every MPI rank trains a replica on its share of each global minibatch; rank 0 prints progress and \
+            writes the run directory (config.json, metrics.jsonl, samples/, checkpoints/). A PNG folder given \
             as --dataset is prepared into the run directory first.
             """)
 

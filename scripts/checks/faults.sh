@@ -31,6 +31,6 @@ grep -q "$work/small/run/" <<<"$error" || fail "the error does not name the file
 echo "full disk: $error"
 kept=$(find "$work/small/run/checkpoints" -name 'step-*.ckpt' | sort | tail -1)
 [[ -n $kept ]] || fail "no earlier checkpoint"
-"$progan" generate --checkpoint "$kept" --count 2 --out "$work/from-kept" >/dev/null || fail "the kept checkpoint $kept is unusable"
+"$progan" generate "$kept" --images 2 --out "$work/from-kept" >/dev/null || fail "the kept checkpoint $kept is unusable"
 [[ -z $(find "$work/small/run" -name '*.tmp*') ]] || fail "a temporary file was left behind"
 echo "the previous checkpoint $(basename "$kept") is intact"

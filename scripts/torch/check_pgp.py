@@ -86,7 +86,7 @@ def compare_forward(progan: str, checkpoint: str, export: str, depth: int, alpha
                     generator: torch.nn.Module, discriminator: torch.nn.Module, tolerance: float, label: str) -> None:
     """progan's reference samples of `checkpoint` against pro_gan_pytorch's forward of the same networks."""
     run(progan, "export", checkpoint, "--out", export, "--net", net, "--resolution", str(1 << depth),
-        "--alpha", str(alpha), "--samples", "16", "--seed", str(seed))
+        "--alpha", str(alpha), "--images", "16", "--seed", str(seed))
     samples = load_file(os.path.splitext(export)[0] + ".samples.safetensors")
     with torch.no_grad():
         images = generator(samples["latents"], depth=depth, alpha=alpha)
@@ -122,7 +122,7 @@ def networks(args, work) -> None:
                         generator if net == "g" else shadow, discriminator, args.tolerance, "")
 
     # 3. Back to pro_gan_pytorch from progan's checkpoint.
-    run(args.progan, "export", checkpoint, "--format", "pgp", "--out", work("exported_pgp.bin"), "--samples", "0")
+    run(args.progan, "export", checkpoint, "--format", "pgp", "--out", work("exported_pgp.bin"), "--images", "0")
     exported = torch.load(work("exported_pgp.bin"), weights_only=True)
     same_saved_models(saved, exported, "progan import -> export --format pgp")
 
@@ -138,7 +138,7 @@ def workflow(args, work) -> None:
     if "resuming from " + work("run/checkpoints/step-000000000.ckpt") not in log:
         fail(f"progan train did not continue from the imported checkpoint:\n{log}")
     final = work("run/checkpoints/final.ckpt")
-    run(args.progan, "export", final, "--format", "pgp", "--out", work("trained.bin"), "--samples", "0")
+    run(args.progan, "export", final, "--format", "pgp", "--out", work("trained.bin"), "--images", "0")
     trained = torch.load(work("trained.bin"), weights_only=True)
     modules = {}
     for key, module in (("generator", Generator), ("shadow_generator", Generator), ("discriminator", Discriminator)):
