@@ -127,14 +127,16 @@ public enum Network: String, Sendable {
 /// in use up to any resolution are a prefix of the flat buffer.
 public protocol GrowingNetwork {
     var config: NetworkConfig { get }
-    /// Parameters in use up to each resolution, index 0 at 4x4.
-    var prefixCounts: [Int] { get }
+    var growth: GrowthBlocks { get }
     var equalizedLayers: [EqualizedLayer] { get }
 }
 
 extension GrowingNetwork {
+    /// Where every parameter of the network lives in its flat buffer.
+    public var layout: ParameterLayout { growth.layout }
+
     /// Number of leading parameters used at `resolution`.
-    public func activeParameterCount(resolution: Int) -> Int { prefixCounts[config.stage(of: resolution)] }
+    public func activeParameterCount(resolution: Int) -> Int { growth.prefixCounts[config.stage(of: resolution)] }
 
     /// The run-time scale of every weight, by parameter name: effective weight = stored weight x scale.
     public var weightScales: [String: Float] {
@@ -142,18 +144,35 @@ extension GrowingNetwork {
     }
 }
 
-/// Declares the blocks from 8x8 up to the final resolution in growth order, each as two 3x3 convs
-/// followed by its RGB converter (`declare` gets the layout, the block's name prefix such as "g.8x8",
-/// and log2 of its resolution), and appends the parameter count after each block to `prefixCounts`.
-func declareGrowthBlocks(_ layout: inout ParameterLayout, _ config: NetworkConfig, network: String, prefixCounts: inout [Int],
-                         _ declare: (inout ParameterLayout, String, Int) -> (block: (EqualizedConv, EqualizedConv), converter: EqualizedConv))
-    -> (blocks: [(EqualizedConv, EqualizedConv)], converters: [EqualizedConv]) {
-    var blocks: [(EqualizedConv, EqualizedConv)] = [], converters: [EqualizedConv] = []
-    for log2 in stride(from: 3, through: config.resolutionLog2, by: 1) {
-        let declared = declare(&layout, "\(network).\(1 << log2)x\(1 << log2)", log2)
-        blocks.append(declared.block)
-        converters.append(declared.converter)
-        prefixCounts.append(layout.count)
+/// A growing network's blocks from 8x8 up, each two 3x3 convs, and the RGB converter of every
+/// resolution, declared after its 4x4 block, together with the finished layout.
+public struct GrowthBlocks {
+    let layout: ParameterLayout
+    /// Parameters in use up to each resolution, index 0 at 4x4.
+    let prefixCounts: [Int]
+    /// Index 0 at 8x8.
+    let blocks: [(EqualizedConv, EqualizedConv)]
+    /// toRGB or fromRGB per resolution, index 0 at 4x4.
+    let converters: [EqualizedConv]
+
+    typealias Block = (block: (EqualizedConv, EqualizedConv), converter: EqualizedConv)
+
+    /// Continues `layout`, which holds the 4x4 block ending with its RGB converter `initialConverter`,
+    /// with the larger blocks in growth order, each followed by its converter: `declare` gets the layout,
+    /// the block's name prefix such as "g.8x8", and log2 of its resolution.
+    init(_ config: NetworkConfig, network: String, after layout: ParameterLayout, initialConverter: EqualizedConv,
+         _ declare: (inout ParameterLayout, String, Int) -> Block) {
+        var layout = layout, prefixCounts = [layout.count]
+        var blocks: [(EqualizedConv, EqualizedConv)] = [], converters = [initialConverter]
+        for log2 in stride(from: 3, through: config.resolutionLog2, by: 1) {
+            let declared = declare(&layout, "\(network).\(1 << log2)x\(1 << log2)", log2)
+            blocks.append(declared.block)
+            converters.append(declared.converter)
+            prefixCounts.append(layout.count)
+        }
+        (self.layout, self.prefixCounts, self.blocks, self.converters) = (layout, prefixCounts, blocks, converters)
     }
-    return (blocks, converters)
+
+    /// The equalized layers of the blocks, then the converters.
+    var equalizedLayers: [EqualizedLayer] { blocks.flatMap { [$0.0, $0.1] as [EqualizedLayer] } + converters }
 }
