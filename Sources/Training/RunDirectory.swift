@@ -80,15 +80,11 @@ public struct RunDirectory {
     /// Appends one line to the metrics log.
     public func appendMetrics(_ line: String) throws {
         let data = Data((line + "\n").utf8)
-        if !FileManager.default.fileExists(atPath: metricsPath) {
-            FileManager.default.createFile(atPath: metricsPath, contents: nil)
-        }
-        guard let handle = FileHandle(forWritingAtPath: metricsPath) else {
-            throw FileError(path: metricsPath, problem: "cannot open for appending")
-        }
+        let descriptor = open(metricsPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw FileError.fromErrno(path: metricsPath, action: "cannot open for appending") }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: false)
         defer { try? handle.close() }
         do {
-            try handle.seekToEnd()
             try handle.write(contentsOf: data)
         } catch {
             throw FileError(path: metricsPath, problem: "cannot append (\(error.localizedDescription))")
