@@ -4,6 +4,7 @@
 // The header length field must match the input for the reader to get past it, which random mutation
 // rarely keeps; an input the reader rejects is retried once with the field set to the length up to
 // the header's last '}', so the fuzzer also reaches the JSON and the tensor table checks.
+import FuzzSupport
 import Safetensors
 
 @_cdecl("LLVMFuzzerTestOneInput")

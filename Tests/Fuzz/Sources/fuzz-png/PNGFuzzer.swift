@@ -1,6 +1,7 @@
 // libFuzzer target for RGBImage.read(path:) (ImageIO over PNGShim/libpng). Build and run: scripts/fuzz.sh png SECONDS.
 // A thrown ImageError is the correct answer to a bad file; only crashes, sanitizer reports, leaks,
 // timeouts and huge allocations are findings.
+import FuzzSupport
 import ImageIO
 
 @_cdecl("LLVMFuzzerTestOneInput")

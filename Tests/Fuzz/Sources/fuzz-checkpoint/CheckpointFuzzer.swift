@@ -1,9 +1,10 @@
-// libFuzzer target for Checkpoint.read(path:) (Sources/Training/Checkpoint.swift, compiled by scripts/fuzz.sh
-// together with only the Training files it needs). Build and run: scripts/fuzz.sh checkpoint SECONDS.
+// libFuzzer target for Checkpoint.read(path:): the CheckpointFile container, then the state and the tensor
+// table (Sources/Training/Checkpoint.swift). Build and run: scripts/fuzz.sh checkpoint SECONDS.
 //
 // Each section carries a CRC-32 of its name and payload, which random mutation almost never keeps
 // right, so an input the reader rejects is retried once with every section checksum recomputed
 // (when that changes anything): the fuzzer then also reaches the JSON state and the tensor table.
+import FuzzSupport
 import Training
 
 @_cdecl("LLVMFuzzerTestOneInput")
