@@ -33,9 +33,11 @@ struct Inspect: ParsableCommand {
         let (_, other) = load(compare)
         print("comparing \(checkpoint) with \(compare)" + (tolerance > 0 ? " (tolerance \(tolerance))" : ""))
         let stateAgrees = compareStates(loaded.state, other.state)
-        let sectionsAgree = compareBuffers(loaded, other)
+        let (sectionsAgree, largest) = compareBuffers(loaded, other)
         let agree = stateAgrees && sectionsAgree
-        print(agree ? (tolerance > 0 ? "the checkpoints agree" : "the checkpoints are identical") : "the checkpoints differ")
+        let verdict = !agree ? "differ" : largest == 0 ? "are identical" : "agree within the tolerance"
+        let figure = largest.isFinite ? " (largest difference \(largest.formatted) of a section's scale)" : ""
+        print("the checkpoints \(verdict)\(figure)")
         if !agree { Foundation.exit(1) }
     }
 
@@ -80,9 +82,10 @@ struct Inspect: ParsableCommand {
         return agrees
     }
 
-    /// Prints one line per section, and one per differing tensor under it; true when every section agrees.
-    private func compareBuffers(_ first: Checkpoint, _ second: Checkpoint) -> Bool {
-        var agree = true
+    /// Prints one line per section, and one per differing tensor under it. Returns whether every section
+    /// agrees, and the largest difference relative to its section's scale.
+    private func compareBuffers(_ first: Checkpoint, _ second: Checkpoint) -> (agree: Bool, largest: Double) {
+        var agree = true, largest: Double = 0
         print("  \("section".padding(10)) \("values".leftPadded(to: 9)) \("max |a-b|".leftPadded(to: 11)) "
               + "\("differing".leftPadded(to: 10)) \("of scale".leftPadded(to: 10))")
         for section in CheckpointSection.allCases where section != .state {
@@ -93,17 +96,19 @@ struct Inspect: ParsableCommand {
                 let difference = Difference(mine[...], theirs[...])
                 let agrees = difference.count == 0 || (tolerance > 0 && difference.relative <= tolerance)
                 agree = agree && agrees
+                largest = max(largest, difference.relative)
                 print("  \(section.rawValue.padding(10)) \(String(mine.count).leftPadded(to: 9)) "
                       + "\(difference.maximum.formatted.leftPadded(to: 11)) \(String(difference.count).leftPadded(to: 10)) "
                       + "\(difference.relative.formatted.leftPadded(to: 10))  \(agrees ? "ok" : "DIFFERS")")
                 if difference.count > 0 { printTensors(section, first, mine, theirs) }
             case let (mine, theirs):
                 agree = false
+                largest = .infinity
                 print("  \(section.rawValue.padding(10)) \(mine.map { "\($0.count) values" } ?? "absent") vs "
                       + "\(theirs.map { "\($0.count) values" } ?? "absent")  DIFFERS")
             }
         }
-        return agree
+        return (agree, largest)
     }
 
     private func printTensors(_ section: CheckpointSection, _ checkpoint: Checkpoint, _ mine: [Float], _ theirs: [Float]) {

@@ -45,6 +45,23 @@ public func storeLittleEndian(_ value: UInt32, into bytes: inout [UInt8], at off
     for i in 0..<4 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) }
 }
 
+/// Writes `count` bytes to this process's scratch file ending in `ext` and hands its path to `read`, which
+/// returns what it found or throws: a thrown error is the right answer to a bad file, not a finding.
+/// Returns whether `read` accepted the file.
+@discardableResult
+public func readFuzzInput(_ bytes: UnsafeRawPointer?, _ count: Int, ext: String, _ read: (String) throws -> String) -> Bool {
+    let path = fuzzScratchPath(ext)
+    writeFuzzInput(path, bytes, count)
+    do {
+        let found = try read(path)
+        fuzzVerbose(found)
+        return true
+    } catch {
+        fuzzVerbose("\(error)")
+        return false
+    }
+}
+
 /// With PROGAN_FUZZ_VERBOSE set (when replaying a few files by hand), prints what the reader said.
 public func fuzzVerbose(_ message: @autoclosure () -> String) {
     if fuzzVerboseEnabled { print("fuzz: \(message())") }

@@ -9,21 +9,11 @@ import Training
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let path = fuzzScratchPath("ckpt")
-    writeFuzzInput(path, data, size)
-    do {
-        _ = try Checkpoint.read(path: path)
-        fuzzVerbose("valid checkpoint")
-        return 0
-    } catch {
-        fuzzVerbose("\(error)")
-    }
+    let read = { (path: String) in "valid: step \(try Checkpoint.read(path: path).state.step)" }
+    if readFuzzInput(data, size, ext: "ckpt", read) { return 0 }
     let original = Array(UnsafeBufferPointer(start: data, count: size))
     let fixed = withSectionChecksumsFixed(original)
-    if fixed != original {
-        writeFuzzInput(path, fixed, fixed.count)
-        do { _ = try Checkpoint.read(path: path); fuzzVerbose("valid with checksums fixed") } catch { fuzzVerbose("fixed: \(error)") }
-    }
+    if fixed != original { readFuzzInput(fixed, fixed.count, ext: "ckpt", read) }
     return 0
 }
 
