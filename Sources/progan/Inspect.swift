@@ -8,12 +8,17 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print what a checkpoint holds, or how it differs from another.",
         discussion: """
-            Prints the format version, the configuration hash, the counters (step, images shown, data position,
-            resolution and phase, Adam steps) and every section with its size.
-            With --compare OTHER: the counters that differ, and per section and per tensor the largest
-            absolute difference and how many values differ. A section agrees when its largest difference is
-            at most --tolerance times the largest magnitude in OTHER's section (default 0: bit for bit).
-            Exit status: 0 when everything agrees, 1 when the checkpoints differ, 2 when a file cannot be read.
+            Prints the format version, the configuration hash, the counters (step,
+            images shown, data position, resolution and phase, Adam steps) and every
+            section with its size.
+
+            With --compare OTHER: the counters that differ, and per section and per
+            tensor the largest absolute difference and how many values differ. A
+            section agrees when its largest difference is at most --tolerance times
+            the largest magnitude in OTHER's section (default 0: bit for bit).
+
+            Exit status: 0 when everything agrees, 1 when the checkpoints differ,
+            2 when a file cannot be read.
             """)
 
     @Argument(help: ArgumentHelp("Checkpoint file.", valueName: "checkpoint")) var checkpoint: String
