@@ -40,8 +40,8 @@ mkdir -p "$out" || die "cannot create $out"
 log=$out/build.log
 build_start=$SECONDS
 echo "fuzz.sh: building fuzz-$target through Tests/Fuzz/Package.swift"
-swift build -c debug --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address -Xswiftc -gline-tables-only \
-    --package-path "$root/Tests/Fuzz" --scratch-path "$root/.build-fuzz/spm" --product "fuzz-$target" >"$log" 2>&1 \
+swift build -c debug --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
+    -Xswiftc -gline-tables-only --package-path "$root/Tests/Fuzz" --scratch-path "$root/.build-fuzz/spm" --product "fuzz-$target" >"$log" 2>&1 \
     || { grep -v 'ld.gold: warning' "$log" | tail -30 >&2; die "building fuzz-$target failed (full log: $log)"; }
 fuzzer=$root/.build-fuzz/spm/debug/fuzz-$target
 [[ -x $fuzzer ]] || die "the build left no $fuzzer"
@@ -92,7 +92,8 @@ if [[ -z $(ls -A "$corpus") ]]; then
             # An export of the averaged generator, and of all three networks.
             if seed_checkpoint; then
                 "$progan" export "$seeds/small.ckpt" --out "$corpus/g_ema.safetensors" --samples 0 >/dev/null \
-                    && "$progan" export "$seeds/small.ckpt" --out "$corpus/all.safetensors" --net all --samples 0 >/dev/null \
+                    && "$progan" export "$seeds/small.ckpt" --out "$corpus/all.safetensors" --net all --samples 0 \
+                        >/dev/null \
                     || echo "fuzz.sh: note: progan export failed, no valid seed" >&2
             fi ;;
     esac

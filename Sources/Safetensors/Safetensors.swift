@@ -139,7 +139,8 @@ public struct SafetensorsFile: Equatable {
         guard covered == dataLength else { throw fail("\(dataLength - covered) data bytes after the last tensor belong to no tensor") }
 
         let tensors = spans.map { span in
-            Tensor(name: span.name, shape: span.shape, values: bytes[(dataStart + span.begin)..<(dataStart + span.end)].littleEndianFloats())
+            let data = bytes[(dataStart + span.begin)..<(dataStart + span.end)]
+            return Tensor(name: span.name, shape: span.shape, values: data.littleEndianFloats())
         }
         return SafetensorsFile(tensors: tensors, metadata: header.metadata)
     }

@@ -72,7 +72,8 @@ public struct Checkpoint {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
-        let state = CheckpointFile.Section(name: CheckpointSection.state.rawValue, payload: Array(try! encoder.encode(state)))
+        let state = CheckpointFile.Section(
+            name: CheckpointSection.state.rawValue, payload: Array(try! encoder.encode(state)))
         let buffers = buffers.sorted { $0.key.rawValue < $1.key.rawValue }.map {
             CheckpointFile.Section(name: $0.key.rawValue, floats: $0.value)
         }
@@ -132,8 +133,10 @@ extension TrainingState {
 
     /// Where each network's parameters lie in the sections g, d and g_ema.
     static func tensorTable(_ network: NetworkConfig) -> [TensorEntry] {
-        let sections = [(CheckpointSection.g, Generator(network).layout), (CheckpointSection.d, Discriminator(network).layout),
-                        (CheckpointSection.gEMA, Generator(network).layout)]
+        let sections = [
+            (CheckpointSection.g, Generator(network).layout), (CheckpointSection.d, Discriminator(network).layout),
+            (CheckpointSection.gEMA, Generator(network).layout),
+        ]
         return sections.flatMap { section, layout in
             layout.parameters.map { TensorEntry(section: section, name: $0.name, shape: $0.shape, offset: $0.offset) }
         }
@@ -150,9 +153,11 @@ extension Checkpoint {
                                   resolution: point.resolution, phase: point.phase, adamGeneratorStep: 0, adamDiscriminatorStep: 0,
                                   randomScheme: TrainingState.randomSchemeDescription, tensors: TrainingState.tensorTable(config.network))
         let generatorZeros = [Float](repeating: 0, count: generator.count), discriminatorZeros = [Float](repeating: 0, count: discriminator.count)
-        self.init(state: state, buffers: [.g: generator, .d: discriminator, .gEMA: averagedGenerator,
-                                          .adamGeneratorM: generatorZeros, .adamGeneratorV: generatorZeros,
-                                          .adamDiscriminatorM: discriminatorZeros, .adamDiscriminatorV: discriminatorZeros])
+        self.init(state: state, buffers: [
+            .g: generator, .d: discriminator, .gEMA: averagedGenerator,
+            .adamGeneratorM: generatorZeros, .adamGeneratorV: generatorZeros,
+            .adamDiscriminatorM: discriminatorZeros, .adamDiscriminatorV: discriminatorZeros,
+        ])
     }
 }
 

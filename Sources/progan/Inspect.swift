@@ -23,7 +23,8 @@ struct Inspect: ParsableCommand {
 
     @Argument(help: ArgumentHelp("Checkpoint file.", valueName: "checkpoint")) var checkpoint: String
     @Option(help: ArgumentHelp("Checkpoint to compare with.", valueName: "other")) var compare: String?
-    @Option(help: "Largest difference that still agrees, relative to the section's largest magnitude.") var tolerance = 0.0
+    @Option(help: "Largest difference that still agrees, relative to the section's largest magnitude.")
+    var tolerance = 0.0
 
     func validate() throws {
         guard tolerance >= 0, tolerance.isFinite else { throw ValidationError("--tolerance must be 0 or positive") }
@@ -62,7 +63,8 @@ struct Inspect: ParsableCommand {
         for (label, value) in counters(checkpoint.state) { print("  \(label.padding(14)) \(value)") }
         print("  sections")
         for section in file.sections {
-            let floats = CheckpointSection(rawValue: section.name) == .state ? "" : "  \(section.payload.count / 4) floats"
+            let isState = CheckpointSection(rawValue: section.name) == .state
+            let floats = isState ? "" : "  \(section.payload.count / 4) floats"
             print("    \(section.name.padding(10)) \(String(section.payload.count).leftPadded(to: 10)) bytes\(floats)")
         }
     }
@@ -103,7 +105,8 @@ struct Inspect: ParsableCommand {
                 agree = agree && agrees
                 largest = max(largest, difference.relative)
                 print("  \(section.rawValue.padding(10)) \(String(mine.count).leftPadded(to: 9)) "
-                      + "\(difference.maximum.formatted.leftPadded(to: 11)) \(String(difference.count).leftPadded(to: 10)) "
+                      + "\(difference.maximum.formatted.leftPadded(to: 11)) "
+                      + "\(String(difference.count).leftPadded(to: 10)) "
                       + "\(difference.relative.formatted.leftPadded(to: 10))  \(agrees ? "ok" : "DIFFERS")")
                 if difference.count > 0 { printTensors(section, first, mine, theirs) }
             case let (mine, theirs):
@@ -116,7 +119,9 @@ struct Inspect: ParsableCommand {
         return (agree, largest)
     }
 
-    private func printTensors(_ section: CheckpointSection, _ checkpoint: Checkpoint, _ mine: [Float], _ theirs: [Float]) {
+    private func printTensors(
+        _ section: CheckpointSection, _ checkpoint: Checkpoint, _ mine: [Float], _ theirs: [Float]
+    ) {
         for entry in checkpoint.state.tensors where entry.section == section.tableSection {
             // Adam's moments are checked against the table only here: a short one has no tensors to list.
             let range = entry.offset..<(entry.offset + entry.shape.reduce(1, *))
@@ -151,7 +156,9 @@ private struct Difference {
 }
 
 extension String {
-    fileprivate func padding(_ width: Int) -> String { padding(toLength: max(width, count), withPad: " ", startingAt: 0) }
+    fileprivate func padding(_ width: Int) -> String {
+        padding(toLength: max(width, count), withPad: " ", startingAt: 0)
+    }
 }
 
 extension Double {

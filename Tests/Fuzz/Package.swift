@@ -5,6 +5,9 @@ import PackageDescription
 // with `swift build --sanitize=fuzzer --sanitize=address`. A package of its own (as swift-protobuf's
 // FuzzTesting is), so that the main package's products never link libFuzzer; it uses the main
 // package's reader libraries by path.
+/// A library product of the main package.
+func reader(_ name: String) -> Target.Dependency { .product(name: name, package: "progan") }
+
 let package = Package(
     name: "progan-fuzz",
     dependencies: [
@@ -12,11 +15,10 @@ let package = Package(
     ],
     targets: [
         .target(name: "FuzzSupport"),
-        .executableTarget(name: "fuzz-png", dependencies: ["FuzzSupport", .product(name: "ImageIO", package: "progan")]),
-        .executableTarget(name: "fuzz-dataset", dependencies: ["FuzzSupport", .product(name: "Dataset", package: "progan")]),
-        .executableTarget(name: "fuzz-checkpoint", dependencies: ["FuzzSupport", .product(name: "Training", package: "progan")]),
-        .executableTarget(
-            name: "fuzz-safetensors", dependencies: ["FuzzSupport", .product(name: "Safetensors", package: "progan")]),
+        .executableTarget(name: "fuzz-png", dependencies: ["FuzzSupport", reader("ImageIO")]),
+        .executableTarget(name: "fuzz-dataset", dependencies: ["FuzzSupport", reader("Dataset")]),
+        .executableTarget(name: "fuzz-checkpoint", dependencies: ["FuzzSupport", reader("Training")]),
+        .executableTarget(name: "fuzz-safetensors", dependencies: ["FuzzSupport", reader("Safetensors")]),
     ],
     swiftLanguageModes: [.v5]
 )

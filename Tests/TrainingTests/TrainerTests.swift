@@ -208,7 +208,8 @@ final class CheckpointTests: XCTestCase {
     /// the buffers in the order of their names, which are the file's section names.
     func testSectionOrderAndNamesAreThoseOfFormatVersion1() {
         var checkpoint = sample()
-        checkpoint.buffers = Dictionary(uniqueKeysWithValues: CheckpointSection.allCases.filter { $0 != .state }.map { ($0, [1]) })
+        let bufferSections = CheckpointSection.allCases.filter { $0 != .state }
+        checkpoint.buffers = Dictionary(uniqueKeysWithValues: bufferSections.map { ($0, [1]) })
         XCTAssertEqual(checkpoint.file.sections.map(\.name),
                        ["state", "adam_d_m", "adam_d_v", "adam_g_m", "adam_g_v", "d", "g", "g_ema"])
     }
@@ -220,7 +221,9 @@ final class CheckpointTests: XCTestCase {
             XCTAssertEqual("\($0)", "x.ckpt: unknown section 'h'")
         }
         let stateless = CheckpointFile(sections: [.init(name: "g", floats: [1])])
-        XCTAssertThrowsError(try Checkpoint(stateless, path: "x.ckpt")) { XCTAssertEqual("\($0)", "x.ckpt: no state section") }
+        XCTAssertThrowsError(try Checkpoint(stateless, path: "x.ckpt")) {
+            XCTAssertEqual("\($0)", "x.ckpt: no state section")
+        }
         let ragged = CheckpointFile(sections: [state, .init(name: "g", payload: [0, 0, 128, 63, 0])])
         XCTAssertThrowsError(try Checkpoint(ragged, path: "x.ckpt")) {
             XCTAssertEqual("\($0)", "x.ckpt: section 'g' is not a whole number of floats")

@@ -49,7 +49,9 @@ public func storeLittleEndian(_ value: UInt32, into bytes: inout [UInt8], at off
 /// returns what it found or throws: a thrown error is the right answer to a bad file, not a finding.
 /// Returns whether `read` accepted the file.
 @discardableResult
-public func readFuzzInput(_ bytes: UnsafeRawPointer?, _ count: Int, ext: String, _ read: (String) throws -> String) -> Bool {
+public func readFuzzInput(
+    _ bytes: UnsafeRawPointer?, _ count: Int, ext: String, _ read: (String) throws -> String
+) -> Bool {
     let path = fuzzScratchPath(ext)
     writeFuzzInput(path, bytes, count)
     do {
