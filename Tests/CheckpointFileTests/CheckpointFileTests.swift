@@ -63,14 +63,14 @@ final class CheckpointFileTests: XCTestCase {
         assertRejected(Array(bytes.prefix(20)), "truncated while reading the section name")
         let gStart = sectionStart(1, in: bytes)
         let fivePayloadBytes = bytes.prefix(gStart + 4 + 1 + 8 + 5)
-        assertRejected(Array(fivePayloadBytes), "truncated: the section 'g' needs 12 bytes, 5 remain")
+        assertRejected(Array(fivePayloadBytes), "truncated: section 'g' needs 12 bytes, 5 remain")
     }
 
     func testPayloadLengthBeyondTheFileIsReportedBeforeAllocating() {
         var bytes = sample.serialized()
         let lengthAt = sectionStart(1, in: bytes) + 4 + 1
         for i in 0..<8 { bytes[lengthAt + i] = 0xFF }
-        assertRejected(bytes, "the section 'g' needs 18446744073709551615 bytes")
+        assertRejected(bytes, "section 'g' needs 18446744073709551615 bytes")
     }
 
     func testBadSectionChecksum() {
