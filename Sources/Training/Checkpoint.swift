@@ -57,7 +57,7 @@ public struct TrainingState: Codable, Equatable {
 /// A run's state and float buffers, stored as a `CheckpointFile` (whose checks cover the framing);
 /// this type checks what the sections mean: the state decodes, each buffer is a known section, and every
 /// tensor of the table lies inside its buffer.
-public struct Checkpoint {
+public struct Checkpoint: FileFormat {
     public var state: TrainingState
     public var buffers: [CheckpointSection: [Float]]
 
@@ -80,18 +80,11 @@ public struct Checkpoint {
         return CheckpointFile(sections: [state] + buffers)
     }
 
+    public static let fileKind = CheckpointFile.fileKind
+
     public func serialized() -> [UInt8] { file.serialized() }
 
-    /// Writes the checkpoint so that the file at `path` is always either the old one or the complete new one.
-    public func write(to path: String) throws {
-        try file.write(to: path)
-    }
-
-    public static func read(path: String) throws -> Checkpoint {
-        try Checkpoint(CheckpointFile.read(path: path), path: path)
-    }
-
-    static func parse(_ bytes: [UInt8], path: String) throws -> Checkpoint {
+    public static func parse(_ bytes: [UInt8], path: String) throws -> Checkpoint {
         try Checkpoint(CheckpointFile.parse(bytes, path: path), path: path)
     }
 
