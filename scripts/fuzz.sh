@@ -40,8 +40,10 @@ mkdir -p "$out" || die "cannot create $out"
 log=$out/build.log
 build_start=$SECONDS
 echo "fuzz.sh: building fuzz-$target through Tests/Fuzz/Package.swift"
+# Without --disable-build-manifest-caching, SwiftPM would keep the build plan of a path dependency when a
+# source file is added to or removed from it, and fail on the missing file.
 swift build -c debug --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address \
-    -Xswiftc -gline-tables-only --package-path "$root/Tests/Fuzz" --scratch-path "$root/.build-fuzz/spm" --product "fuzz-$target" >"$log" 2>&1 \
+    -Xswiftc -gline-tables-only --disable-build-manifest-caching --package-path "$root/Tests/Fuzz" --scratch-path "$root/.build-fuzz/spm" --product "fuzz-$target" >"$log" 2>&1 \
     || { grep -v 'ld.gold: warning' "$log" | tail -30 >&2; die "building fuzz-$target failed (full log: $log)"; }
 fuzzer=$root/.build-fuzz/spm/debug/fuzz-$target
 [[ -x $fuzzer ]] || die "the build left no $fuzzer"
