@@ -41,9 +41,10 @@ let package = Package(
         // Optimized in debug builds too: the metrics sort millions of projections, which unspecialized
         // generic code does 30x slower, and the unit tests run them on realistic sizes.
         .target(name: "Metrics", dependencies: ["Engine"], swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
-        .target(name: "Training", dependencies: ["Model", "Engine", "Dataset", "Metrics", "Distributed", "ImageIO", "SafeIO",
-                                            "CheckpointFile"],
-                exclude: ["README.md"]),
+        .target(
+            name: "Training",
+            dependencies: ["Model", "Engine", "Dataset", "Metrics", "Distributed", "ImageIO", "SafeIO", "CheckpointFile"],
+            exclude: ["README.md"]),
         .target(name: "Reports", dependencies: ["Training", "ImageIO", "SafeIO"]),
         .target(name: "Safetensors", dependencies: ["SafeIO"]),
         .target(name: "CheckpointFile", dependencies: ["SafeIO"]),

@@ -213,7 +213,7 @@ else
     echo "######################################################################"
     echo "multihost: WARNING: the final checkpoints are NOT byte-identical; comparing them with a tolerance"
     echo "######################################################################"
-    python3 scripts/checks/compare_checkpoints.py "$tcp_ckpt" "$shm_ckpt" --tolerance 1e-5 ||
+    "$progan" inspect "$tcp_ckpt" --compare "$shm_ckpt" --tolerance 1e-5 ||
         fail "TCP and shared memory disagree beyond the tolerance"
     say "PASS (within tolerance 1e-5, not bit for bit)"
 fi

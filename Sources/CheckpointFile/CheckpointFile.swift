@@ -14,7 +14,7 @@ import SafeIO
 /// What the sections mean belongs to the training code; this type only frames them. Every length is
 /// checked against the bytes that remain before anything is allocated from it, and every problem is
 /// one line naming the file.
-public struct CheckpointFile: Equatable {
+public struct CheckpointFile: Equatable, FileFormat {
     public struct Section: Equatable {
         public let name: String
         public let payload: ArraySlice<UInt8>
@@ -78,16 +78,9 @@ public struct CheckpointFile: Equatable {
         return bytes
     }
 
-    /// Writes the file so that `path` is always either the old file or the complete new one.
-    public func write(to path: String) throws {
-        try AtomicFile.write(to: path, bytes: serialized())
-    }
-
     // MARK: Reading
 
-    public static func read(path: String) throws -> CheckpointFile {
-        try parse(readFileBytes(path, describedAs: "checkpoint"), path: path)
-    }
+    public static let fileKind = "checkpoint"
 
     public static func parse(_ bytes: [UInt8], path: String) throws -> CheckpointFile {
         var reader = ByteReader(bytes: bytes, path: path)

@@ -107,7 +107,9 @@ public enum ModelExchange {
         guard let discriminator = buffers[.d] else {
             throw fail("holds no discriminator ('d/...' tensors): export with --net all to continue training")
         }
-        guard let generator = buffers[.g] ?? buffers[.gEMA] else { throw fail("holds no generator ('g/...' or 'g_ema/...' tensors)") }
+        guard let generator = buffers[.g] ?? buffers[.gEMA] else {
+            throw fail("holds no generator ('g/...' or 'g_ema/...' tensors)")
+        }
 
         var resolution = network.resolution, alpha: Float = 1
         if let text = file.metadata[resolutionKey] {

@@ -30,9 +30,9 @@ public struct ByteReader {
     public mutating func takeLengthPrefixed<T: FixedWidthInteger & UnsignedInteger>(
         _: T.Type, _ what: String
     ) throws -> ArraySlice<UInt8> {
-        let length: T = try read("length of the \(what)")
+        let length: T = try read("length of \(what)")
         guard length <= remaining else {
-            throw error("truncated: the \(what) needs \(length) bytes, \(remaining) remain")
+            throw error("truncated: \(what) needs \(length) bytes, \(remaining) remain")
         }
         return try take(Int(length), what)
     }

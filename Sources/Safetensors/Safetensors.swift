@@ -11,7 +11,7 @@ import SafeIO
 /// The tensors must cover the data exactly, without gaps or overlaps (as the reference implementation
 /// requires). Every number read from a file is checked before it is used, and every problem is one line
 /// naming the file.
-public struct SafetensorsFile: Equatable {
+public struct SafetensorsFile: Equatable, FileFormat {
     public struct Tensor: Equatable {
         public let name: String
         public let shape: [Int]
@@ -72,16 +72,9 @@ public struct SafetensorsFile: Equatable {
         return bytes
     }
 
-    /// Writes the file so that `path` is always either the old file or the complete new one.
-    public func write(to path: String) throws {
-        try AtomicFile.write(to: path, bytes: serialized())
-    }
-
     // MARK: Reading
 
-    public static func read(path: String) throws -> SafetensorsFile {
-        try parse(readFileBytes(path, describedAs: "safetensors file"), path: path)
-    }
+    public static let fileKind = "safetensors file"
 
     public static func parse(_ bytes: [UInt8], path: String) throws -> SafetensorsFile {
         var reader = ByteReader(bytes: bytes, path: path)
@@ -139,7 +132,8 @@ public struct SafetensorsFile: Equatable {
         guard covered == dataLength else { throw fail("\(dataLength - covered) data bytes after the last tensor belong to no tensor") }
 
         let tensors = spans.map { span in
-            Tensor(name: span.name, shape: span.shape, values: bytes[(dataStart + span.begin)..<(dataStart + span.end)].littleEndianFloats())
+            let data = bytes[(dataStart + span.begin)..<(dataStart + span.end)]
+            return Tensor(name: span.name, shape: span.shape, values: data.littleEndianFloats())
         }
         return SafetensorsFile(tensors: tensors, metadata: header.metadata)
     }

@@ -57,7 +57,7 @@ public struct TrainingState: Codable, Equatable {
 /// A run's state and float buffers, stored as a `CheckpointFile` (whose checks cover the framing);
 /// this type checks what the sections mean: the state decodes, each buffer is a known section, and every
 /// tensor of the table lies inside its buffer.
-public struct Checkpoint {
+public struct Checkpoint: FileFormat {
     public var state: TrainingState
     public var buffers: [CheckpointSection: [Float]]
 
@@ -72,25 +72,19 @@ public struct Checkpoint {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
-        let state = CheckpointFile.Section(name: CheckpointSection.state.rawValue, payload: Array(try! encoder.encode(state)))
+        let state = CheckpointFile.Section(
+            name: CheckpointSection.state.rawValue, payload: Array(try! encoder.encode(state)))
         let buffers = buffers.sorted { $0.key.rawValue < $1.key.rawValue }.map {
             CheckpointFile.Section(name: $0.key.rawValue, floats: $0.value)
         }
         return CheckpointFile(sections: [state] + buffers)
     }
 
+    public static let fileKind = CheckpointFile.fileKind
+
     public func serialized() -> [UInt8] { file.serialized() }
 
-    /// Writes the checkpoint so that the file at `path` is always either the old one or the complete new one.
-    public func write(to path: String) throws {
-        try file.write(to: path)
-    }
-
-    public static func read(path: String) throws -> Checkpoint {
-        try Checkpoint(CheckpointFile.read(path: path), path: path)
-    }
-
-    static func parse(_ bytes: [UInt8], path: String) throws -> Checkpoint {
+    public static func parse(_ bytes: [UInt8], path: String) throws -> Checkpoint {
         try Checkpoint(CheckpointFile.parse(bytes, path: path), path: path)
     }
 
@@ -132,8 +126,10 @@ extension TrainingState {
 
     /// Where each network's parameters lie in the sections g, d and g_ema.
     static func tensorTable(_ network: NetworkConfig) -> [TensorEntry] {
-        let sections = [(CheckpointSection.g, Generator(network).layout), (CheckpointSection.d, Discriminator(network).layout),
-                        (CheckpointSection.gEMA, Generator(network).layout)]
+        let sections = [
+            (CheckpointSection.g, Generator(network).layout), (CheckpointSection.d, Discriminator(network).layout),
+            (CheckpointSection.gEMA, Generator(network).layout),
+        ]
         return sections.flatMap { section, layout in
             layout.parameters.map { TensorEntry(section: section, name: $0.name, shape: $0.shape, offset: $0.offset) }
         }
@@ -150,9 +146,11 @@ extension Checkpoint {
                                   resolution: point.resolution, phase: point.phase, adamGeneratorStep: 0, adamDiscriminatorStep: 0,
                                   randomScheme: TrainingState.randomSchemeDescription, tensors: TrainingState.tensorTable(config.network))
         let generatorZeros = [Float](repeating: 0, count: generator.count), discriminatorZeros = [Float](repeating: 0, count: discriminator.count)
-        self.init(state: state, buffers: [.g: generator, .d: discriminator, .gEMA: averagedGenerator,
-                                          .adamGeneratorM: generatorZeros, .adamGeneratorV: generatorZeros,
-                                          .adamDiscriminatorM: discriminatorZeros, .adamDiscriminatorV: discriminatorZeros])
+        self.init(state: state, buffers: [
+            .g: generator, .d: discriminator, .gEMA: averagedGenerator,
+            .adamGeneratorM: generatorZeros, .adamGeneratorV: generatorZeros,
+            .adamDiscriminatorM: discriminatorZeros, .adamDiscriminatorV: discriminatorZeros,
+        ])
     }
 }
 

@@ -20,7 +20,8 @@ struct Inspect: ParsableCommand {
 
     @Argument(help: ArgumentHelp("Checkpoint file.", valueName: "checkpoint")) var checkpoint: String
     @Option(help: ArgumentHelp("Checkpoint to compare with.", valueName: "other")) var compare: String?
-    @Option(help: "Largest difference that still agrees, relative to the section's largest magnitude.") var tolerance = 0.0
+    @Option(help: "Largest difference that still agrees, relative to the section's largest magnitude.")
+    var tolerance = 0.0
 
     func validate() throws {
         guard tolerance >= 0, tolerance.isFinite else { throw ValidationError("--tolerance must be 0 or positive") }
@@ -35,9 +36,11 @@ struct Inspect: ParsableCommand {
         let (_, other) = load(compare)
         print("comparing \(checkpoint) with \(compare)" + (tolerance > 0 ? " (tolerance \(tolerance))" : ""))
         let stateAgrees = compareStates(loaded.state, other.state)
-        let sectionsAgree = compareBuffers(loaded, other)
+        let (sectionsAgree, largest) = compareBuffers(loaded, other)
         let agree = stateAgrees && sectionsAgree
-        print(agree ? (tolerance > 0 ? "the checkpoints agree" : "the checkpoints are identical") : "the checkpoints differ")
+        let verdict = !agree ? "differ" : largest == 0 ? "are identical" : "agree within the tolerance"
+        let figure = largest.isFinite ? " (largest difference \(largest.formatted) of a section's scale)" : ""
+        print("the checkpoints \(verdict)\(figure)")
         if !agree { Foundation.exit(1) }
     }
 
@@ -57,7 +60,8 @@ struct Inspect: ParsableCommand {
         for (label, value) in counters(checkpoint.state) { print("  \(label.padding(14)) \(value)") }
         print("  sections")
         for section in file.sections {
-            let floats = CheckpointSection(rawValue: section.name) == .state ? "" : "  \(section.payload.count / 4) floats"
+            let isState = CheckpointSection(rawValue: section.name) == .state
+            let floats = isState ? "" : "  \(section.payload.count / 4) floats"
             print("    \(section.name.padding(10)) \(String(section.payload.count).leftPadded(to: 10)) bytes\(floats)")
         }
     }
@@ -82,9 +86,10 @@ struct Inspect: ParsableCommand {
         return agrees
     }
 
-    /// Prints one line per section, and one per differing tensor under it; true when every section agrees.
-    private func compareBuffers(_ first: Checkpoint, _ second: Checkpoint) -> Bool {
-        var agree = true
+    /// Prints one line per section, and one per differing tensor under it. Returns whether every section
+    /// agrees, and the largest difference relative to its section's scale.
+    private func compareBuffers(_ first: Checkpoint, _ second: Checkpoint) -> (agree: Bool, largest: Double) {
+        var agree = true, largest: Double = 0
         print("  \("section".padding(10)) \("values".leftPadded(to: 9)) \("max |a-b|".leftPadded(to: 11)) "
               + "\("differing".leftPadded(to: 10)) \("of scale".leftPadded(to: 10))")
         for section in CheckpointSection.allCases where section != .state {
@@ -95,20 +100,25 @@ struct Inspect: ParsableCommand {
                 let difference = Difference(mine[...], theirs[...])
                 let agrees = difference.count == 0 || (tolerance > 0 && difference.relative <= tolerance)
                 agree = agree && agrees
+                largest = max(largest, difference.relative)
                 print("  \(section.rawValue.padding(10)) \(String(mine.count).leftPadded(to: 9)) "
-                      + "\(difference.maximum.formatted.leftPadded(to: 11)) \(String(difference.count).leftPadded(to: 10)) "
+                      + "\(difference.maximum.formatted.leftPadded(to: 11)) "
+                      + "\(String(difference.count).leftPadded(to: 10)) "
                       + "\(difference.relative.formatted.leftPadded(to: 10))  \(agrees ? "ok" : "DIFFERS")")
                 if difference.count > 0 { printTensors(section, first, mine, theirs) }
             case let (mine, theirs):
                 agree = false
+                largest = .infinity
                 print("  \(section.rawValue.padding(10)) \(mine.map { "\($0.count) values" } ?? "absent") vs "
                       + "\(theirs.map { "\($0.count) values" } ?? "absent")  DIFFERS")
             }
         }
-        return agree
+        return (agree, largest)
     }
 
-    private func printTensors(_ section: CheckpointSection, _ checkpoint: Checkpoint, _ mine: [Float], _ theirs: [Float]) {
+    private func printTensors(
+        _ section: CheckpointSection, _ checkpoint: Checkpoint, _ mine: [Float], _ theirs: [Float]
+    ) {
         for entry in checkpoint.state.tensors where entry.section == section.tableSection {
             // Adam's moments are checked against the table only here: a short one has no tensors to list.
             let range = entry.offset..<(entry.offset + entry.shape.reduce(1, *))
@@ -143,7 +153,9 @@ private struct Difference {
 }
 
 extension String {
-    fileprivate func padding(_ width: Int) -> String { padding(toLength: max(width, count), withPad: " ", startingAt: 0) }
+    fileprivate func padding(_ width: Int) -> String {
+        padding(toLength: max(width, count), withPad: " ", startingAt: 0)
+    }
 }
 
 extension Double {

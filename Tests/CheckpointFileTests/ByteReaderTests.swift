@@ -18,7 +18,7 @@ final class ByteReaderTests: XCTestCase {
     func testLengthPrefixedBytesCheckTheLengthAgainstWhatRemains() throws {
         var reader = ByteReader(bytes: [3, 0, 9, 8, 7, 200, 0, 1], path: "f.bin")
         XCTAssertEqual(Array(try reader.takeLengthPrefixed(UInt16.self, "blob")), [9, 8, 7])
-        XCTAssertThrowsError(try reader.takeLengthPrefixed(UInt16.self, "second blob")) {
+        XCTAssertThrowsError(try reader.takeLengthPrefixed(UInt16.self, "the second blob")) {
             XCTAssertEqual("\($0)", "f.bin: truncated: the second blob needs 200 bytes, 1 remain")
         }
     }

@@ -11,11 +11,13 @@ final class CheckpointFileTests: XCTestCase {
         .init(name: "empty", payload: []),
     ])
 
-    private func assertRejected(_ bytes: [UInt8], _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
+    private func assertRejected(
+        _ bytes: [UInt8], _ expected: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
         XCTAssertThrowsError(try CheckpointFile.parse(bytes, path: path), file: file, line: line) { error in
             let message = "\(error)"
             XCTAssertTrue(message.hasPrefix("\(path): "), message, file: file, line: line)
-            XCTAssertTrue(message.contains(expected), "'\(message)' does not mention '\(expected)'", file: file, line: line)
+            XCTAssertTrue(message.contains(expected), "'\(message)' lacks '\(expected)'", file: file, line: line)
             XCTAssertFalse(message.contains("\n"), "not one line: \(message)", file: file, line: line)
         }
     }
@@ -60,14 +62,15 @@ final class CheckpointFileTests: XCTestCase {
         }
         assertRejected(Array(bytes.prefix(20)), "truncated while reading the section name")
         let gStart = sectionStart(1, in: bytes)
-        assertRejected(Array(bytes.prefix(gStart + 4 + 1 + 8 + 5)), "truncated: the section 'g' needs 12 bytes, 5 remain")
+        let fivePayloadBytes = bytes.prefix(gStart + 4 + 1 + 8 + 5)
+        assertRejected(Array(fivePayloadBytes), "truncated: section 'g' needs 12 bytes, 5 remain")
     }
 
     func testPayloadLengthBeyondTheFileIsReportedBeforeAllocating() {
         var bytes = sample.serialized()
         let lengthAt = sectionStart(1, in: bytes) + 4 + 1
         for i in 0..<8 { bytes[lengthAt + i] = 0xFF }
-        assertRejected(bytes, "the section 'g' needs 18446744073709551615 bytes")
+        assertRejected(bytes, "section 'g' needs 18446744073709551615 bytes")
     }
 
     func testBadSectionChecksum() {
@@ -99,8 +102,8 @@ final class CheckpointFileTests: XCTestCase {
     func testDuplicateSectionsAndRaggedFloatsAreRejected() throws {
         let twice = CheckpointFile(sections: [.init(name: "g", payload: []), .init(name: "g", payload: [])])
         assertRejected(twice.serialized(), "section 'g' appears twice")
-        let ragged = try CheckpointFile.parse(CheckpointFile(sections: [.init(name: "g", payload: [1, 2, 3])]).serialized(),
-                                              path: path)
+        let raggedFile = CheckpointFile(sections: [.init(name: "g", payload: [1, 2, 3])])
+        let ragged = try CheckpointFile.parse(raggedFile.serialized(), path: path)
         XCTAssertThrowsError(try ragged["g"]!.floats(path: path)) {
             XCTAssertEqual("\($0)", "\(path): section 'g' is not a whole number of floats")
         }

@@ -48,7 +48,8 @@ final class ModelExchangeTests: XCTestCase {
         let point = schedulePoint(imagesShown: checkpoint.state.imagesShown, config: checkpoint.state.config.schedule, finalResolution: 8)
         XCTAssertEqual(point.resolution, 8)
         XCTAssertEqual(point.alpha, 0.25, accuracy: 0.01)
-        XCTAssertEqual(checkpoint.buffers[.adamDiscriminatorV], [Float](repeating: 0, count: Discriminator(network).layout.count))
+        let discriminatorZeros = [Float](repeating: 0, count: Discriminator(network).layout.count)
+        XCTAssertEqual(checkpoint.buffers[.adamDiscriminatorV], discriminatorZeros)
         // The checkpoint is one a trainer accepts: its own serialization reads back.
         let reread = try Checkpoint.parse(checkpoint.serialized(), path: "c.ckpt")
         let exported = try ModelExchange.export(reread, path: "c.ckpt", nets: ModelExchange.Net.allCases)

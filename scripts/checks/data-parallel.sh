@@ -13,7 +13,7 @@ flags=(--dataset "$work/set.pgds" --preset tiny --resolution 8 --stabilize-kimg 
 
 "$progan" train "${flags[@]}" --out "$work/one" >/dev/null || fail "1-process run failed"
 "${mpirun[@]}" -np 2 "$progan" train "${flags[@]}" --out "$work/two" >/dev/null || fail "2-rank run failed"
-python3 scripts/checks/compare_checkpoints.py "$work/one/checkpoints/final.ckpt" "$work/two/checkpoints/final.ckpt" \
+"$progan" inspect "$work/one/checkpoints/final.ckpt" --compare "$work/two/checkpoints/final.ckpt" \
     --tolerance 1e-5 || fail "2 ranks drifted from 1 process"
 cmp "$work/one/checkpoints/final.ckpt" "$work/two/checkpoints/final.ckpt" || fail "deterministic mode: 2 ranks and 1 process differ"
 # Fast (float) reduction: the same up to rounding, which Adam amplifies: right after a reset its step is
@@ -22,7 +22,7 @@ cmp "$work/one/checkpoints/final.ckpt" "$work/two/checkpoints/final.ckpt" || fai
 # off by more than the whole scale.
 OPENBLAS_NUM_THREADS=1 "$progan" train "${flags[@]}" --no-deterministic --out "$work/fast1" >/dev/null || fail "fast 1-process run failed"
 "${mpirun[@]}" -np 2 "$progan" train "${flags[@]}" --no-deterministic --out "$work/fast2" >/dev/null || fail "fast 2-rank run failed"
-python3 scripts/checks/compare_checkpoints.py "$work/fast1/checkpoints/final.ckpt" "$work/fast2/checkpoints/final.ckpt" \
+"$progan" inspect "$work/fast1/checkpoints/final.ckpt" --compare "$work/fast2/checkpoints/final.ckpt" \
     --tolerance 0.1 | tail -1 || fail "fast mode: 2 ranks drifted from 1 process"
 for ranks in 1 2 4; do
     "${mpirun[@]}" -np $ranks "$progan" train "${flags[@]}" --minibatch 16 --out "$work/ranks$ranks" >/dev/null ||

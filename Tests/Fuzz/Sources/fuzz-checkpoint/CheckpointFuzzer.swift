@@ -1,28 +1,19 @@
-// libFuzzer target for Checkpoint.read(path:) (Sources/Training/Checkpoint.swift, compiled by scripts/fuzz.sh
-// together with only the Training files it needs). Build and run: scripts/fuzz.sh checkpoint SECONDS.
+// libFuzzer target for Checkpoint.read(path:): the CheckpointFile container, then the state and the tensor
+// table (Sources/Training/Checkpoint.swift). Build and run: scripts/fuzz.sh checkpoint SECONDS.
 //
 // Each section carries a CRC-32 of its name and payload, which random mutation almost never keeps
 // right, so an input the reader rejects is retried once with every section checksum recomputed
 // (when that changes anything): the fuzzer then also reaches the JSON state and the tensor table.
+import FuzzSupport
 import Training
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let path = fuzzScratchPath("ckpt")
-    writeFuzzInput(path, data, size)
-    do {
-        _ = try Checkpoint.read(path: path)
-        fuzzVerbose("valid checkpoint")
-        return 0
-    } catch {
-        fuzzVerbose("\(error)")
-    }
+    let read = { (path: String) in "valid: step \(try Checkpoint.read(path: path).state.step)" }
+    if readFuzzInput(data, size, ext: "ckpt", read) { return 0 }
     let original = Array(UnsafeBufferPointer(start: data, count: size))
     let fixed = withSectionChecksumsFixed(original)
-    if fixed != original {
-        writeFuzzInput(path, fixed, fixed.count)
-        do { _ = try Checkpoint.read(path: path); fuzzVerbose("valid with checksums fixed") } catch { fuzzVerbose("fixed: \(error)") }
-    }
+    if fixed != original { readFuzzInput(fixed, fixed.count, ext: "ckpt", read) }
     return 0
 }
 

@@ -30,3 +30,24 @@ public func readFileBytes(_ path: String, describedAs kind: String) throws -> [U
     }
     return bytes
 }
+
+/// A file format read and written whole: a type gives its bytes and its parser, and gets reading a file
+/// (with the checks of `readFileBytes`) and writing one atomically (the file at the path is always either
+/// the old one or the complete new one).
+public protocol FileFormat {
+    /// What the file is called in errors: "checkpoint", "safetensors file".
+    static var fileKind: String { get }
+    func serialized() -> [UInt8]
+    /// Every problem is a one-line `FileError` naming `path`.
+    static func parse(_ bytes: [UInt8], path: String) throws -> Self
+}
+
+extension FileFormat {
+    public static func read(path: String) throws -> Self {
+        try parse(readFileBytes(path, describedAs: fileKind), path: path)
+    }
+
+    public func write(to path: String) throws {
+        try AtomicFile.write(to: path, bytes: serialized())
+    }
+}

@@ -1,9 +1,9 @@
-// Shared by every fuzz harness (compiled into each fuzzer binary by scripts/fuzz.sh; not a SwiftPM target).
-// The readers under test take a path, so each input is written to one scratch file per process.
+// Shared by every fuzz harness of this package. The readers under test take a path, so each input is
+// written to one scratch file per process.
 import Glibc
 
 /// /tmp/progan-fuzz-<pid>.<ext>, removed when the process exits normally.
-func fuzzScratchPath(_ ext: String) -> String {
+public func fuzzScratchPath(_ ext: String) -> String {
     let path = "/tmp/progan-fuzz-\(getpid()).\(ext)"
     if !scratchRegistered {
         scratchRegistered = true
@@ -18,7 +18,7 @@ nonisolated(unsafe) private var scratchToRemove: UnsafeMutablePointer<CChar>?
 
 /// Replaces the file at `path` with `count` bytes; aborts on I/O failure (an environment
 /// problem, not a finding, but it must not pass silently).
-func writeFuzzInput(_ path: String, _ bytes: UnsafeRawPointer?, _ count: Int) {
+public func writeFuzzInput(_ path: String, _ bytes: UnsafeRawPointer?, _ count: Int) {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
     guard fd >= 0 else { fatalError("fuzz harness: cannot open \(path): \(String(cString: strerror(errno)))") }
     defer { close(fd) }
@@ -32,7 +32,7 @@ func writeFuzzInput(_ path: String, _ bytes: UnsafeRawPointer?, _ count: Int) {
 
 /// CRC-32 (IEEE, reflected 0xEDB88320), the checksum both file formats use; computed here rather
 /// than with SafeIO's so that the harness does not trust the code under test to fix its own inputs.
-func fuzzCRC32<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
+public func fuzzCRC32<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
     var crc: UInt32 = 0xFFFF_FFFF
     for byte in bytes {
         crc ^= UInt32(byte)
@@ -41,12 +41,31 @@ func fuzzCRC32<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
     return ~crc
 }
 
-func storeLittleEndian(_ value: UInt32, into bytes: inout [UInt8], at offset: Int) {
+public func storeLittleEndian(_ value: UInt32, into bytes: inout [UInt8], at offset: Int) {
     for i in 0..<4 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) }
 }
 
+/// Writes `count` bytes to this process's scratch file ending in `ext` and hands its path to `read`, which
+/// returns what it found or throws: a thrown error is the right answer to a bad file, not a finding.
+/// Returns whether `read` accepted the file.
+@discardableResult
+public func readFuzzInput(
+    _ bytes: UnsafeRawPointer?, _ count: Int, ext: String, _ read: (String) throws -> String
+) -> Bool {
+    let path = fuzzScratchPath(ext)
+    writeFuzzInput(path, bytes, count)
+    do {
+        let found = try read(path)
+        fuzzVerbose(found)
+        return true
+    } catch {
+        fuzzVerbose("\(error)")
+        return false
+    }
+}
+
 /// With PROGAN_FUZZ_VERBOSE set (when replaying a few files by hand), prints what the reader said.
-func fuzzVerbose(_ message: @autoclosure () -> String) {
+public func fuzzVerbose(_ message: @autoclosure () -> String) {
     if fuzzVerboseEnabled { print("fuzz: \(message())") }
 }
 private let fuzzVerboseEnabled = getenv("PROGAN_FUZZ_VERBOSE") != nil

@@ -4,6 +4,7 @@
 // Every valid file ends in a CRC-32 of all the bytes before it, which random mutation almost never
 // keeps right, so a file rejected only for its checksum is retried once with the checksum fixed:
 // that lets the fuzzer reach the code after validation (the reads) as well as the rejection paths.
+import FuzzSupport
 import Dataset
 
 @_cdecl("LLVMFuzzerTestOneInput")
