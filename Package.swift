@@ -9,6 +9,9 @@ import PackageDescription
 //   Distributed (MPI communicator) · ImageIO (PNG) · Engine (tensors, autograd, conv, Adam, RNG)
 //   Safetensors (the file format) · SafeIO (atomic writes, CRC32)
 //   MPIShim, PNGShim, StopSignal (C) over CMPI, CPNG, CBLAS (system libraries)
+// Tests/<X>Tests hold target X's unit tests (Safetensors' are in InteropTests), over test-only helpers:
+//   ImageFixtures (pattern images, image folders) over TestSupport (temporary directories)
+//   EngineTesting (naive Double kernels and central differences, the yardsticks of Engine's maths)
 let package = Package(
     name: "progan",
     products: [
@@ -49,14 +52,27 @@ let package = Package(
         // Collective-operation checks run under `mpirun -np 2` by scripts/test.sh.
         .executableTarget(name: "mpi-check", dependencies: ["Distributed"]),
 
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SafeIO"]),
-        .testTarget(name: "DatasetTests", dependencies: ["Dataset", "ImageIO", "SafeIO", "Engine"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Engine"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "ImageFixtures", dependencies: ["ImageIO", "TestSupport"], path: "Tests/ImageFixtures"),
+        .target(name: "EngineTesting", path: "Tests/EngineTesting"),
+
+        .testTarget(name: "SafeIOTests", dependencies: ["SafeIO", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTesting"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SafeIO", "ImageFixtures", "TestSupport"]),
+        .testTarget(
+            name: "DatasetTests",
+            dependencies: ["Dataset", "ImageIO", "SafeIO", "Engine", "ImageFixtures", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Engine", "EngineTesting"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Engine"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Engine", "Dataset", "ImageIO", "SafeIO"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "ImageIO", "SafeIO"]),
-        .testTarget(name: "InteropTests", dependencies: ["Interop", "Safetensors", "Training", "Model", "Engine"]),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: ["Training", "Model", "Engine", "EngineTesting", "Dataset", "ImageIO", "SafeIO"]),
+        .testTarget(
+            name: "ReportsTests",
+            dependencies: ["Reports", "Training", "ImageIO", "SafeIO", "ImageFixtures", "TestSupport"]),
+        .testTarget(
+            name: "InteropTests",
+            dependencies: ["Interop", "Safetensors", "Training", "Model", "Engine", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )
