@@ -59,6 +59,7 @@ let package = Package(
         .testTarget(name: "SafeIOTests", dependencies: ["SafeIO", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTesting"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SafeIO", "ImageFixtures", "TestSupport"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(
             name: "DatasetTests",
             dependencies: ["Dataset", "ImageIO", "SafeIO", "Engine", "ImageFixtures", "TestSupport"]),
