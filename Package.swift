@@ -3,11 +3,13 @@ import PackageDescription
 
 // Layering (imports only point down):
 //   progan CLI, mpi-check
+//   TrainingOptions (the command-line flags that build a configuration: presets, config file, flag table)
 //   Reports (HTML report, time-lapse animations) · Interop (networks of a checkpoint as safetensors and back)
 //   Training (losses, EMA, checkpoints, trainer loop, sample grids)
 //   Model (layers, G, D, schedule) · Dataset (prepared image sets) · Metrics (SWD, MS-SSIM)
 //   Distributed (MPI communicator) · ImageIO (PNG) · Engine (tensors, autograd, conv, Adam, RNG)
-//   Safetensors (the file format) · SafeIO (atomic writes, CRC32)
+//   Safetensors · CheckpointFile (the two file formats' containers)
+//   SafeIO (atomic writes, CRC32, bounds-checked byte reader, overflow-checked element count)
 //   MPIShim, PNGShim, StopSignal (C) over CMPI, CPNG, CBLAS (system libraries)
 // Tests/<X>Tests hold target X's unit tests (Safetensors' are in InteropTests), over test-only helpers:
 //   ImageFixtures (pattern images, image folders) over TestSupport (temporary directories)
@@ -16,6 +18,11 @@ let package = Package(
     name: "progan",
     products: [
         .executable(name: "progan", targets: ["progan"]),
+        // The readers of untrusted files, for the fuzzing package in Tests/Fuzz.
+        .library(name: "ImageIO", targets: ["ImageIO"]),
+        .library(name: "Dataset", targets: ["Dataset"]),
+        .library(name: "Training", targets: ["Training"]),
+        .library(name: "Safetensors", targets: ["Safetensors"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -29,7 +36,7 @@ let package = Package(
         .target(name: "StopSignal"),
 
         .target(name: "SafeIO"),
-        .target(name: "Engine", dependencies: ["CBLAS"]),
+        .target(name: "Engine", dependencies: ["CBLAS"], exclude: ["README.md"]),
         .target(name: "ImageIO", dependencies: ["PNGShim", "SafeIO"]),
         .target(name: "Distributed", dependencies: ["MPIShim"]),
         .target(name: "Dataset", dependencies: ["ImageIO", "SafeIO", "Engine"]),
@@ -37,16 +44,22 @@ let package = Package(
         // Optimized in debug builds too: the metrics sort millions of projections, which unspecialized
         // generic code does 30x slower, and the unit tests run them on realistic sizes.
         .target(name: "Metrics", dependencies: ["Engine"], swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
-        .target(name: "Training", dependencies: ["Model", "Engine", "Dataset", "Metrics", "Distributed", "ImageIO", "SafeIO"]),
+        .target(name: "Training", dependencies: ["Model", "Engine", "Dataset", "Metrics", "Distributed", "ImageIO", "SafeIO",
+                                            "CheckpointFile"],
+                exclude: ["README.md"]),
         .target(name: "Reports", dependencies: ["Training", "ImageIO", "SafeIO"]),
         .target(name: "Safetensors", dependencies: ["SafeIO"]),
+        .target(name: "CheckpointFile", dependencies: ["SafeIO"]),
         .target(name: "Interop", dependencies: ["Safetensors", "Training", "Model", "Engine"]),
+        .target(
+            name: "TrainingOptions",
+            dependencies: ["Training", "Model", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(
             name: "progan",
             dependencies: [
                 "Engine", "Model", "Training", "Reports", "Dataset", "Metrics", "ImageIO", "Distributed", "SafeIO", "StopSignal",
-                "Safetensors", "Interop",
+                "Safetensors", "Interop", "CheckpointFile", "TrainingOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // Collective-operation checks run under `mpirun -np 2` by scripts/test.sh.
@@ -67,13 +80,23 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Engine"]),
         .testTarget(
             name: "TrainingTests",
-            dependencies: ["Training", "Model", "Engine", "EngineTesting", "Dataset", "ImageIO", "SafeIO"]),
+            dependencies: [
+                "Training", "Model", "Engine", "EngineTesting", "Dataset", "ImageIO", "SafeIO", "CheckpointFile",
+            ]),
         .testTarget(
             name: "ReportsTests",
             dependencies: ["Reports", "Training", "ImageIO", "SafeIO", "ImageFixtures", "TestSupport"]),
+        .testTarget(name: "CheckpointFileTests", dependencies: ["CheckpointFile", "SafeIO", "TestSupport"]),
         .testTarget(
             name: "InteropTests",
             dependencies: ["Interop", "Safetensors", "Training", "Model", "Engine", "TestSupport"]),
+        .testTarget(
+            name: "TrainingOptionsTests",
+            dependencies: [
+                "TrainingOptions", "Training", "Model",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "CLITests", dependencies: ["progan"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -73,7 +73,7 @@ train_row() {
     while [[ $1 != -- ]]; do ours+=("$1"); shift; done
     shift
     peer=("$@")
-    local common=(bench train --arch pgp --resolution "$resolution" --deterministic false --steps "$steps" --warmup 1 "${ours[@]}")
+    local common=(bench train --arch pgp --resolution "$resolution" --no-deterministic --steps "$steps" --warmup 1 "${ours[@]}")
     local one="" two_threads="" two_ranks="" scalings=() peer_one="" peer_two="" run line_one line_ranks
     local pair=("" "") pair_lines pair_scalings=() core pair_images
     local peer_common=(scripts/torch/bench_peer.py --resolution "$resolution" --steps "$steps" --warmup 1 "${peer[@]}")

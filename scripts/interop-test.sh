@@ -2,16 +2,17 @@
 # scripts/interop-test.sh — models in and out of PyTorch, checked numerically (issue 7's acceptance):
 #
 #   1. check_export (default architecture): a `tiny` run's averaged generator exported to safetensors and
-#      rebuilt in PyTorch (scripts/torch/progan_torch.py) makes the same 16 images from the same latents,
+#      rebuilt in PyTorch (progan_torch.load_generator) makes the same 16 images from the same latents,
 #      max |difference| <= 1e-4, at a fade-in alpha (0.37) and at alpha 1.
 #   2. check_pgp networks: pro_gan_pytorch 3.4 networks (depth 5, random weights) converted and imported
 #      here give pro_gan_pytorch's own G and D outputs at depths 3..5 and several alphas (<= 1e-4); the
-#      round trips back to its state_dict (pgp_convert.py, and progan import -> export --format pgp) are exact.
+#      round trips back to its state_dict (progan-pgp-convert, and progan import -> export --format pgp)
+#      are exact.
 #   3. check_pgp workflow: a pro_gan_pytorch model imported, trained here on 2 MPI ranks, loaded back into
 #      pro_gan_pytorch, and its forward matched again.
 #
 # Installs what it needs first (scripts/torch/install-peer.sh: a venv at ${PROGAN_PEER_VENV:-.venv-peer}
-# with CPU torch and pro-gan-pth 3.4) and builds the release binary. scripts/test.sh runs this when
+# with CPU torch, pro-gan-pth 3.4 and the progan_torch package) and builds the release binary. scripts/test.sh runs this when
 # PROGAN_INTEROP=1 or when torch is importable. Ends with "interop: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

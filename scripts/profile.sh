@@ -26,7 +26,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 source scripts/bench.bash
 resolution=${RESOLUTION:-32}
-common=(bench train --arch pgp --resolution "$resolution" --deterministic false --warmup 1 --threads 1)
+common=(bench train --arch pgp --resolution "$resolution" --no-deterministic --warmup 1 --threads 1)
 if $peer_widths; then
     common+=(--steps "${STEPS:-2}")
 else

@@ -128,36 +128,48 @@ func forEachSlice(of count: Int, gemmsOnCallingThread: Bool = false, _ body: (Ra
 
 // MARK: - Kernels
 
+/// Visits the rows of a [patch, leading] matrix in order, one per input channel `c` and kernel position
+/// (`ki`, `kj`), with the row's offset in the matrix and the output columns `lo..<hi` whose input
+/// column x + kj - pad falls inside the image.
+@inline(__always)
+private func forEachPatchRow(_ g: ConvGeometry, leading: Int,
+                             _ body: (_ c: Int, _ ki: Int, _ kj: Int, _ rowStart: Int, _ lo: Int, _ hi: Int) -> Void) {
+    let (k, pad, w, ow) = (g.kernel, g.padding, g.width, g.outWidth)
+    for c in 0..<g.inChannels {
+        for ki in 0..<k {
+            for kj in 0..<k {
+                let lo = min(max(0, pad - kj), ow), hi = max(lo, min(ow, w + pad - kj))
+                body(c, ki, kj, ((c * k + ki) * k + kj) * leading, lo, hi)
+            }
+        }
+    }
+}
+
 /// Writes the patches of output rows `rows` of one sample as columns `columnOffset ...` of a
 /// [patch, leading] matrix.
 private func im2col(_ image: UnsafePointer<Float>, _ g: ConvGeometry, rows: Range<Int>, into columns: UnsafeMutablePointer<Float>,
                     leading: Int, columnOffset: Int) {
-    let (k, pad, h, w, ow) = (g.kernel, g.padding, g.height, g.width, g.outWidth)
-    for c in 0..<g.inChannels {
-        for ki in 0..<k {
-            for kj in 0..<k {
-                let row = columns + ((c * k + ki) * k + kj) * leading + columnOffset
-                // Output columns whose input column ow + kj - pad falls inside the image.
-                let lo = min(max(0, pad - kj), ow), hi = max(lo, min(ow, w + pad - kj))
-                // Output rows whose input row y + ki - pad falls inside the image.
-                let top = min(max(rows.lowerBound, pad - ki), rows.upperBound), bottom = max(top, min(rows.upperBound, h + pad - ki))
-                row.initialize(repeating: 0, count: (top - rows.lowerBound) * ow)
-                (row + (bottom - rows.lowerBound) * ow).initialize(repeating: 0, count: (rows.upperBound - bottom) * ow)
-                let source = image + (c * h + top + ki - pad) * w + kj - pad, target = row + (top - rows.lowerBound) * ow
-                if ow == w {
-                    // Rows have the same stride in the image and in the matrix, so the whole band is one
-                    // copy shifted by kj - pad, clipped to the band; what it carried across row ends
-                    // falls in the padding columns, zeroed after.
-                    let count = (bottom - top) * w, start = max(0, pad - kj), end = min(count, count + pad - kj)
-                    if end > start { (target + start).update(from: source + start, count: end - start) }
-                }
-                for y in 0..<(bottom - top) {
-                    let line = target + y * ow
-                    line.initialize(repeating: 0, count: lo)
-                    if ow != w { (line + lo).update(from: source + y * w + lo, count: hi - lo) }
-                    (line + hi).initialize(repeating: 0, count: ow - hi)
-                }
-            }
+    let (pad, h, w, ow) = (g.padding, g.height, g.width, g.outWidth)
+    forEachPatchRow(g, leading: leading) { c, ki, kj, rowStart, lo, hi in
+        let row = columns + rowStart + columnOffset
+        // Output rows whose input row y + ki - pad falls inside the image.
+        let top = min(max(rows.lowerBound, pad - ki), rows.upperBound)
+        let bottom = max(top, min(rows.upperBound, h + pad - ki))
+        row.initialize(repeating: 0, count: (top - rows.lowerBound) * ow)
+        (row + (bottom - rows.lowerBound) * ow).initialize(repeating: 0, count: (rows.upperBound - bottom) * ow)
+        let source = image + (c * h + top + ki - pad) * w + kj - pad, target = row + (top - rows.lowerBound) * ow
+        if ow == w {
+            // Rows have the same stride in the image and in the matrix, so the whole band is one
+            // copy shifted by kj - pad, clipped to the band; what it carried across row ends
+            // falls in the padding columns, zeroed after.
+            let count = (bottom - top) * w, start = max(0, pad - kj), end = min(count, count + pad - kj)
+            if end > start { (target + start).update(from: source + start, count: end - start) }
+        }
+        for y in 0..<(bottom - top) {
+            let line = target + y * ow
+            line.initialize(repeating: 0, count: lo)
+            if ow != w { (line + lo).update(from: source + y * w + lo, count: hi - lo) }
+            (line + hi).initialize(repeating: 0, count: ow - hi)
         }
     }
 }
@@ -166,19 +178,14 @@ private func im2col(_ image: UnsafePointer<Float>, _ g: ConvGeometry, rows: Rang
 /// of `im2col`).
 private func col2imAccumulate(_ columns: UnsafePointer<Float>, _ g: ConvGeometry, rows: Range<Int>, leading: Int,
                               columnOffset: Int, into image: UnsafeMutablePointer<Float>) {
-    let (k, pad, h, w, ow) = (g.kernel, g.padding, g.height, g.width, g.outWidth)
-    for c in 0..<g.inChannels {
-        for ki in 0..<k {
-            for kj in 0..<k {
-                let row = columns + ((c * k + ki) * k + kj) * leading + columnOffset
-                let lo = min(max(0, pad - kj), ow), hi = max(lo, min(ow, w + pad - kj))
-                for y in rows {
-                    let iy = y + ki - pad
-                    guard iy >= 0 && iy < h else { continue }
-                    let source = row + (y - rows.lowerBound) * ow, target = image + (c * h + iy) * w + kj - pad
-                    for x in lo..<hi { target[x] += source[x] }
-                }
-            }
+    let (pad, h, w, ow) = (g.padding, g.height, g.width, g.outWidth)
+    forEachPatchRow(g, leading: leading) { c, ki, kj, rowStart, lo, hi in
+        let row = columns + rowStart + columnOffset
+        for y in rows {
+            let iy = y + ki - pad
+            guard iy >= 0 && iy < h else { continue }
+            let source = row + (y - rows.lowerBound) * ow, target = image + (c * h + iy) * w + kj - pad
+            for x in lo..<hi { target[x] += source[x] }
         }
     }
 }

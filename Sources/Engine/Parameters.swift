@@ -1,8 +1,18 @@
+/// What a parameter is to the layer that declares it; initialization and anything else that treats
+/// kinds of parameters differently asks this, never the parameter's name.
+public enum ParameterRole: Hashable, Sendable {
+    /// Multiplies the layer's input (a dense matrix or a convolution kernel).
+    case weight
+    /// Added to the layer's output.
+    case bias
+}
+
 /// A named slice of a network's flat parameter buffer.
 public struct Parameter: Hashable {
     public let name: String
     public let shape: [Int]
     public let offset: Int
+    public let role: ParameterRole
     public var count: Int { shape.reduce(1, *) }
 }
 
@@ -15,10 +25,10 @@ public struct ParameterLayout {
 
     public init() {}
 
-    public mutating func declare(_ name: String, shape: [Int]) -> Parameter {
+    public mutating func declare(_ name: String, shape: [Int], role: ParameterRole = .weight) -> Parameter {
         precondition(!parameters.contains { $0.name == name }, "parameter \(name) declared twice")
         precondition(shape.allSatisfy { $0 > 0 }, "parameter \(name) has shape \(shape)")
-        let parameter = Parameter(name: name, shape: shape, offset: count)
+        let parameter = Parameter(name: name, shape: shape, offset: count, role: role)
         parameters.append(parameter)
         count += parameter.count
         return parameter

@@ -27,6 +27,14 @@ public enum ModelExchange {
     public enum Net: String, CaseIterable, Sendable {
         case g, gEMA = "g_ema", d
 
+        public var section: CheckpointSection {
+            switch self {
+            case .g: .g
+            case .gEMA: .gEMA
+            case .d: .d
+            }
+        }
+
         func layout(_ config: NetworkConfig) -> ParameterLayout {
             self == .d ? Discriminator(config).layout : Generator(config).layout
         }
@@ -38,7 +46,7 @@ public enum ModelExchange {
         var tensors: [SafetensorsFile.Tensor] = []
         for net in nets {
             let layout = net.layout(network)
-            guard let values = checkpoint.buffers[net.rawValue], values.count == layout.count else {
+            guard let values = checkpoint.buffers[net.section], values.count == layout.count else {
                 throw CheckpointError(path: path, problem: "no '\(net.rawValue)' section of the size its configuration implies")
             }
             tensors += layout.parameters.map {
@@ -55,7 +63,7 @@ public enum ModelExchange {
             alphaKey: String(point.alpha),
             "progan.images_shown": String(state.imagesShown),
             "progan.step": String(state.step),
-            "progan.training_config": String(decoding: state.config.encoded(), as: UTF8.self),
+            "progan.training_config": String(decoding: try state.config.encoded(), as: UTF8.self),
         ]
         return SafetensorsFile(tensors: tensors, metadata: metadata)
     }
@@ -76,7 +84,7 @@ public enum ModelExchange {
         config.network = network
         do { try config.validate() } catch { throw fail("its networks with these training settings: \(error)") }
 
-        var buffers: [String: [Float]] = [:]
+        var buffers: [CheckpointSection: [Float]] = [:]
         var unused = Set(file.tensors.map(\.name))
         for net in Net.allCases {
             let layout = net.layout(network)
@@ -91,15 +99,15 @@ public enum ModelExchange {
                 values.replaceSubrange(parameter.offset..<(parameter.offset + parameter.count), with: tensor.values)
                 unused.remove(name)
             }
-            buffers[net.rawValue] = values
+            buffers[net.section] = values
         }
         if let stray = unused.sorted().first {
             throw fail("tensor '\(stray)' is not part of a \(network.arch.rawValue) network at \(network.resolution)x\(network.resolution)")
         }
-        guard let discriminator = buffers["d"] else {
+        guard let discriminator = buffers[.d] else {
             throw fail("holds no discriminator ('d/...' tensors): export with --net all to continue training")
         }
-        guard let generator = buffers["g"] ?? buffers["g_ema"] else { throw fail("holds no generator ('g/...' or 'g_ema/...' tensors)") }
+        guard let generator = buffers[.g] ?? buffers[.gEMA] else { throw fail("holds no generator ('g/...' or 'g_ema/...' tensors)") }
 
         var resolution = network.resolution, alpha: Float = 1
         if let text = file.metadata[resolutionKey] {
@@ -112,7 +120,7 @@ public enum ModelExchange {
             guard let value = Float(text), value >= 0, value <= 1 else { throw fail("\(alphaKey) '\(text)' is not in [0, 1]") }
             alpha = value
         }
-        return Checkpoint(startingFrom: config, generator: generator, averagedGenerator: buffers["g_ema"] ?? generator,
+        return Checkpoint(startingFrom: config, generator: generator, averagedGenerator: buffers[.gEMA] ?? generator,
                           discriminator: discriminator,
                           imagesShown: imagesShown(atResolution: resolution, alpha: alpha, config: config.schedule))
     }
@@ -120,7 +128,7 @@ public enum ModelExchange {
     /// The network configuration a file's metadata describes.
     public static func networkConfig(of file: SafetensorsFile, path: String) throws -> NetworkConfig {
         guard let text = file.metadata[networkKey] else {
-            throw SafetensorsError(path: path, problem: "no '\(networkKey)' metadata: not written by progan export or scripts/torch/pgp_convert.py")
+            throw SafetensorsError(path: path, problem: "no '\(networkKey)' metadata: not written by progan export or progan-pgp-convert")
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
@@ -155,7 +163,7 @@ extension ModelExchange {
         let generator = Generator(network), discriminator = Discriminator(network)
         func store(_ section: Net, _ layout: ParameterLayout) throws -> ParameterStore {
             let store = ParameterStore(layout: layout)
-            guard let values = checkpoint.buffers[section.rawValue], values.count == store.count else {
+            guard let values = checkpoint.buffers[section.section], values.count == store.count else {
                 throw CheckpointError(path: path, problem: "no '\(section.rawValue)' section of the size its configuration implies")
             }
             values.withUnsafeBufferPointer { store.values.pointer.update(from: $0.baseAddress!, count: values.count) }

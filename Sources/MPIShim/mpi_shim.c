@@ -110,37 +110,31 @@ int pgmpi_broadcast_bytes(void *bytes, size_t count, int root) {
     return MPI_Bcast(bytes, mpi_count, MPI_BYTE, root, MPI_COMM_WORLD);
 }
 
-static int allreduce_in_place(void *values, size_t count, MPI_Datatype type, MPI_Op op) {
+static MPI_Datatype datatype(pgmpi_element element) {
+    switch (element) {
+    case PGMPI_FLOAT:
+        return MPI_FLOAT;
+    case PGMPI_DOUBLE:
+        return MPI_DOUBLE;
+    case PGMPI_INT64:
+        return MPI_INT64_T;
+    }
+    // MPI rejects it with MPI_ERR_TYPE.
+    return MPI_DATATYPE_NULL;
+}
+
+int pgmpi_allreduce(void *values, size_t count, pgmpi_element element, pgmpi_operation operation) {
     int mpi_count = 0;
     int status = checked_count(count, &mpi_count);
     if (status != MPI_SUCCESS) {
         return status;
     }
-    return MPI_Allreduce(MPI_IN_PLACE, values, mpi_count, type, op, MPI_COMM_WORLD);
+    MPI_Op op = operation == PGMPI_MAX ? MPI_MAX : MPI_SUM;
+    return MPI_Allreduce(MPI_IN_PLACE, values, mpi_count, datatype(element), op, MPI_COMM_WORLD);
 }
 
-int pgmpi_allreduce_sum_float(float *values, size_t count) {
-    return allreduce_in_place(values, count, MPI_FLOAT, MPI_SUM);
-}
-
-int pgmpi_allreduce_sum_double(double *values, size_t count) {
-    return allreduce_in_place(values, count, MPI_DOUBLE, MPI_SUM);
-}
-
-int pgmpi_allreduce_sum_int64(int64_t *values, size_t count) {
-    return allreduce_in_place(values, count, MPI_INT64_T, MPI_SUM);
-}
-
-int pgmpi_allreduce_max_double(double *values, size_t count) {
-    return allreduce_in_place(values, count, MPI_DOUBLE, MPI_MAX);
-}
-
-int pgmpi_allreduce_max_int64(int64_t *values, size_t count) {
-    return allreduce_in_place(values, count, MPI_INT64_T, MPI_MAX);
-}
-
-static int start_allreduce_sum(void *values, size_t count, MPI_Datatype type,
-                               pgmpi_request **request) {
+int pgmpi_start_allreduce_sum(void *values, size_t count, pgmpi_element element,
+                              pgmpi_request **request) {
     *request = NULL;
     int mpi_count = 0;
     int status = checked_count(count, &mpi_count);
@@ -151,26 +145,14 @@ static int start_allreduce_sum(void *values, size_t count, MPI_Datatype type,
     if (pending == NULL) {
         return MPI_ERR_NO_MEM;
     }
-    status = MPI_Iallreduce(MPI_IN_PLACE, values, mpi_count, type, MPI_SUM, MPI_COMM_WORLD,
-                            &pending->handle);
+    status = MPI_Iallreduce(MPI_IN_PLACE, values, mpi_count, datatype(element), MPI_SUM,
+                            MPI_COMM_WORLD, &pending->handle);
     if (status != MPI_SUCCESS) {
         free(pending);
         return status;
     }
     *request = pending;
     return MPI_SUCCESS;
-}
-
-int pgmpi_start_allreduce_sum_float(float *values, size_t count, pgmpi_request **request) {
-    return start_allreduce_sum(values, count, MPI_FLOAT, request);
-}
-
-int pgmpi_start_allreduce_sum_double(double *values, size_t count, pgmpi_request **request) {
-    return start_allreduce_sum(values, count, MPI_DOUBLE, request);
-}
-
-int pgmpi_start_allreduce_sum_int64(int64_t *values, size_t count, pgmpi_request **request) {
-    return start_allreduce_sum(values, count, MPI_INT64_T, request);
 }
 
 int pgmpi_wait(pgmpi_request *request) {

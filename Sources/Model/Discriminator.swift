@@ -7,15 +7,11 @@ import Engine
 /// to any resolution are a prefix of the flat buffer.
 public struct Discriminator: GrowingNetwork {
     public let config: NetworkConfig
-    public let layout: ParameterLayout
     /// The 4x4 block: minibatch stddev -> conv3x3 -> `head`.
     let finalConv: EqualizedConv
     let head: Head
-    /// Blocks at 8x8 and up (index 0 at 8x8): conv3x3 -> conv3x3 -> 2x2 average pool.
-    let blocks: [(EqualizedConv, EqualizedConv)]
-    /// fromRGB per resolution, index 0 at 4x4.
-    let fromRGB: [EqualizedConv]
-    public let prefixCounts: [Int]
+    /// Blocks at 8x8 and up: conv3x3 -> conv3x3 -> 2x2 average pool; the converters are fromRGB.
+    public let growth: GrowthBlocks
 
     /// From the 4x4 block's conv to one score per image: the official code's two dense layers (nf(0)
     /// features, the score with gain 1), or pro_gan_pytorch's conv4x4 (valid, `latent` maps) and conv1x1,
@@ -28,7 +24,6 @@ public struct Discriminator: GrowingNetwork {
     public init(_ config: NetworkConfig) {
         self.config = config
         var layout = ParameterLayout()
-        var prefixCounts: [Int] = []
         let features = config.features(stage: 1)
         let statistics = config.appendsStddevMap ? 1 : 0
         finalConv = EqualizedConv(&layout, "d.4x4.conv", input: features + statistics, output: features, kernel: 3)
@@ -41,17 +36,12 @@ public struct Discriminator: GrowingNetwork {
                                   score: EqualizedConv(&layout, "d.4x4.conv1x1", input: config.latent, output: 1, kernel: 1))
         }
         let initialRGB = EqualizedConv(&layout, "d.4x4.fromrgb", input: config.imageChannels, output: features, kernel: 1)
-        prefixCounts.append(layout.count)
-        let grown = declareGrowthBlocks(&layout, config, network: "d", prefixCounts: &prefixCounts) { layout, name, log2 in
+        growth = GrowthBlocks(config, network: "d", after: layout, initialConverter: initialRGB) { layout, name, log2 in
             let input = config.features(stage: log2 - 1), output = config.features(stage: log2 - 2)
             return ((EqualizedConv(&layout, "\(name).conv0", input: input, output: input, kernel: 3),
                      EqualizedConv(&layout, "\(name).conv1", input: input, output: output, kernel: 3)),
                     EqualizedConv(&layout, "\(name).fromrgb", input: config.imageChannels, output: input, kernel: 1))
         }
-        blocks = grown.blocks
-        fromRGB = [initialRGB] + grown.converters
-        self.layout = layout
-        self.prefixCounts = prefixCounts
     }
 
     public var equalizedLayers: [EqualizedLayer] {
@@ -60,7 +50,7 @@ public struct Discriminator: GrowingNetwork {
         case let .dense(dense, score): headLayers = [dense, score]
         case let .convolutional(conv, score): headLayers = [conv, score]
         }
-        return [finalConv] + headLayers + blocks.flatMap { [$0.0, $0.1] as [EqualizedLayer] } + fromRGB
+        return [finalConv] + headLayers + growth.equalizedLayers
     }
 
     /// Scores [N, 1] for images [N, C, R, R]. During a fade-in (`alpha` < 1) the input to the old
@@ -69,6 +59,7 @@ public struct Discriminator: GrowingNetwork {
         let (n, _, size, width) = images.nchw
         precondition(size == width, "discriminator: images \(images.shape) are not square")
         let stage = config.stage(of: size)
+        let (blocks, fromRGB) = (growth.blocks, growth.converters)
         var features = fromRGB[stage].activated(images, weights)
         for index in stride(from: stage - 1, through: 0, by: -1) {
             let (conv0, conv1) = blocks[index]

@@ -7,20 +7,15 @@ import Engine
 /// toRGB), so those in use up to any resolution are a prefix of the flat buffer.
 public struct Generator: GrowingNetwork {
     public let config: NetworkConfig
-    public let layout: ParameterLayout
     /// The 4x4 block: latent -> 4x4 maps -> conv3x3.
     let initialProjection: EqualizedLatentProjection
     let initialConv: EqualizedConv
-    /// Blocks at 8x8 and up: upsample -> conv3x3 -> conv3x3.
-    let blocks: [(EqualizedConv, EqualizedConv)]
-    /// toRGB per resolution, index 0 at 4x4.
-    let toRGB: [EqualizedConv]
-    public let prefixCounts: [Int]
+    /// Blocks at 8x8 and up: upsample -> conv3x3 -> conv3x3; the converters are toRGB.
+    public let growth: GrowthBlocks
 
     public init(_ config: NetworkConfig) {
         self.config = config
         var layout = ParameterLayout()
-        var prefixCounts: [Int] = []
         let initialFeatures = config.features(stage: 1)
         let isPGP = config.arch == .pgp
         // Official: gain sqrt(2)/4 on the latent dense and toRGB with gain 1; pro_gan_pytorch keeps
@@ -30,22 +25,15 @@ public struct Generator: GrowingNetwork {
         initialConv = EqualizedConv(&layout, "g.4x4.conv", input: initialFeatures, output: initialFeatures, kernel: 3)
         let rgbGain: Float = isPGP ? Float(2).squareRoot() : 1
         let initialRGB = EqualizedConv(&layout, "g.4x4.torgb", input: initialFeatures, output: config.imageChannels, kernel: 1, gain: rgbGain)
-        prefixCounts.append(layout.count)
-        let grown = declareGrowthBlocks(&layout, config, network: "g", prefixCounts: &prefixCounts) { layout, name, log2 in
+        growth = GrowthBlocks(config, network: "g", after: layout, initialConverter: initialRGB) { layout, name, log2 in
             let input = config.features(stage: log2 - 2), output = config.features(stage: log2 - 1)
             return ((EqualizedConv(&layout, "\(name).conv0", input: input, output: output, kernel: 3),
                      EqualizedConv(&layout, "\(name).conv1", input: output, output: output, kernel: 3)),
                     EqualizedConv(&layout, "\(name).torgb", input: output, output: config.imageChannels, kernel: 1, gain: rgbGain))
         }
-        blocks = grown.blocks
-        toRGB = [initialRGB] + grown.converters
-        self.layout = layout
-        self.prefixCounts = prefixCounts
     }
 
-    public var equalizedLayers: [EqualizedLayer] {
-        [initialProjection, initialConv] + blocks.flatMap { [$0.0, $0.1] as [EqualizedLayer] } + toRGB
-    }
+    public var equalizedLayers: [EqualizedLayer] { [initialProjection, initialConv] + growth.equalizedLayers }
 
     /// Images [N, C, R, R] from latents [N, latent]. During a fade-in (`alpha` < 1) the output blends the
     /// upsampled image of the previous resolution with the new block's (paper section 3, figure 2).
@@ -58,6 +46,7 @@ public struct Generator: GrowingNetwork {
         var features = activate(initialProjection(pixelNorm(latents), weights))
         if config.arch == .progan { features = pixelNorm(features) }
         features = pixelNorm(initialConv.activated(features, weights))
+        let (blocks, toRGB) = (growth.blocks, growth.converters)
         for index in 0..<stage {
             let previous = features
             let (conv0, conv1) = blocks[index]

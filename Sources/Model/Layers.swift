@@ -29,8 +29,8 @@ public struct EqualizedConv {
 
     public init(_ layout: inout ParameterLayout, _ name: String, input: Int, output: Int, kernel: Int,
                 padding: Int? = nil, gain: Float = Float(2).squareRoot()) {
-        weight = layout.declare("\(name).weight", shape: [output, input, kernel, kernel])
-        bias = layout.declare("\(name).bias", shape: [output])
+        weight = layout.declare("\(name).weight", shape: [output, input, kernel, kernel], role: .weight)
+        bias = layout.declare("\(name).bias", shape: [output], role: .bias)
         self.padding = padding ?? kernel / 2
         scale = heScale(gain: gain, fanIn: input * kernel * kernel)
     }
@@ -54,8 +54,8 @@ public struct EqualizedDense {
 
     public init(_ layout: inout ParameterLayout, _ name: String, input: Int, output: Int, gain: Float = Float(2).squareRoot(),
                 withBias: Bool = true) {
-        weight = layout.declare("\(name).weight", shape: [output, input])
-        bias = withBias ? layout.declare("\(name).bias", shape: [output]) : nil
+        weight = layout.declare("\(name).weight", shape: [output, input], role: .weight)
+        bias = withBias ? layout.declare("\(name).bias", shape: [output], role: .bias) : nil
         scale = heScale(gain: gain, fanIn: input)
     }
 
@@ -78,8 +78,9 @@ public struct EqualizedLatentProjection {
     public let inputMajor: Bool
 
     public init(_ layout: inout ParameterLayout, _ name: String, input: Int, maps: Int, gain: Float, inputMajor: Bool) {
-        weight = layout.declare("\(name).weight", shape: inputMajor ? [input, maps, 4, 4] : [maps * 16, input])
-        bias = layout.declare("\(name).bias", shape: [maps])
+        weight = layout.declare("\(name).weight", shape: inputMajor ? [input, maps, 4, 4] : [maps * 16, input],
+                                role: .weight)
+        bias = layout.declare("\(name).bias", shape: [maps], role: .bias)
         self.maps = maps
         self.inputMajor = inputMajor
         scale = heScale(gain: gain, fanIn: input)
@@ -95,10 +96,9 @@ public struct EqualizedLatentProjection {
 /// Initial values of equalized-learning-rate networks: weights N(0, 1), biases zero (paper section 4.1).
 public func initializeParameters(_ store: ParameterStore, random: inout PhiloxRandom) {
     store.initialize { parameter, values in
-        if parameter.name.hasSuffix(".bias") {
-            values.initialize(repeating: 0)
-        } else {
-            random.fillNormal(values)
+        switch parameter.role {
+        case .weight: random.fillNormal(values)
+        case .bias: values.initialize(repeating: 0)
         }
     }
 }
@@ -117,18 +117,26 @@ extension EqualizedConv: EqualizedLayer {}
 extension EqualizedDense: EqualizedLayer {}
 extension EqualizedLatentProjection: EqualizedLayer {}
 
+/// One of the two networks a GAN step updates; the raw value is the letter messages name it by.
+public enum Network: String, Sendable {
+    case generator = "G"
+    case discriminator = "D"
+}
+
 /// What G and D share: parameters declared block by block in growth order (4x4 first), so that those
 /// in use up to any resolution are a prefix of the flat buffer.
 public protocol GrowingNetwork {
     var config: NetworkConfig { get }
-    /// Parameters in use up to each resolution, index 0 at 4x4.
-    var prefixCounts: [Int] { get }
+    var growth: GrowthBlocks { get }
     var equalizedLayers: [EqualizedLayer] { get }
 }
 
 extension GrowingNetwork {
+    /// Where every parameter of the network lives in its flat buffer.
+    public var layout: ParameterLayout { growth.layout }
+
     /// Number of leading parameters used at `resolution`.
-    public func activeParameterCount(resolution: Int) -> Int { prefixCounts[config.stage(of: resolution)] }
+    public func activeParameterCount(resolution: Int) -> Int { growth.prefixCounts[config.stage(of: resolution)] }
 
     /// The run-time scale of every weight, by parameter name: effective weight = stored weight x scale.
     public var weightScales: [String: Float] {
@@ -136,18 +144,35 @@ extension GrowingNetwork {
     }
 }
 
-/// Declares the blocks from 8x8 up to the final resolution in growth order, each as two 3x3 convs
-/// followed by its RGB converter (`declare` gets the layout, the block's name prefix such as "g.8x8",
-/// and log2 of its resolution), and appends the parameter count after each block to `prefixCounts`.
-func declareGrowthBlocks(_ layout: inout ParameterLayout, _ config: NetworkConfig, network: String, prefixCounts: inout [Int],
-                         _ declare: (inout ParameterLayout, String, Int) -> (block: (EqualizedConv, EqualizedConv), converter: EqualizedConv))
-    -> (blocks: [(EqualizedConv, EqualizedConv)], converters: [EqualizedConv]) {
-    var blocks: [(EqualizedConv, EqualizedConv)] = [], converters: [EqualizedConv] = []
-    for log2 in stride(from: 3, through: config.resolutionLog2, by: 1) {
-        let declared = declare(&layout, "\(network).\(1 << log2)x\(1 << log2)", log2)
-        blocks.append(declared.block)
-        converters.append(declared.converter)
-        prefixCounts.append(layout.count)
+/// A growing network's blocks from 8x8 up, each two 3x3 convs, and the RGB converter of every
+/// resolution, declared after its 4x4 block, together with the finished layout.
+public struct GrowthBlocks {
+    let layout: ParameterLayout
+    /// Parameters in use up to each resolution, index 0 at 4x4.
+    let prefixCounts: [Int]
+    /// Index 0 at 8x8.
+    let blocks: [(EqualizedConv, EqualizedConv)]
+    /// toRGB or fromRGB per resolution, index 0 at 4x4.
+    let converters: [EqualizedConv]
+
+    typealias Block = (block: (EqualizedConv, EqualizedConv), converter: EqualizedConv)
+
+    /// Continues `layout`, which holds the 4x4 block ending with its RGB converter `initialConverter`,
+    /// with the larger blocks in growth order, each followed by its converter: `declare` gets the layout,
+    /// the block's name prefix such as "g.8x8", and log2 of its resolution.
+    init(_ config: NetworkConfig, network: String, after layout: ParameterLayout, initialConverter: EqualizedConv,
+         _ declare: (inout ParameterLayout, String, Int) -> Block) {
+        var layout = layout, prefixCounts = [layout.count]
+        var blocks: [(EqualizedConv, EqualizedConv)] = [], converters = [initialConverter]
+        for log2 in stride(from: 3, through: config.resolutionLog2, by: 1) {
+            let declared = declare(&layout, "\(network).\(1 << log2)x\(1 << log2)", log2)
+            blocks.append(declared.block)
+            converters.append(declared.converter)
+            prefixCounts.append(layout.count)
+        }
+        (self.layout, self.prefixCounts, self.blocks, self.converters) = (layout, prefixCounts, blocks, converters)
     }
-    return (blocks, converters)
+
+    /// The equalized layers of the blocks, then the converters.
+    var equalizedLayers: [EqualizedLayer] { blocks.flatMap { [$0.0, $0.1] as [EqualizedLayer] } + converters }
 }

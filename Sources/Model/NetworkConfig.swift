@@ -62,6 +62,19 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
         arch = try container.decodeIfPresent(Architecture.self, forKey: .arch) ?? .progan
     }
 
+    /// Writes an unset latent size as null, so a configuration file names every setting.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(resolution, forKey: .resolution)
+        try container.encode(fmapBase, forKey: .fmapBase)
+        try container.encode(fmapDecay, forKey: .fmapDecay)
+        try container.encode(fmapMax, forKey: .fmapMax)
+        try container.encode(latentSize, forKey: .latentSize)
+        try container.encode(mbstdGroupSize, forKey: .mbstdGroupSize)
+        try container.encode(imageChannels, forKey: .imageChannels)
+        try container.encode(arch, forKey: .arch)
+    }
+
     /// Feature maps of a stage. A G block at resolution 2^r has nf(r - 1) maps.
     public func features(stage: Int) -> Int {
         max(1, min(Int(Double(fmapBase) / pow(2, Double(stage) * fmapDecay)), fmapMax))

@@ -1,47 +1,74 @@
 import Foundation
 
-/// How long each resolution trains and with what minibatch and learning rate (official config.py /
+/// How long each resolution trains (the run's length is a run setting, not part of the schedule) and with what minibatch and learning rate (official config.py /
 /// train.py `TrainingSchedule`). Durations are in kimg: thousands of real images shown to D.
 public struct ScheduleConfig: Codable, Equatable, Sendable {
     /// Images shown at each resolution with the new block fully in place (`lod_training_kimg`).
     public var stabilizeKimg: Double
     /// Images shown while a new block fades in (`lod_transition_kimg`).
     public var fadeKimg: Double
-    /// Length of the whole run; the final resolution trains until then.
-    public var totalKimg: Double
-    /// Global minibatch per resolution ("4": 128, ...); resolutions not listed use `minibatchDefault`.
-    public var minibatch: [String: Int]
+    /// Global minibatch per resolution ([4: 128, ...]); resolutions not listed use `minibatchDefault`.
+    @ResolutionTable public var minibatch: [Int: Int]
     public var minibatchDefault: Int
     /// Learning rate per resolution; resolutions not listed use `learningRateDefault`.
-    public var learningRate: [String: Float]
+    @ResolutionTable public var learningRate: [Int: Float]
     public var learningRateDefault: Float
 
-    public init(stabilizeKimg: Double, fadeKimg: Double, totalKimg: Double, minibatch: [String: Int] = [:],
-                minibatchDefault: Int, learningRate: [String: Float] = [:], learningRateDefault: Float) {
+    public init(stabilizeKimg: Double, fadeKimg: Double, minibatch: [Int: Int] = [:],
+                minibatchDefault: Int, learningRate: [Int: Float] = [:], learningRateDefault: Float) {
         self.stabilizeKimg = stabilizeKimg
         self.fadeKimg = fadeKimg
-        self.totalKimg = totalKimg
         self.minibatch = minibatch
         self.minibatchDefault = minibatchDefault
         self.learningRate = learningRate
         self.learningRateDefault = learningRateDefault
     }
 
-    public func minibatch(at resolution: Int) -> Int { minibatch[String(resolution)] ?? minibatchDefault }
-    public func learningRate(at resolution: Int) -> Float { learningRate[String(resolution)] ?? learningRateDefault }
+    public func minibatch(at resolution: Int) -> Int { minibatch[resolution] ?? minibatchDefault }
+    public func learningRate(at resolution: Int) -> Float { learningRate[resolution] ?? learningRateDefault }
 
     public func validate() throws {
         func fail(_ message: String) -> ConfigError { ConfigError(message: message) }
         guard stabilizeKimg >= 0, fadeKimg >= 0 else { throw fail("stabilize_kimg and fade_kimg must not be negative") }
-        guard totalKimg > 0 else { throw fail("total_kimg \(totalKimg) must be positive") }
-        for (key, batch) in minibatch.merging(["default": minibatchDefault], uniquingKeysWith: { a, _ in a }) where batch <= 0 {
+        let batches = minibatch.map { (String($0.key), $0.value) } + [("default", minibatchDefault)]
+        for (key, batch) in batches where batch <= 0 {
             throw fail("minibatch \(batch) for resolution \(key) must be positive")
         }
-        for key in minibatch.keys where Int(key) == nil { throw fail("minibatch key '\(key)' is not a resolution") }
-        for key in learningRate.keys where Int(key) == nil { throw fail("learning_rate key '\(key)' is not a resolution") }
+        for (table, keys) in [("minibatch", Array(minibatch.keys)), ("learning_rate", Array(learningRate.keys))] {
+            for key in keys where key < 4 || key > 1024 || key & (key - 1) != 0 {
+                throw fail("\(table) key \(key) is not a resolution (a power of two from 4 to 1024)")
+            }
+        }
         for rate in Array(learningRate.values) + [learningRateDefault] where !(rate > 0) {
             throw fail("learning rate \(rate) must be positive")
         }
+    }
+}
+
+/// A table keyed by resolution. JSON objects have only string keys, so it is stored as one with the
+/// resolutions written out ("4": 128), as config.json has always held it: the bytes of that encoding are
+/// hashed into checkpoints. Reading a key that is not a whole number fails with a message naming it.
+@propertyWrapper
+public struct ResolutionTable<Value: Codable & Equatable & Sendable>: Codable, Equatable, Sendable {
+    public var wrappedValue: [Int: Value]
+
+    public init(wrappedValue: [Int: Value]) { self.wrappedValue = wrappedValue }
+
+    public init(from decoder: Decoder) throws {
+        let stored = try decoder.singleValueContainer().decode([String: Value].self)
+        wrappedValue = try Dictionary(uniqueKeysWithValues: stored.map { key, value in
+            // Only the canonical spelling, so that "04" and "4" cannot both name 4x4.
+            guard let resolution = Int(key), String(resolution) == key else {
+                throw DecodingError.dataCorrupted(DecodingError.Context(
+                    codingPath: decoder.codingPath, debugDescription: "key '\(key)' is not a resolution"))
+            }
+            return (resolution, value)
+        })
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(Dictionary(uniqueKeysWithValues: wrappedValue.map { (String($0.key), $0.value) }))
     }
 }
 

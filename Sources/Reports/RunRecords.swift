@@ -2,17 +2,6 @@ import Foundation
 import SafeIO
 import Training
 
-/// One line of metrics.jsonl: its numbers (losses, alpha, resolution, SWD, ...) and its strings
-/// (phase, grid).
-public struct TickRecord {
-    public let numbers: [String: Double]
-    public let strings: [String: String]
-
-    public var kimg: Double { numbers["kimg"]! }
-    public var resolution: Int { Int(numbers["resolution"]!) }
-    public var isFadeIn: Bool { strings["phase"] == "fade-in" }
-}
-
 /// A finished or running run directory, read for reports and time-lapses.
 public struct RunRecords {
     public let directory: RunDirectory
@@ -43,24 +32,20 @@ public struct RunRecords {
 
     /// `source` names the line in errors: `RUN/metrics.jsonl:N`.
     private static func parse(_ line: Substring, source: String) throws -> TickRecord {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+        do {
+            return try TickRecord.parse(line)
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw FileError(path: source, problem: "no '\(key.stringValue)'")
+        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            let key = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw FileError(path: source, problem: "'\(key)' has the wrong type")
+        } catch {
             throw FileError(path: source, problem: "not a JSON object")
         }
-        var numbers: [String: Double] = [:], strings: [String: String] = [:]
-        for (key, value) in object {
-            if let text = value as? String { strings[key] = text } else if let number = value as? Double { numbers[key] = number }
-        }
-        for key in ["kimg", "resolution", "alpha"] where numbers[key] == nil {
-            throw FileError(path: source, problem: "no number '\(key)'")
-        }
-        for key in ["phase", "grid"] where strings[key] == nil {
-            throw FileError(path: source, problem: "no string '\(key)'")
-        }
-        return TickRecord(numbers: numbers, strings: strings)
     }
 
     /// The tick grids in tick order, as the paths metrics.jsonl names.
     public func gridPaths() -> [String] { ticks.map { gridPath($0) } }
 
-    public func gridPath(_ tick: TickRecord) -> String { directory.path + "/" + tick.strings["grid"]! }
+    public func gridPath(_ tick: TickRecord) -> String { directory.path + "/" + tick.grid }
 }

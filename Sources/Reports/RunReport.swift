@@ -1,6 +1,7 @@
 import Foundation
 import ImageIO
 import SafeIO
+import Training
 
 /// One self-contained HTML page about a run: curves as inline SVG, grids as inline PNG (base64), no
 /// scripts or external files, so it can be mailed, archived or opened offline.
@@ -8,10 +9,6 @@ public struct RunReport {
     let run: RunRecords
 
     public init(run: RunRecords) { self.run = run }
-
-    /// Keys of a tick record that are not loss terms.
-    static let bookkeeping: Set = ["tick", "step", "kimg", "resolution", "alpha", "minibatch", "learning_rate",
-                                   "skipped_updates", "images_per_second", "tick_seconds"]
 
     /// A contiguous stretch of ticks at one resolution and phase. A tick records the schedule at its end,
     /// so a phase begins at the first tick that shows it and lasts until the next phase's first tick.
@@ -24,11 +21,11 @@ public struct RunReport {
     var segments: [Segment] {
         var segments: [Segment] = []
         for tick in run.ticks {
-            if let current = segments.last, current.resolution == tick.resolution, current.fadeIn == tick.isFadeIn {
+            if let current = segments.last, current.resolution == tick.resolution, current.fadeIn == (tick.phase == .fadeIn) {
                 segments[segments.count - 1].kimg = current.kimg.lowerBound...tick.kimg
             } else {
                 if let current = segments.last { segments[segments.count - 1].kimg = current.kimg.lowerBound...tick.kimg }
-                segments.append(Segment(resolution: tick.resolution, fadeIn: tick.isFadeIn, kimg: (segments.isEmpty ? 0 : tick.kimg)...tick.kimg))
+                segments.append(Segment(resolution: tick.resolution, fadeIn: (tick.phase == .fadeIn), kimg: (segments.isEmpty ? 0 : tick.kimg)...tick.kimg))
             }
         }
         return segments
@@ -41,39 +38,41 @@ public struct RunReport {
             next.resolution == previous.resolution ? nil : (x: next.kimg.lowerBound, label: "\(next.resolution)x\(next.resolution)")
         }
         let bands = segments.filter(\.fadeIn).map(\.kimg)
-        func plot(_ title: String, _ keys: [String]) -> LinePlot {
+        func plot(_ title: String, _ keys: [String], _ value: @escaping (TickRecord, String) -> Double?) -> LinePlot {
             let series = keys.map { key in
-                LinePlot.Series(name: key, points: ticks.compactMap { tick in tick.numbers[key].map { (tick.kimg, $0) } },
+                LinePlot.Series(name: key, points: ticks.compactMap { tick in value(tick, key).map { (tick.kimg, $0) } },
                                 dashed: key.hasSuffix("_mean"))
             }
             return LinePlot(title: title, series: series, markers: markers, bands: bands, xRange: xRange)
         }
-        let keys = Set(ticks.flatMap(\.numbers.keys))
-        let swdKeys = keys.filter { $0.hasPrefix("swd") }.sorted { swdOrder($0) < swdOrder($1) }
-        let diversityKeys = ["ms_ssim"].filter(keys.contains)
-        let otherTerms = keys.subtracting(Self.bookkeeping).subtracting(swdKeys).subtracting(diversityKeys)
-            .subtracting(["d_loss", "g_loss"]).sorted()
+        let lossKeys = Set(ticks.flatMap(\.losses.keys)), qualityKeys = Set(ticks.flatMap(\.quality.keys))
+        let loss: (TickRecord, String) -> Double? = { $0.losses[$1] ?? nil }
+        let quality: (TickRecord, String) -> Double? = { $0.quality[$1] }
+        let swdKeys = qualityKeys.filter { $0.hasPrefix("swd") }.sorted { swdOrder($0) < swdOrder($1) }
+        let diversityKeys = ["ms_ssim"].filter(qualityKeys.contains)
+        let otherTerms = lossKeys.subtracting(["d_loss", "g_loss"]).sorted()
 
         var body = "<h1>progan run <code>\(escapeHTML(run.directory.path))</code></h1>"
         body += "<p class=\"lead\">\(summaryLine())</p>"
-        body += section("Losses", plot("D and G loss", ["d_loss", "g_loss"].filter(keys.contains)).svg
-            + (otherTerms.isEmpty ? "" : plot("Loss terms (gradient penalty, drift, ...)", otherTerms).svg))
+        body += section("Losses", plot("D and G loss", ["d_loss", "g_loss"].filter(lossKeys.contains), loss).svg
+            + (otherTerms.isEmpty ? "" : plot("Loss terms (gradient penalty, drift, ...)", otherTerms, loss).svg))
         body += section("Sliced Wasserstein distance", (swdKeys.isEmpty
             ? "<p class=\"none\">no SWD computed</p>"
-            : plot("SWD x 10³ per Laplacian pyramid level", swdKeys).svg)
-            + (diversityKeys.isEmpty ? "" : plot("MS-SSIM of generated pairs (higher: less varied)", diversityKeys).svg))
-        var alpha = plot("Fade-in α (shaded: fade-in phases)", ["alpha"])
+            : plot("SWD x 10³ per Laplacian pyramid level", swdKeys, quality).svg)
+            + (diversityKeys.isEmpty ? "" : plot("MS-SSIM of generated pairs (higher: less varied)", diversityKeys,
+                                                 quality).svg))
+        var alpha = plot("Fade-in α (shaded: fade-in phases)", ["alpha"]) { tick, _ in tick.alpha }
         alpha.yRange = -0.05...1.05
         alpha.height = 170
         body += section("Growth timeline", phaseStrip(segments, xRange: xRange) + alpha.svg)
-        body += section("Speed", speedTable() + plot("Images per second", ["images_per_second"]).svg)
+        body += section("Speed", speedTable() + plot("Images per second", ["images_per_second"]) { tick, _ in tick.imagesPerSecond }.svg)
         var atEnds = ""
         for (tick, next) in zip(ticks, ticks.dropFirst().map(Optional.some) + [nil]) where next?.resolution != tick.resolution {
-            let caption = "\(tick.resolution)x\(tick.resolution), \(tick.isFadeIn ? "fading in" : "stable"), \(String(format: "%.2f", tick.kimg)) kimg"
+            let caption = "\(tick.resolution)x\(tick.resolution), \((tick.phase == .fadeIn) ? "fading in" : "stable"), \(String(format: "%.2f", tick.kimg)) kimg"
             atEnds += try figure(run.gridPath(tick), caption: caption, displayWidth: 360)
         }
         body += section("Samples at the end of each resolution", "<div class=\"grids\">\(atEnds)</div>")
-        body += section("Final samples", try figure(run.gridPath(ticks.last!), caption: "tick \(Int(ticks.last!.numbers["tick"] ?? 0)), "
+        body += section("Final samples", try figure(run.gridPath(ticks.last!), caption: "tick \(ticks.last!.tick), "
             + "\(String(format: "%.2f", ticks.last!.kimg)) kimg", displayWidth: 1024))
         let reals = run.directory.samplesPath + "/reals.png"
         if FileManager.default.fileExists(atPath: reals) {
@@ -102,10 +101,10 @@ public struct RunReport {
 
     private func summaryLine() -> String {
         let last = run.ticks.last!, config = configObject()
-        let total = (config["schedule"] as? [String: Any])?["total_kimg"] as? Double
+        let total = config["total_kimg"] as? Double
         let loss = ((config["loss"] as? [String: Any])?["kind"] as? String) ?? "?"
-        let seconds = run.ticks.compactMap { $0.numbers["tick_seconds"] }.reduce(0, +)
-        return "\(run.ticks.count) ticks, step \(Int(last.numbers["step"] ?? 0)), \(String(format: "%.2f", last.kimg))"
+        let seconds = run.ticks.map(\.tickSeconds).reduce(0, +)
+        return "\(run.ticks.count) ticks, step \(last.step), \(String(format: "%.2f", last.kimg))"
             + (total.map { " of \(String(format: "%.2f", $0))" } ?? "") + " kimg; reached \(last.resolution)x\(last.resolution); "
             + "loss \(escapeHTML(loss)); \(formatSeconds(seconds)) of training"
     }
@@ -120,7 +119,7 @@ public struct RunReport {
         for tick in run.ticks {
             if imagesByResolution[tick.resolution] == nil { order.append(tick.resolution) }
             imagesByResolution[tick.resolution, default: 0] += (tick.kimg - start) * 1000
-            secondsByResolution[tick.resolution, default: 0] += tick.numbers["tick_seconds"] ?? 0
+            secondsByResolution[tick.resolution, default: 0] += tick.tickSeconds
             start = tick.kimg
         }
         for resolution in order {

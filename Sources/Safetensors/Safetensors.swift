@@ -66,9 +66,9 @@ public struct SafetensorsFile: Equatable {
         headerBytes += [UInt8](repeating: UInt8(ascii: " "), count: (8 - headerBytes.count % 8) % 8)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(8 + headerBytes.count + offset)
-        withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.appendLittleEndian(UInt64(headerBytes.count))
         bytes += headerBytes
-        for tensor in tensors { tensor.values.withUnsafeBytes { bytes.append(contentsOf: $0) } }
+        for tensor in tensors { bytes.appendLittleEndian(tensor.values) }
         return bytes
     }
 
@@ -80,36 +80,25 @@ public struct SafetensorsFile: Equatable {
     // MARK: Reading
 
     public static func read(path: String) throws -> SafetensorsFile {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw SafetensorsError(path: path, problem: "no such file")
-        }
-        guard !isDirectory.boolValue else { throw SafetensorsError(path: path, problem: "is a directory, not a safetensors file") }
-        // An empty file is reported before Foundation reads it: its zero-length read path leaks under
-        // LeakSanitizer (as in Checkpoint.read).
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
-        guard size != 0 else { throw SafetensorsError(path: path, problem: "file is empty") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SafetensorsError(path: path, problem: "cannot be read")
-        }
-        return try parse(Array(data), path: path)
+        try parse(readFileBytes(path, describedAs: "safetensors file"), path: path)
     }
 
     public static func parse(_ bytes: [UInt8], path: String) throws -> SafetensorsFile {
-        func fail(_ problem: String) -> SafetensorsError { SafetensorsError(path: path, problem: problem) }
+        var reader = ByteReader(bytes: bytes, path: path)
+        let fail = reader.error
         guard bytes.count >= 8 else { throw fail("\(bytes.count) bytes: too short for the 8-byte header length (truncated?)") }
-        let declared = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let declared: UInt64 = try reader.read("header length")
         guard declared <= UInt64(maximumHeaderLength) else {
             throw fail("header length \(declared) exceeds the limit of \(maximumHeaderLength) bytes (not a safetensors file, or corrupt)")
         }
         let headerLength = Int(declared)
-        guard headerLength <= bytes.count - 8 else {
+        guard headerLength <= reader.remaining else {
             throw fail("header length \(headerLength) runs past the end of the file (\(bytes.count) bytes): truncated or corrupt")
         }
-        guard headerLength >= 2, bytes[8] == UInt8(ascii: "{") else {
+        let headerBytes = try reader.take(headerLength, "header")
+        guard headerLength >= 2, headerBytes.first == UInt8(ascii: "{") else {
             throw fail("the header is not a JSON object (not a safetensors file)")
         }
-        let headerBytes = bytes[8..<(8 + headerLength)]
         guard String(validating: headerBytes, as: UTF8.self) != nil else { throw fail("the header is not valid UTF-8") }
         guard (try? JSONSerialization.jsonObject(with: Data(headerBytes))) is [String: Any] else {
             throw fail("the header is not valid JSON")
@@ -123,7 +112,7 @@ public struct SafetensorsFile: Equatable {
             throw fail("unreadable header (\(error))")
         }
 
-        let dataStart = 8 + headerLength, dataLength = bytes.count - dataStart
+        let dataStart = reader.offset, dataLength = reader.remaining
         var spans: [(name: String, shape: [Int], begin: Int, end: Int)] = []
         for (name, entry) in header.entries {
             guard let size = dtypeSizes[entry.dtype] else { throw fail("tensor '\(name)': unknown dtype '\(entry.dtype)'") }
@@ -135,12 +124,7 @@ public struct SafetensorsFile: Equatable {
             guard begin >= 0, begin <= end, end <= dataLength else {
                 throw fail("tensor '\(name)': data_offsets [\(begin), \(end)] lie outside the \(dataLength) data bytes")
             }
-            // Overflow-checked: shapes come from the file.
-            var byteCount = size, overflow = false
-            for dimension in entry.shape where !overflow {
-                (byteCount, overflow) = dimension < 0 ? (0, true) : byteCount.multipliedReportingOverflow(by: dimension)
-            }
-            guard !overflow, byteCount == end - begin else {
+            guard checkedElementCount(entry.shape, elementSize: size) == end - begin else {
                 throw fail("tensor '\(name)': shape \(entry.shape) of \(entry.dtype) does not match its \(end - begin) data bytes")
             }
             spans.append((name, entry.shape, begin, end))
@@ -155,16 +139,7 @@ public struct SafetensorsFile: Equatable {
         guard covered == dataLength else { throw fail("\(dataLength - covered) data bytes after the last tensor belong to no tensor") }
 
         let tensors = spans.map { span in
-            let count = (span.end - span.begin) / 4
-            // The data's offset depends on the header length: copy rather than read floats in place.
-            let values = [Float](unsafeUninitializedCapacity: count) { floats, initialized in
-                bytes.withUnsafeBytes { raw in
-                    UnsafeMutableRawBufferPointer(floats).copyMemory(
-                        from: UnsafeRawBufferPointer(rebasing: raw[(dataStart + span.begin)..<(dataStart + span.end)]))
-                }
-                initialized = count
-            }
-            return Tensor(name: span.name, shape: span.shape, values: values)
+            Tensor(name: span.name, shape: span.shape, values: bytes[(dataStart + span.begin)..<(dataStart + span.end)].littleEndianFloats())
         }
         return SafetensorsFile(tensors: tensors, metadata: header.metadata)
     }

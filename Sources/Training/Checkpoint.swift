@@ -1,25 +1,28 @@
+import CheckpointFile
 import Foundation
 import Model
 import SafeIO
 
-/// The checkpoint file format, version 1. All integers little-endian.
-///
-///     "PROGANCK"                      8-byte magic
-///     u32 format version              1
-///     u32 section count
-///     sections, each:
-///       u32 name length (<= 64), name (UTF-8)
-///       u64 payload length, payload
-///       u32 CRC32 of name and payload
-///
-/// Sections: "state" (JSON `TrainingState`: config, counters, the tensor table) and one float32 array
-/// (little-endian, as every machine this runs on stores floats) per buffer named in the state's table ("g", "d", "g_ema", "adam_g_m", ...). Every length is checked
-/// against the bytes that remain before anything is allocated from it, so a truncated or corrupted
-/// file is reported, never trusted.
-public enum CheckpointFormat {
-    static let magic = Array("PROGANCK".utf8)
-    public static let version: UInt32 = 1
-    static let maximumNameLength = 64
+/// What the sections of a checkpoint file (the `CheckpointFile` container, format version 1) hold:
+/// "state" is the JSON `TrainingState` (config, counters, the tensor table); every other section is one
+/// float32 buffer. The raw values are the names written in the file.
+public enum CheckpointSection: String, CaseIterable, Codable, Sendable {
+    case state
+    case g, d
+    case gEMA = "g_ema"
+    case adamGeneratorM = "adam_g_m", adamGeneratorV = "adam_g_v"
+    case adamDiscriminatorM = "adam_d_m", adamDiscriminatorV = "adam_d_v"
+
+    /// The section whose tensor-table entries describe this one's layout: Adam's moments lie as the
+    /// weights they belong to.
+    public var tableSection: CheckpointSection? {
+        switch self {
+        case .state: nil
+        case .g, .adamGeneratorM, .adamGeneratorV: .g
+        case .d, .adamDiscriminatorM, .adamDiscriminatorV: .d
+        case .gEMA: .gEMA
+        }
+    }
 }
 
 /// Everything about a run except its float buffers.
@@ -44,141 +47,83 @@ public struct TrainingState: Codable, Equatable {
     public var tensors: [TensorEntry]
 
     public struct TensorEntry: Codable, Equatable {
-        public let section: String
+        public let section: CheckpointSection
         public let name: String
         public let shape: [Int]
         public let offset: Int
     }
 }
 
+/// A run's state and float buffers, stored as a `CheckpointFile` (whose checks cover the framing);
+/// this type checks what the sections mean: the state decodes, each buffer is a known section, and every
+/// tensor of the table lies inside its buffer.
 public struct Checkpoint {
     public var state: TrainingState
-    /// Float buffers by section name.
-    public var buffers: [String: [Float]]
+    public var buffers: [CheckpointSection: [Float]]
 
-    public init(state: TrainingState, buffers: [String: [Float]]) {
+    public init(state: TrainingState, buffers: [CheckpointSection: [Float]]) {
+        precondition(buffers[.state] == nil, "the state section is not a float buffer")
         self.state = state
         self.buffers = buffers
     }
 
-    public func serialized() -> [UInt8] {
-        var bytes = CheckpointFormat.magic
-        bytes.appendLittleEndian(CheckpointFormat.version)
-        let names = buffers.keys.sorted()
-        bytes.appendLittleEndian(UInt32(names.count + 1))
+    /// The state first, then the buffers in the order of their names.
+    public var file: CheckpointFile {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
-        appendSection(&bytes, name: "state", payload: Array(try! encoder.encode(state)))
-        for name in names {
-            let values = buffers[name]!
-            appendSection(&bytes, name: name, payload: values.withUnsafeBytes { Array($0) })
+        let state = CheckpointFile.Section(name: CheckpointSection.state.rawValue, payload: Array(try! encoder.encode(state)))
+        let buffers = buffers.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+            CheckpointFile.Section(name: $0.key.rawValue, floats: $0.value)
         }
-        return bytes
+        return CheckpointFile(sections: [state] + buffers)
     }
 
-    private func appendSection(_ bytes: inout [UInt8], name: String, payload: [UInt8]) {
-        let nameBytes = Array(name.utf8)
-        bytes.appendLittleEndian(UInt32(nameBytes.count))
-        bytes += nameBytes
-        bytes.appendLittleEndian(UInt64(payload.count))
-        bytes += payload
-        var crc = CRC32()
-        crc.update(nameBytes)
-        crc.update(payload)
-        bytes.appendLittleEndian(crc.value)
-    }
+    public func serialized() -> [UInt8] { file.serialized() }
 
     /// Writes the checkpoint so that the file at `path` is always either the old one or the complete new one.
     public func write(to path: String) throws {
-        try AtomicFile.write(to: path, bytes: serialized())
+        try file.write(to: path)
     }
 
     public static func read(path: String) throws -> Checkpoint {
-        // An empty file is reported before Foundation reads it: its zero-length read path leaks (found
-        // by fuzzing under LeakSanitizer, swift-foundation 6.3.1).
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
-        guard size != 0 else { throw CheckpointError(path: path, problem: "file is empty") }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CheckpointError(path: path, problem: "cannot be read")
-        }
-        return try parse(Array(data), path: path)
+        try Checkpoint(CheckpointFile.read(path: path), path: path)
     }
 
     static func parse(_ bytes: [UInt8], path: String) throws -> Checkpoint {
-        var reader = ByteReader(bytes: bytes, path: path)
-        guard bytes.count >= 8, Array(bytes[0..<8]) == CheckpointFormat.magic else {
-            throw CheckpointError(path: path, problem: "not a progan checkpoint (bad magic number)")
-        }
-        reader.offset = 8
-        let version: UInt32 = try reader.read("format version")
-        guard version == CheckpointFormat.version else {
-            throw CheckpointError(path: path, problem: "checkpoint format version \(version); this build reads version \(CheckpointFormat.version)")
-        }
-        let sectionCount: UInt32 = try reader.read("section count")
-        guard sectionCount >= 1, sectionCount <= 64 else {
-            throw CheckpointError(path: path, problem: "implausible section count \(sectionCount) (corrupt header)")
-        }
-        var sections: [String: ArraySlice<UInt8>] = [:]
-        for _ in 0..<sectionCount {
-            let nameLength: UInt32 = try reader.read("section name length")
-            guard nameLength <= CheckpointFormat.maximumNameLength else {
-                throw CheckpointError(path: path, problem: "section name of \(nameLength) bytes (corrupt header)")
+        try Checkpoint(CheckpointFile.parse(bytes, path: path), path: path)
+    }
+
+    public init(_ file: CheckpointFile, path: String) throws {
+        func fail(_ problem: String) -> CheckpointError { CheckpointError(path: path, problem: problem) }
+        guard let stateSection = file[CheckpointSection.state.rawValue] else { throw fail("no state section") }
+        state = try TrainingState(stateSection, path: path)
+        buffers = [:]
+        for section in file.sections where section.name != CheckpointSection.state.rawValue {
+            guard let name = CheckpointSection(rawValue: section.name) else {
+                throw fail("unknown section '\(section.name)'")
             }
-            let nameBytes = try reader.take(Int(nameLength), "section name")
-            let name = String(decoding: nameBytes, as: UTF8.self)
-            let payloadLength: UInt64 = try reader.read("length of section '\(name)'")
-            guard payloadLength <= UInt64(reader.remaining) else {
-                throw CheckpointError(path: path, problem: "truncated: section '\(name)' needs \(payloadLength) bytes, \(reader.remaining) remain")
+            buffers[name] = try section.floats(path: path)
+        }
+        for entry in state.tensors {
+            guard let buffer = buffers[entry.section], let count = checkedElementCount(entry.shape), entry.offset >= 0,
+                  entry.offset <= buffer.count, count <= buffer.count - entry.offset else {
+                throw fail("tensor '\(entry.name)' lies outside section '\(entry.section.rawValue)'")
             }
-            let payload = try reader.take(Int(payloadLength), "section '\(name)'")
-            let stored: UInt32 = try reader.read("checksum of section '\(name)'")
-            var crc = CRC32()
-            crc.update(nameBytes)
-            crc.update(payload)
-            guard crc.value == stored else {
-                throw CheckpointError(path: path, problem: "section '\(name)' fails its checksum (corrupt file)")
-            }
-            sections[name] = payload
         }
-        guard reader.remaining == 0 else {
-            throw CheckpointError(path: path, problem: "\(reader.remaining) unexpected bytes after the last section")
-        }
-        guard let stateBytes = sections.removeValue(forKey: "state") else {
-            throw CheckpointError(path: path, problem: "no state section")
-        }
+    }
+}
+
+extension TrainingState {
+    /// The JSON of a checkpoint's state section.
+    public init(_ section: CheckpointFile.Section, path: String) throws {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
-        let state: TrainingState
         do {
-            state = try decoder.decode(TrainingState.self, from: Data(stateBytes))
+            self = try decoder.decode(TrainingState.self, from: Data(section.payload))
         } catch {
             throw CheckpointError(path: path, problem: "unreadable state section (\(error))")
         }
-        var buffers: [String: [Float]] = [:]
-        for (name, payload) in sections {
-            guard payload.count % 4 == 0 else {
-                throw CheckpointError(path: path, problem: "section '\(name)' is not a whole number of floats")
-            }
-            // The payload's offset depends on the lengths before it: copy instead of reading in place.
-            buffers[name] = [Float](unsafeUninitializedCapacity: payload.count / 4) { floats, initialized in
-                payload.withUnsafeBytes { UnsafeMutableRawBufferPointer(floats).copyMemory(from: $0) }
-                initialized = payload.count / 4
-            }
-        }
-        for entry in state.tensors {
-            // Checked without arithmetic that could overflow: the numbers come from the file (fuzzing
-            // found a trap on a shape of [2^32, 2^32]).
-            var count = 1, overflow = false
-            for dimension in entry.shape where !overflow {
-                (count, overflow) = dimension < 0 ? (0, true) : count.multipliedReportingOverflow(by: dimension)
-            }
-            guard !overflow, let buffer = buffers[entry.section], entry.offset >= 0, entry.offset <= buffer.count,
-                  count <= buffer.count - entry.offset else {
-                throw CheckpointError(path: path, problem: "tensor '\(entry.name)' lies outside section '\(entry.section)'")
-            }
-        }
-        return Checkpoint(state: state, buffers: buffers)
     }
 }
 
@@ -187,7 +132,8 @@ extension TrainingState {
 
     /// Where each network's parameters lie in the sections g, d and g_ema.
     static func tensorTable(_ network: NetworkConfig) -> [TensorEntry] {
-        let sections = [("g", Generator(network).layout), ("d", Discriminator(network).layout), ("g_ema", Generator(network).layout)]
+        let sections = [(CheckpointSection.g, Generator(network).layout), (CheckpointSection.d, Discriminator(network).layout),
+                        (CheckpointSection.gEMA, Generator(network).layout)]
         return sections.flatMap { section, layout in
             layout.parameters.map { TensorEntry(section: section, name: $0.name, shape: $0.shape, offset: $0.offset) }
         }
@@ -204,39 +150,11 @@ extension Checkpoint {
                                   resolution: point.resolution, phase: point.phase, adamGeneratorStep: 0, adamDiscriminatorStep: 0,
                                   randomScheme: TrainingState.randomSchemeDescription, tensors: TrainingState.tensorTable(config.network))
         let generatorZeros = [Float](repeating: 0, count: generator.count), discriminatorZeros = [Float](repeating: 0, count: discriminator.count)
-        self.init(state: state, buffers: ["g": generator, "d": discriminator, "g_ema": averagedGenerator,
-                                          "adam_g_m": generatorZeros, "adam_g_v": generatorZeros,
-                                          "adam_d_m": discriminatorZeros, "adam_d_v": discriminatorZeros])
+        self.init(state: state, buffers: [.g: generator, .d: discriminator, .gEMA: averagedGenerator,
+                                          .adamGeneratorM: generatorZeros, .adamGeneratorV: generatorZeros,
+                                          .adamDiscriminatorM: discriminatorZeros, .adamDiscriminatorV: discriminatorZeros])
     }
 }
 
 /// An unreadable or damaged checkpoint: one line naming the file and the problem.
 public typealias CheckpointError = FileError
-
-/// Bounds-checked little-endian reads; running past the end is a truncation error naming what was read.
-private struct ByteReader {
-    let bytes: [UInt8]
-    let path: String
-    var offset = 0
-
-    var remaining: Int { bytes.count - offset }
-
-    mutating func take(_ count: Int, _ what: String) throws -> ArraySlice<UInt8> {
-        guard count >= 0, count <= remaining else {
-            throw CheckpointError(path: path, problem: "truncated while reading the \(what)")
-        }
-        defer { offset += count }
-        return bytes[offset..<(offset + count)]
-    }
-
-    mutating func read<T: FixedWidthInteger>(_ what: String) throws -> T {
-        let slice = try take(MemoryLayout<T>.size, what)
-        return slice.reversed().reduce(T(0)) { $0 << 8 | T($1) }
-    }
-}
-
-extension Array where Element == UInt8 {
-    mutating func appendLittleEndian<T: FixedWidthInteger>(_ value: T) {
-        Swift.withUnsafeBytes(of: value.littleEndian) { append(contentsOf: $0) }
-    }
-}

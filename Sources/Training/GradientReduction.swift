@@ -1,4 +1,6 @@
+import Distributed
 import Engine
+import Model
 
 /// Sums the gradients of a step's micro-batches on this rank and averages them over all micro-batches
 /// of the global minibatch, across ranks. The one place where gradients are combined.
@@ -32,15 +34,17 @@ final class GradientReducer {
     private var buckets: [(range: Range<Int>, parametersLeft: Int, reduction: PendingSum?)] = []
     private var addedInLastMicrobatch: [Bool] = []
     private var parameterAtOffset: [Int: Int] = [:]
-    private var collective: Collective = SingleProcess()
-    private var network = ""
+    private let collective: Collective
+    /// The network of the current step, named in errors.
+    private var network = Network.generator
     private var failure: Error?
     /// Leave non-finite gradients out (counting them in `nonFiniteValues`) instead of failing.
     let toleratesNonFinite: Bool
     /// Non-finite gradient values this rank met in the current step.
     private(set) var nonFiniteValues = 0
 
-    init(deterministic: Bool, bucketValues: Int, toleratesNonFinite: Bool) {
+    init(deterministic: Bool, bucketValues: Int, toleratesNonFinite: Bool, collective: Collective) {
+        self.collective = collective
         self.deterministic = deterministic
         self.bucketValues = bucketValues
         self.toleratesNonFinite = toleratesNonFinite
@@ -52,9 +56,8 @@ final class GradientReducer {
     }
 
     /// Starts a step over the parameters of `layout` that lie in its first `count` values.
-    func begin(layout: ParameterLayout, count: Int, collective: Collective, network: String) {
+    func begin(layout: ParameterLayout, count: Int, network: Network) {
         self.count = count
-        self.collective = collective
         self.network = network
         failure = nil
         nonFiniteValues = 0
@@ -112,6 +115,18 @@ final class GradientReducer {
         }
     }
 
+    /// Whether every value of the finished mean gradient is finite, as all ranks agree. Values left out
+    /// before the reduction are known only where they occurred, so with `toleratesNonFinite` the ranks
+    /// first agree on their count; the reduced values themselves are the same on every rank.
+    func allFinite(_ gradients: UnsafeBufferPointer<Float>) throws -> Bool {
+        if toleratesNonFinite {
+            var dropped = [Double(nonFiniteValues)]
+            try collective.sum(&dropped)
+            if dropped[0] > 0 { return false }
+        }
+        return !gradients.contains { !$0.isFinite }
+    }
+
     private func addLast(parameter index: Int, gradients: UnsafePointer<Float>) throws {
         addedInLastMicrobatch[index] = true
         let parameter = parameters[index]
@@ -138,8 +153,8 @@ final class GradientReducer {
             }
             // Also rejects NaN, which fails every comparison.
             guard abs(value) < GradientReducer.largestSum else {
-                throw TrainingError(message: "a gradient of \(network) is \(value), outside the deterministic fixed-point range "
-                                    + "(±\(Float(GradientReducer.largestSum)))")
+                throw TrainingError(message: "a gradient of \(network.rawValue) is \(value), outside the deterministic "
+                                    + "fixed-point range (±\(Float(GradientReducer.largestSum)))")
             }
             fixedSum[i] &+= Int64((value * GradientReducer.fixedPointScale).rounded())
         }

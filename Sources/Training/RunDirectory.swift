@@ -71,9 +71,8 @@ public struct RunDirectory {
     public func truncateMetrics(afterStep step: Int) throws {
         guard let data = FileManager.default.contents(atPath: metricsPath) else { return }
         let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let lineStep = object["step"] as? Int else { return false }
-            return lineStep <= step
+            guard let record = try? TickRecord.parse(line) else { return false }
+            return record.step <= step
         }
         try AtomicFile.write(to: metricsPath, bytes: Array(kept.map { $0 + "\n" }.joined().utf8))
     }
@@ -81,15 +80,11 @@ public struct RunDirectory {
     /// Appends one line to the metrics log.
     public func appendMetrics(_ line: String) throws {
         let data = Data((line + "\n").utf8)
-        if !FileManager.default.fileExists(atPath: metricsPath) {
-            FileManager.default.createFile(atPath: metricsPath, contents: nil)
-        }
-        guard let handle = FileHandle(forWritingAtPath: metricsPath) else {
-            throw FileError(path: metricsPath, problem: "cannot open for appending")
-        }
+        let descriptor = open(metricsPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw FileError.fromErrno(path: metricsPath, action: "cannot open for appending") }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: false)
         defer { try? handle.close() }
         do {
-            try handle.seekToEnd()
             try handle.write(contentsOf: data)
         } catch {
             throw FileError(path: metricsPath, problem: "cannot append (\(error.localizedDescription))")

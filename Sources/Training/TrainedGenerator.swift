@@ -13,7 +13,7 @@ public struct TrainedGenerator {
         let config = checkpoint.state.config
         let generator = Generator(config.network)
         let weights = ParameterStore(layout: generator.layout)
-        guard let values = checkpoint.buffers["g_ema"], values.count == weights.count else {
+        guard let values = checkpoint.buffers[.gEMA], values.count == weights.count else {
             throw CheckpointError(path: path, problem: "no averaged generator of the size its configuration implies")
         }
         values.withUnsafeBufferPointer { weights.values.pointer.update(from: $0.baseAddress!, count: values.count) }

@@ -5,7 +5,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the engine's speed against a baseline measured in the same run.",
         discussion: """
-            Every figure is a median over repetitions after a warm-up, printed beside a baseline from the
+            Every figure is a median over repetitions after a warm-up, printed beside a baseline from the \
             same process, because machines here are noisy and absolute numbers drift between runs.
             """,
         subcommands: [BenchConv.self, BenchTrain.self])

@@ -6,15 +6,19 @@ struct BenchConv: ParsableCommand {
         commandName: "conv",
         abstract: "3x3 convolution GFLOP/s, im2col and Winograd paths, against bare sgemm of the im2col GEMM shapes.",
         discussion: """
-            The baseline runs the conv's GEMMs over the whole batch as single sgemm calls with no im2col,
-            col2im or staging: what the conv would reach if data movement were free. FLOPs are those of
+            The baseline runs the conv's GEMMs over the whole batch as single sgemm calls with no im2col, \
+            col2im or staging: what the conv would reach if data movement were free. FLOPs are those of \
             a direct convolution (2·N·O·C·k²·H·W per pass); forward+backward counts three passes.
             """)
 
-    @Option(help: "Minibatch size.") var batch = 16
-    @Option(parsing: .upToNextOption, help: "BLAS thread counts to measure.") var threads: [Int] = [1, 2]
-    @Option(help: "Timed repetitions per figure (median reported).") var repetitions = 5
-    @Option(parsing: .upToNextOption, help: "Layers as CHANNELSxSIZE, e.g. 256x32.")
+    @Option(help: ArgumentHelp("Images per convolution call.", valueName: "n")) var batch = 16
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("BLAS thread counts to measure, each a row.", valueName: "n"))
+    var threads: [Int] = [1, 2]
+    @Option(help: ArgumentHelp("Timed repetitions per figure (the median is reported).", valueName: "n"))
+    var repetitions = 5
+    @Option(parsing: .upToNextOption,
+            help: ArgumentHelp("Layers as CHANNELSxSIDE (input = output channels, square images), e.g. 256x32.",
+                               valueName: "layer"))
     var layers: [String] = ["512x4", "512x8", "512x16", "256x32", "128x64"]
 
     func validate() throws {
@@ -22,7 +26,7 @@ struct BenchConv: ParsableCommand {
             throw ValidationError("--batch, --repetitions and --threads must be positive")
         }
         for layer in layers where Self.parse(layer) == nil {
-            throw ValidationError("--layers: '\(layer)' is not CHANNELSxSIZE with positive numbers")
+            throw ValidationError("--layers: '\(layer)' is not CHANNELSxSIDE with positive numbers")
         }
     }
 

@@ -4,18 +4,19 @@ import Distributed
 import Engine
 import Foundation
 import Training
+import TrainingOptions
 
 struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Training images/s at one resolution, with the share of time spent reducing gradients.",
         discussion: """
-            Run it under mpirun to measure ranks (scripts/bench.sh does, for 1 rank x 1 thread, 1 rank x 2
-            threads and 2 ranks x 1 thread). Rank 0 prints one line of key=value figures, including the
-            time a bare allreduce of the same number of floats takes in the same run; per rank, rank 0
-            first: the time per step spent combining gradients (reduce_ms, including waiting for slower
-            ranks; the rest of a step is computing) and the peak resident set (MiB); and how many tensor
-            buffers a timed step took from the system allocator instead of the pool (0 once the first
+            Run it under mpirun to measure ranks (scripts/bench.sh does, for 1 rank x 1 thread, 1 rank x 2 \
+            threads and 2 ranks x 1 thread). Rank 0 prints one line of key=value figures, including the \
+            time a bare allreduce of the same number of floats takes in the same run; per rank, rank 0 \
+            first: the time per step spent combining gradients (reduce_ms, including waiting for slower \
+            ranks; the rest of a step is computing) and the peak resident set (MiB); and how many tensor \
+            buffers a timed step took from the system allocator instead of the pool (0 once the first \
             step has sized it).
             """)
 
@@ -25,7 +26,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Global minibatch.") var minibatch = 16
     @Option(help: "Timed steps (after the warm-up).") var steps = 8
     @Option(help: "Untimed warm-up steps.") var warmup = 2
-    @Option(help: ArgumentHelp("Exact fixed-point gradient reduction (true/false).", valueName: "bool"))
+    @Flag(inversion: .prefixedNo, help: "Exact fixed-point gradient reduction (default: the configuration's).")
     var deterministic: Bool?
     @Option(help: "BLAS threads per rank.") var threads = 1
     @Option(help: "Images per forward/backward pass (default: the configuration's).") var microbatch: Int?
@@ -39,14 +40,14 @@ struct BenchTrain: ParsableCommand {
             config.schedule.fadeKimg = 0
             config.schedule.minibatch = [:]
             config.schedule.minibatchDefault = minibatch
-            config.schedule.totalKimg = Double((steps + warmup) * minibatch) / 1000
+            config.totalKimg = Double((steps + warmup) * minibatch) / 1000
             if let deterministic { config.deterministic = deterministic }
             if let microbatch { config.microbatch = microbatch }
             try config.validate(worldSize: world.size)
             setBLASThreads(threads)
             let prepared = try benchmarkDataset(resolution: config.network.resolution, world: world)
             let trainer = try Trainer(config: config, dataset: prepared, collective: world)
-            try trainer.synchronizeReplicas()
+            try ReplicaGroup(world).synchronize(trainer.replica)
             for _ in 0..<warmup { try trainer.step() }
             let reducedBefore = trainer.reductionSeconds, allocatedBefore = TensorMemory.allocations
             try world.barrier()
@@ -56,9 +57,9 @@ struct BenchTrain: ParsableCommand {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let reduction = trainer.reductionSeconds - reducedBefore
             let allocated = TensorMemory.allocations - allocatedBefore
-            let gradientCount = trainer.generatorWeights.count + trainer.discriminatorWeights.count
+            let gradientCount = trainer.replica.generatorWeights.count + trainer.replica.discriminatorWeights.count
             let bare = try bareAllreduceSeconds(count: gradientCount, world: world)
-            let perRank = try gatheredPerRank([TensorMemory.peakResidentMiB, reduction / Double(steps) * 1000], world: world)
+            let perRank = try (world as Collective).allgather([TensorMemory.peakResidentMiB, reduction / Double(steps) * 1000])
             if world.rank == 0 {
                 print("ranks=\(world.size) threads=\(threads) resolution=\(config.network.resolution) minibatch=\(minibatch) "
                       + "deterministic=\(config.deterministic) images_per_second=\(formatted(Double(steps * minibatch) / seconds, 2)) "
@@ -76,15 +77,8 @@ struct BenchTrain: ParsableCommand {
         }
     }
 
-    /// Every rank's `values`, indexed by rank (all ranks pass the same number of values).
-    private func gatheredPerRank(_ values: [Double], world: Communicator) throws -> [[Double]] {
-        try world.allgather(bytes: values.withUnsafeBytes { Array($0) }).map { block in
-            block.withUnsafeBytes { bytes in values.indices.map { bytes.loadUnaligned(fromByteOffset: $0 * 8, as: Double.self) } }
-        }
-    }
-
     /// The dataset to read, prepared by rank 0 into a temporary file when given a folder.
-    private func benchmarkDataset(resolution: Int, world: Communicator) throws -> PreparedDataset {
+    private func benchmarkDataset(resolution: Int, world: Collective) throws -> PreparedDataset {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dataset, isDirectory: &isDirectory), isDirectory.boolValue else {
             return try PreparedDataset(path: dataset)
@@ -97,12 +91,12 @@ struct BenchTrain: ParsableCommand {
 
     /// Median time of a plain float allreduce of `count` values: the floor the trainer's reduction is
     /// compared against.
-    private func bareAllreduceSeconds(count: Int, world: Communicator) throws -> Double {
+    private func bareAllreduceSeconds(count: Int, world: Collective) throws -> Double {
         let buffer = FloatBuffer(count: count)
         let values = UnsafeMutableBufferPointer(start: buffer.pointer, count: count)
         var failure: Error?
         let seconds = medianSeconds(repetitions: 9) {
-            do { try world.allreduceSum(values) } catch { failure = error }
+            do { try world.sum(values) } catch { failure = error }
         }
         if let failure { throw failure }
         return seconds

@@ -11,27 +11,38 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure a generator with the paper's metrics: sliced Wasserstein distance (SWD) and MS-SSIM.",
         discussion: """
-            SWD (x1e3, as the paper reports it) compares --images generated images with as many real ones at
-            every Laplacian-pyramid level from the generator's resolution down to 16x16; lower is better.
-            --reals-vs-reals compares two independent sets of real images instead: the noise floor that
-            generated images can at best reach with this many images. MS-SSIM is the mean similarity of
-            consecutive image pairs, the paper's diversity measure: a generator that collapses to few images
+            SWD (x1e3, as the paper reports it) compares --images generated images with as many real ones at \
+            every Laplacian-pyramid level from the generator's resolution down to 16x16; lower is better. \
+            --reals-vs-reals compares two independent sets of real images instead: the noise floor that \
+            generated images can at best reach with this many images. MS-SSIM is the mean similarity of \
+            consecutive image pairs, the paper's diversity measure: a generator that collapses to few images \
             scores higher than the reals.
-            Under mpirun every rank generates and describes its own share of the images; rank 0 prints.
+
+            Under mpirun every rank generates and describes its own share of the images; rank 0 prints. \
             The same seed, checkpoint and dataset give the same numbers on any number of ranks.
             """)
 
-    @Option(help: ArgumentHelp("Checkpoint whose averaged generator is measured.", valueName: "file")) var checkpoint: String?
-    @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG images.", valueName: "path")) var dataset: String
-    @Option(help: "Images per set (the official evaluation uses 16384).") var images = 1024
-    @Option(help: "Seed of the latents, the real-image order and the SWD draws.") var seed: UInt64 = 0
-    @Flag(name: .customLong("reals-vs-reals"), help: "Also (or, without --checkpoint, only) measure two independent sets of reals.")
+    @Argument(help: ArgumentHelp("Checkpoint whose averaged generator is measured, e.g. "
+                                 + "RUN_DIR/checkpoints/final.ckpt.", valueName: "checkpoint"))
+    var checkpoint: String?
+    @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG images.", valueName: "path"))
+    var dataset: String
+    @Option(help: ArgumentHelp("Images per set, an even number (the official evaluation uses 16384).", valueName: "n"))
+    var images = 1024
+    @Option(help: ArgumentHelp("Seed of the latents, the real-image order and the SWD draws.", valueName: "n"))
+    var seed: UInt64 = 0
+    @Flag(name: .customLong("reals-vs-reals"), inversion: .prefixedNo,
+          help: "Also (or, without a checkpoint, only) measure two independent sets of reals.")
     var realsVsReals = false
-    @Option(help: "Resolution for --reals-vs-reals without a checkpoint (default: the dataset's).") var resolution: Int?
+    @Option(help: ArgumentHelp("Side in pixels of the images measured with --reals-vs-reals and no checkpoint "
+                               + "(default: the dataset's resolution).", valueName: "n"))
+    var resolution: Int?
 
     func validate() throws {
         guard images >= 2, images % 2 == 0 else { throw ValidationError("--images must be an even number of at least 2") }
-        guard checkpoint != nil || realsVsReals else { throw ValidationError("give --checkpoint, --reals-vs-reals, or both") }
+        guard checkpoint != nil || realsVsReals else {
+            throw ValidationError("give a checkpoint, --reals-vs-reals, or both")
+        }
     }
 
     func run() throws {
@@ -65,25 +76,25 @@ struct Evaluate: ParsableCommand {
             let firstReals = try measured { MetricImages.reals(reals, positions: $0, resolution: side, seed: seed) }
             var rows: [(String, [Double])] = []
             var similarity: [(String, Double, Int)] = [("reals", firstReals.multiScaleSSIMSum, firstReals.multiScaleSSIMPairs)]
-            let realDescriptors = try gathered(firstReals.descriptors, world: world)
+            let realDescriptors = try gathered(firstReals.descriptors, over: world)
             if let trained {
                 let generated = try measured {
                     MetricImages.generated(positions: $0, latentSize: trained.latentSize, seed: seed, generator: trained.images)
                 }
                 similarity.append(("generated", generated.multiScaleSSIMSum, generated.multiScaleSSIMPairs))
-                if let generatedDescriptors = try gathered(generated.descriptors, world: world), let realDescriptors {
+                if let generatedDescriptors = try gathered(generated.descriptors, over: world), let realDescriptors {
                     rows.append(("generated vs reals", swd.distances(generatedDescriptors, realDescriptors)))
                 }
             }
             if realsVsReals {
                 // The second set walks the dataset in another order: an independent draw of the same size.
                 let secondReals = try measured { MetricImages.reals(reals, positions: $0, resolution: side, seed: ~seed) }
-                if let secondDescriptors = try gathered(secondReals.descriptors, world: world), let realDescriptors {
+                if let secondDescriptors = try gathered(secondReals.descriptors, over: world), let realDescriptors {
                     rows.append(("reals vs reals (floor)", swd.distances(secondDescriptors, realDescriptors)))
                 }
             }
             var sums = similarity.flatMap { [$0.1, Double($0.2)] }
-            try world.allreduceSum(&sums)
+            try (world as Collective).sum(&sums)
             if world.rank == 0 {
                 printTable(levels: swd.levels, rows: rows, side: side)
                 let scores = similarity.indices.map { "\(similarity[$0].0) \(String(format: "%.4f", sums[2 * $0] / sums[2 * $0 + 1]))" }
@@ -109,14 +120,14 @@ struct Evaluate: ParsableCommand {
     }
 
     /// Every rank's descriptors concatenated in rank order, on rank 0 (nil elsewhere).
-    private func gathered(_ descriptors: [[Float]], world: Communicator) throws -> [[Float]]? {
-        guard world.size > 1 else { return descriptors }
+    private func gathered(_ descriptors: [[Float]], over ranks: Collective) throws -> [[Float]]? {
+        guard ranks.size > 1 else { return descriptors }
         var result: [[Float]] = []
         for level in descriptors {
-            let blocks = try world.allgather(unevenBytes: level.withUnsafeBytes { Array($0) })
+            let blocks = try ranks.allgather(unevenBytes: level.withUnsafeBytes { Array($0) })
             result.append(blocks.flatMap { block in block.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } })
         }
-        return world.rank == 0 ? result : nil
+        return ranks.rank == 0 ? result : nil
     }
 
     /// `--dataset` if it is a prepared file; for a folder, a temporary prepared copy of this rank's own.

@@ -8,16 +8,19 @@ import Training
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write images from a checkpoint's averaged generator.",
-        discussion: "Latents come from --seed, so the same seed and checkpoint always give the same images.")
+        discussion: "Latents come from --seed, so the same seed and checkpoint always give the same images: "
+            + "DIR/seedSEED-NNNN.png, or one DIR/grid.png with --grid.")
 
-    @Option(help: ArgumentHelp("Checkpoint file.", valueName: "file")) var checkpoint: String
-    @Option(help: "Number of images.") var count = 16
-    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
-    @Option(help: "Seed of the latents.") var seed: UInt64 = 0
-    @Flag(help: "Write one grid image (grid.png) instead of one file per image.") var grid = false
+    @Argument(help: ArgumentHelp("Checkpoint file, e.g. RUN_DIR/checkpoints/final.ckpt.", valueName: "checkpoint"))
+    var checkpoint: String
+    @Option(help: ArgumentHelp("Output directory, created if missing.", valueName: "dir")) var out: String
+    @Option(help: ArgumentHelp("How many images to write.", valueName: "n")) var images = 16
+    @Option(help: ArgumentHelp("Seed of the latents.", valueName: "n")) var seed: UInt64 = 0
+    @Flag(inversion: .prefixedNo, help: "Write the images as one grid, DIR/grid.png, instead of one file each.")
+    var grid = false
 
     func validate() throws {
-        guard count > 0 else { throw ValidationError("--count must be positive") }
+        guard images > 0 else { throw ValidationError("--images must be positive") }
     }
 
     func run() throws {
@@ -25,16 +28,17 @@ struct Generate: ParsableCommand {
             let trained = try TrainedGenerator(checkpoint: Checkpoint.read(path: checkpoint), path: checkpoint)
             try createDirectory(out)
             var random = PhiloxRandom(seed: seed)
-            let images = trained.images(latents: random.normal(shape: [count, trained.latentSize]))
+            let batch = trained.images(latents: random.normal(shape: [images, trained.latentSize]))
             if grid {
-                try imageGrid(images, columns: gridColumnCount(count), cellSize: trained.resolution).write(path: "\(out)/grid.png")
-                print("wrote \(out)/grid.png (\(count) images at \(trained.resolution)x\(trained.resolution))")
+                try imageGrid(batch, columns: gridColumnCount(images), cellSize: trained.resolution)
+                    .write(path: "\(out)/grid.png")
+                print("wrote \(out)/grid.png (\(images) images at \(trained.resolution)x\(trained.resolution))")
             } else {
-                for index in 0..<count {
-                    try imageGrid(sliceSamples(images, index), columns: 1, cellSize: trained.resolution)
+                for index in 0..<images {
+                    try imageGrid(sliceSamples(batch, index), columns: 1, cellSize: trained.resolution)
                         .write(path: String(format: "%@/seed%llu-%04d.png", out, seed, index))
                 }
-                print("wrote \(count) images at \(trained.resolution)x\(trained.resolution) to \(out)")
+                print("wrote \(images) images at \(trained.resolution)x\(trained.resolution) to \(out)")
             }
         } catch { fail(error) }
     }

@@ -9,20 +9,27 @@ struct Interpolate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write the frames of a smooth walk through latent space.",
         discussion: """
-            Keyframe latents come from --seed; between keyframes the latent moves along the great circle
-            (spherical interpolation), which keeps it at the norm the generator was trained on.
+            Keyframe latents come from --seed; between keyframes the latent moves along the great circle \
+            (spherical interpolation), which keeps it at the norm the generator was trained on. The walk has \
+            --keyframes x --frames-per-keyframe frames and ends where it started, so a video of it loops.
             """)
 
-    @Option(help: ArgumentHelp("Checkpoint file.", valueName: "file")) var checkpoint: String
-    @Option(help: ArgumentHelp("Output directory for frame-NNNN.png.", valueName: "dir")) var out: String?
-    @Option(help: ArgumentHelp("Also (or only) write the walk as a video: .mp4 through ffmpeg, or .png for an animated PNG.",
-                               valueName: "file"))
+    @Argument(help: ArgumentHelp("Checkpoint file, e.g. RUN_DIR/checkpoints/final.ckpt.", valueName: "checkpoint"))
+    var checkpoint: String
+    @Option(help: ArgumentHelp("Output directory for DIR/frame-NNNN.png, created if missing.", valueName: "dir"))
+    var out: String?
+    @Option(help: ArgumentHelp("Also (or only) write the walk as a video: .mp4 through ffmpeg, or .png for an animated "
+                               + "PNG.", valueName: "file"))
     var video: String?
-    @Option(help: "Frames per second of --video.") var fps = 24
-    @Option(help: "Seed of the keyframe latents.") var seed: UInt64 = 0
-    @Option(help: "Number of keyframes; the walk returns to the first.") var keyframes = 4
-    @Option(name: .customLong("frames-per-keyframe"), help: "Frames between consecutive keyframes.") var framesPerKeyframe = 24
-    @Option(help: "Pixel size of each frame (a multiple of the generator's resolution).") var size: Int?
+    @Option(help: ArgumentHelp("Frames per second of --video, 1 to 1000.", valueName: "n")) var fps = 24
+    @Option(help: ArgumentHelp("Seed of the keyframe latents.", valueName: "n")) var seed: UInt64 = 0
+    @Option(help: ArgumentHelp("Number of keyframes, at least 2.", valueName: "n")) var keyframes = 4
+    @Option(name: .customLong("frames-per-keyframe"),
+            help: ArgumentHelp("Frames from one keyframe to the next.", valueName: "n"))
+    var framesPerKeyframe = 24
+    @Option(help: ArgumentHelp("Side of each frame in pixels, a multiple of the generator's resolution (default: 128, "
+                               + "or the resolution if larger).", valueName: "n"))
+    var size: Int?
 
     func validate() throws {
         guard keyframes >= 2, framesPerKeyframe >= 1 else {

@@ -7,20 +7,21 @@ struct Prepare: ParsableCommand {
         commandName: "prepare",
         abstract: "Convert a folder of PNG images into a prepared dataset file for training.",
         discussion: """
-            Reads every *.png directly in FOLDER (not subfolders) in file-name order, composites transparency \
+            Reads every *.png directly in the folder (not subfolders) in file-name order, composites transparency \
             onto white, centre-crops to a square, area-resizes to the resolution and stores every level down \
             to 4x4. Unreadable images are skipped and listed. The output is replaced atomically.
             """)
 
-    @Argument(help: "Folder of PNG images.")
+    @Argument(help: ArgumentHelp("Folder of PNG images.", valueName: "dir"))
     var folder: String
 
-    @Option(help: ArgumentHelp("Dataset file to write.", valueName: "path"))
+    @Option(help: ArgumentHelp("Dataset file to write (conventionally NAME.pgds).", valueName: "file"))
     var out: String
 
     @Option(help: ArgumentHelp(
-        "Power of two from 4 to 1024 (default: the largest power of two not above the median image side).",
-        valueName: "r"))
+        "Side in pixels, a power of two from 4 to 1024 (default: the largest power of two not above the median "
+            + "image side).",
+        valueName: "n"))
     var resolution: Int?
 
     func run() throws {

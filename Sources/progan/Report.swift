@@ -7,14 +7,16 @@ struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write one self-contained HTML page about a run.",
         discussion: """
-            Loss, gradient-penalty and SWD curves over kimg with the resolution changes marked, the fade-in
-            timeline, speed, the sample grid at the end of each resolution, the final grid and the
-            configuration; plots are inline SVG and images inline PNG, so the page needs no other file.
+            Loss, gradient-penalty and SWD curves over kimg with the resolution changes marked, the fade-in \
+            timeline, speed, the sample grid at the end of each resolution, the final grid and the \
+            configuration; plots are inline SVG and images inline PNG, so the page needs no other file. \
             Works on a run in progress too.
             """)
 
-    @Argument(help: ArgumentHelp("Run directory.", valueName: "run-dir")) var runDirectory: String
-    @Option(help: ArgumentHelp("Output file (default: RUN_DIR/report.html).", valueName: "file")) var out: String?
+    @Argument(help: ArgumentHelp("Run directory (the --out of progan train).", valueName: "run-dir"))
+    var runDirectory: String
+    @Option(help: ArgumentHelp("HTML file to write (default: RUN_DIR/report.html).", valueName: "file"))
+    var out: String?
 
     func run() throws {
         do {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Engine
 import Model
+import TrainingOptions
 
 struct Summary: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -7,15 +7,20 @@ struct Timelapse: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Assemble a run's per-tick sample grids into a video or an animated PNG.",
         discussion: """
-            An .mp4 is encoded by ffmpeg; an .png output is an animated PNG written without it. Without --out,
-            RUN_DIR/timelapse.mp4 when ffmpeg is on PATH, RUN_DIR/timelapse.png otherwise. Frames are scaled
+            An .mp4 is encoded by ffmpeg; an .png output is an animated PNG written without it. Without --out, \
+            RUN_DIR/timelapse.mp4 when ffmpeg is on PATH, RUN_DIR/timelapse.png otherwise. Frames are scaled \
             up by nearest neighbour, so the blocks of the early 4x4 samples stay visible.
             """)
 
-    @Argument(help: ArgumentHelp("Run directory.", valueName: "run-dir")) var runDirectory: String
-    @Option(help: ArgumentHelp("Output file, .mp4 or .png.", valueName: "file")) var out: String?
-    @Option(help: "Frames (ticks) per second.") var fps = 8
-    @Option(name: .customLong("min-width"), help: "Frames are scaled up by a whole factor to at least this many pixels wide.")
+    @Argument(help: ArgumentHelp("Run directory (the --out of progan train).", valueName: "run-dir"))
+    var runDirectory: String
+    @Option(help: ArgumentHelp("Video file to write, .mp4 or .png (default: RUN_DIR/timelapse.mp4 with ffmpeg on PATH, "
+                               + "else RUN_DIR/timelapse.png).", valueName: "file"))
+    var out: String?
+    @Option(help: ArgumentHelp("Frames (ticks) per second, 1 to 1000.", valueName: "n")) var fps = 8
+    @Option(name: .customLong("min-width"),
+            help: ArgumentHelp("Least frame width in pixels; frames are scaled up by a whole factor to reach it.",
+                               valueName: "n"))
     var minWidth = 512
 
     func validate() throws {

@@ -6,15 +6,14 @@ import Foundation
 import Model
 import StopSignal
 import Training
-
-extension LossKind: ExpressibleByArgument {}
+import TrainingOptions
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train G and D with progressive growing; run under mpirun for data-parallel training.",
         discussion: """
-            Every MPI rank trains a replica on its share of each global minibatch; rank 0 prints progress and
-            writes the run directory (config.json, metrics.jsonl, samples/, checkpoints/). A PNG folder given
+            Every MPI rank trains a replica on its share of each global minibatch; rank 0 prints progress and \
+            writes the run directory (config.json, metrics.jsonl, samples/, checkpoints/). A PNG folder given \
             as --dataset is prepared into the run directory first.
             """)
 
@@ -26,72 +25,11 @@ struct Train: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Random seed (weights, latents, data order).")
-    var seed: UInt64?
-
-    @Option(name: .customLong("total-kimg"), help: "Length of the run in thousands of images.")
-    var totalKimg: Double?
-
-    @Option(help: ArgumentHelp("Loss: \(LossKind.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
-    var loss: LossKind?
-
-    @Option(name: .customLong("tick-kimg"), help: "Thousands of images between progress lines and sample grids.")
-    var tickKimg: Double?
-
-    @Option(name: .customLong("stabilize-kimg"), help: "Thousands of images per resolution with the block in place.")
-    var stabilizeKimg: Double?
-
-    @Option(name: .customLong("fade-kimg"), help: "Thousands of images per fade-in.")
-    var fadeKimg: Double?
-
-    @Option(help: "Global minibatch at every resolution (overrides the preset's table).")
-    var minibatch: Int?
-
-    @Option(name: .customLong("learning-rate"), help: "Learning rate at every resolution.")
-    var learningRate: Float?
-
-    @Option(help: ArgumentHelp("Reduce gradients exactly, so any number of ranks gives the same bits (true/false).",
-                               valueName: "bool"))
-    var deterministic: Bool?
-
-    @Option(name: .customLong("swd-ticks"), help: "Measure SWD against the reals every this many ticks (0: never).")
-    var swdTicks: Int?
-
-    @Option(name: .customLong("swd-images"), help: "Generated and real images per in-training SWD measurement.")
-    var swdImages: Int?
-
-    @Option(help: "Images per forward/backward pass (a multiple of the minibatch-stddev group size).")
-    var microbatch: Int?
+    @OptionGroup(title: "Training settings") var flags: TrainingFlags
 
     @Option(help: ArgumentHelp("auto: continue from the newest usable checkpoint in the run directory, if any; "
                                + "PATH: from that checkpoint; none: start afresh.", valueName: "auto|PATH|none"))
-    var resume = "auto"
-
-    @Option(name: .customLong("skew-counters-for-testing"), help: .hidden)
-    var counterSkew = 0
-
-    func resolvedConfig() throws -> TrainingConfig {
-        var config = try options.resolved()
-        if let seed { config.seed = seed }
-        if let totalKimg { config.schedule.totalKimg = totalKimg }
-        if let loss { config.loss.kind = loss }
-        if let tickKimg { config.tickKimg = tickKimg }
-        if let stabilizeKimg { config.schedule.stabilizeKimg = stabilizeKimg }
-        if let fadeKimg { config.schedule.fadeKimg = fadeKimg }
-        if let minibatch {
-            config.schedule.minibatch = [:]
-            config.schedule.minibatchDefault = minibatch
-        }
-        if let deterministic { config.deterministic = deterministic }
-        if let microbatch { config.microbatch = microbatch }
-        if let swdTicks { config.swdTicks = swdTicks }
-        if let swdImages { config.swdImages = swdImages }
-        if let learningRate {
-            config.schedule.learningRate = [:]
-            config.schedule.learningRateDefault = learningRate
-        }
-        return config
-    }
+    var resume = ResumeChoice.auto
 
     func run() throws {
         let world = joinWorld()
@@ -102,7 +40,7 @@ struct Train: ParsableCommand {
         }
         let config: TrainingConfig
         do {
-            config = try resolvedConfig()
+            config = try options.resolved(flags.overrides)
             try config.validate(worldSize: world.size)
             try agreeThatAllRanksStart(nil, world: world)
         } catch {
@@ -115,7 +53,7 @@ struct Train: ParsableCommand {
             if config.deterministic { setBLASThreads(1) }
             let datasetPath = try preparedDataset(config: config, world: world, report: report)
             let trainer = try Trainer(config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
-            trainer.counterSkewForTesting = counterSkew
+            let group = ReplicaGroup(world)
             let directory = RunDirectory(out)
             // Rank 0 alone reads the checkpoint (other hosts may not see the run directory); the
             // synchronization below hands its state to every rank.
@@ -123,12 +61,12 @@ struct Train: ParsableCommand {
                 try trainer.restore(checkpoint, path: path)
                 report("resuming from \(path): step \(checkpoint.state.step), \(formatted(Double(checkpoint.state.imagesShown) / 1000, 2)) kimg")
             }
-            try trainer.synchronizeReplicas()
-            report("\(world.size) rank\(world.size == 1 ? "" : "s"); G \(trainer.generatorWeights.count) and "
-                   + "D \(trainer.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)"
+            try group.synchronize(trainer.replica)
+            report("\(world.size) rank\(world.size == 1 ? "" : "s"); G \(trainer.replica.generatorWeights.count) and "
+                   + "D \(trainer.replica.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)"
                    + (config.deterministic ? "; deterministic" : ""))
             pgstop_install()
-            try TrainingRun(trainer: trainer, directory: directory, isLeader: isLeader, console: console,
+            try TrainingRun(trainer: trainer, group: group, directory: directory, console: console,
                             stopRequested: { pgstop_requested() != 0 }).run()
             try world.finalize()
         } catch {
@@ -160,9 +98,9 @@ struct Train: ParsableCommand {
     /// The checkpoint `--resume` asks for, if any.
     private func checkpointToResume(_ directory: RunDirectory, report: (String) -> Void) throws -> (Checkpoint, String)? {
         switch resume {
-        case "none": return nil
-        case "auto": return try directory.newestUsableCheckpoint(report: report).map { ($0.checkpoint, $0.path) }
-        default: return (try Checkpoint.read(path: resume), resume)
+        case .none: return nil
+        case .auto: return try directory.newestUsableCheckpoint(report: report).map { ($0.checkpoint, $0.path) }
+        case .checkpoint(let path): return (try Checkpoint.read(path: path), path)
         }
     }
 

@@ -48,7 +48,7 @@ final class ModelExchangeTests: XCTestCase {
         let point = schedulePoint(imagesShown: checkpoint.state.imagesShown, config: checkpoint.state.config.schedule, finalResolution: 8)
         XCTAssertEqual(point.resolution, 8)
         XCTAssertEqual(point.alpha, 0.25, accuracy: 0.01)
-        XCTAssertEqual(checkpoint.buffers["adam_d_v"], [Float](repeating: 0, count: Discriminator(network).layout.count))
+        XCTAssertEqual(checkpoint.buffers[.adamDiscriminatorV], [Float](repeating: 0, count: Discriminator(network).layout.count))
         // The checkpoint is one a trainer accepts: its own serialization reads back.
         let reread = try Checkpoint.parse(checkpoint.serialized(), path: "c.ckpt")
         let exported = try ModelExchange.export(reread, path: "c.ckpt", nets: ModelExchange.Net.allCases)
@@ -62,7 +62,7 @@ final class ModelExchangeTests: XCTestCase {
     /// the other way round) fills the missing generator from the one present.
     func testAMissingGeneratorIsACopyOfThePresentOne() throws {
         let checkpoint = try ModelExchange.checkpoint(from: exportedFile(nets: [.gEMA, .d]), path: "m.safetensors", training: .tiny)
-        XCTAssertEqual(checkpoint.buffers["g"], checkpoint.buffers["g_ema"])
+        XCTAssertEqual(checkpoint.buffers[.g], checkpoint.buffers[.gEMA])
     }
 
     func testFilesThatDoNotFitAreRejected() {

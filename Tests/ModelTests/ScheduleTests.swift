@@ -4,8 +4,8 @@ import XCTest
 
 final class ScheduleTests: XCTestCase {
     /// 600 kimg stabilization and 600 kimg fade-in per resolution, as in the official config.
-    let config = ScheduleConfig(stabilizeKimg: 600, fadeKimg: 600, totalKimg: 12000, minibatch: ["4": 128, "32": 64],
-                                minibatchDefault: 16, learningRate: ["1024": 0.0015], learningRateDefault: 0.001)
+    let config = ScheduleConfig(stabilizeKimg: 600, fadeKimg: 600, minibatch: [4: 128, 32: 64],
+                                minibatchDefault: 16, learningRate: [1024: 0.0015], learningRateDefault: 0.001)
 
     func testScheduleTable() {
         let table: [(kimg: Double, resolution: Int, phase: Phase, alpha: Float)] = [

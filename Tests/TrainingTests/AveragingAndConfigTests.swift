@@ -11,12 +11,12 @@ final class AveragingAndConfigTests: XCTestCase {
     }
 
     func testEMADecayFromHalfLife() {
-        let fixed = TrainingConfig.EMAConfig(beta: 0.999, halfLifeKimg: nil, rampup: nil)
+        let fixed = TrainingRecipe.EMAConfig(beta: 0.999, halfLifeKimg: nil, rampup: nil)
         XCTAssertEqual(fixed.beta(minibatch: 16, imagesShown: 5000), 0.999)
-        let halfLife = TrainingConfig.EMAConfig(beta: 0.999, halfLifeKimg: 10, rampup: nil)
+        let halfLife = TrainingRecipe.EMAConfig(beta: 0.999, halfLifeKimg: 10, rampup: nil)
         // After 10,000 images (625 steps of 16) the initial weights keep exactly half their weight.
         XCTAssertEqual(pow(halfLife.beta(minibatch: 16, imagesShown: 0), 625), 0.5, accuracy: 1e-9)
-        let ramped = TrainingConfig.EMAConfig(beta: 0.999, halfLifeKimg: 10, rampup: 0.1)
+        let ramped = TrainingRecipe.EMAConfig(beta: 0.999, halfLifeKimg: 10, rampup: 0.1)
         XCTAssertLessThan(ramped.beta(minibatch: 16, imagesShown: 1000), halfLife.beta(minibatch: 16, imagesShown: 1000))
     }
 
@@ -33,10 +33,9 @@ final class AveragingAndConfigTests: XCTestCase {
     }
 
     func testPresetsAreValidAndSurviveJSON() throws {
-        for name in TrainingConfig.presetNames {
-            let preset = try XCTUnwrap(TrainingConfig.preset(name))
-            XCTAssertNoThrow(try preset.validate(), name)
-            XCTAssertEqual(try TrainingConfig.decode(preset.encoded()), preset, name)
+        for preset in Preset.allCases {
+            XCTAssertNoThrow(try preset.config.validate(), preset.rawValue)
+            XCTAssertEqual(try TrainingConfig.decode(preset.config.encoded()), preset.config, preset.rawValue)
         }
     }
 

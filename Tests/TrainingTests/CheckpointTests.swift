@@ -5,8 +5,8 @@ final class CheckpointTests: XCTestCase {
     private func sample() -> Checkpoint {
         let state = TrainingState(config: .tiny, configHash: TrainingConfig.tiny.hash, step: 3, imagesShown: 24, dataPosition: 24, resolution: 4, phase: .stabilize, adamGeneratorStep: 3,
                                   adamDiscriminatorStep: 3, randomScheme: "test",
-                                  tensors: [.init(section: "g", name: "w", shape: [2, 2], offset: 0)])
-        return Checkpoint(state: state, buffers: ["g": [1, 2, 3, 4], "d": [5, 6]])
+                                  tensors: [.init(section: .g, name: "w", shape: [2, 2], offset: 0)])
+        return Checkpoint(state: state, buffers: [.g: [1, 2, 3, 4], .d: [5, 6]])
     }
 
     func testRoundTrip() throws {
@@ -37,7 +37,7 @@ final class CheckpointTests: XCTestCase {
     func testImpossibleTensorTableIsRejected() {
         for (shape, offset) in [([4_294_967_296, 4_294_967_296], 0), ([1], Int.max), ([-3, 5], 0), ([2], -1)] {
             var checkpoint = sample()
-            checkpoint.state.tensors = [.init(section: "g", name: "w", shape: shape, offset: offset)]
+            checkpoint.state.tensors = [.init(section: .g, name: "w", shape: shape, offset: offset)]
             XCTAssertThrowsError(try Checkpoint.parse(checkpoint.serialized(), path: "table.ckpt"), "\(shape) at \(offset)") {
                 XCTAssertEqual("\($0)", "table.ckpt: tensor 'w' lies outside section 'g'")
             }

@@ -36,7 +36,7 @@ final class TrainerTests: XCTestCase {
         config.network = NetworkConfig(resolution: 8, fmapBase: 32, fmapMax: 8, latentSize: 8)
         config.schedule.stabilizeKimg = 0.04
         config.schedule.fadeKimg = 0.04
-        config.schedule.totalKimg = 0.16
+        config.totalKimg = 0.16
         config.mirror = true
         return config
     }
@@ -63,26 +63,26 @@ final class TrainerTests: XCTestCase {
         for _ in 0..<4 { try uninterrupted.step() }
         let path = directory + "/mid.ckpt"
         try uninterrupted.checkpoint().write(to: path)
-        while uninterrupted.progress.imagesShown < uninterrupted.totalImages { try uninterrupted.step() }
+        while uninterrupted.progress.imagesShown < config.totalImages { try uninterrupted.step() }
 
         let resumed = try Trainer(config: config, dataset: dataset)
         try resumed.restore(Checkpoint.read(path: path), path: path)
         XCTAssertEqual(resumed.progress.step, 4)
-        while resumed.progress.imagesShown < resumed.totalImages { try resumed.step() }
+        while resumed.progress.imagesShown < config.totalImages { try resumed.step() }
         XCTAssertEqual(resumed.progress, uninterrupted.progress)
         XCTAssertEqual(resumed.progress.resolution, 8, "the run must have crossed into 8x8")
-        XCTAssertEqual(values(resumed.generatorWeights), values(uninterrupted.generatorWeights))
-        XCTAssertEqual(values(resumed.discriminatorWeights), values(uninterrupted.discriminatorWeights))
-        XCTAssertEqual(values(resumed.averagedGeneratorWeights), values(uninterrupted.averagedGeneratorWeights))
+        XCTAssertEqual(values(resumed.replica.generatorWeights), values(uninterrupted.replica.generatorWeights))
+        XCTAssertEqual(values(resumed.replica.discriminatorWeights), values(uninterrupted.replica.discriminatorWeights))
+        XCTAssertEqual(values(resumed.replica.averagedGeneratorWeights), values(uninterrupted.replica.averagedGeneratorWeights))
     }
 
     func testTrainingMovesTheWeightsAndKeepsLossesFinite() throws {
         let trainer = try Trainer(config: config, dataset: try makeDataset(in: directory))
-        let before = values(trainer.generatorWeights)
+        let before = values(trainer.replica.generatorWeights)
         let log = try trainer.step()
         XCTAssertEqual(log.map(\.0), ["d_loss", "wasserstein", "gp", "drift", "g_loss"])
         XCTAssertTrue(log.allSatisfy { $0.1.isFinite })
-        XCTAssertNotEqual(values(trainer.generatorWeights), before)
+        XCTAssertNotEqual(values(trainer.replica.generatorWeights), before)
         XCTAssertEqual(trainer.progress.imagesShown, 8)
     }
 
@@ -92,7 +92,7 @@ final class TrainerTests: XCTestCase {
         let trainer = try Trainer(config: config, dataset: try makeDataset(in: directory))
         TensorMemory.releaseUnused()  // what earlier tests left behind
         var previousPhase: (Int, Phase)?, steadySteps = 0
-        while trainer.progress.imagesShown < trainer.totalImages {
+        while trainer.progress.imagesShown < config.totalImages {
             let phase = (trainer.schedule.resolution, trainer.schedule.phase)
             let before = TensorMemory.allocations
             try trainer.step()
@@ -110,8 +110,8 @@ final class TrainerTests: XCTestCase {
 
     /// Every sample is visited once per epoch, in a seeded order that changes between epochs.
     func testEpochOrderVisitsEverySampleOnce() throws {
-        let trainer = try Trainer(config: config, dataset: try makeDataset(in: directory))
-        let first = (0..<12).map { trainer.datasetIndex($0) }, second = (12..<24).map { trainer.datasetIndex($0) }
+        var source = try minibatchSource(rank: 0, ranks: 1, dataset: makeDataset(in: directory))
+        let first = (0..<12).map { source.datasetIndex($0) }, second = (12..<24).map { source.datasetIndex($0) }
         XCTAssertEqual(first.sorted(), Array(0..<12))
         XCTAssertEqual(second.sorted(), Array(0..<12))
         XCTAssertNotEqual(first, second)
@@ -119,22 +119,28 @@ final class TrainerTests: XCTestCase {
 
     /// Over an epoch, the shares of 1, 2 or 3 ranks together cover every sample exactly once, and the
     /// global minibatches are the same whatever the number of ranks.
-    func testShardsCoverEachEpochExactlyOnce() throws {
+    func testSharesCoverEachEpochExactlyOnce() throws {
         let dataset = try makeDataset(in: directory)
-        var config = self.config
-        config.network.mbstdGroupSize = 2
-        config.schedule.minibatchDefault = 12
         var batchesBySize: [[[Int]]] = []
         for size in 1...3 {
-            let ranks = try (0..<size).map { try Trainer(config: config, dataset: dataset, collective: Rank(rank: $0, size: size)) }
+            var ranks = (0..<size).map { minibatchSource(rank: $0, ranks: size, dataset: dataset) }
             // Two epochs of the 12-image dataset, one global minibatch each.
-            let batches = [0, 12].map { position in ranks.flatMap { $0.shardIndices(position: position, minibatch: 12) } }
+            let batches = [0, 12].map { position in
+                ranks.indices.flatMap { rank in
+                    ranks[rank].share(of: 12).map { ranks[rank].datasetIndex(position + $0) }
+                }
+            }
             for batch in batches { XCTAssertEqual(batch.sorted(), Array(0..<dataset.count), "\(size) ranks") }
             batchesBySize.append(batches)
         }
         XCTAssertNotEqual(batchesBySize[0][0], batchesBySize[0][1], "each epoch has its own order")
         XCTAssertEqual(batchesBySize[0], batchesBySize[1])
         XCTAssertEqual(batchesBySize[0], batchesBySize[2])
+    }
+
+    private func minibatchSource(rank: Int, ranks: Int, dataset: PreparedDataset) -> MinibatchSource {
+        MinibatchSource(dataset: dataset, recipe: config.recipe, random: RandomStreams(seed: config.seed), rank: rank,
+                        ranks: ranks)
     }
 
     func testDatasetBelowTheRunResolutionIsRejected() throws {
@@ -144,18 +150,4 @@ final class TrainerTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("needs 32x32"), "\($0)")
         }
     }
-}
-
-/// A rank of a group that never communicates: enough to ask which samples a rank would take.
-private struct Rank: Collective {
-    let rank: Int
-    let size: Int
-    func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
-    func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
-    func sum(_ values: inout [Double]) throws {}
-    func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { CompletedSum() }
-    func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { CompletedSum() }
-    func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
-    func allgather(bytes: [UInt8]) throws -> [[UInt8]] { Array(repeating: bytes, count: size) }
-    func barrier() throws {}
 }

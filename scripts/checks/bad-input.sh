@@ -22,21 +22,21 @@ expect_error "dataset of another version" "built by format version 7" "$progan" 
 expect_error "missing dataset" "missing.pgds: no such file or directory" "$progan" train --dataset "$work/missing.pgds" --out "$work/r3" "${flags[@]}"
 
 head -c 5000 "$checkpoint" >"$work/truncated.ckpt"
-expect_error "truncated checkpoint" "truncated.ckpt: truncated" "$progan" generate --checkpoint "$work/truncated.ckpt" --out "$work/g1"
+expect_error "truncated checkpoint" "truncated.ckpt: truncated" "$progan" generate "$work/truncated.ckpt" --out "$work/g1"
 cp "$checkpoint" "$work/flipped.ckpt"
 printf '\xff' | dd of="$work/flipped.ckpt" bs=1 seek=6000 conv=notrunc 2>/dev/null
-expect_error "bit-flipped checkpoint" "fails its checksum" "$progan" generate --checkpoint "$work/flipped.ckpt" --out "$work/g2"
+expect_error "bit-flipped checkpoint" "fails its checksum" "$progan" generate "$work/flipped.ckpt" --out "$work/g2"
 cp "$checkpoint" "$work/version.ckpt"
 printf '\x09' | dd of="$work/version.ckpt" bs=1 seek=8 conv=notrunc 2>/dev/null
-expect_error "checkpoint of another version" "checkpoint format version 9" "$progan" generate --checkpoint "$work/version.ckpt" --out "$work/g3"
-expect_error "checkpoint of another configuration" "written by a run with a different configuration" \
+expect_error "checkpoint of another version" "checkpoint format version 9" "$progan" generate "$work/version.ckpt" --out "$work/g3"
+expect_error "checkpoint of another configuration" "written by a run with a different recipe (loss.kind" \
     "$progan" train --dataset "$work/set.pgds" --out "$work/r4" "${flags[@]}" --loss hinge --resume "$checkpoint"
 for output in g1 g2 g3 r1 r2 r3; do [[ ! -e $work/$output ]] || fail "a failed command left $output behind"; done
 
 expect_error "unknown flag" "Unknown option '--bogus'" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --bogus
 expect_error "zero minibatch" "minibatch 0" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --minibatch 0
 expect_error "negative length" "total_kimg -1.0 must be positive" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --total-kimg=-1
-expect_error "zero count" "--count must be positive" "$progan" generate --checkpoint "$checkpoint" --out "$work/g4" --count 0
+expect_error "zero images" "--images must be positive" "$progan" generate "$checkpoint" --out "$work/g4" --images 0
 expect_error "resolution not a power of two" "resolution 48 is not a power of two" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --resolution 48
 expect_error "minibatch vs stddev group" "not divisible by the minibatch-stddev group size 4" \
     "$progan" train --dataset "$work/set.pgds" --out "$work/r5" "${flags[@]}" --minibatch 6

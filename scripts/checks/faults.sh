@@ -11,7 +11,7 @@ flags=(--dataset "$work/set.pgds" --preset tiny --resolution 8 --stabilize-kimg 
 echo '{"skip_non_finite_steps": true}' >"$work/skip.json"
 "$progan" train "${flags[@]}" --out "$work/skip" --config "$work/skip.json" --learning-rate 1e30 >/dev/null ||
     fail "the skipping run failed"
-skipped=$(tail -1 "$work/skip/metrics.jsonl" | sed -E 's/.*"skipped_updates": ([0-9]+).*/\1/')
+skipped=$(tail -1 "$work/skip/metrics.jsonl" | sed -E 's/.*"skipped_updates": ?([0-9]+).*/\1/')
 ((skipped > 0)) || fail "no update was skipped"
 "$progan" report "$work/skip" >/dev/null || fail "the metrics of a run with skipped updates are unreadable"
 echo "non-finite updates skipped and counted: $skipped"
@@ -31,6 +31,6 @@ grep -q "$work/small/run/" <<<"$error" || fail "the error does not name the file
 echo "full disk: $error"
 kept=$(find "$work/small/run/checkpoints" -name 'step-*.ckpt' | sort | tail -1)
 [[ -n $kept ]] || fail "no earlier checkpoint"
-"$progan" generate --checkpoint "$kept" --count 2 --out "$work/from-kept" >/dev/null || fail "the kept checkpoint $kept is unusable"
+"$progan" generate "$kept" --images 2 --out "$work/from-kept" >/dev/null || fail "the kept checkpoint $kept is unusable"
 [[ -z $(find "$work/small/run" -name '*.tmp*') ]] || fail "a temporary file was left behind"
 echo "the previous checkpoint $(basename "$kept") is intact"

@@ -12,9 +12,10 @@ OPENBLAS_NUM_THREADS=1 "$progan" train --dataset "$work/set.pgds" --out "$work/r
 checkpoint=$work/run/checkpoints/final.ckpt
 
 # Round trip: export -> import -> export gives the same tensor bytes (the data after the header).
-"$progan" export "$checkpoint" --out "$work/all.safetensors" --net all --samples 0 >/dev/null || fail "export failed"
+"$progan" export "$checkpoint" --out "$work/all.safetensors" --net all --images 0 >/dev/null || fail "export failed"
 "$progan" import "$work/all.safetensors" --out "$work/imported" --preset tiny >"$work/import.log" || fail "import failed: $(cat "$work/import.log")"
-"$progan" export "$work/imported/checkpoints/step-000000000.ckpt" --out "$work/again.safetensors" --net all --samples 0 >/dev/null \
+"$progan" export "$work/imported/checkpoints/step-000000000.ckpt" --out "$work/again.safetensors" --net all --images 0 \
+    >/dev/null \
     || fail "export of the imported checkpoint failed"
 data_bytes() { python3 -c 'import struct, sys; b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]; sys.stdout.buffer.write(b[8 + n:])' "$1"; }
 cmp <(data_bytes "$work/all.safetensors") <(data_bytes "$work/again.safetensors") || fail "export -> import -> export changed the weights"
@@ -55,7 +56,7 @@ expect_error "corrupt header" "garbage.safetensors: the header is not valid JSON
 expect_error "empty file" "empty.safetensors: file is empty" "$progan" import "$work/empty.safetensors" --out "$work/i5"
 sed 's/"F32"/"F16"/' "$work/all.safetensors" >"$work/f16.safetensors"
 expect_error "float16 tensors" "is F16; progan reads F32 tensors only" "$progan" import "$work/f16.safetensors" --out "$work/i6"
-"$progan" export "$checkpoint" --out "$work/g_ema.safetensors" --samples 0 >/dev/null || fail "export of g_ema failed"
+"$progan" export "$checkpoint" --out "$work/g_ema.safetensors" --images 0 >/dev/null || fail "export of g_ema failed"
 expect_error "no discriminator" "holds no discriminator" "$progan" import "$work/g_ema.safetensors" --out "$work/i7"
 expect_error "missing model" "missing.safetensors: no such file" "$progan" import "$work/missing.safetensors" --out "$work/i8"
 

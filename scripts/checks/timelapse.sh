@@ -38,7 +38,7 @@ expect_error "an .mp4 without ffmpeg" "needs ffmpeg on PATH" env PATH=/nonexiste
 expect_error "a folder that is not a run" "$work: not a run directory" "$progan" timelapse "$work"
 expect_error "an unknown output type" "$work/t.gif: unknown animation type" "$progan" timelapse "$run" --out "$work/t.gif"
 
-"$progan" interpolate --checkpoint "$run/checkpoints/final.ckpt" --keyframes 2 --frames-per-keyframe 3 --video "$work/walk.png" ||
+"$progan" interpolate "$run/checkpoints/final.ckpt" --keyframes 2 --frames-per-keyframe 3 --video "$work/walk.png" ||
     fail "interpolate --video failed"
 read -r frames width height < <(apng_frames "$work/walk.png") || fail "walk.png is not a valid APNG"
 ((frames == 6)) || fail "interpolate wrote $frames frames, expected 6"
@@ -54,7 +54,7 @@ count_frames() { ffprobe -v error -count_frames -select_streams v:0 -show_entrie
 IFS=, read -r vwidth vheight vframes < <(count_frames "$run/timelapse.mp4")
 ((vframes == ticks && vwidth >= 512)) || fail "timelapse.mp4: $vframes frames of ${vwidth}x$vheight for $ticks ticks"
 echo "MP4: $vframes frames of ${vwidth}x$vheight"
-"$progan" interpolate --checkpoint "$run/checkpoints/final.ckpt" --keyframes 2 --frames-per-keyframe 3 --video "$work/walk.mp4" ||
+"$progan" interpolate "$run/checkpoints/final.ckpt" --keyframes 2 --frames-per-keyframe 3 --video "$work/walk.mp4" ||
     fail "interpolate --video .mp4 failed"
 IFS=, read -r vwidth vheight vframes < <(count_frames "$work/walk.mp4")
 ((vframes == 6)) || fail "walk.mp4 has $vframes frames, expected 6"

@@ -1,5 +1,6 @@
-"""Checks a `progan export` against its reference samples: the PyTorch generator of progan_torch.py, built
-from the export, must make the same images from the same latents as progan did, within --tolerance.
+"""Checks a `progan export` against its reference samples: the PyTorch generator of the progan_torch package
+(`pip install ./scripts/torch`), built from the export, must make the same images from the same latents as
+progan did, within --tolerance.
 
     python scripts/torch/check_export.py model.safetensors [--samples model.samples.safetensors] [--tolerance 1e-4]
 
@@ -10,9 +11,7 @@ import os
 import sys
 
 import torch
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from progan_torch import load_generator, read  # noqa: E402
+from progan_torch import load_generator, read
 
 
 def main() -> int:

@@ -5,7 +5,7 @@
 
 networks:
 1. A pro_gan_pytorch Generator, shadow Generator and Discriminator of depth 5 with random weights and biases,
-   saved as its ProGAN.train saves them, go through pgp_convert.py to safetensors and back: every tensor
+   saved as its ProGAN.train saves them, go through progan-pgp-convert to safetensors and back: every tensor
    and conf must come back exactly.
 2. `progan import` of that model, then `progan export --net g|g_ema --resolution R --alpha A`: progan's
    images from the export's latents and D's scores of those images must equal pro_gan_pytorch's forward
@@ -27,7 +27,6 @@ import torch
 from pro_gan_pytorch.networks import Discriminator, Generator
 from safetensors.torch import load_file
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 DEPTH, LATENT = 5, 512
 # (depth, alpha, progan net): every depth, alphas inside (0, 1) and at 1, and the averaged generator.
 CASES = [(3, 0.3, "g"), (3, 1.0, "g"), (4, 0.6, "g"), (5, 0.25, "g"), (5, 1.0, "g"), (4, 1.0, "g_ema")]
@@ -40,7 +39,7 @@ def fail(message: str) -> None:
 
 
 def run(*command: str) -> str:
-    # progan runs pgp_convert.py with this interpreter, the one that has pro_gan_pytorch.
+    # progan runs its converter with this interpreter, the one that has pro_gan_pytorch and progan_torch.
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PROGAN_PYTHON": sys.executable})
     if result.returncode != 0:
         fail(f"{' '.join(command)} exited {result.returncode}: {(result.stderr or result.stdout).strip()}")
@@ -87,7 +86,7 @@ def compare_forward(progan: str, checkpoint: str, export: str, depth: int, alpha
                     generator: torch.nn.Module, discriminator: torch.nn.Module, tolerance: float, label: str) -> None:
     """progan's reference samples of `checkpoint` against pro_gan_pytorch's forward of the same networks."""
     run(progan, "export", checkpoint, "--out", export, "--net", net, "--resolution", str(1 << depth),
-        "--alpha", str(alpha), "--samples", "16", "--seed", str(seed))
+        "--alpha", str(alpha), "--images", "16", "--seed", str(seed))
     samples = load_file(os.path.splitext(export)[0] + ".samples.safetensors")
     with torch.no_grad():
         images = generator(samples["latents"], depth=depth, alpha=alpha)
@@ -110,10 +109,10 @@ def networks(args, work) -> None:
     print(f"check_pgp: pro_gan_pytorch depth {DEPTH}, latent {LATENT}: G {counts[0]}, D {counts[1]} parameters, random weights")
 
     # 1. The converter alone, both ways.
-    convert = os.path.join(HERE, "pgp_convert.py")
-    run(sys.executable, convert, "to-safetensors", work("pgp_model.bin"), work("converted.safetensors"))
-    run(sys.executable, convert, "to-pgp", work("converted.safetensors"), work("back.bin"))
-    same_saved_models(saved, torch.load(work("back.bin"), weights_only=True), "pgp_convert round trip")
+    convert = (sys.executable, "-m", "progan_torch.pgp_convert")
+    run(*convert, "to-safetensors", work("pgp_model.bin"), work("converted.safetensors"))
+    run(*convert, "to-pgp", work("converted.safetensors"), work("back.bin"))
+    same_saved_models(saved, torch.load(work("back.bin"), weights_only=True), "progan-pgp-convert round trip")
 
     # 2. progan's forward against pro_gan_pytorch's.
     run(args.progan, "import", work("pgp_model.bin"), "--out", work("run"), "--preset", "tiny")
@@ -123,7 +122,7 @@ def networks(args, work) -> None:
                         generator if net == "g" else shadow, discriminator, args.tolerance, "")
 
     # 3. Back to pro_gan_pytorch from progan's checkpoint.
-    run(args.progan, "export", checkpoint, "--format", "pgp", "--out", work("exported_pgp.bin"), "--samples", "0")
+    run(args.progan, "export", checkpoint, "--format", "pgp", "--out", work("exported_pgp.bin"), "--images", "0")
     exported = torch.load(work("exported_pgp.bin"), weights_only=True)
     same_saved_models(saved, exported, "progan import -> export --format pgp")
 
@@ -139,7 +138,7 @@ def workflow(args, work) -> None:
     if "resuming from " + work("run/checkpoints/step-000000000.ckpt") not in log:
         fail(f"progan train did not continue from the imported checkpoint:\n{log}")
     final = work("run/checkpoints/final.ckpt")
-    run(args.progan, "export", final, "--format", "pgp", "--out", work("trained.bin"), "--samples", "0")
+    run(args.progan, "export", final, "--format", "pgp", "--out", work("trained.bin"), "--images", "0")
     trained = torch.load(work("trained.bin"), weights_only=True)
     modules = {}
     for key, module in (("generator", Generator), ("shadow_generator", Generator), ("discriminator", Discriminator)):

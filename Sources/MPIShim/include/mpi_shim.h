@@ -14,7 +14,6 @@
 // larger counts fail with MPI_ERR_COUNT rather than being truncated.
 
 #include <stddef.h>
-#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,14 +36,14 @@ void pgmpi_abort(int code, const char *message) __attribute__((noreturn));
 
 int pgmpi_broadcast_bytes(void *bytes, size_t count, int root);
 
-// In-place sums over all ranks.
-int pgmpi_allreduce_sum_float(float *values, size_t count);
-int pgmpi_allreduce_sum_double(double *values, size_t count);
-int pgmpi_allreduce_sum_int64(int64_t *values, size_t count);
+// The element types and operations of the reductions below: one tag per C
+// type, so that one entry point serves them all.
+typedef enum { PGMPI_FLOAT, PGMPI_DOUBLE, PGMPI_INT64 } pgmpi_element;
+typedef enum { PGMPI_SUM, PGMPI_MAX } pgmpi_operation;
 
-// In-place maxima over all ranks.
-int pgmpi_allreduce_max_double(double *values, size_t count);
-int pgmpi_allreduce_max_int64(int64_t *values, size_t count);
+// Replaces each of `count` elements of type `element` by its sum or maximum
+// over all ranks.
+int pgmpi_allreduce(void *values, size_t count, pgmpi_element element, pgmpi_operation operation);
 
 // A non-blocking reduction in flight. The buffer must stay alive and untouched
 // until pgmpi_wait returns.
@@ -52,9 +51,7 @@ typedef struct pgmpi_request pgmpi_request;
 
 // On success *request must be passed to pgmpi_wait exactly once; on failure
 // *request is NULL.
-int pgmpi_start_allreduce_sum_float(float *values, size_t count, pgmpi_request **request);
-int pgmpi_start_allreduce_sum_double(double *values, size_t count, pgmpi_request **request);
-int pgmpi_start_allreduce_sum_int64(int64_t *values, size_t count, pgmpi_request **request);
+int pgmpi_start_allreduce_sum(void *values, size_t count, pgmpi_element element, pgmpi_request **request);
 // Completes the reduction and frees `request`, whether or not it succeeded.
 int pgmpi_wait(pgmpi_request *request);
 

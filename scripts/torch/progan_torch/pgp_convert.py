@@ -1,7 +1,8 @@
 """pro_gan_pytorch 3.4 saved models <-> progan safetensors.
 
-    python scripts/torch/pgp_convert.py to-safetensors MODEL.bin OUT.safetensors
-    python scripts/torch/pgp_convert.py to-pgp IN.safetensors OUT.bin
+    progan-pgp-convert to-safetensors MODEL.bin OUT.safetensors
+    progan-pgp-convert to-pgp IN.safetensors OUT.bin
+    (or python -m progan_torch.pgp_convert ...)
 
 A pro_gan_pytorch saved model is what its ProGAN.train writes (torch.save of a dict with "generator",
 "discriminator" and, with EMA, "shadow_generator", each {"conf": ..., "state_dict": ...}). The safetensors
@@ -15,10 +16,6 @@ import json
 import os
 import sys
 import tempfile
-
-import torch
-from safetensors.torch import load_file, save_file
-from safetensors import safe_open
 
 # pro_gan_pytorch's widths: nf(stage) = clip(16384 / 2^stage, 1, 512), fixed in its networks.py.
 FMAP_BASE, FMAP_MAX = 16384, 512
@@ -71,6 +68,18 @@ NETWORKS = (  # (pro_gan_pytorch key, progan net, names, required)
 )
 
 
+def require_torch(path: str):
+    """(torch, safetensors with its torch API), or a one-line error saying what to install. Imported here
+    rather than at the top so that a Python without them reports that instead of a traceback."""
+    try:
+        import torch
+        import safetensors.torch
+    except ImportError as error:
+        raise ConversionError(f"{path}: converting pro_gan_pytorch models needs PyTorch and safetensors "
+                              f"({error}): pip install torch safetensors")
+    return torch, safetensors
+
+
 def write_atomically(path: str, write) -> None:
     """write(temporary path), then rename over `path`: the file is always the old one or the whole new one."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -88,6 +97,7 @@ def write_atomically(path: str, write) -> None:
 
 
 def to_safetensors(model_path: str, out_path: str) -> None:
+    torch, safetensors = require_torch(model_path)
     try:
         saved = torch.load(model_path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for files that are not its pickles
@@ -131,14 +141,15 @@ def to_safetensors(model_path: str, out_path: str) -> None:
                "latent_size": latent, "mbstd_group_size": MBSTD_GROUP_SIZE, "image_channels": channels}
     metadata = {"format": "pt", "progan.network": json.dumps(network, sort_keys=True), "progan.weights": "raw",
                 "progan.source": "pro_gan_pytorch 3.4 saved model " + os.path.basename(model_path)}
-    write_atomically(out_path, lambda path: save_file(tensors, path, metadata=metadata))
+    write_atomically(out_path, lambda path: safetensors.torch.save_file(tensors, path, metadata=metadata))
 
 
 def to_pgp(safetensors_path: str, out_path: str) -> None:
+    torch, safetensors = require_torch(safetensors_path)
     try:
-        with safe_open(safetensors_path, framework="pt") as handle:
+        with safetensors.safe_open(safetensors_path, framework="pt") as handle:
             metadata = handle.metadata() or {}
-        tensors = load_file(safetensors_path)
+        tensors = safetensors.torch.load_file(safetensors_path)
     except Exception as error:
         raise ConversionError(f"{safetensors_path}: not a readable safetensors file ({str(error).splitlines()[0] if str(error) else type(error).__name__})")
     if "progan.network" not in metadata:
@@ -172,7 +183,8 @@ def to_pgp(safetensors_path: str, out_path: str) -> None:
 
 def main() -> int:
     if len(sys.argv) != 4 or sys.argv[1] not in ("to-safetensors", "to-pgp"):
-        print("usage: pgp_convert.py to-safetensors MODEL OUT.safetensors | to-pgp IN.safetensors OUT", file=sys.stderr)
+        print("usage: progan-pgp-convert to-safetensors MODEL OUT.safetensors | to-pgp IN.safetensors OUT",
+              file=sys.stderr)
         return 2
     try:
         (to_safetensors if sys.argv[1] == "to-safetensors" else to_pgp)(sys.argv[2], sys.argv[3])

@@ -1,8 +1,6 @@
-import Distributed
-import Engine
-
-/// What the trainer needs from the other ranks. `Communicator` provides it over MPI; `SingleProcess`
-/// is the trivial group of one, for tests and tools that never start MPI.
+/// What computations spread over ranks need from the other ranks: sums, broadcasts, gathers and a
+/// barrier. `Communicator` provides it over MPI; `SingleProcess` is the trivial group of one, for tests
+/// and tools that never start MPI. Starting, aborting and finalizing the job stay with `Communicator`.
 public protocol Collective {
     var rank: Int { get }
     var size: Int { get }
@@ -18,6 +16,8 @@ public protocol Collective {
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws
     /// Every rank's block, indexed by rank; all blocks have the same length.
     func allgather(bytes: [UInt8]) throws -> [[UInt8]]
+    /// Every rank's block, indexed by rank, when blocks may differ in length.
+    func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]]
     func barrier() throws
 }
 
@@ -44,6 +44,7 @@ public struct SingleProcess: Collective {
     public func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { CompletedSum() }
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
     public func allgather(bytes: [UInt8]) throws -> [[UInt8]] { [bytes] }
+    public func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]] { [unevenBytes] }
     public func barrier() throws {}
 }
 
@@ -51,17 +52,26 @@ extension Communicator: Collective {
     public func sum(_ values: UnsafeMutableBufferPointer<Float>) throws { try allreduceSum(values) }
     public func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws { try allreduceSum(values) }
     public func sum(_ values: inout [Double]) throws { try allreduceSum(&values) }
-    public func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { try startAllreduceSum(values) }
-    public func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { try startAllreduceSum(values) }
+    public func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum {
+        try startAllreduceSum(values)
+    }
+    public func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum {
+        try startAllreduceSum(values)
+    }
 }
 
 extension Collective {
     /// Replaces every other rank's values with root's.
-    func broadcast(_ buffer: FloatBuffer, root: Int) throws {
-        try broadcast(UnsafeMutableRawBufferPointer(start: buffer.pointer, count: buffer.count * 4), root: root)
+    public func broadcast(_ values: inout [Int64], root: Int) throws {
+        try values.withUnsafeMutableBytes { try broadcast($0, root: root) }
     }
 
-    func broadcast(_ values: inout [Int64], root: Int) throws {
-        try values.withUnsafeMutableBytes { try broadcast($0, root: root) }
+    /// Every rank's `values`, indexed by rank (all ranks pass the same number of values).
+    public func allgather(_ values: [Double]) throws -> [[Double]] {
+        try allgather(bytes: values.withUnsafeBytes { Array($0) }).map { block in
+            block.withUnsafeBytes { bytes in
+                values.indices.map { bytes.loadUnaligned(fromByteOffset: $0 * 8, as: Double.self) }
+            }
+        }
     }
 }
