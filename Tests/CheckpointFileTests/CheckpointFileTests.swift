@@ -1,4 +1,5 @@
 import SafeIO
+import TestSupport
 import XCTest
 @testable import CheckpointFile
 
@@ -107,20 +108,15 @@ final class CheckpointFileTests: XCTestCase {
     }
 
     func testReadNamesMissingEmptyAndDirectoryPaths() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-\(UUID().uuidString)").path
-        try createDirectory(directory)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        XCTAssertThrowsError(try CheckpointFile.read(path: directory + "/missing.ckpt")) {
-            XCTAssertEqual("\($0)", "\(directory)/missing.ckpt: no such file")
+        let directory = try TemporaryDirectory()
+        let missing = directory.file("missing.ckpt")
+        XCTAssertThrowsError(try CheckpointFile.read(path: missing)) { XCTAssertEqual("\($0)", "\(missing): no such file") }
+        let empty = try directory.write([], to: "empty.ckpt")
+        XCTAssertThrowsError(try CheckpointFile.read(path: empty)) { XCTAssertEqual("\($0)", "\(empty): file is empty") }
+        XCTAssertThrowsError(try CheckpointFile.read(path: directory.path)) {
+            XCTAssertEqual("\($0)", "\(directory.path): is a directory, not a checkpoint")
         }
-        FileManager.default.createFile(atPath: directory + "/empty.ckpt", contents: Data())
-        XCTAssertThrowsError(try CheckpointFile.read(path: directory + "/empty.ckpt")) {
-            XCTAssertEqual("\($0)", "\(directory)/empty.ckpt: file is empty")
-        }
-        XCTAssertThrowsError(try CheckpointFile.read(path: directory)) {
-            XCTAssertEqual("\($0)", "\(directory): is a directory, not a checkpoint")
-        }
-        try sample.write(to: directory + "/good.ckpt")
-        XCTAssertEqual(try CheckpointFile.read(path: directory + "/good.ckpt").serialized(), sample.serialized())
+        try sample.write(to: directory.file("good.ckpt"))
+        XCTAssertEqual(try CheckpointFile.read(path: directory.file("good.ckpt")).serialized(), sample.serialized())
     }
 }
