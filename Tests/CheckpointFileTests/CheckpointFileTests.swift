@@ -13,12 +13,7 @@ final class CheckpointFileTests: XCTestCase {
     ])
 
     private func assertRejected(_ bytes: [UInt8], _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try CheckpointFile.parse(bytes, path: path), file: file, line: line) { error in
-            let message = "\(error)"
-            XCTAssertTrue(message.hasPrefix("\(path): "), message, file: file, line: line)
-            XCTAssertTrue(message.contains(expected), "'\(message)' does not mention '\(expected)'", file: file, line: line)
-            XCTAssertFalse(message.contains("\n"), "not one line: \(message)", file: file, line: line)
-        }
+        assertOneLineError(try CheckpointFile.parse(bytes, path: path), path: path, mentioning: expected, file: file, line: line)
     }
 
     /// Offset of the first byte after section `index`'s name-length field, counted from the serialized sample.

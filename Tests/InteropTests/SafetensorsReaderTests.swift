@@ -21,12 +21,7 @@ final class SafetensorsReaderTests: XCTestCase {
     }
 
     private func assertRejected(_ bytes: [UInt8], _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try SafetensorsFile.parse(bytes, path: path), file: file, line: line) { error in
-            let message = "\(error)"
-            XCTAssertTrue(message.hasPrefix("\(path): "), message, file: file, line: line)
-            XCTAssertTrue(message.contains(expected), "'\(message)' does not mention '\(expected)'", file: file, line: line)
-            XCTAssertFalse(message.contains("\n"), "not one line: \(message)", file: file, line: line)
-        }
+        assertOneLineError(try SafetensorsFile.parse(bytes, path: path), path: path, mentioning: expected, file: file, line: line)
     }
 
     func testRoundTripKeepsNamesShapesValuesOrderAndMetadata() throws {
