@@ -11,8 +11,8 @@ import PackageDescription
 //   Safetensors · CheckpointFile (the two file formats' containers)
 //   SafeIO (atomic writes, CRC32, bounds-checked byte reader, overflow-checked element count)
 //   MPIShim, PNGShim, StopSignal (C) over CMPI, CPNG, CBLAS (system libraries)
-// Tests/<X>Tests hold target X's unit tests (Safetensors' are in InteropTests), over test-only helpers:
-//   ImageFixtures (pattern images, image folders) over TestSupport (temporary directories)
+// Tests/<X>Tests test target X (CLITests: progan; Safetensors' are in InteropTests), over test-only helpers:
+//   ImageFixtures (pattern images, image folders) over TestSupport (temporary directories, error assertions)
 //   EngineTesting (naive Double kernels and central differences, the yardsticks of Engine's maths)
 let package = Package(
     name: "progan",
