@@ -11,6 +11,9 @@ import PackageDescription
 //   Safetensors · CheckpointFile (the two file formats' containers)
 //   SafeIO (atomic writes, CRC32, bounds-checked byte reader, overflow-checked element count)
 //   MPIShim, PNGShim, StopSignal (C) over CMPI, CPNG, CBLAS (system libraries)
+// Tests/<X>Tests test target X (CLITests: progan; Safetensors' are in InteropTests), over test-only helpers:
+//   ImageFixtures (pattern images, image folders) over TestSupport (temporary directories, error assertions)
+//   EngineTesting (naive Double kernels and central differences, the yardsticks of Engine's maths)
 let package = Package(
     name: "progan",
     products: [
@@ -63,16 +66,31 @@ let package = Package(
         // Collective-operation checks run under `mpirun -np 2` by scripts/test.sh.
         .executableTarget(name: "mpi-check", dependencies: ["Distributed"]),
 
-        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SafeIO"]),
-        .testTarget(name: "DatasetTests", dependencies: ["Dataset", "ImageIO", "SafeIO", "Engine"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Engine"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "ImageFixtures", dependencies: ["ImageIO", "TestSupport"], path: "Tests/ImageFixtures"),
+        .target(name: "EngineTesting", path: "Tests/EngineTesting"),
+
+        .testTarget(name: "SafeIOTests", dependencies: ["SafeIO", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTesting"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SafeIO", "ImageFixtures", "TestSupport"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
+        .testTarget(
+            name: "DatasetTests",
+            dependencies: ["Dataset", "ImageIO", "SafeIO", "Engine", "ImageFixtures", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Engine", "EngineTesting"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Engine"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Model", "Engine", "Dataset", "ImageIO", "SafeIO",
-                                                  "CheckpointFile"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Training", "ImageIO", "SafeIO"]),
-        .testTarget(name: "CheckpointFileTests", dependencies: ["CheckpointFile", "SafeIO"]),
-        .testTarget(name: "InteropTests", dependencies: ["Interop", "Safetensors", "Training", "Model", "Engine"]),
+        .testTarget(
+            name: "TrainingTests",
+            dependencies: [
+                "Training", "Model", "Engine", "EngineTesting", "Dataset", "ImageIO", "SafeIO", "CheckpointFile",
+            ]),
+        .testTarget(
+            name: "ReportsTests",
+            dependencies: ["Reports", "Training", "ImageIO", "SafeIO", "ImageFixtures", "TestSupport"]),
+        .testTarget(name: "CheckpointFileTests", dependencies: ["CheckpointFile", "SafeIO", "TestSupport"]),
+        .testTarget(
+            name: "InteropTests",
+            dependencies: ["Interop", "Safetensors", "Training", "Model", "Engine", "TestSupport"]),
         .testTarget(
             name: "TrainingOptionsTests",
             dependencies: [

@@ -1,4 +1,5 @@
 import SafeIO
+import TestSupport
 import XCTest
 @testable import CheckpointFile
 
@@ -11,15 +12,8 @@ final class CheckpointFileTests: XCTestCase {
         .init(name: "empty", payload: []),
     ])
 
-    private func assertRejected(
-        _ bytes: [UInt8], _ expected: String, file: StaticString = #filePath, line: UInt = #line
-    ) {
-        XCTAssertThrowsError(try CheckpointFile.parse(bytes, path: path), file: file, line: line) { error in
-            let message = "\(error)"
-            XCTAssertTrue(message.hasPrefix("\(path): "), message, file: file, line: line)
-            XCTAssertTrue(message.contains(expected), "'\(message)' lacks '\(expected)'", file: file, line: line)
-            XCTAssertFalse(message.contains("\n"), "not one line: \(message)", file: file, line: line)
-        }
+    private func assertRejected(_ bytes: [UInt8], _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
+        assertOneLineError(try CheckpointFile.parse(bytes, path: path), path: path, mentioning: expected, file: file, line: line)
     }
 
     /// Offset of the first byte after section `index`'s name-length field, counted from the serialized sample.
@@ -110,20 +104,15 @@ final class CheckpointFileTests: XCTestCase {
     }
 
     func testReadNamesMissingEmptyAndDirectoryPaths() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ckpt-\(UUID().uuidString)").path
-        try createDirectory(directory)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        XCTAssertThrowsError(try CheckpointFile.read(path: directory + "/missing.ckpt")) {
-            XCTAssertEqual("\($0)", "\(directory)/missing.ckpt: no such file")
+        let directory = try TemporaryDirectory()
+        let missing = directory.file("missing.ckpt")
+        XCTAssertThrowsError(try CheckpointFile.read(path: missing)) { XCTAssertEqual("\($0)", "\(missing): no such file") }
+        let empty = try directory.write([], to: "empty.ckpt")
+        XCTAssertThrowsError(try CheckpointFile.read(path: empty)) { XCTAssertEqual("\($0)", "\(empty): file is empty") }
+        XCTAssertThrowsError(try CheckpointFile.read(path: directory.path)) {
+            XCTAssertEqual("\($0)", "\(directory.path): is a directory, not a checkpoint")
         }
-        FileManager.default.createFile(atPath: directory + "/empty.ckpt", contents: Data())
-        XCTAssertThrowsError(try CheckpointFile.read(path: directory + "/empty.ckpt")) {
-            XCTAssertEqual("\($0)", "\(directory)/empty.ckpt: file is empty")
-        }
-        XCTAssertThrowsError(try CheckpointFile.read(path: directory)) {
-            XCTAssertEqual("\($0)", "\(directory): is a directory, not a checkpoint")
-        }
-        try sample.write(to: directory + "/good.ckpt")
-        XCTAssertEqual(try CheckpointFile.read(path: directory + "/good.ckpt").serialized(), sample.serialized())
+        try sample.write(to: directory.file("good.ckpt"))
+        XCTAssertEqual(try CheckpointFile.read(path: directory.file("good.ckpt")).serialized(), sample.serialized())
     }
 }

@@ -1,25 +1,17 @@
 @testable import Dataset
+import ImageFixtures
 import ImageIO
+import TestSupport
 import XCTest
 
-final class PreparationTests: XCTestCase {
-    private var directory: TemporaryDirectory!
+final class PreparationTests: TemporaryDirectoryTestCase {
     private let good = patternImage(width: 64, height: 64, seed: 1)
     private let large = patternImage(width: 75, height: 75, seed: 2)
     private let wide = patternImage(width: 80, height: 64, seed: 3)
 
-    override func setUpWithError() throws {
-        directory = try TemporaryDirectory()
-    }
-
-    override func tearDown() {
-        directory = nil
-    }
-
     /// Three usable images (one with an upper-case extension), three broken PNGs and a text file.
     private func makeMixedFolder() throws -> String {
-        let folder = directory.file("images")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        let folder = try directory.folder("images")
         try good.write(path: folder + "/good.png")
         try large.write(path: folder + "/large.png")
         try wide.write(path: folder + "/wide.PNG")
@@ -102,8 +94,7 @@ final class PreparationTests: XCTestCase {
     }
 
     func testAFolderWithoutPNGFilesIsAnError() throws {
-        let folder = directory.file("empty")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        let folder = try directory.folder("empty")
         XCTAssertEqual(try prepareError(folder: folder) as? DatasetError, .noPNGFiles(folder: folder))
 
         try directory.write(Array("notes".utf8), to: "empty/notes.txt")
@@ -113,8 +104,7 @@ final class PreparationTests: XCTestCase {
     }
 
     func testAFolderOfUnreadablePNGsIsAnError() throws {
-        let folder = directory.file("broken")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+        let folder = try directory.folder("broken")
         try directory.write([], to: "broken/a.png")
         try directory.write([1, 2, 3], to: "broken/b.png")
         let error = try prepareError(folder: folder)

@@ -1,10 +1,11 @@
 @testable import Dataset
+import ImageFixtures
 import ImageIO
 import SafeIO
+import TestSupport
 import XCTest
 
-final class PreparedDatasetTests: XCTestCase {
-    private var directory: TemporaryDirectory!
+final class PreparedDatasetTests: TemporaryDirectoryTestCase {
     private let images = [
         patternImage(width: 8, height: 8, seed: 4),
         // Both extremes, to pin the ends of the [-1, 1] range.
@@ -14,18 +15,10 @@ final class PreparedDatasetTests: XCTestCase {
     private var validBytes: [UInt8] = []
 
     override func setUpWithError() throws {
-        directory = try TemporaryDirectory()
-        let folder = directory.file("images")
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
-        for (index, image) in images.enumerated() {
-            try image.write(path: "\(folder)/\(index).png")
-        }
+        try super.setUpWithError()
+        let folder = try directory.imageFolder("images", images)
         try PreparedDataset.prepare(folder: folder, output: directory.file("valid.pgds"))
         validBytes = try directory.read("valid.pgds")
-    }
-
-    override func tearDown() {
-        directory = nil
     }
 
     func testTheHeaderAndLayoutMatchTheDocumentedFormat() throws {

@@ -1,3 +1,4 @@
+import EngineTesting
 import XCTest
 @testable import Engine
 

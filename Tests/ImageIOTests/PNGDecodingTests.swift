@@ -1,19 +1,10 @@
 import ImageIO
+import TestSupport
 import XCTest
 
 /// Decodes hand-built PNGs of every color type and bit depth and compares the
 /// result with RGB bytes worked out here from the PNG specification.
-final class PNGDecodingTests: XCTestCase {
-    private var directory: TemporaryDirectory!
-
-    override func setUpWithError() throws {
-        directory = try TemporaryDirectory()
-    }
-
-    override func tearDown() {
-        directory = nil
-    }
-
+final class PNGDecodingTests: TemporaryDirectoryTestCase {
     func testGray1BitMapsToBlackAndWhite() throws {
         // Width 5 leaves three padding bits at the end of each row.
         let samples = [0, 1, 1, 0, 1, 1, 0, 0, 1, 0]

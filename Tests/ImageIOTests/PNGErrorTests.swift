@@ -1,19 +1,10 @@
 import ImageIO
+import TestSupport
 import XCTest
 
 /// Every unreadable input must throw an error whose one-line message names the
 /// file and says what is wrong with it.
-final class PNGErrorTests: XCTestCase {
-    private var directory: TemporaryDirectory!
-
-    override func setUpWithError() throws {
-        directory = try TemporaryDirectory()
-    }
-
-    override func tearDown() {
-        directory = nil
-    }
-
+final class PNGErrorTests: TemporaryDirectoryTestCase {
     func testTruncatedPNGIsReportedAsCorrupt() throws {
         let (width, height) = (32, 32)
         let png = TestPNG(

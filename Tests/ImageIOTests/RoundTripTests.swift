@@ -1,17 +1,9 @@
+import ImageFixtures
 import ImageIO
+import TestSupport
 import XCTest
 
-final class RoundTripTests: XCTestCase {
-    private var directory: TemporaryDirectory!
-
-    override func setUpWithError() throws {
-        directory = try TemporaryDirectory()
-    }
-
-    override func tearDown() {
-        directory = nil
-    }
-
+final class RoundTripTests: TemporaryDirectoryTestCase {
     func testWrittenImageReadsBackIdentically() throws {
         let image = patternImage(width: 7, height: 5, seed: 3)
         let path = directory.file("roundtrip.png")
@@ -46,11 +38,5 @@ final class RoundTripTests: XCTestCase {
             }
             XCTAssert("\(error)".contains("no-such-dir/out.png"), "\(error)")
         }
-    }
-
-    private func patternImage(width: Int, height: Int, seed: Int) -> RGBImage {
-        RGBImage(
-            width: width, height: height,
-            pixels: (0..<width * height * 3).map { UInt8(truncatingIfNeeded: $0 * 29 + seed * 101) })
     }
 }

@@ -1,4 +1,5 @@
 import Engine
+import EngineTesting
 import Foundation
 import Model
 import XCTest

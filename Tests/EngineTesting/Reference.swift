@@ -1,22 +1,12 @@
-/// Naive, obviously correct kernels in Double: the yardstick the fast float kernels are tested and
-/// benchmarked against. Written as direct loops over the definitions, with no attempt at speed.
+/// Naive, obviously correct kernels in Double: the yardstick the fast float kernels are tested against.
+/// Written as direct loops over the definitions, with no attempt at speed.
 public enum Reference {
     /// Direct convolution, stride 1, zero padding. `x` is [N, C, H, W], `w` is [O, C, k, k].
-    public static func conv2d(_ x: [Double], _ xShape: [Int], _ w: [Double], _ wShape: [Int], padding: Int) -> [Double] {
-        let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
-        let (o, k) = (wShape[0], wShape[2])
-        let oh = h + 2 * padding - k + 1, ow = wd + 2 * padding - k + 1
-        var y = [Double](repeating: 0, count: n * o * oh * ow)
-        for s in 0..<n { for f in 0..<o { for i in 0..<oh { for j in 0..<ow {
-            var acc = 0.0
-            for ch in 0..<c { for ki in 0..<k { for kj in 0..<k {
-                let yi = i + ki - padding, xj = j + kj - padding
-                if yi >= 0 && yi < h && xj >= 0 && xj < wd {
-                    acc += x[((s * c + ch) * h + yi) * wd + xj] * w[((f * c + ch) * k + ki) * k + kj]
-                }
-            } } }
-            y[((s * o + f) * oh + i) * ow + j] = acc
-        } } } }
+    public static func conv2d(_ x: [Double], _ xShape: [Int], _ w: [Double], _ wShape: [Int],
+                              padding: Int) -> [Double] {
+        let geometry = ConvGeometry(xShape, wShape, padding: padding)
+        var y = [Double](repeating: 0, count: geometry.outputCount)
+        geometry.forEachTap { yi, xi, wi in y[yi] += x[xi] * w[wi] }
         return y
     }
 
@@ -86,40 +76,49 @@ public enum Reference {
 }
 
 extension Reference {
-    /// The gradient of `conv2d` with respect to its input, by scattering every output gradient back
-    /// over the pixels it was computed from.
-    public static func conv2dBackwardData(_ dy: [Double], _ xShape: [Int], _ w: [Double], _ wShape: [Int], padding: Int) -> [Double] {
-        let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
-        let (o, k) = (wShape[0], wShape[2])
-        let oh = h + 2 * padding - k + 1, ow = wd + 2 * padding - k + 1
-        var dx = [Double](repeating: 0, count: n * c * h * wd)
-        for s in 0..<n { for f in 0..<o { for i in 0..<oh { for j in 0..<ow {
-            let g = dy[((s * o + f) * oh + i) * ow + j]
-            for ch in 0..<c { for ki in 0..<k { for kj in 0..<k {
-                let yi = i + ki - padding, xj = j + kj - padding
-                if yi >= 0 && yi < h && xj >= 0 && xj < wd {
-                    dx[((s * c + ch) * h + yi) * wd + xj] += g * w[((f * c + ch) * k + ki) * k + kj]
-                }
-            } } }
-        } } } }
+    /// The gradient of `conv2d` with respect to its input: every output gradient scattered back over the
+    /// pixels it was computed from.
+    public static func conv2dBackwardData(_ dy: [Double], _ xShape: [Int], _ w: [Double], _ wShape: [Int],
+                                          padding: Int) -> [Double] {
+        var dx = [Double](repeating: 0, count: xShape.reduce(1, *))
+        ConvGeometry(xShape, wShape, padding: padding).forEachTap { yi, xi, wi in dx[xi] += dy[yi] * w[wi] }
         return dx
     }
 
     /// The gradient of `conv2d` with respect to its filter of shape `wShape`.
-    public static func conv2dBackwardFilter(_ x: [Double], _ xShape: [Int], _ dy: [Double], _ wShape: [Int], padding: Int) -> [Double] {
-        let (n, c, h, wd) = (xShape[0], xShape[1], xShape[2], xShape[3])
-        let (o, k) = (wShape[0], wShape[2])
-        let oh = h + 2 * padding - k + 1, ow = wd + 2 * padding - k + 1
-        var dw = [Double](repeating: 0, count: o * c * k * k)
+    public static func conv2dBackwardFilter(_ x: [Double], _ xShape: [Int], _ dy: [Double], _ wShape: [Int],
+                                            padding: Int) -> [Double] {
+        var dw = [Double](repeating: 0, count: wShape.reduce(1, *))
+        ConvGeometry(xShape, wShape, padding: padding).forEachTap { yi, xi, wi in dw[wi] += dy[yi] * x[xi] }
+        return dw
+    }
+}
+
+/// The three convolution passes are one sum over the same taps, accumulated into a different operand:
+/// the output (forward), the input's gradient or the filter's gradient (backward).
+private struct ConvGeometry {
+    let n, c, h, w, o, k, padding, oh, ow: Int
+
+    init(_ xShape: [Int], _ wShape: [Int], padding: Int) {
+        (n, c, h, w) = (xShape[0], xShape[1], xShape[2], xShape[3])
+        (o, k) = (wShape[0], wShape[2])
+        self.padding = padding
+        (oh, ow) = (h + 2 * padding - k + 1, w + 2 * padding - k + 1)
+    }
+
+    var outputCount: Int { n * o * oh * ow }
+
+    /// Calls `body(y, x, w)` with the flat indices of every output element, input pixel and filter weight
+    /// that the convolution multiplies together; taps that fall on the zero padding are left out.
+    func forEachTap(_ body: (Int, Int, Int) -> Void) {
         for s in 0..<n { for f in 0..<o { for i in 0..<oh { for j in 0..<ow {
-            let g = dy[((s * o + f) * oh + i) * ow + j]
             for ch in 0..<c { for ki in 0..<k { for kj in 0..<k {
-                let yi = i + ki - padding, xj = j + kj - padding
-                if yi >= 0 && yi < h && xj >= 0 && xj < wd {
-                    dw[((f * c + ch) * k + ki) * k + kj] += g * x[((s * c + ch) * h + yi) * wd + xj]
+                let xi = i + ki - padding, xj = j + kj - padding
+                if xi >= 0 && xi < h && xj >= 0 && xj < w {
+                    body(((s * o + f) * oh + i) * ow + j, ((s * c + ch) * h + xi) * w + xj,
+                         ((f * c + ch) * k + ki) * k + kj)
                 }
             } } }
         } } } }
-        return dw
     }
 }

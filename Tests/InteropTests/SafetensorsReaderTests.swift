@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 @testable import Safetensors
 
@@ -20,12 +21,7 @@ final class SafetensorsReaderTests: XCTestCase {
     }
 
     private func assertRejected(_ bytes: [UInt8], _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try SafetensorsFile.parse(bytes, path: path), file: file, line: line) { error in
-            let message = "\(error)"
-            XCTAssertTrue(message.hasPrefix("\(path): "), message, file: file, line: line)
-            XCTAssertTrue(message.contains(expected), "'\(message)' does not mention '\(expected)'", file: file, line: line)
-            XCTAssertFalse(message.contains("\n"), "not one line: \(message)", file: file, line: line)
-        }
+        assertOneLineError(try SafetensorsFile.parse(bytes, path: path), path: path, mentioning: expected, file: file, line: line)
     }
 
     func testRoundTripKeepsNamesShapesValuesOrderAndMetadata() throws {
@@ -105,14 +101,16 @@ final class SafetensorsReaderTests: XCTestCase {
     }
 
     func testReadNamesMissingEmptyAndDirectoryPaths() throws {
-        let directory = NSTemporaryDirectory() + "/safetensors-tests-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        XCTAssertThrowsError(try SafetensorsFile.read(path: directory + "/missing.safetensors")) { XCTAssertTrue("\($0)".hasSuffix("missing.safetensors: no such file")) }
-        FileManager.default.createFile(atPath: directory + "/empty.safetensors", contents: Data())
-        XCTAssertThrowsError(try SafetensorsFile.read(path: directory + "/empty.safetensors")) { XCTAssertTrue("\($0)".hasSuffix("file is empty")) }
-        XCTAssertThrowsError(try SafetensorsFile.read(path: directory)) { XCTAssertTrue("\($0)".contains("is a directory")) }
-        try sample.write(to: directory + "/good.safetensors")
-        XCTAssertEqual(try SafetensorsFile.read(path: directory + "/good.safetensors"), sample)
+        let directory = try TemporaryDirectory()
+        XCTAssertThrowsError(try SafetensorsFile.read(path: directory.file("missing.safetensors"))) {
+            XCTAssertTrue("\($0)".hasSuffix("missing.safetensors: no such file"))
+        }
+        let empty = try directory.write([], to: "empty.safetensors")
+        XCTAssertThrowsError(try SafetensorsFile.read(path: empty)) { XCTAssertTrue("\($0)".hasSuffix("file is empty")) }
+        XCTAssertThrowsError(try SafetensorsFile.read(path: directory.path)) {
+            XCTAssertTrue("\($0)".contains("is a directory"))
+        }
+        try sample.write(to: directory.file("good.safetensors"))
+        XCTAssertEqual(try SafetensorsFile.read(path: directory.file("good.safetensors")), sample)
     }
 }
