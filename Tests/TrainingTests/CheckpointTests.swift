@@ -1,3 +1,4 @@
+import CheckpointFile
 import XCTest
 @testable import Training
 
@@ -41,6 +42,32 @@ final class CheckpointTests: XCTestCase {
             XCTAssertThrowsError(try Checkpoint.parse(checkpoint.serialized(), path: "table.ckpt"), "\(shape) at \(offset)") {
                 XCTAssertEqual("\($0)", "table.ckpt: tensor 'w' lies outside section 'g'")
             }
+        }
+    }
+
+    /// Format version 1 as written before the container had a target of its own: the state first, then
+    /// the buffers in the order of their names, which are the file's section names.
+    func testSectionOrderAndNamesAreThoseOfFormatVersion1() {
+        var checkpoint = sample()
+        let bufferSections = CheckpointSection.allCases.filter { $0 != .state }
+        checkpoint.buffers = Dictionary(uniqueKeysWithValues: bufferSections.map { ($0, [1]) })
+        XCTAssertEqual(checkpoint.file.sections.map(\.name),
+                       ["state", "adam_d_m", "adam_d_v", "adam_g_m", "adam_g_v", "d", "g", "g_ema"])
+    }
+
+    func testUnknownAndMissingSectionsAreNamed() throws {
+        let state = sample().file["state"]!
+        let stray = CheckpointFile(sections: [state, .init(name: "h", floats: [1])])
+        XCTAssertThrowsError(try Checkpoint(CheckpointFile.parse(stray.serialized(), path: "x.ckpt"), path: "x.ckpt")) {
+            XCTAssertEqual("\($0)", "x.ckpt: unknown section 'h'")
+        }
+        let stateless = CheckpointFile(sections: [.init(name: "g", floats: [1])])
+        XCTAssertThrowsError(try Checkpoint(stateless, path: "x.ckpt")) {
+            XCTAssertEqual("\($0)", "x.ckpt: no state section")
+        }
+        let ragged = CheckpointFile(sections: [state, .init(name: "g", payload: [0, 0, 128, 63, 0])])
+        XCTAssertThrowsError(try Checkpoint(ragged, path: "x.ckpt")) {
+            XCTAssertEqual("\($0)", "x.ckpt: section 'g' is not a whole number of floats")
         }
     }
 
