@@ -25,7 +25,7 @@ let package = Package(
         .library(name: "Safetensors", targets: ["Safetensors"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
@@ -43,10 +43,14 @@ let package = Package(
         .target(name: "Model", dependencies: ["Engine"]),
         // Optimized in debug builds too: the metrics sort millions of projections, which unspecialized
         // generic code does 30x slower, and the unit tests run them on realistic sizes.
-        .target(name: "Metrics", dependencies: ["Engine"], swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
+        .target(
+            name: "Metrics", dependencies: ["Engine"],
+            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(
             name: "Training",
-            dependencies: ["Model", "Engine", "Dataset", "Metrics", "Distributed", "ImageIO", "SafeIO", "CheckpointFile"],
+            dependencies: [
+                "Model", "Engine", "Dataset", "Metrics", "Distributed", "ImageIO", "SafeIO", "CheckpointFile",
+            ],
             exclude: ["README.md"]),
         .target(name: "Reports", dependencies: ["Training", "ImageIO", "SafeIO"]),
         .target(name: "Safetensors", dependencies: ["SafeIO"]),
@@ -59,7 +63,8 @@ let package = Package(
         .executableTarget(
             name: "progan",
             dependencies: [
-                "Engine", "Model", "Training", "Reports", "Dataset", "Metrics", "ImageIO", "Distributed", "SafeIO", "StopSignal",
+                "Engine", "Model", "Training", "Reports", "Dataset", "Metrics", "ImageIO", "Distributed", "SafeIO",
+                "StopSignal",
                 "Safetensors", "Interop", "CheckpointFile", "TrainingOptions",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),

@@ -93,7 +93,8 @@ extension PreparedDataset {
         return PreparationReport(
             folder: folder, output: output, fileSize: layout.fileSize, resolution: layout.resolution,
             levels: layout.levels, filesFound: files.count, imagesUsed: usable.count, skipped: skipped,
-            sizes: sizeCounts
+            sizes:
+                sizeCounts
                 .map { SizeCount(width: $0.key[0], height: $0.key[1], count: $0.value) }
                 .sorted { ($1.count, $0.width, $0.height) < ($0.count, $1.width, $1.height) })
     }

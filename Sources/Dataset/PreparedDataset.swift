@@ -107,7 +107,8 @@ struct DatasetLayout {
     }
 
     func writeChecksum(into bytes: UnsafeMutableRawBufferPointer) {
-        let checksum = CRC32.checksum(UnsafeBufferPointer(rebasing: bytes.bindMemory(to: UInt8.self)[..<checksumOffset]))
+        let checksum = CRC32.checksum(
+            UnsafeBufferPointer(rebasing: bytes.bindMemory(to: UInt8.self)[..<checksumOffset]))
         bytes.storeBytes(of: checksum.littleEndian, toByteOffset: checksumOffset, as: UInt32.self)
     }
 
@@ -140,7 +141,8 @@ struct DatasetLayout {
         }
         guard field(4) == layout.levels.count else {
             throw .corruptHeader(
-                path: path, problem: "\(field(4)) levels, but resolution \(layout.resolution) has \(layout.levels.count)")
+                path: path,
+                problem: "\(field(4)) levels, but resolution \(layout.resolution) has \(layout.levels.count)")
         }
         guard bytes.count == layout.fileSize else {
             throw .sizeMismatch(
@@ -148,7 +150,8 @@ struct DatasetLayout {
                 resolution: layout.resolution)
         }
         let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: layout.checksumOffset, as: UInt32.self))
-        let computed = CRC32.checksum(UnsafeBufferPointer(rebasing: bytes.bindMemory(to: UInt8.self)[..<layout.checksumOffset]))
+        let computed = CRC32.checksum(
+            UnsafeBufferPointer(rebasing: bytes.bindMemory(to: UInt8.self)[..<layout.checksumOffset]))
         guard stored == computed else {
             throw .checksumMismatch(path: path)
         }
@@ -186,7 +189,9 @@ public final class PreparedDataset: @unchecked Sendable {
 
     /// Writes images `indices` at `resolution` as floats in [-1, 1] in NCHW
     /// order, mirrored left to right where `mirror[i]` is true.
-    public func fillBatch(indices: [Int], resolution side: Int, mirror: [Bool]?, into output: UnsafeMutablePointer<Float>) {
+    public func fillBatch(
+        indices: [Int], resolution side: Int, mirror: [Bool]?, into output: UnsafeMutablePointer<Float>
+    ) {
         precondition(mirror == nil || mirror!.count == indices.count, "fillBatch needs one mirror flag per index")
         var destination = output
         for (position, index) in indices.enumerated() {
@@ -218,8 +223,9 @@ public final class PreparedDataset: @unchecked Sendable {
     private func pixels(_ index: Int, resolution side: Int) -> UnsafePointer<UInt8> {
         precondition(levels.contains(side), "\(path) has no \(side)x\(side) level; it holds \(levels)")
         precondition((0..<count).contains(index), "image \(index) is out of range for \(path) with \(count) images")
-        return UnsafePointer(file.bytes.baseAddress!.advanced(by: layout.imageOffset(index, resolution: side))
-            .assumingMemoryBound(to: UInt8.self))
+        return UnsafePointer(
+            file.bytes.baseAddress!.advanced(by: layout.imageOffset(index, resolution: side))
+                .assumingMemoryBound(to: UInt8.self))
     }
 }
 

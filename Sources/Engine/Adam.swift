@@ -17,7 +17,9 @@ public final class Adam {
     }
 
     /// Updates `parameters[0..<count]` from `gradients[0..<count]`.
-    public func update(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int, learningRate: Float) {
+    public func update(
+        parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, count: Int, learningRate: Float
+    ) {
         precondition(count <= firstMoment.count, "Adam: \(count) parameters, state for \(firstMoment.count)")
         step += 1
         let correction1 = 1 - Foundation.pow(Double(beta1), Double(step))
@@ -35,8 +37,9 @@ public final class Adam {
     }
 
     public func update(_ store: ParameterStore, count: Int? = nil, learningRate: Float) {
-        update(parameters: store.values.pointer, gradients: store.gradients.pointer, count: count ?? store.count,
-               learningRate: learningRate)
+        update(
+            parameters: store.values.pointer, gradients: store.gradients.pointer, count: count ?? store.count,
+            learningRate: learningRate)
     }
 
     /// Forgets all moments, as ProGAN does when a resolution is added.

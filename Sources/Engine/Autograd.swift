@@ -26,8 +26,9 @@ public func withoutGradients<T>(_ body: () throws -> T) rethrows -> T {
 /// and the tape is recording, a plain value otherwise.
 func makeResult(_ result: Tensor, inputs: [Tensor], selectivePullback: @escaping Pullback) -> Tensor {
     guard GradientTape.isRecording, inputs.contains(where: { $0.requiresGradient }) else { return result }
-    return Tensor(shape: result.shape, buffer: result.buffer, offset: result.offset,
-                  inputs: inputs, pullback: selectivePullback, requiresGradient: true)
+    return Tensor(
+        shape: result.shape, buffer: result.buffer, offset: result.offset,
+        inputs: inputs, pullback: selectivePullback, requiresGradient: true)
 }
 
 /// For cheap ops, which compute every input's gradient and leave discarding the unneeded ones to the
@@ -43,7 +44,10 @@ private func reverseTopologicalOrder(from root: Tensor) -> [Tensor] {
     // Iterative depth-first search: deep graphs (double backward of a large D) must not overflow the stack.
     var stack: [(node: Tensor, expanded: Bool)] = [(root, false)]
     while let (node, expanded) = stack.popLast() {
-        if expanded { postOrder.append(node); continue }
+        if expanded {
+            postOrder.append(node)
+            continue
+        }
         guard visited.insert(ObjectIdentifier(node)).inserted else { continue }
         stack.append((node, true))
         for input in node.inputs where input.requiresGradient && !visited.contains(ObjectIdentifier(input)) {
@@ -56,13 +60,17 @@ private func reverseTopologicalOrder(from root: Tensor) -> [Tensor] {
 /// Propagates `seed` (the gradient of `root`) backwards to the nodes for which `isTarget` holds; calls
 /// `reachedTarget` with each target's total gradient. Only nodes on a path to a target get gradients,
 /// so e.g. the input gradient of a penalty skips every weight gradient of the network.
-private func propagate(from root: Tensor, seed: Tensor, createGraph: Bool, isTarget: (Tensor) -> Bool,
-                       reachedTarget: (Tensor, Tensor) -> Void) {
-    precondition(root.requiresGradient, "the differentiated tensor does not depend on anything that requires a gradient")
+private func propagate(
+    from root: Tensor, seed: Tensor, createGraph: Bool, isTarget: (Tensor) -> Bool,
+    reachedTarget: (Tensor, Tensor) -> Void
+) {
+    precondition(
+        root.requiresGradient, "the differentiated tensor does not depend on anything that requires a gradient")
     precondition(seed.shape == root.shape, "seed shape \(seed.shape) differs from \(root.shape)")
     let order = reverseTopologicalOrder(from: root)
     var leadsToTarget = Set<ObjectIdentifier>()
-    for node in order.reversed() where isTarget(node) || node.inputs.contains(where: { leadsToTarget.contains(ObjectIdentifier($0)) }) {
+    for node in order.reversed()
+    where isTarget(node) || node.inputs.contains(where: { leadsToTarget.contains(ObjectIdentifier($0)) }) {
         leadsToTarget.insert(ObjectIdentifier(node))
     }
     var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
@@ -76,8 +84,9 @@ private func propagate(from root: Tensor, seed: Tensor, createGraph: Bool, isTar
             precondition(inputGradients.count == node.inputs.count, "pullback returned the wrong number of gradients")
             for (index, (input, inputGradient)) in zip(node.inputs, inputGradients).enumerated() {
                 guard needed[index], let inputGradient else { continue }
-                precondition(inputGradient.shape == input.shape,
-                             "gradient shape \(inputGradient.shape) differs from input shape \(input.shape)")
+                precondition(
+                    inputGradient.shape == input.shape,
+                    "gradient shape \(inputGradient.shape) differs from input shape \(input.shape)")
                 let key = ObjectIdentifier(input)
                 pending[key] = pending[key].map { add($0, inputGradient) } ?? inputGradient
             }
@@ -92,8 +101,9 @@ public func grad(of output: Tensor, wrt inputs: [Tensor], seed: Tensor? = nil, c
     let seed = seed ?? Tensor(shape: output.shape, repeating: 1)
     let targets = Set(inputs.map(ObjectIdentifier.init))
     var found: [ObjectIdentifier: Tensor] = [:]
-    propagate(from: output, seed: seed, createGraph: createGraph, isTarget: { targets.contains(ObjectIdentifier($0)) },
-              reachedTarget: { found[ObjectIdentifier($0)] = $1 })
+    propagate(
+        from: output, seed: seed, createGraph: createGraph, isTarget: { targets.contains(ObjectIdentifier($0)) },
+        reachedTarget: { found[ObjectIdentifier($0)] = $1 })
     return inputs.map { found[ObjectIdentifier($0)] ?? Tensor(zeros: $0.shape) }
 }
 
@@ -109,10 +119,14 @@ public func backward(_ loss: Tensor, gradientIsFinal: ((UnsafeMutablePointer<Flo
     // several leaves sharing one gradient buffer; it is final when all of them are done.
     var usesLeft: [UnsafeMutablePointer<Float>: Int] = [:]
     if gradientIsFinal != nil {
-        for node in reverseTopologicalOrder(from: loss) { if let sink = node.gradientSink { usesLeft[sink, default: 0] += 1 } }
+        for node in reverseTopologicalOrder(from: loss) {
+            if let sink = node.gradientSink { usesLeft[sink, default: 0] += 1 }
+        }
     }
-    propagate(from: loss, seed: Tensor(shape: loss.shape, repeating: 1), createGraph: false,
-              isTarget: { $0.gradientSink != nil }) { leaf, gradient in
+    propagate(
+        from: loss, seed: Tensor(shape: loss.shape, repeating: 1), createGraph: false,
+        isTarget: { $0.gradientSink != nil }
+    ) { leaf, gradient in
         let sink = leaf.gradientSink!, source = gradient.pointer
         for i in 0..<leaf.count { sink[i] += source[i] }
         guard let gradientIsFinal else { return }

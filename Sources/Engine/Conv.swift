@@ -7,8 +7,9 @@ public struct ConvGeometry: Equatable {
 
     public init(batch: Int, inChannels: Int, height: Int, width: Int, outChannels: Int, kernel: Int, padding: Int) {
         precondition(kernel > 0 && padding >= 0, "conv: kernel \(kernel), padding \(padding)")
-        precondition(height + 2 * padding >= kernel && width + 2 * padding >= kernel,
-                     "conv: kernel \(kernel) larger than padded input \(height)x\(width)")
+        precondition(
+            height + 2 * padding >= kernel && width + 2 * padding >= kernel,
+            "conv: kernel \(kernel) larger than padded input \(height)x\(width)")
         (self.batch, self.inChannels, self.height, self.width) = (batch, inChannels, height, width)
         (self.outChannels, self.kernel, self.padding) = (outChannels, kernel, padding)
     }
@@ -34,11 +35,15 @@ public struct ConvGeometry: Equatable {
         if outPixels >= 256 {
             let rows = max(1, min(outHeight, max(256 / outWidth, ConvGeometry.bandFloats / max(patch * outWidth, 1))))
             return (0..<batch).flatMap { sample in
-                stride(from: 0, to: outHeight, by: rows).map { Slab(first: sample, count: 1, rows: $0..<min($0 + rows, outHeight)) }
+                stride(from: 0, to: outHeight, by: rows).map {
+                    Slab(first: sample, count: 1, rows: $0..<min($0 + rows, outHeight))
+                }
             }
         }
         let chunk = max(1, min(batch, ConvGeometry.workspaceFloats / max(patch * outPixels, 1)))
-        return stride(from: 0, to: batch, by: chunk).map { Slab(first: $0, count: min(chunk, batch - $0), rows: 0..<outHeight) }
+        return stride(from: 0, to: batch, by: chunk).map {
+            Slab(first: $0, count: min(chunk, batch - $0), rows: 0..<outHeight)
+        }
     }
 
     public static let workspaceFloats = 4 << 20
@@ -58,13 +63,16 @@ struct Slab {
 /// One set per process: ranks are processes, and a kernel's threads share its buffers.
 enum Workspace {
     enum Slot: Int, CaseIterable {
-        case columns, staging, rotatedFilter, winogradInput, winogradProducts, winogradFilter, pixelNorms, pixelNormProjections
+        case columns, staging, rotatedFilter, winogradInput, winogradProducts, winogradFilter, pixelNorms,
+            pixelNormProjections
     }
 
     nonisolated(unsafe) private static var buffers = Slot.allCases.map { _ in FloatBuffer(count: 0, pooled: false) }
 
     static func buffer(_ slot: Slot, _ count: Int) -> UnsafeMutablePointer<Float> {
-        if buffers[slot.rawValue].count < count { buffers[slot.rawValue] = FloatBuffer(count: count, zeroed: false, pooled: false) }
+        if buffers[slot.rawValue].count < count {
+            buffers[slot.rawValue] = FloatBuffer(count: count, zeroed: false, pooled: false)
+        }
         return buffers[slot.rawValue].pointer
     }
 
@@ -122,7 +130,9 @@ func forEachSlice(of count: Int, gemmsOnCallingThread: Bool = false, _ body: (Ra
     let threads = Int(openblas_get_num_threads()), parts = min(threads, count)
     guard parts > 1 else { return body(0..<count) }
     if gemmsOnCallingThread { openblas_set_num_threads(1) }
-    DispatchQueue.concurrentPerform(iterations: parts) { part in body((count * part / parts)..<(count * (part + 1) / parts)) }
+    DispatchQueue.concurrentPerform(iterations: parts) { part in
+        body((count * part / parts)..<(count * (part + 1) / parts))
+    }
     if gemmsOnCallingThread { openblas_set_num_threads(Int32(threads)) }
 }
 
@@ -132,8 +142,10 @@ func forEachSlice(of count: Int, gemmsOnCallingThread: Bool = false, _ body: (Ra
 /// (`ki`, `kj`), with the row's offset in the matrix and the output columns `lo..<hi` whose input
 /// column x + kj - pad falls inside the image.
 @inline(__always)
-private func forEachPatchRow(_ g: ConvGeometry, leading: Int,
-                             _ body: (_ c: Int, _ ki: Int, _ kj: Int, _ rowStart: Int, _ lo: Int, _ hi: Int) -> Void) {
+private func forEachPatchRow(
+    _ g: ConvGeometry, leading: Int,
+    _ body: (_ c: Int, _ ki: Int, _ kj: Int, _ rowStart: Int, _ lo: Int, _ hi: Int) -> Void
+) {
     let (k, pad, w, ow) = (g.kernel, g.padding, g.width, g.outWidth)
     for c in 0..<g.inChannels {
         for ki in 0..<k {
@@ -147,8 +159,10 @@ private func forEachPatchRow(_ g: ConvGeometry, leading: Int,
 
 /// Writes the patches of output rows `rows` of one sample as columns `columnOffset ...` of a
 /// [patch, leading] matrix.
-private func im2col(_ image: UnsafePointer<Float>, _ g: ConvGeometry, rows: Range<Int>, into columns: UnsafeMutablePointer<Float>,
-                    leading: Int, columnOffset: Int) {
+private func im2col(
+    _ image: UnsafePointer<Float>, _ g: ConvGeometry, rows: Range<Int>, into columns: UnsafeMutablePointer<Float>,
+    leading: Int, columnOffset: Int
+) {
     let (pad, h, w, ow) = (g.padding, g.height, g.width, g.outWidth)
     forEachPatchRow(g, leading: leading) { c, ki, kj, rowStart, lo, hi in
         let row = columns + rowStart + columnOffset
@@ -176,8 +190,10 @@ private func im2col(_ image: UnsafePointer<Float>, _ g: ConvGeometry, rows: Rang
 
 /// Adds the columns of a [patch, leading] matrix back onto the pixels they were read from (the adjoint
 /// of `im2col`).
-private func col2imAccumulate(_ columns: UnsafePointer<Float>, _ g: ConvGeometry, rows: Range<Int>, leading: Int,
-                              columnOffset: Int, into image: UnsafeMutablePointer<Float>) {
+private func col2imAccumulate(
+    _ columns: UnsafePointer<Float>, _ g: ConvGeometry, rows: Range<Int>, leading: Int,
+    columnOffset: Int, into image: UnsafeMutablePointer<Float>
+) {
     let (pad, h, w, ow) = (g.padding, g.height, g.width, g.outWidth)
     forEachPatchRow(g, leading: leading) { c, ki, kj, rowStart, lo, hi in
         let row = columns + rowStart + columnOffset
@@ -192,8 +208,10 @@ private func col2imAccumulate(_ columns: UnsafePointer<Float>, _ g: ConvGeometry
 
 /// Copies per-sample [O, outPixels] planes of `samples` consecutive samples into one [O, samples*outPixels]
 /// matrix (`toMatrix`), or back.
-private func restage(_ nchw: UnsafeMutablePointer<Float>, _ matrix: UnsafeMutablePointer<Float>, channels: Int,
-                     pixels: Int, samples: Int, toMatrix: Bool) {
+private func restage(
+    _ nchw: UnsafeMutablePointer<Float>, _ matrix: UnsafeMutablePointer<Float>, channels: Int,
+    pixels: Int, samples: Int, toMatrix: Bool
+) {
     let leading = samples * pixels
     for s in 0..<samples {
         for c in 0..<channels {
@@ -205,8 +223,11 @@ private func restage(_ nchw: UnsafeMutablePointer<Float>, _ matrix: UnsafeMutabl
 
 /// A slab's GEMM operand over an NCHW tensor with `channels` channels: for one sample, a strided view
 /// of its rows in place; for several, a staged copy (when `staged`) or staging space to fill.
-private func slabMatrix(_ tensor: UnsafeMutablePointer<Float>, channels: Int, _ g: ConvGeometry, _ slab: Slab, staged: Bool)
-    -> (pointer: UnsafeMutablePointer<Float>, leading: Int) {
+private func slabMatrix(
+    _ tensor: UnsafeMutablePointer<Float>, channels: Int, _ g: ConvGeometry, _ slab: Slab, staged: Bool
+)
+    -> (pointer: UnsafeMutablePointer<Float>, leading: Int)
+{
     let planes = tensor + slab.first * channels * g.outPixels
     if slab.count == 1 { return (planes + slab.rows.lowerBound * g.outWidth, g.outPixels) }
     let matrix = Workspace.staging(channels * slab.count * g.outPixels)
@@ -216,37 +237,50 @@ private func slabMatrix(_ tensor: UnsafeMutablePointer<Float>, channels: Int, _ 
 
 /// The im2col matrix of a slab, and its leading dimension. A 1x1 unpadded conv of one sample reads
 /// its input in place.
-private func patches(of input: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ slab: Slab)
-    -> (pointer: UnsafeMutablePointer<Float>, leading: Int) {
+private func patches(
+    of input: UnsafeMutablePointer<Float>, _ g: ConvGeometry, _ slab: Slab
+)
+    -> (pointer: UnsafeMutablePointer<Float>, leading: Int)
+{
     if g.isPointwise && slab.count == 1 { return slabMatrix(input, channels: g.inChannels, g, slab, staged: false) }
     let leading = slab.count * slab.rows.count * g.outWidth
     let columns = Workspace.columns(g.patch * leading)
     for s in 0..<slab.count {
-        im2col(input + (slab.first + s) * g.inChannels * g.inPixels, g, rows: slab.rows, into: columns, leading: leading,
-               columnOffset: s * g.outPixels)
+        im2col(
+            input + (slab.first + s) * g.inChannels * g.inPixels, g, rows: slab.rows, into: columns, leading: leading,
+            columnOffset: s * g.outPixels)
     }
     return (columns, leading)
 }
 
 /// y = epilogue(conv(x, w)): through Winograd where `g.algorithm` says so, otherwise per slab one GEMM
 /// [O, patch] · [patch, slab columns].
-public func convForwardKernel(input: UnsafeMutablePointer<Float>, filter: UnsafePointer<Float>,
-                              output: UnsafeMutablePointer<Float>, _ g: ConvGeometry, epilogue: ConvEpilogue = .identity) {
-    if g.algorithm == .winograd { return winogradForward(input: input, filter: filter, output: output, g, epilogue: epilogue) }
+public func convForwardKernel(
+    input: UnsafeMutablePointer<Float>, filter: UnsafePointer<Float>,
+    output: UnsafeMutablePointer<Float>, _ g: ConvGeometry, epilogue: ConvEpilogue = .identity
+) {
+    if g.algorithm == .winograd {
+        return winogradForward(input: input, filter: filter, output: output, g, epilogue: epilogue)
+    }
     im2colForward(input: input, filter: filter, output: output, g, epilogue: epilogue)
 }
 
-private func im2colForward(input: UnsafeMutablePointer<Float>, filter: UnsafePointer<Float>,
-                           output: UnsafeMutablePointer<Float>, _ g: ConvGeometry, epilogue: ConvEpilogue) {
+private func im2colForward(
+    input: UnsafeMutablePointer<Float>, filter: UnsafePointer<Float>,
+    output: UnsafeMutablePointer<Float>, _ g: ConvGeometry, epilogue: ConvEpilogue
+) {
     for slab in g.slabs {
         let columns = slab.count * slab.rows.count * g.outWidth
         let (patchMatrix, patchLeading) = patches(of: input, g, slab)
         let target = slabMatrix(output, channels: g.outChannels, g, slab, staged: false)
-        gemm(transposeA: false, transposeB: false, m: g.outChannels, n: columns, k: g.patch,
-             a: filter, lda: g.patch, b: patchMatrix, ldb: patchLeading, c: target.pointer, ldc: target.leading, accumulate: false)
+        gemm(
+            transposeA: false, transposeB: false, m: g.outChannels, n: columns, k: g.patch,
+            a: filter, lda: g.patch, b: patchMatrix, ldb: patchLeading, c: target.pointer, ldc: target.leading,
+            accumulate: false)
         if slab.count > 1 {
-            restage(output + slab.first * g.outChannels * g.outPixels, target.pointer, channels: g.outChannels,
-                    pixels: g.outPixels, samples: slab.count, toMatrix: false)
+            restage(
+                output + slab.first * g.outChannels * g.outPixels, target.pointer, channels: g.outChannels,
+                pixels: g.outPixels, samples: slab.count, toMatrix: false)
         }
         epilogue.apply(to: output, g, samples: slab.first..<(slab.first + slab.count), rows: slab.rows)
     }
@@ -260,8 +294,9 @@ extension ConvGeometry {
     /// back by col2im. Where the conv shrinks the image, that conv would mostly multiply padding.
     var dataGradientAsConv: ConvGeometry? {
         guard kernel > 1 && outHeight == height && outWidth == width else { return nil }
-        return ConvGeometry(batch: batch, inChannels: outChannels, height: outHeight, width: outWidth,
-                            outChannels: inChannels, kernel: kernel, padding: kernel - 1 - padding)
+        return ConvGeometry(
+            batch: batch, inChannels: outChannels, height: outHeight, width: outWidth,
+            outChannels: inChannels, kernel: kernel, padding: kernel - 1 - padding)
     }
 }
 
@@ -280,14 +315,17 @@ private func rotatedTransposedFilter(_ filter: UnsafePointer<Float>, _ g: ConvGe
 
 /// dx = convᵀ(dy, w): as a conv of dy (see `dataGradientAsConv`) where the conv keeps the size; otherwise
 /// per slab one GEMM [patch, O] · [O, slab columns], then col2im.
-public func convBackwardDataKernel(outputGradient: UnsafeMutablePointer<Float>, filter: UnsafePointer<Float>,
-                                   inputGradient: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+public func convBackwardDataKernel(
+    outputGradient: UnsafeMutablePointer<Float>, filter: UnsafePointer<Float>,
+    inputGradient: UnsafeMutablePointer<Float>, _ g: ConvGeometry
+) {
     if g.algorithm == .winograd {
         return winogradBackwardData(outputGradient: outputGradient, filter: filter, inputGradient: inputGradient, g)
     }
     if let transposed = g.dataGradientAsConv {
-        return im2colForward(input: outputGradient, filter: rotatedTransposedFilter(filter, g), output: inputGradient, transposed,
-                             epilogue: .identity)
+        return im2colForward(
+            input: outputGradient, filter: rotatedTransposedFilter(filter, g), output: inputGradient, transposed,
+            epilogue: .identity)
     }
     inputGradient.initialize(repeating: 0, count: g.batch * g.inChannels * g.inPixels)
     for slab in g.slabs {
@@ -296,23 +334,30 @@ public func convBackwardDataKernel(outputGradient: UnsafeMutablePointer<Float>, 
         if g.isPointwise && slab.count == 1 {
             // Bands of a 1x1 conv touch disjoint pixels: write the gradient in place.
             let dx = slabMatrix(inputGradient, channels: g.inChannels, g, slab, staged: false)
-            gemm(transposeA: true, transposeB: false, m: g.patch, n: columns, k: g.outChannels,
-                 a: filter, lda: g.patch, b: dy.pointer, ldb: dy.leading, c: dx.pointer, ldc: dx.leading, accumulate: false)
+            gemm(
+                transposeA: true, transposeB: false, m: g.patch, n: columns, k: g.outChannels,
+                a: filter, lda: g.patch, b: dy.pointer, ldb: dy.leading, c: dx.pointer, ldc: dx.leading,
+                accumulate: false)
             continue
         }
         let gradientColumns = Workspace.columns(g.patch * columns)
-        gemm(transposeA: true, transposeB: false, m: g.patch, n: columns, k: g.outChannels,
-             a: filter, lda: g.patch, b: dy.pointer, ldb: dy.leading, c: gradientColumns, ldc: columns, accumulate: false)
+        gemm(
+            transposeA: true, transposeB: false, m: g.patch, n: columns, k: g.outChannels,
+            a: filter, lda: g.patch, b: dy.pointer, ldb: dy.leading, c: gradientColumns, ldc: columns, accumulate: false
+        )
         for s in 0..<slab.count {
-            col2imAccumulate(gradientColumns, g, rows: slab.rows, leading: columns, columnOffset: s * g.outPixels,
-                             into: inputGradient + (slab.first + s) * g.inChannels * g.inPixels)
+            col2imAccumulate(
+                gradientColumns, g, rows: slab.rows, leading: columns, columnOffset: s * g.outPixels,
+                into: inputGradient + (slab.first + s) * g.inChannels * g.inPixels)
         }
     }
 }
 
 /// dw = Σ dy · im2col(x)ᵀ over the batch, one GEMM [O, slab columns] · [slab columns, patch] per slab.
-public func convBackwardFilterKernel(input: UnsafeMutablePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
-                                     filterGradient: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+public func convBackwardFilterKernel(
+    input: UnsafeMutablePointer<Float>, outputGradient: UnsafeMutablePointer<Float>,
+    filterGradient: UnsafeMutablePointer<Float>, _ g: ConvGeometry
+) {
     if g.algorithm == .winograd {
         return winogradBackwardFilter(input: input, outputGradient: outputGradient, filterGradient: filterGradient, g)
     }
@@ -322,8 +367,10 @@ public func convBackwardFilterKernel(input: UnsafeMutablePointer<Float>, outputG
         // The patches go to the columns workspace and the gradient to staging: both live at once.
         let (patchMatrix, patchLeading) = patches(of: input, g, slab)
         let dy = slabMatrix(outputGradient, channels: g.outChannels, g, slab, staged: true)
-        gemm(transposeA: false, transposeB: true, m: g.outChannels, n: g.patch, k: columns,
-             a: dy.pointer, lda: dy.leading, b: patchMatrix, ldb: patchLeading, c: filterGradient, ldc: g.patch, accumulate: true)
+        gemm(
+            transposeA: false, transposeB: true, m: g.outChannels, n: g.patch, k: columns,
+            a: dy.pointer, lda: dy.leading, b: patchMatrix, ldb: patchLeading, c: filterGradient, ldc: g.patch,
+            accumulate: true)
     }
 }
 
@@ -337,8 +384,9 @@ private func geometry(input: [Int], filter: [Int], padding: Int) -> ConvGeometry
     precondition(input.count == 4 && filter.count == 4, "conv: input \(input) and filter \(filter) must be 4-D")
     precondition(input[1] == filter[1], "conv: input has \(input[1]) channels, filter expects \(filter[1])")
     precondition(filter[2] == filter[3], "conv: only square kernels, got \(filter)")
-    return ConvGeometry(batch: input[0], inChannels: input[1], height: input[2], width: input[3],
-                        outChannels: filter[0], kernel: filter[2], padding: padding)
+    return ConvGeometry(
+        batch: input[0], inChannels: input[1], height: input[2], width: input[3],
+        outChannels: filter[0], kernel: filter[2], padding: padding)
 }
 
 /// 2-D convolution, stride 1: [N, C, H, W] ⊛ [O, C, k, k] -> [N, O, H + 2p - k + 1, W + 2p - k + 1].
@@ -346,37 +394,52 @@ public func conv2d(_ x: Tensor, _ filter: Tensor, padding: Int) -> Tensor {
     let g = geometry(input: x.shape, filter: filter.shape, padding: padding)
     let out = Tensor(uninitialized: [g.batch, g.outChannels, g.outHeight, g.outWidth])
     convForwardKernel(input: x.pointer, filter: filter.pointer, output: out.pointer, g)
-    return makeResult(out, inputs: [x, filter], selectivePullback: { dy, _, needed in
-        [needed[0] ? conv2dBackwardData(dy, filter, inputShape: x.shape, padding: padding) : nil,
-         needed[1] ? conv2dBackwardFilter(x, dy, kernel: filter.shape[2], padding: padding) : nil]
-    })
+    return makeResult(
+        out, inputs: [x, filter],
+        selectivePullback: { dy, _, needed in
+            [
+                needed[0] ? conv2dBackwardData(dy, filter, inputShape: x.shape, padding: padding) : nil,
+                needed[1] ? conv2dBackwardFilter(x, dy, kernel: filter.shape[2], padding: padding) : nil,
+            ]
+        })
 }
 
 /// The gradient of `conv2d` with respect to its input.
 public func conv2dBackwardData(_ outputGradient: Tensor, _ filter: Tensor, inputShape: [Int], padding: Int) -> Tensor {
     let g = geometry(input: inputShape, filter: filter.shape, padding: padding)
-    precondition(outputGradient.shape == [g.batch, g.outChannels, g.outHeight, g.outWidth],
-                 "conv2dBackwardData: gradient \(outputGradient.shape) for input \(inputShape)")
+    precondition(
+        outputGradient.shape == [g.batch, g.outChannels, g.outHeight, g.outWidth],
+        "conv2dBackwardData: gradient \(outputGradient.shape) for input \(inputShape)")
     let out = Tensor(uninitialized: inputShape)
-    convBackwardDataKernel(outputGradient: outputGradient.pointer, filter: filter.pointer, inputGradient: out.pointer, g)
-    return makeResult(out, inputs: [outputGradient, filter], selectivePullback: { dx, _, needed in
-        [needed[0] ? conv2d(dx, filter, padding: padding) : nil,
-         needed[1] ? conv2dBackwardFilter(dx, outputGradient, kernel: filter.shape[2], padding: padding) : nil]
-    })
+    convBackwardDataKernel(
+        outputGradient: outputGradient.pointer, filter: filter.pointer, inputGradient: out.pointer, g)
+    return makeResult(
+        out, inputs: [outputGradient, filter],
+        selectivePullback: { dx, _, needed in
+            [
+                needed[0] ? conv2d(dx, filter, padding: padding) : nil,
+                needed[1] ? conv2dBackwardFilter(dx, outputGradient, kernel: filter.shape[2], padding: padding) : nil,
+            ]
+        })
 }
 
 /// The gradient of `conv2d` with respect to its filter.
 public func conv2dBackwardFilter(_ x: Tensor, _ outputGradient: Tensor, kernel: Int, padding: Int) -> Tensor {
     let filterShape = [outputGradient.shape[1], x.shape[1], kernel, kernel]
     let g = geometry(input: x.shape, filter: filterShape, padding: padding)
-    precondition(outputGradient.shape == [g.batch, g.outChannels, g.outHeight, g.outWidth],
-                 "conv2dBackwardFilter: gradient \(outputGradient.shape) for input \(x.shape)")
+    precondition(
+        outputGradient.shape == [g.batch, g.outChannels, g.outHeight, g.outWidth],
+        "conv2dBackwardFilter: gradient \(outputGradient.shape) for input \(x.shape)")
     let out = Tensor(uninitialized: filterShape)
     convBackwardFilterKernel(input: x.pointer, outputGradient: outputGradient.pointer, filterGradient: out.pointer, g)
-    return makeResult(out, inputs: [x, outputGradient], selectivePullback: { dw, _, needed in
-        [needed[0] ? conv2dBackwardData(outputGradient, dw, inputShape: x.shape, padding: padding) : nil,
-         needed[1] ? conv2d(x, dw, padding: padding) : nil]
-    })
+    return makeResult(
+        out, inputs: [x, outputGradient],
+        selectivePullback: { dw, _, needed in
+            [
+                needed[0] ? conv2dBackwardData(outputGradient, dw, inputShape: x.shape, padding: padding) : nil,
+                needed[1] ? conv2d(x, dw, padding: padding) : nil,
+            ]
+        })
 }
 
 /// leakyRelu(conv2d(x, w) + bias) with the bias and activation applied by the conv kernel as it writes
@@ -384,15 +447,22 @@ public func conv2dBackwardFilter(_ x: Tensor, _ outputGradient: Tensor, kernel: 
 /// it differentiates again like the unfused chain.
 public func conv2dBiasLeakyRelu(_ x: Tensor, _ filter: Tensor, bias: Tensor, padding: Int, slope: Float) -> Tensor {
     let g = geometry(input: x.shape, filter: filter.shape, padding: padding)
-    precondition(bias.shape == [g.outChannels], "conv2dBiasLeakyRelu: bias \(bias.shape) for \(g.outChannels) output channels")
+    precondition(
+        bias.shape == [g.outChannels], "conv2dBiasLeakyRelu: bias \(bias.shape) for \(g.outChannels) output channels")
     let out = Tensor(uninitialized: [g.batch, g.outChannels, g.outHeight, g.outWidth])
-    convForwardKernel(input: x.pointer, filter: filter.pointer, output: out.pointer, g, epilogue: ConvEpilogue(bias: bias.pointer, slope: slope))
-    return makeResult(out, inputs: [x, filter, bias], selectivePullback: { dy, output, needed in
-        // The output is positive exactly where the pre-activation is (for any slope >= 0), so it serves
-        // as the mask.
-        let preActivation = leakyReluGradient(dy, input: output, slope: slope)
-        return [needed[0] ? conv2dBackwardData(preActivation, filter, inputShape: x.shape, padding: padding) : nil,
+    convForwardKernel(
+        input: x.pointer, filter: filter.pointer, output: out.pointer, g,
+        epilogue: ConvEpilogue(bias: bias.pointer, slope: slope))
+    return makeResult(
+        out, inputs: [x, filter, bias],
+        selectivePullback: { dy, output, needed in
+            // The output is positive exactly where the pre-activation is (for any slope >= 0), so it serves
+            // as the mask.
+            let preActivation = leakyReluGradient(dy, input: output, slope: slope)
+            return [
+                needed[0] ? conv2dBackwardData(preActivation, filter, inputShape: x.shape, padding: padding) : nil,
                 needed[1] ? conv2dBackwardFilter(x, preActivation, kernel: filter.shape[2], padding: padding) : nil,
-                needed[2] ? sumToChannels(preActivation) : nil]
-    })
+                needed[2] ? sumToChannels(preActivation) : nil,
+            ]
+        })
 }

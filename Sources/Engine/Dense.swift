@@ -5,38 +5,50 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     precondition(a.rank == 2 && b.rank == 2, "matmul needs 2-D tensors, got \(a.shape) and \(b.shape)")
     let m = transposeA ? a.shape[1] : a.shape[0], k = transposeA ? a.shape[0] : a.shape[1]
     let kb = transposeB ? b.shape[1] : b.shape[0], n = transposeB ? b.shape[0] : b.shape[1]
-    precondition(k == kb, "matmul: inner dimensions \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "") differ")
+    precondition(
+        k == kb,
+        "matmul: inner dimensions \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "") differ")
     let out = Tensor(uninitialized: [m, n])
-    gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
-         a: a.pointer, lda: a.shape[1], b: b.pointer, ldb: b.shape[1], c: out.pointer, ldc: n, accumulate: false)
-    return makeResult(out, inputs: [a, b], selectivePullback: { g, _, needed in
-        switch (transposeA, transposeB) {
-        case (false, false):
-            return [needed[0] ? matmul(g, b, transposeB: true) : nil, needed[1] ? matmul(a, g, transposeA: true) : nil]
-        case (false, true):
-            return [needed[0] ? matmul(g, b) : nil, needed[1] ? matmul(g, a, transposeA: true) : nil]
-        case (true, false):
-            return [needed[0] ? matmul(b, g, transposeB: true) : nil, needed[1] ? matmul(a, g) : nil]
-        case (true, true):
-            return [needed[0] ? matmul(b, g, transposeA: true, transposeB: true) : nil,
-                    needed[1] ? matmul(g, a, transposeA: true, transposeB: true) : nil]
-        }
-    })
+    gemm(
+        transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+        a: a.pointer, lda: a.shape[1], b: b.pointer, ldb: b.shape[1], c: out.pointer, ldc: n, accumulate: false)
+    return makeResult(
+        out, inputs: [a, b],
+        selectivePullback: { g, _, needed in
+            switch (transposeA, transposeB) {
+            case (false, false):
+                return [
+                    needed[0] ? matmul(g, b, transposeB: true) : nil, needed[1] ? matmul(a, g, transposeA: true) : nil,
+                ]
+            case (false, true):
+                return [needed[0] ? matmul(g, b) : nil, needed[1] ? matmul(g, a, transposeA: true) : nil]
+            case (true, false):
+                return [needed[0] ? matmul(b, g, transposeB: true) : nil, needed[1] ? matmul(a, g) : nil]
+            case (true, true):
+                return [
+                    needed[0] ? matmul(b, g, transposeA: true, transposeB: true) : nil,
+                    needed[1] ? matmul(g, a, transposeA: true, transposeB: true) : nil,
+                ]
+            }
+        })
 }
 
 /// Row-major `c = op(a) · op(b)` (or `c += ...` when accumulating), the one place that calls BLAS.
 @inline(__always)
-public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
-          a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-          c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+public func gemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+) {
     guard m > 0, n > 0 else { return }
     guard k > 0 else {
         if !accumulate { for row in 0..<m { (c + row * ldc).initialize(repeating: 0, count: n) } }
         return
     }
-    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                blasint(m), blasint(n), blasint(k), 1, a, blasint(lda), b, blasint(ldb),
-                accumulate ? 1 : 0, c, blasint(ldc))
+    cblas_sgemm(
+        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+        blasint(m), blasint(n), blasint(k), 1, a, blasint(lda), b, blasint(ldb),
+        accumulate ? 1 : 0, c, blasint(ldc))
 }
 
 /// Sets the number of threads OpenBLAS uses in this process.

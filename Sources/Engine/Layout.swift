@@ -14,8 +14,9 @@ public func concatChannels(_ parts: [Tensor]) -> Tensor {
     let n = parts[0].shape[0], tail = Array(parts[0].shape.dropFirst(2))
     let pixels = tail.reduce(1, *)
     for part in parts {
-        precondition(part.shape[0] == n && Array(part.shape.dropFirst(2)) == tail,
-                     "concatChannels: \(part.shape) does not match \(parts[0].shape)")
+        precondition(
+            part.shape[0] == n && Array(part.shape.dropFirst(2)) == tail,
+            "concatChannels: \(part.shape) does not match \(parts[0].shape)")
     }
     let channels = parts.map { $0.shape[1] }
     let total = channels.reduce(0, +)

@@ -8,7 +8,9 @@ import Foundation
 /// Pixelwise feature normalization (paper section 4.2): each pixel's feature vector divided by its
 /// root mean square over channels, `x / sqrt(mean_c(x^2) + epsilon)`. Accepts [N, C, H, W] or [N, C].
 public func pixelNorm(_ x: Tensor, epsilon: Float = 1e-8) -> Tensor {
-    guard x.rank == 4 else { return reshape(pixelNorm(reshape(x, [x.shape[0], x.shape[1], 1, 1]), epsilon: epsilon), x.shape) }
+    guard x.rank == 4 else {
+        return reshape(pixelNorm(reshape(x, [x.shape[0], x.shape[1], 1, 1]), epsilon: epsilon), x.shape)
+    }
     let (n, c, h, w) = x.nchw, pixels = h * w
     let out = Tensor(uninitialized: x.shape)
     let norms = Workspace.buffer(.pixelNorms, pixels)
@@ -25,8 +27,10 @@ public func pixelNorm(_ x: Tensor, epsilon: Float = 1e-8) -> Tensor {
 
 /// sqrt(mean_c(x²) + ε) per pixel of one sample: the float operations of the composition of primitives
 /// (sum over channels in order, times 1/C, plus ε, square root), so the values match it bit for bit.
-private func rootMeanSquares(_ sample: UnsafePointer<Float>, channels: Int, pixels: Int, epsilon: Float,
-                             into norms: UnsafeMutablePointer<Float>) {
+private func rootMeanSquares(
+    _ sample: UnsafePointer<Float>, channels: Int, pixels: Int, epsilon: Float,
+    into norms: UnsafeMutablePointer<Float>
+) {
     norms.initialize(repeating: 0, count: pixels)
     for ch in 0..<channels {
         let plane = sample + ch * pixels
@@ -42,7 +46,8 @@ private func rootMeanSquares(_ sample: UnsafePointer<Float>, channels: Int, pixe
 private func pixelNormGradient(_ g: Tensor, input x: Tensor, output y: Tensor, epsilon: Float) -> Tensor {
     let (n, c, h, w) = x.nchw, pixels = h * w
     guard !GradientTape.isRecording else {
-        let norms = broadcastChannels(sqrt(addScalar(scale(sumChannels(square(x)), 1 / Float(c)), epsilon)), channels: c)
+        let norms = broadcastChannels(
+            sqrt(addScalar(scale(sumChannels(square(x)), 1 / Float(c)), epsilon)), channels: c)
         let normalized = div(x, norms)
         let projection = broadcastChannels(scale(sumChannels(mul(g, normalized)), 1 / Float(c)), channels: c)
         return div(sub(g, mul(normalized, projection)), norms)
@@ -81,24 +86,34 @@ public enum StddevGrouping: Sendable {
 
 /// Minibatch standard deviation (paper section 3): for each group of `groupSize` samples, the standard
 /// deviation of every feature over the group, averaged to one scalar, appended as an extra channel.
-public func minibatchStddev(_ x: Tensor, groupSize: Int, grouping: StddevGrouping = .consecutive,
-                            epsilon: Float = 1e-8) -> Tensor {
+public func minibatchStddev(
+    _ x: Tensor, groupSize: Int, grouping: StddevGrouping = .consecutive,
+    epsilon: Float = 1e-8
+) -> Tensor {
     let (n, c, h, w) = x.nchw
-    precondition(groupSize > 0 && n % groupSize == 0, "minibatch stddev: batch \(n) is not divisible by group size \(groupSize)")
+    precondition(
+        groupSize > 0 && n % groupSize == 0, "minibatch stddev: batch \(n) is not divisible by group size \(groupSize)")
     let groups = n / groupSize, features = c * h * w
     // Both groupings are a [outer, groupSize, inner] view with the group members on the middle axis;
     // either way the per-feature statistics come out group-major, [groups, features].
     let (outer, inner) = grouping == .consecutive ? (groups, 1) : (1, groups)
     let row = inner * features
     let grouped = reshape(x, [outer, groupSize, row])
-    let groupMean = scale(sumAxis(grouped, outer: outer, axis: groupSize, inner: row, resultShape: [outer, 1, row]),
-                          1 / Float(groupSize))
-    let centered = sub(grouped, broadcastAxis(groupMean, outer: outer, axis: groupSize, inner: row,
-                                             resultShape: [outer, groupSize, row]))
-    let variance = scale(sumAxis(square(centered), outer: outer, axis: groupSize, inner: row,
-                                 resultShape: [outer, 1, row]), 1 / Float(groupSize))
+    let groupMean = scale(
+        sumAxis(grouped, outer: outer, axis: groupSize, inner: row, resultShape: [outer, 1, row]),
+        1 / Float(groupSize))
+    let centered = sub(
+        grouped,
+        broadcastAxis(
+            groupMean, outer: outer, axis: groupSize, inner: row,
+            resultShape: [outer, groupSize, row]))
+    let variance = scale(
+        sumAxis(
+            square(centered), outer: outer, axis: groupSize, inner: row,
+            resultShape: [outer, 1, row]), 1 / Float(groupSize))
     let stddev = sqrt(addScalar(variance, epsilon))
-    let perGroup = scale(sumAxis(stddev, outer: groups, axis: features, inner: 1, resultShape: [groups]), 1 / Float(features))
+    let perGroup = scale(
+        sumAxis(stddev, outer: groups, axis: features, inner: 1, resultShape: [groups]), 1 / Float(features))
     let perSample = broadcastAxis(perGroup, outer: outer, axis: groupSize, inner: inner, resultShape: [n])
     let featureMap = broadcastAxis(perSample, outer: n, axis: h * w, inner: 1, resultShape: [n, 1, h, w])
     return concatChannels([x, featureMap])

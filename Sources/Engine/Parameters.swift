@@ -53,8 +53,9 @@ public final class ParameterStore {
     /// not `trainable`, as a constant (a network that only passes gradients through, as D in G's step).
     public func tensor(_ parameter: Parameter, trainable: Bool = true) -> Tensor {
         guard trainable else { return Tensor(shape: parameter.shape, buffer: values, offset: parameter.offset) }
-        return Tensor(shape: parameter.shape, buffer: values, offset: parameter.offset, requiresGradient: true,
-                      gradientSink: gradients.pointer + parameter.offset)
+        return Tensor(
+            shape: parameter.shape, buffer: values, offset: parameter.offset, requiresGradient: true,
+            gradientSink: gradients.pointer + parameter.offset)
     }
 
     /// Copies all values from a store of the same layout.
@@ -76,7 +77,8 @@ public final class ParameterStore {
     /// to its values).
     public func initialize(_ initializer: (Parameter, UnsafeMutableBufferPointer<Float>) -> Void) {
         for parameter in layout.parameters {
-            initializer(parameter, UnsafeMutableBufferPointer(start: values.pointer + parameter.offset, count: parameter.count))
+            initializer(
+                parameter, UnsafeMutableBufferPointer(start: values.pointer + parameter.offset, count: parameter.count))
         }
     }
 }

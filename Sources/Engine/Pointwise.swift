@@ -64,7 +64,9 @@ public func lerp(_ from: Tensor, _ to: Tensor, _ t: Float) -> Tensor {
 
 /// Leaky ReLU; `slope` 0 gives ReLU.
 public func leakyRelu(_ x: Tensor, slope: Float = 0.2) -> Tensor {
-    makeResult(map(x) { $0 > 0 ? $0 : $0 * slope }, inputs: [x]) { g, _ in [leakyReluGradient(g, input: x, slope: slope)] }
+    makeResult(map(x) { $0 > 0 ? $0 : $0 * slope }, inputs: [x]) { g, _ in
+        [leakyReluGradient(g, input: x, slope: slope)]
+    }
 }
 
 public func relu(_ x: Tensor) -> Tensor { leakyRelu(x, slope: 0) }

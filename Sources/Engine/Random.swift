@@ -25,10 +25,15 @@ public struct PhiloxRandom: Equatable, Codable {
         var c2 = UInt32(truncatingIfNeeded: counter.1), c3 = UInt32(truncatingIfNeeded: counter.1 >> 32)
         var k0 = UInt32(truncatingIfNeeded: key), k1 = UInt32(truncatingIfNeeded: key >> 32)
         for round in 0..<10 {
-            if round > 0 { k0 &+= 0x9E37_79B9; k1 &+= 0xBB67_AE85 }
+            if round > 0 {
+                k0 &+= 0x9E37_79B9
+                k1 &+= 0xBB67_AE85
+            }
             let p0 = UInt64(0xD251_1F53) * UInt64(c0), p1 = UInt64(0xCD9E_8D57) * UInt64(c2)
-            (c0, c1, c2, c3) = (UInt32(truncatingIfNeeded: p1 >> 32) ^ c1 ^ k0, UInt32(truncatingIfNeeded: p1),
-                                UInt32(truncatingIfNeeded: p0 >> 32) ^ c3 ^ k1, UInt32(truncatingIfNeeded: p0))
+            (c0, c1, c2, c3) = (
+                UInt32(truncatingIfNeeded: p1 >> 32) ^ c1 ^ k0, UInt32(truncatingIfNeeded: p1),
+                UInt32(truncatingIfNeeded: p0 >> 32) ^ c3 ^ k1, UInt32(truncatingIfNeeded: p0)
+            )
         }
         return (c0, c1, c2, c3)
     }

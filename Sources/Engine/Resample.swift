@@ -48,7 +48,8 @@ public func fadeIn(upsampling coarse: Tensor, into fine: Tensor, alpha: Float) -
     let out = Tensor(uninitialized: fine.shape)
     let ow = 2 * w
     for plane in 0..<(n * c) {
-        let low = coarse.pointer + plane * h * w, high = fine.pointer + plane * 4 * h * w, target = out.pointer + plane * 4 * h * w
+        let low = coarse.pointer + plane * h * w, high = fine.pointer + plane * 4 * h * w,
+            target = out.pointer + plane * 4 * h * w
         for i in 0..<(2 * h) {
             let source = low + (i / 2) * w, row = high + i * ow, blended = target + i * ow
             for j in 0..<ow { blended[j] = source[j / 2] + alpha * (row[j] - source[j / 2]) }

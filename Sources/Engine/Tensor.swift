@@ -45,9 +45,11 @@ public final class Tensor {
 
     public var pointer: UnsafeMutablePointer<Float> { buffer.pointer + offset }
 
-    init(shape: [Int], buffer: FloatBuffer, offset: Int = 0, inputs: [Tensor] = [],
-         pullback: Pullback? = nil, requiresGradient: Bool = false,
-         gradientSink: UnsafeMutablePointer<Float>? = nil) {
+    init(
+        shape: [Int], buffer: FloatBuffer, offset: Int = 0, inputs: [Tensor] = [],
+        pullback: Pullback? = nil, requiresGradient: Bool = false,
+        gradientSink: UnsafeMutablePointer<Float>? = nil
+    ) {
         let count = shape.reduce(1, *)
         precondition(shape.allSatisfy { $0 >= 0 }, "negative dimension in shape \(shape)")
         precondition(offset + count <= buffer.count, "view \(shape) at \(offset) exceeds buffer of \(buffer.count)")

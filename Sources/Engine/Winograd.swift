@@ -59,8 +59,9 @@ extension ConvGeometry {
     var im2colCost: Double {
         let columns = Double(slabs.map { $0.count * $0.rows.count * outWidth }.max() ?? 1)
         let slabCount = Double(slabs.count), patch = Double(self.patch)
-        return slabCount * (ConvGeometry.gemmCost(rows: Double(outChannels), columns: columns, inner: patch)
-                            + ConvGeometry.floatMoveCost * patch * columns)
+        return slabCount
+            * (ConvGeometry.gemmCost(rows: Double(outChannels), columns: columns, inner: patch)
+                + ConvGeometry.floatMoveCost * patch * columns)
     }
 
     var winogradCost: Double {
@@ -116,7 +117,8 @@ public struct WinogradPlan {
             let (sample, within) = index.quotientAndRemainder(dividingBy: tilesPerImage)
             let (row, column) = within.quotientAndRemainder(dividingBy: tilesAcross)
             let count = min(chunk.upperBound - index, tilesAcross - column)
-            runs.append(TileRun(sample: sample, top: row * 4, left: column * 4, count: count, column: index - chunk.lowerBound))
+            runs.append(
+                TileRun(sample: sample, top: row * 4, left: column * 4, count: count, column: index - chunk.lowerBound))
             index += count
         }
         return runs
@@ -131,30 +133,41 @@ struct TileRun {
 
 /// Transformed filters U[ξ] = G g Gᵀ of an [O, C, 3, 3] filter as [36][O][C], or of the filter rotated
 /// by 180 degrees when `flipped` (still indexed [ξ][o][c]).
-private func transformFilters(_ filter: UnsafePointer<Float>, outChannels: Int, inChannels: Int, flipped: Bool,
-                              into u: UnsafeMutablePointer<Float>) {
+private func transformFilters(
+    _ filter: UnsafePointer<Float>, outChannels: Int, inChannels: Int, flipped: Bool,
+    into u: UnsafeMutablePointer<Float>
+) {
     let pairs = outChannels * inChannels
     (flipped ? flippedFilterTransformMatrix : filterTransformMatrix).withUnsafeBufferPointer { matrix in
-        gemm(transposeA: false, transposeB: true, m: 36, n: pairs, k: 9, a: matrix.baseAddress!, lda: 9, b: filter, ldb: 9,
-             c: u, ldc: pairs, accumulate: false)
+        gemm(
+            transposeA: false, transposeB: true, m: 36, n: pairs, k: 9, a: matrix.baseAddress!, lda: 9, b: filter,
+            ldb: 9,
+            c: u, ldc: pairs, accumulate: false)
     }
 }
 
 /// A 3x3 conv of `input` by the transformed filter `u` ([36][O][C], or [36][C][O] read transposed when
 /// `transposedFilter`), written to `output` through `epilogue`.
-private func winogradConvolve(input: UnsafePointer<Float>, transformedFilter u: UnsafePointer<Float>, transposedFilter: Bool,
-                              output: UnsafeMutablePointer<Float>, _ g: ConvGeometry, epilogue: ConvEpilogue) {
+private func winogradConvolve(
+    input: UnsafePointer<Float>, transformedFilter u: UnsafePointer<Float>, transposedFilter: Bool,
+    output: UnsafeMutablePointer<Float>, _ g: ConvGeometry, epilogue: ConvEpilogue
+) {
     let plan = WinogradPlan(g)
     let (c, o) = (g.inChannels, g.outChannels)
     for chunk in plan.chunks {
         let (n, columns) = (chunk.count, transformedColumns(tiles: chunk.count))
-        let (inputStride, outputStride) = (transformedPlaneStride(rows: c, columns: columns), transformedPlaneStride(rows: o, columns: columns))
-        let v = Workspace.buffer(.winogradInput, 36 * inputStride), m = Workspace.buffer(.winogradProducts, 36 * outputStride)
+        let (inputStride, outputStride) = (
+            transformedPlaneStride(rows: c, columns: columns), transformedPlaneStride(rows: o, columns: columns)
+        )
+        let v = Workspace.buffer(.winogradInput, 36 * inputStride),
+            m = Workspace.buffer(.winogradProducts, 36 * outputStride)
         transformInputs(input, plan, chunk: chunk, into: v)
         forEachSlice(of: 36, gemmsOnCallingThread: true) { positions in
             for xi in positions {
-                gemm(transposeA: transposedFilter, transposeB: false, m: o, n: n, k: c, a: u + xi * o * c, lda: transposedFilter ? o : c,
-                     b: v + xi * inputStride, ldb: columns, c: m + xi * outputStride, ldc: columns, accumulate: false)
+                gemm(
+                    transposeA: transposedFilter, transposeB: false, m: o, n: n, k: c, a: u + xi * o * c,
+                    lda: transposedFilter ? o : c,
+                    b: v + xi * inputStride, ldb: columns, c: m + xi * outputStride, ldc: columns, accumulate: false)
             }
         }
         transformOutputs(m, plan, chunk: chunk, into: output, epilogue: epilogue)
@@ -162,8 +175,10 @@ private func winogradConvolve(input: UnsafePointer<Float>, transformedFilter u: 
 }
 
 /// y = conv(x, w), through F(4x4, 3x3).
-func winogradForward(input: UnsafePointer<Float>, filter: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
-                     epilogue: ConvEpilogue) {
+func winogradForward(
+    input: UnsafePointer<Float>, filter: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, _ g: ConvGeometry,
+    epilogue: ConvEpilogue
+) {
     let u = Workspace.buffer(.winogradFilter, 36 * g.outChannels * g.inChannels)
     transformFilters(filter, outChannels: g.outChannels, inChannels: g.inChannels, flipped: false, into: u)
     winogradConvolve(input: input, transformedFilter: u, transposedFilter: false, output: output, g, epilogue: epilogue)
@@ -171,38 +186,51 @@ func winogradForward(input: UnsafePointer<Float>, filter: UnsafePointer<Float>, 
 
 /// dx = convᵀ(dy, w): the conv of dy by the rotated filter with input and output channels swapped,
 /// padding 2 - p, which maps the output's size back to the input's.
-func winogradBackwardData(outputGradient: UnsafePointer<Float>, filter: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>,
-                          _ g: ConvGeometry) {
-    let transposed = ConvGeometry(batch: g.batch, inChannels: g.outChannels, height: g.outHeight, width: g.outWidth,
-                                  outChannels: g.inChannels, kernel: 3, padding: 2 - g.padding)
+func winogradBackwardData(
+    outputGradient: UnsafePointer<Float>, filter: UnsafePointer<Float>, inputGradient: UnsafeMutablePointer<Float>,
+    _ g: ConvGeometry
+) {
+    let transposed = ConvGeometry(
+        batch: g.batch, inChannels: g.outChannels, height: g.outHeight, width: g.outWidth,
+        outChannels: g.inChannels, kernel: 3, padding: 2 - g.padding)
     let u = Workspace.buffer(.winogradFilter, 36 * g.outChannels * g.inChannels)
     transformFilters(filter, outChannels: g.outChannels, inChannels: g.inChannels, flipped: true, into: u)
-    winogradConvolve(input: outputGradient, transformedFilter: u, transposedFilter: true, output: inputGradient, transposed,
-                     epilogue: .identity)
+    winogradConvolve(
+        input: outputGradient, transformedFilter: u, transposedFilter: true, output: inputGradient, transposed,
+        epilogue: .identity)
 }
 
 /// dw = Gᵀ [Σ over tiles of (A dY Aᵀ) ⊙ (Bᵀ d B)] G: per ξ one GEMM Z[ξ] (O x tiles) · V[ξ]ᵀ, summed
 /// over chunks, then one GEMM back to 3x3.
-func winogradBackwardFilter(input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
-                            filterGradient: UnsafeMutablePointer<Float>, _ g: ConvGeometry) {
+func winogradBackwardFilter(
+    input: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+    filterGradient: UnsafeMutablePointer<Float>, _ g: ConvGeometry
+) {
     let plan = WinogradPlan(g)
     let (c, o) = (g.inChannels, g.outChannels)
     let du = Workspace.buffer(.winogradFilter, 36 * o * c)
     for (index, chunk) in plan.chunks.enumerated() {
         let (n, columns) = (chunk.count, transformedColumns(tiles: chunk.count))
-        let (inputStride, outputStride) = (transformedPlaneStride(rows: c, columns: columns), transformedPlaneStride(rows: o, columns: columns))
-        let v = Workspace.buffer(.winogradInput, 36 * inputStride), z = Workspace.buffer(.winogradProducts, 36 * outputStride)
+        let (inputStride, outputStride) = (
+            transformedPlaneStride(rows: c, columns: columns), transformedPlaneStride(rows: o, columns: columns)
+        )
+        let v = Workspace.buffer(.winogradInput, 36 * inputStride),
+            z = Workspace.buffer(.winogradProducts, 36 * outputStride)
         transformInputs(input, plan, chunk: chunk, into: v)
         transformOutputGradients(outputGradient, plan, chunk: chunk, into: z)
         forEachSlice(of: 36, gemmsOnCallingThread: true) { positions in
             for xi in positions {
-                gemm(transposeA: false, transposeB: true, m: o, n: c, k: n, a: z + xi * outputStride, lda: columns, b: v + xi * inputStride,
-                     ldb: columns, c: du + xi * o * c, ldc: c, accumulate: index > 0)
+                gemm(
+                    transposeA: false, transposeB: true, m: o, n: c, k: n, a: z + xi * outputStride, lda: columns,
+                    b: v + xi * inputStride,
+                    ldb: columns, c: du + xi * o * c, ldc: c, accumulate: index > 0)
             }
         }
     }
     filterTransformMatrix.withUnsafeBufferPointer { matrix in
-        gemm(transposeA: true, transposeB: false, m: o * c, n: 9, k: 36, a: du, lda: o * c, b: matrix.baseAddress!, ldb: 9,
-             c: filterGradient, ldc: 9, accumulate: false)
+        gemm(
+            transposeA: true, transposeB: false, m: o * c, n: 9, k: 36, a: du, lda: o * c, b: matrix.baseAddress!,
+            ldb: 9,
+            c: filterGradient, ldc: 9, accumulate: false)
     }
 }

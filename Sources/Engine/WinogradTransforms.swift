@@ -12,24 +12,35 @@ private typealias Lanes = SIMD4<Float>
 
 /// Bᵀ applied to six values.
 @inline(__always)
-private func inputTransform(_ d0: Lanes, _ d1: Lanes, _ d2: Lanes, _ d3: Lanes, _ d4: Lanes, _ d5: Lanes)
-    -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+private func inputTransform(
+    _ d0: Lanes, _ d1: Lanes, _ d2: Lanes, _ d3: Lanes, _ d4: Lanes, _ d5: Lanes
+)
+    -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes)
+{
     let a = d4 - 4 * d2, b = d3 - 4 * d1, c = d4 - d2, e = 2 * (d3 - d1)
     return (4 * d0 - 5 * d2 + d4, a + b, a - b, c + e, c - e, 4 * d1 - 5 * d3 + d5)
 }
 
 /// Aᵀ applied to six values.
 @inline(__always)
-private func outputTransform(_ m0: Lanes, _ m1: Lanes, _ m2: Lanes, _ m3: Lanes, _ m4: Lanes, _ m5: Lanes)
-    -> (Lanes, Lanes, Lanes, Lanes) {
+private func outputTransform(
+    _ m0: Lanes, _ m1: Lanes, _ m2: Lanes, _ m3: Lanes, _ m4: Lanes, _ m5: Lanes
+)
+    -> (Lanes, Lanes, Lanes, Lanes)
+{
     let sum12 = m1 + m2, difference12 = m1 - m2, sum34 = m3 + m4, difference34 = m3 - m4
-    return (m0 + sum12 + sum34, difference12 + 2 * difference34, sum12 + 4 * sum34, difference12 + 8 * difference34 + m5)
+    return (
+        m0 + sum12 + sum34, difference12 + 2 * difference34, sum12 + 4 * sum34, difference12 + 8 * difference34 + m5
+    )
 }
 
 /// A (the adjoint of Aᵀ) applied to four values.
 @inline(__always)
-private func outputTransformAdjoint(_ y0: Lanes, _ y1: Lanes, _ y2: Lanes, _ y3: Lanes)
-    -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
+private func outputTransformAdjoint(
+    _ y0: Lanes, _ y1: Lanes, _ y2: Lanes, _ y3: Lanes
+)
+    -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes)
+{
     let even = y0 + y2, odd = y1 + y3, even4 = y0 + 4 * y2, odd8 = 2 * y1 + 8 * y3
     return (y0, even + odd, even - odd, even4 + odd8, even4 - odd8, y3)
 }
@@ -37,8 +48,10 @@ private func outputTransformAdjoint(_ y0: Lanes, _ y1: Lanes, _ y2: Lanes, _ y3:
 /// G ⊗ G as a [36, 9] matrix: row ξ = 6a + b, column 3i + j holds G[a][i]·G[b][j], so the transformed
 /// filters of all channel pairs are one GEMM with the [O·C, 9] filter tensor.
 let filterTransformMatrix: [Float] = {
-    let g: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
-                         [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+    let g: [[Double]] = [
+        [1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
+        [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1],
+    ]
     var matrix: [Float] = []
     for xi in 0..<36 {
         for k in 0..<9 {
@@ -50,7 +63,9 @@ let filterTransformMatrix: [Float] = {
 }()
 
 /// The same for the filter rotated by 180 degrees (column 3i + j reads g[2 - i][2 - j]).
-let flippedFilterTransformMatrix: [Float] = (0..<36).flatMap { xi in (0..<9).map { filterTransformMatrix[xi * 9 + 8 - $0] } }
+let flippedFilterTransformMatrix: [Float] = (0..<36).flatMap { xi in
+    (0..<9).map { filterTransformMatrix[xi * 9 + 8 - $0] }
+}
 
 /// Columns of a chunk's [rows, columns] transformed matrices for `tiles` tiles: three beyond the last
 /// tile, because the transforms read and write whole groups of four tiles and a run's last group may
@@ -96,13 +111,19 @@ private func phases(_ line: UnsafePointer<Float>) -> (Lanes, Lanes, Lanes, Lanes
 
 /// The inverse of `phases`: stores four tiles' columns as 16 values in image order.
 @inline(__always)
-private func storeInImageOrder(_ q0: Lanes, _ q1: Lanes, _ q2: Lanes, _ q3: Lanes, _ line: UnsafeMutablePointer<Float>) {
-    store(SIMD16(q0[0], q1[0], q2[0], q3[0], q0[1], q1[1], q2[1], q3[1], q0[2], q1[2], q2[2], q3[2], q0[3], q1[3], q2[3], q3[3]), line)
+private func storeInImageOrder(_ q0: Lanes, _ q1: Lanes, _ q2: Lanes, _ q3: Lanes, _ line: UnsafeMutablePointer<Float>)
+{
+    store(
+        SIMD16(
+            q0[0], q1[0], q2[0], q3[0], q0[1], q1[1], q2[1], q3[1], q0[2], q1[2], q2[2], q3[2], q0[3], q1[3], q2[3],
+            q3[3]), line)
 }
 
 /// Stores six vectors `step` apart: six rows of lines, or six consecutive transformed planes.
 @inline(__always)
-private func storeSix(_ values: (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes), _ target: UnsafeMutablePointer<Float>, step: Int) {
+private func storeSix(
+    _ values: (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes), _ target: UnsafeMutablePointer<Float>, step: Int
+) {
     store(values.0, target)
     store(values.1, target + step)
     store(values.2, target + 2 * step)
@@ -114,8 +135,10 @@ private func storeSix(_ values: (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes), _ ta
 /// Copies rows `top ..< top + rows`, columns `left ..< left + length` of a height x width plane into
 /// `rows` lines of `length` values, zero outside the plane.
 @inline(__always)
-private func copyLines(_ plane: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, rows: Int, length: Int,
-                       into lines: UnsafeMutablePointer<Float>) {
+private func copyLines(
+    _ plane: UnsafePointer<Float>, height: Int, width: Int, top: Int, left: Int, rows: Int, length: Int,
+    into lines: UnsafeMutablePointer<Float>
+) {
     let lo = min(max(0, -left), length), hi = max(lo, min(length, width - left))
     for i in 0..<rows {
         let line = lines + i * length
@@ -151,7 +174,9 @@ private enum InputWindows: WindowTransform {
 
     @inline(__always)
     static func column(_ d: UnsafePointer<Float>, stride: Int) -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
-        inputTransform(load(d), load(d + stride), load(d + 2 * stride), load(d + 3 * stride), load(d + 4 * stride), load(d + 5 * stride))
+        inputTransform(
+            load(d), load(d + stride), load(d + 2 * stride), load(d + 3 * stride), load(d + 4 * stride),
+            load(d + 5 * stride))
     }
 
     @inline(__always)
@@ -179,10 +204,13 @@ private enum OutputGradientBlocks: WindowTransform {
 
 /// T[ξ][c][t] for every channel c of `planes` (height x width planes, read from `padding` before each
 /// tile's corner) and every tile t of the chunk.
-private func transformWindows<Transform: WindowTransform>(_: Transform.Type, _ planes: UnsafePointer<Float>, channels: Int,
-                                                          height: Int, width: Int, padding: Int, _ plan: WinogradPlan,
-                                                          chunk: Range<Int>, into target: UnsafeMutablePointer<Float>) {
-    let columns = transformedColumns(tiles: chunk.count), step = transformedPlaneStride(rows: channels, columns: columns)
+private func transformWindows<Transform: WindowTransform>(
+    _: Transform.Type, _ planes: UnsafePointer<Float>, channels: Int,
+    height: Int, width: Int, padding: Int, _ plan: WinogradPlan,
+    chunk: Range<Int>, into target: UnsafeMutablePointer<Float>
+) {
+    let columns = transformedColumns(tiles: chunk.count),
+        step = transformedPlaneStride(rows: channels, columns: columns)
     // The 6x6 input windows overlap their neighbours by two columns; the 4x4 blocks do not.
     let overlapping = Transform.size > 4, window = Transform.size
     let runs = plan.runs(chunk), longest = lineLength(tiles: plan.tilesAcross, overlapping: overlapping)
@@ -192,14 +220,17 @@ private func transformWindows<Transform: WindowTransform>(_: Transform.Type, _ p
                 for run in runs {
                     let length = lineLength(tiles: run.count, overlapping: overlapping)
                     let lines = scratch.baseAddress!, rows = lines + window * length
-                    copyLines(planes + (run.sample * channels + c) * height * width, height: height, width: width,
-                              top: run.top - padding, left: run.left - padding, rows: window, length: length, into: lines)
+                    copyLines(
+                        planes + (run.sample * channels + c) * height * width, height: height, width: width,
+                        top: run.top - padding, left: run.left - padding, rows: window, length: length, into: lines)
                     for x in stride(from: 0, to: length, by: 4) {
                         storeSix(Transform.column(lines + x, stride: length), rows + x, step: length)
                     }
                     for i in 0..<6 {
                         let row = rows + i * length, out = target + 6 * i * step + c * columns + run.column
-                        for k in stride(from: 0, to: run.count, by: 4) { storeSix(Transform.row(row + 4 * k), out + k, step: step) }
+                        for k in stride(from: 0, to: run.count, by: 4) {
+                            storeSix(Transform.row(row + 4 * k), out + k, step: step)
+                        }
                     }
                 }
             }
@@ -208,25 +239,33 @@ private func transformWindows<Transform: WindowTransform>(_: Transform.Type, _ p
 }
 
 /// V[ξ][c][t]: Bᵀ d B of the 6x6 input window of every tile of the chunk, for every channel.
-func transformInputs(_ input: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>, into v: UnsafeMutablePointer<Float>) {
+func transformInputs(
+    _ input: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>, into v: UnsafeMutablePointer<Float>
+) {
     let g = plan.geometry
-    transformWindows(InputWindows.self, input, channels: g.inChannels, height: g.height, width: g.width, padding: g.padding,
-                     plan, chunk: chunk, into: v)
+    transformWindows(
+        InputWindows.self, input, channels: g.inChannels, height: g.height, width: g.width, padding: g.padding,
+        plan, chunk: chunk, into: v)
 }
 
 /// Z[ξ][o][t]: A y Aᵀ of the 4x4 output-gradient block y of every tile of the chunk (zero beyond the
 /// output's edge), for every output channel.
-func transformOutputGradients(_ gradient: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>,
-                                      into z: UnsafeMutablePointer<Float>) {
+func transformOutputGradients(
+    _ gradient: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>,
+    into z: UnsafeMutablePointer<Float>
+) {
     let g = plan.geometry
-    transformWindows(OutputGradientBlocks.self, gradient, channels: g.outChannels, height: g.outHeight, width: g.outWidth,
-                     padding: 0, plan, chunk: chunk, into: z)
+    transformWindows(
+        OutputGradientBlocks.self, gradient, channels: g.outChannels, height: g.outHeight, width: g.outWidth,
+        padding: 0, plan, chunk: chunk, into: z)
 }
 
 /// Output blocks Aᵀ M A of the chunk's tiles from M[ξ][o][t], cropped at the output's edge, with the
 /// epilogue applied as they are written.
-func transformOutputs(_ m: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>, into output: UnsafeMutablePointer<Float>,
-                              epilogue: ConvEpilogue) {
+func transformOutputs(
+    _ m: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Range<Int>, into output: UnsafeMutablePointer<Float>,
+    epilogue: ConvEpilogue
+) {
     let g = plan.geometry, columns = transformedColumns(tiles: chunk.count)
     let step = transformedPlaneStride(rows: g.outChannels, columns: columns)
     let runs = plan.runs(chunk), longest = lineLength(tiles: plan.tilesAcross, overlapping: false)
@@ -241,15 +280,17 @@ func transformOutputs(_ m: UnsafePointer<Float>, _ plan: WinogradPlan, chunk: Ra
                         let products = m + 6 * a * step + o * columns + run.column, row = rows + a * length
                         for k in stride(from: 0, to: run.count, by: 4) {
                             let p = products + k
-                            let (q0, q1, q2, q3) = outputTransform(load(p), load(p + step), load(p + 2 * step), load(p + 3 * step),
-                                                                   load(p + 4 * step), load(p + 5 * step))
+                            let (q0, q1, q2, q3) = outputTransform(
+                                load(p), load(p + step), load(p + 2 * step), load(p + 3 * step),
+                                load(p + 4 * step), load(p + 5 * step))
                             storeInImageOrder(q0, q1, q2, q3, row + 4 * k)
                         }
                     }
                     for x in stride(from: 0, to: length, by: 4) {
                         let r = rows + x
-                        let y = outputTransform(load(r), load(r + length), load(r + 2 * length), load(r + 3 * length),
-                                                load(r + 4 * length), load(r + 5 * length))
+                        let y = outputTransform(
+                            load(r), load(r + length), load(r + 2 * length), load(r + 3 * length),
+                            load(r + 4 * length), load(r + 5 * length))
                         store(epilogue.apply(y.0 + bias), block + x)
                         store(epilogue.apply(y.1 + bias), block + length + x)
                         store(epilogue.apply(y.2 + bias), block + 2 * length + x)

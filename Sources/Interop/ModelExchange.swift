@@ -47,13 +47,17 @@ public enum ModelExchange {
         for net in nets {
             let layout = net.layout(network)
             guard let values = checkpoint.buffers[net.section], values.count == layout.count else {
-                throw CheckpointError(path: path, problem: "no '\(net.rawValue)' section of the size its configuration implies")
+                throw CheckpointError(
+                    path: path, problem: "no '\(net.rawValue)' section of the size its configuration implies")
             }
             tensors += layout.parameters.map {
-                .init(name: "\(net.rawValue)/\($0.name)", shape: $0.shape, values: Array(values[$0.offset..<($0.offset + $0.count)]))
+                .init(
+                    name: "\(net.rawValue)/\($0.name)", shape: $0.shape,
+                    values: Array(values[$0.offset..<($0.offset + $0.count)]))
             }
         }
-        let point = schedulePoint(imagesShown: state.imagesShown, config: state.config.schedule, finalResolution: network.resolution)
+        let point = schedulePoint(
+            imagesShown: state.imagesShown, config: state.config.schedule, finalResolution: network.resolution)
         let metadata = [
             "format": "pt",
             networkKey: json(network),
@@ -77,7 +81,9 @@ public enum ModelExchange {
     /// file's metadata, every other setting from `training`; fresh optimizer state; the schedule placed
     /// where the file says training stood (its final resolution, fully faded in, if it does not say).
     /// The file must hold D and G (g, g_ema or both; a missing one is a copy of the other).
-    public static func checkpoint(from file: SafetensorsFile, path: String, training: TrainingConfig) throws -> Checkpoint {
+    public static func checkpoint(
+        from file: SafetensorsFile, path: String, training: TrainingConfig
+    ) throws -> Checkpoint {
         func fail(_ problem: String) -> SafetensorsError { SafetensorsError(path: path, problem: problem) }
         let network = try networkConfig(of: file, path: path)
         var config = training
@@ -92,7 +98,11 @@ public enum ModelExchange {
             var values = [Float](repeating: 0, count: layout.count)
             for parameter in layout.parameters {
                 let name = "\(net.rawValue)/\(parameter.name)"
-                guard let tensor = file[name] else { throw fail("no tensor '\(name)' (\(network.arch.rawValue) network at \(network.resolution)x\(network.resolution))") }
+                guard let tensor = file[name] else {
+                    throw fail(
+                        "no tensor '\(name)' (\(network.arch.rawValue) network at \(network.resolution)x\(network.resolution))"
+                    )
+                }
                 guard tensor.shape == parameter.shape else {
                     throw fail("tensor '\(name)' has shape \(tensor.shape); the network needs \(parameter.shape)")
                 }
@@ -102,7 +112,9 @@ public enum ModelExchange {
             buffers[net.section] = values
         }
         if let stray = unused.sorted().first {
-            throw fail("tensor '\(stray)' is not part of a \(network.arch.rawValue) network at \(network.resolution)x\(network.resolution)")
+            throw fail(
+                "tensor '\(stray)' is not part of a \(network.arch.rawValue) network at \(network.resolution)x\(network.resolution)"
+            )
         }
         guard let discriminator = buffers[.d] else {
             throw fail("holds no discriminator ('d/...' tensors): export with --net all to continue training")
@@ -119,18 +131,22 @@ public enum ModelExchange {
             resolution = value
         }
         if let text = file.metadata[alphaKey] {
-            guard let value = Float(text), value >= 0, value <= 1 else { throw fail("\(alphaKey) '\(text)' is not in [0, 1]") }
+            guard let value = Float(text), value >= 0, value <= 1 else {
+                throw fail("\(alphaKey) '\(text)' is not in [0, 1]")
+            }
             alpha = value
         }
-        return Checkpoint(startingFrom: config, generator: generator, averagedGenerator: buffers[.gEMA] ?? generator,
-                          discriminator: discriminator,
-                          imagesShown: imagesShown(atResolution: resolution, alpha: alpha, config: config.schedule))
+        return Checkpoint(
+            startingFrom: config, generator: generator, averagedGenerator: buffers[.gEMA] ?? generator,
+            discriminator: discriminator,
+            imagesShown: imagesShown(atResolution: resolution, alpha: alpha, config: config.schedule))
     }
 
     /// The network configuration a file's metadata describes.
     public static func networkConfig(of file: SafetensorsFile, path: String) throws -> NetworkConfig {
         guard let text = file.metadata[networkKey] else {
-            throw SafetensorsError(path: path, problem: "no '\(networkKey)' metadata: not written by progan export or progan-pgp-convert")
+            throw SafetensorsError(
+                path: path, problem: "no '\(networkKey)' metadata: not written by progan export or progan-pgp-convert")
         }
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
@@ -158,20 +174,24 @@ extension ModelExchange {
     /// What a reimplementation elsewhere is checked against: latents [N, latent] drawn from `seed`, the
     /// images [N, C, R, R] that the checkpoint's `generator` (g or g_ema) makes of them at `resolution`
     /// and fade-in `alpha`, and D's scores [N] for those images.
-    public static func referenceSamples(_ checkpoint: Checkpoint, path: String, generator net: Net, count: Int, seed: UInt64,
-                                        resolution: Int, alpha: Float) throws -> SafetensorsFile {
+    public static func referenceSamples(
+        _ checkpoint: Checkpoint, path: String, generator net: Net, count: Int, seed: UInt64,
+        resolution: Int, alpha: Float
+    ) throws -> SafetensorsFile {
         precondition(net != .d, "reference samples come from a generator")
         let network = checkpoint.state.config.network
         let generator = Generator(network), discriminator = Discriminator(network)
         func store(_ section: Net, _ layout: ParameterLayout) throws -> ParameterStore {
             let store = ParameterStore(layout: layout)
             guard let values = checkpoint.buffers[section.section], values.count == store.count else {
-                throw CheckpointError(path: path, problem: "no '\(section.rawValue)' section of the size its configuration implies")
+                throw CheckpointError(
+                    path: path, problem: "no '\(section.rawValue)' section of the size its configuration implies")
             }
             values.withUnsafeBufferPointer { store.values.pointer.update(from: $0.baseAddress!, count: values.count) }
             return store
         }
-        let generatorWeights = try store(net, generator.layout), discriminatorWeights = try store(.d, discriminator.layout)
+        let generatorWeights = try store(net, generator.layout),
+            discriminatorWeights = try store(.d, discriminator.layout)
         var random = PhiloxRandom(seed: seed)
         let latents = random.normal(shape: [count, network.latent])
         let (images, scores) = withoutGradients {
@@ -179,10 +199,14 @@ extension ModelExchange {
             return (images, discriminator(images, alpha: alpha, weights: Weights(discriminatorWeights)))
         }
         return SafetensorsFile(
-            tensors: [.init(name: "latents", shape: latents.shape, values: latents.scalars),
-                      .init(name: "images", shape: images.shape, values: images.scalars),
-                      .init(name: "scores", shape: [count], values: scores.scalars)],
-            metadata: [resolutionKey: String(resolution), alphaKey: String(alpha), "progan.generator": net.rawValue,
-                       "progan.seed": String(seed), networkKey: json(network)])
+            tensors: [
+                .init(name: "latents", shape: latents.shape, values: latents.scalars),
+                .init(name: "images", shape: images.shape, values: images.scalars),
+                .init(name: "scores", shape: [count], values: scores.scalars),
+            ],
+            metadata: [
+                resolutionKey: String(resolution), alphaKey: String(alpha), "progan.generator": net.rawValue,
+                "progan.seed": String(seed), networkKey: json(network),
+            ])
     }
 }

@@ -10,8 +10,10 @@ public struct ImageBatch {
     public var values: [Float]
 
     public init(count: Int, side: Int, values: [Float]) {
-        precondition(values.count == count * Self.channels * side * side,
-                     "ImageBatch of \(count) images at \(side)x\(side) needs \(count * Self.channels * side * side) values, got \(values.count)")
+        precondition(
+            values.count == count * Self.channels * side * side,
+            "ImageBatch of \(count) images at \(side)x\(side) needs \(count * Self.channels * side * side) values, got \(values.count)"
+        )
         self.count = count
         self.side = side
         self.values = values
@@ -20,7 +22,8 @@ public struct ImageBatch {
     /// Images [N, 3, R, R] in [-1, 1] (generator output, or a dataset batch).
     public init(unitRange images: Tensor) {
         let (n, channels, side, width) = images.nchw
-        precondition(channels == Self.channels && side == width, "ImageBatch needs square RGB images, got \(images.shape)")
+        precondition(
+            channels == Self.channels && side == width, "ImageBatch needs square RGB images, got \(images.shape)")
         let source = UnsafeBufferPointer(start: images.pointer, count: images.count)
         self.init(count: n, side: side, values: source.map { Float(quantizedPixel($0)) })
     }

@@ -3,12 +3,16 @@
 /// Level 0 is full resolution; each level holds itself minus the upsampled next level, and the last
 /// level stays a low-pass image, so `reconstructed(fromLaplacian:)` recovers the input.
 public func laplacianPyramid(_ images: ImageBatch, levels: Int) -> [ImageBatch] {
-    precondition(levels >= 1 && images.side >> (levels - 1) >= 4, "\(levels) levels do not fit \(images.side)x\(images.side) images")
+    precondition(
+        levels >= 1 && images.side >> (levels - 1) >= 4,
+        "\(levels) levels do not fit \(images.side)x\(images.side) images")
     var pyramid = [images]
     for _ in 1..<levels {
         let smaller = pyramidDown(pyramid[pyramid.count - 1])
         let detail = pyramidUp(smaller)
-        for index in pyramid[pyramid.count - 1].values.indices { pyramid[pyramid.count - 1].values[index] -= detail.values[index] }
+        for index in pyramid[pyramid.count - 1].values.indices {
+            pyramid[pyramid.count - 1].values[index] -= detail.values[index]
+        }
         pyramid.append(smaller)
     }
     return pyramid
@@ -31,8 +35,10 @@ public func pyramidDown(_ images: ImageBatch) -> ImageBatch {
     images.values.withUnsafeBufferPointer { input in
         output.withUnsafeMutableBufferPointer { result in
             for plane in 0..<images.count * ImageBatch.channels {
-                binomialFilter(input.baseAddress! + plane * side * side, side: side,
-                               into: result.baseAddress! + plane * outputSide * outputSide, outputSide: outputSide, stride: 2, gain: 1)
+                binomialFilter(
+                    input.baseAddress! + plane * side * side, side: side,
+                    into: result.baseAddress! + plane * outputSide * outputSide, outputSide: outputSide, stride: 2,
+                    gain: 1)
             }
         }
     }
@@ -49,8 +55,10 @@ public func pyramidUp(_ images: ImageBatch) -> ImageBatch {
             for plane in 0..<images.count * ImageBatch.channels {
                 let source = input.baseAddress! + plane * side * side
                 for y in 0..<side { for x in 0..<side { spread[2 * y * outputSide + 2 * x] = source[y * side + x] } }
-                binomialFilter(spread, side: outputSide,
-                               into: result.baseAddress! + plane * outputSide * outputSide, outputSide: outputSide, stride: 1, gain: 4)
+                binomialFilter(
+                    spread, side: outputSide,
+                    into: result.baseAddress! + plane * outputSide * outputSide, outputSide: outputSide, stride: 1,
+                    gain: 4)
             }
         }
     }
@@ -61,8 +69,10 @@ private let binomialTaps: [Double] = [1, 4, 6, 4, 1].map { $0 / 16 }
 
 /// output[y][x] = gain * Σ taps[a] taps[b] input[m(stride y + a - 2)][m(stride x + b - 2)], summed in
 /// double as scipy.ndimage.convolve does.
-private func binomialFilter(_ input: UnsafePointer<Float>, side: Int, into output: UnsafeMutablePointer<Float>,
-                            outputSide: Int, stride: Int, gain: Double) {
+private func binomialFilter(
+    _ input: UnsafePointer<Float>, side: Int, into output: UnsafeMutablePointer<Float>,
+    outputSide: Int, stride: Int, gain: Double
+) {
     func mirrored(_ index: Int) -> Int {
         let reflected = index < 0 ? -index : index
         return reflected >= side ? 2 * (side - 1) - reflected : reflected

@@ -6,8 +6,9 @@ import Foundation
 /// at small scales; "valid" filtering; 2x2 averaging between scales; values in 0...255.
 /// Identical images give 1; unrelated ones about 0.
 public func multiScaleSSIM(_ first: ImageBatch, _ second: ImageBatch) -> Double {
-    precondition(first.count == 1 && second.count == 1 && first.side == second.side,
-                 "multiScaleSSIM compares two single images of one size")
+    precondition(
+        first.count == 1 && second.count == 1 && first.side == second.side,
+        "multiScaleSSIM compares two single images of one size")
     let weights = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333]
     precondition(first.side >> (weights.count - 1) >= 1, "MS-SSIM needs images of at least 16x16")
     var images = (first, second)
@@ -36,11 +37,15 @@ private func structuralSimilarity(_ first: ImageBatch, _ second: ImageBatch) -> 
                     for u in 0..<windowSide {
                         let w = window[v] * window[u], index = offset + (y + v) * side + x + u
                         let a = Double(first.values[index]), b = Double(second.values[index])
-                        mean1 += w * a; mean2 += w * b
-                        square1 += w * a * a; square2 += w * b * b; cross += w * a * b
+                        mean1 += w * a
+                        mean2 += w * b
+                        square1 += w * a * a
+                        square2 += w * b * b
+                        cross += w * a * b
                     }
                 }
-                let variance1 = square1 - mean1 * mean1, variance2 = square2 - mean2 * mean2, covariance = cross - mean1 * mean2
+                let variance1 = square1 - mean1 * mean1, variance2 = square2 - mean2 * mean2,
+                    covariance = cross - mean1 * mean2
                 let structure = (2 * covariance + c2) / (variance1 + variance2 + c2)
                 contrastStructure += structure
                 similarity += (2 * mean1 * mean2 + c1) / (mean1 * mean1 + mean2 * mean2 + c1) * structure
@@ -68,8 +73,9 @@ private func averagedDown(_ image: ImageBatch) -> ImageBatch {
         for y in 0..<side {
             for x in 0..<side {
                 let source = channel * image.side * image.side + 2 * y * image.side + 2 * x
-                values[(channel * side + y) * side + x] = (image.values[source] + image.values[source + 1]
-                    + image.values[source + image.side] + image.values[source + image.side + 1]) * 0.25
+                values[(channel * side + y) * side + x] =
+                    (image.values[source] + image.values[source + 1]
+                        + image.values[source + image.side] + image.values[source + image.side + 1]) * 0.25
             }
         }
     }

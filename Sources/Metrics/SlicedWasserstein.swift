@@ -23,7 +23,9 @@ public struct SlicedWasserstein {
     public let seed: UInt64
 
     public init(resolution: Int, seed: UInt64) {
-        precondition(resolution >= Self.smallestLevel, "SWD needs images of at least \(Self.smallestLevel)x\(Self.smallestLevel)")
+        precondition(
+            resolution >= Self.smallestLevel, "SWD needs images of at least \(Self.smallestLevel)x\(Self.smallestLevel)"
+        )
         levels = Array(sequence(first: resolution) { $0 / 2 }.prefix { $0 >= Self.smallestLevel })
         self.seed = seed
     }
@@ -31,7 +33,9 @@ public struct SlicedWasserstein {
     /// Raw descriptors of every image, one array per level (descriptorLength floats each, in
     /// channel, row, column order). Descriptors of a set may be built batch by batch and concatenated.
     public func descriptors(of images: ImageBatch) -> [[Float]] {
-        precondition(images.side == levels[0], "SWD set up for \(levels[0])x\(levels[0]) got \(images.side)x\(images.side) images")
+        precondition(
+            images.side == levels[0],
+            "SWD set up for \(levels[0])x\(levels[0]) got \(images.side)x\(images.side) images")
         let pyramid = laplacianPyramid(images, levels: levels.count)
         let radius = Self.patchSide / 2, length = Self.descriptorLength
         var result = levels.map { _ in [Float](repeating: 0, count: images.count * Self.patchesPerImage * length) }
@@ -63,12 +67,17 @@ public struct SlicedWasserstein {
 
     /// Per-level distances (x 1e3) between two sets of raw descriptors with the same number of images.
     public func distances(_ first: [[Float]], _ second: [[Float]]) -> [Double] {
-        precondition(first.count == levels.count && second.count == levels.count, "one descriptor array per level expected")
+        precondition(
+            first.count == levels.count && second.count == levels.count, "one descriptor array per level expected")
         return levels.indices.map { level in
-            precondition(first[level].count == second[level].count,
-                         "SWD compares sets of equal size, got \(first[level].count) and \(second[level].count) descriptor values")
-            return 1e3 * slicedWasserstein(normalizedDescriptors(first[level]), normalizedDescriptors(second[level]),
-                                           directions: PhiloxRandom(seed: seed).substream(0x5357_4400 + UInt64(level)))
+            precondition(
+                first[level].count == second[level].count,
+                "SWD compares sets of equal size, got \(first[level].count) and \(second[level].count) descriptor values"
+            )
+            return 1e3
+                * slicedWasserstein(
+                    normalizedDescriptors(first[level]), normalizedDescriptors(second[level]),
+                    directions: PhiloxRandom(seed: seed).substream(0x5357_4400 + UInt64(level)))
         }
     }
 
@@ -91,7 +100,9 @@ public func normalizedDescriptors(_ raw: [Float]) -> [Float] {
     for channel in 0..<ImageBatch.channels {
         var sum = 0.0, sumOfSquares = 0.0
         for descriptor in 0..<count {
-            for value in raw[descriptor * length + channel * positions..<descriptor * length + (channel + 1) * positions] {
+            for value in raw[
+                descriptor * length + channel * positions..<descriptor * length + (channel + 1) * positions]
+            {
                 sum += Double(value)
                 sumOfSquares += Double(value) * Double(value)
             }
@@ -123,9 +134,10 @@ func slicedWasserstein(_ first: [Float], _ second: [Float], directions random: P
         descriptors.withUnsafeBufferPointer { a in
             directions.withUnsafeBufferPointer { d in
                 projections.withUnsafeMutableBufferPointer { p in
-                    gemm(transposeA: true, transposeB: true, m: directionCount, n: count, k: length,
-                         a: d.baseAddress!, lda: directionCount, b: a.baseAddress!, ldb: length,
-                         c: p.baseAddress!, ldc: count, accumulate: false)
+                    gemm(
+                        transposeA: true, transposeB: true, m: directionCount, n: count, k: length,
+                        a: d.baseAddress!, lda: directionCount, b: a.baseAddress!, ldb: length,
+                        c: p.baseAddress!, ldc: count, accumulate: false)
                     for direction in 0..<directionCount {
                         var row = UnsafeMutableBufferPointer(rebasing: p[direction * count..<(direction + 1) * count])
                         row.sort()
@@ -139,12 +151,16 @@ func slicedWasserstein(_ first: [Float], _ second: [Float], directions random: P
         for column in 0..<directionCount {
             let norm = stride(from: column, to: directions.count, by: directionCount)
                 .reduce(0.0) { $0 + Double(directions[$1]) * Double(directions[$1]) }.squareRoot()
-            for index in stride(from: column, to: directions.count, by: directionCount) { directions[index] = Float(Double(directions[index]) / norm) }
+            for index in stride(from: column, to: directions.count, by: directionCount) {
+                directions[index] = Float(Double(directions[index]) / norm)
+            }
         }
         sortedProjections(of: first, into: &firstProjections)
         sortedProjections(of: second, into: &secondProjections)
         var sum = 0.0
-        for index in 0..<directionCount * count { sum += Double(abs(firstProjections[index] - secondProjections[index])) }
+        for index in 0..<directionCount * count {
+            sum += Double(abs(firstProjections[index] - secondProjections[index]))
+        }
         total += sum / Double(directionCount * count)
     }
     return total / Double(SlicedWasserstein.directionRepeats)

@@ -29,18 +29,25 @@ public struct Discriminator: GrowingNetwork {
         finalConv = EqualizedConv(&layout, "d.4x4.conv", input: features + statistics, output: features, kernel: 3)
         switch config.arch {
         case .progan:
-            head = .dense(EqualizedDense(&layout, "d.4x4.dense0", input: features * 16, output: config.features(stage: 0)),
-                          score: EqualizedDense(&layout, "d.4x4.dense1", input: config.features(stage: 0), output: 1, gain: 1))
+            head = .dense(
+                EqualizedDense(&layout, "d.4x4.dense0", input: features * 16, output: config.features(stage: 0)),
+                score: EqualizedDense(&layout, "d.4x4.dense1", input: config.features(stage: 0), output: 1, gain: 1))
         case .pgp:
-            head = .convolutional(EqualizedConv(&layout, "d.4x4.conv4x4", input: features, output: config.latent, kernel: 4, padding: 0),
-                                  score: EqualizedConv(&layout, "d.4x4.conv1x1", input: config.latent, output: 1, kernel: 1))
+            head = .convolutional(
+                EqualizedConv(&layout, "d.4x4.conv4x4", input: features, output: config.latent, kernel: 4, padding: 0),
+                score: EqualizedConv(&layout, "d.4x4.conv1x1", input: config.latent, output: 1, kernel: 1))
         }
-        let initialRGB = EqualizedConv(&layout, "d.4x4.fromrgb", input: config.imageChannels, output: features, kernel: 1)
+        let initialRGB = EqualizedConv(
+            &layout, "d.4x4.fromrgb", input: config.imageChannels, output: features, kernel: 1)
         growth = GrowthBlocks(config, network: "d", after: layout, initialConverter: initialRGB) { layout, name, log2 in
             let input = config.features(stage: log2 - 1), output = config.features(stage: log2 - 2)
-            return ((EqualizedConv(&layout, "\(name).conv0", input: input, output: input, kernel: 3),
-                     EqualizedConv(&layout, "\(name).conv1", input: input, output: output, kernel: 3)),
-                    EqualizedConv(&layout, "\(name).fromrgb", input: config.imageChannels, output: input, kernel: 1))
+            return (
+                (
+                    EqualizedConv(&layout, "\(name).conv0", input: input, output: input, kernel: 3),
+                    EqualizedConv(&layout, "\(name).conv1", input: input, output: output, kernel: 3)
+                ),
+                EqualizedConv(&layout, "\(name).fromrgb", input: config.imageChannels, output: input, kernel: 1)
+            )
         }
     }
 
@@ -72,7 +79,8 @@ public struct Discriminator: GrowingNetwork {
         }
         if config.appendsStddevMap {
             // pro_gan_pytorch takes the whole batch as one group when it is no larger than the group size.
-            features = config.arch == .pgp
+            features =
+                config.arch == .pgp
                 ? minibatchStddev(features, groupSize: min(config.mbstdGroupSize, n), grouping: .strided)
                 : minibatchStddev(features, groupSize: config.mbstdGroupSize)
         }

@@ -20,16 +20,23 @@ public struct Generator: GrowingNetwork {
         let isPGP = config.arch == .pgp
         // Official: gain sqrt(2)/4 on the latent dense and toRGB with gain 1; pro_gan_pytorch keeps
         // sqrt(2) on every layer.
-        initialProjection = EqualizedLatentProjection(&layout, "g.4x4.dense", input: config.latent, maps: initialFeatures,
-                                                      gain: Float(2).squareRoot() / (isPGP ? 1 : 4), inputMajor: isPGP)
+        initialProjection = EqualizedLatentProjection(
+            &layout, "g.4x4.dense", input: config.latent, maps: initialFeatures,
+            gain: Float(2).squareRoot() / (isPGP ? 1 : 4), inputMajor: isPGP)
         initialConv = EqualizedConv(&layout, "g.4x4.conv", input: initialFeatures, output: initialFeatures, kernel: 3)
         let rgbGain: Float = isPGP ? Float(2).squareRoot() : 1
-        let initialRGB = EqualizedConv(&layout, "g.4x4.torgb", input: initialFeatures, output: config.imageChannels, kernel: 1, gain: rgbGain)
+        let initialRGB = EqualizedConv(
+            &layout, "g.4x4.torgb", input: initialFeatures, output: config.imageChannels, kernel: 1, gain: rgbGain)
         growth = GrowthBlocks(config, network: "g", after: layout, initialConverter: initialRGB) { layout, name, log2 in
             let input = config.features(stage: log2 - 2), output = config.features(stage: log2 - 1)
-            return ((EqualizedConv(&layout, "\(name).conv0", input: input, output: output, kernel: 3),
-                     EqualizedConv(&layout, "\(name).conv1", input: output, output: output, kernel: 3)),
-                    EqualizedConv(&layout, "\(name).torgb", input: output, output: config.imageChannels, kernel: 1, gain: rgbGain))
+            return (
+                (
+                    EqualizedConv(&layout, "\(name).conv0", input: input, output: output, kernel: 3),
+                    EqualizedConv(&layout, "\(name).conv1", input: output, output: output, kernel: 3)
+                ),
+                EqualizedConv(
+                    &layout, "\(name).torgb", input: output, output: config.imageChannels, kernel: 1, gain: rgbGain)
+            )
         }
     }
 
@@ -38,8 +45,9 @@ public struct Generator: GrowingNetwork {
     /// Images [N, C, R, R] from latents [N, latent]. During a fade-in (`alpha` < 1) the output blends the
     /// upsampled image of the previous resolution with the new block's (paper section 3, figure 2).
     public func callAsFunction(_ latents: Tensor, resolution: Int, alpha: Float, weights: Weights) -> Tensor {
-        precondition(latents.rank == 2 && latents.shape[1] == config.latent,
-                     "generator: latents \(latents.shape), expected [N, \(config.latent)]")
+        precondition(
+            latents.rank == 2 && latents.shape[1] == config.latent,
+            "generator: latents \(latents.shape), expected [N, \(config.latent)]")
         let stage = config.stage(of: resolution)
         // Pixelwise normalization of the latent and after every conv (paper section 4.2); pro_gan_pytorch
         // leaves it out after the 4x4 block's first layer.
@@ -53,7 +61,9 @@ public struct Generator: GrowingNetwork {
             features = pixelNorm(conv0.activated(upsample2x(features), weights))
             features = pixelNorm(conv1.activated(features, weights))
             if index == stage - 1 && alpha < 1 {
-                return fadeIn(upsampling: toRGB[index](previous, weights), into: toRGB[index + 1](features, weights), alpha: alpha)
+                return fadeIn(
+                    upsampling: toRGB[index](previous, weights), into: toRGB[index + 1](features, weights), alpha: alpha
+                )
             }
         }
         return toRGB[stage](features, weights)

@@ -27,8 +27,10 @@ public struct EqualizedConv {
     public let padding: Int
     public let scale: Float
 
-    public init(_ layout: inout ParameterLayout, _ name: String, input: Int, output: Int, kernel: Int,
-                padding: Int? = nil, gain: Float = Float(2).squareRoot()) {
+    public init(
+        _ layout: inout ParameterLayout, _ name: String, input: Int, output: Int, kernel: Int,
+        padding: Int? = nil, gain: Float = Float(2).squareRoot()
+    ) {
         weight = layout.declare("\(name).weight", shape: [output, input, kernel, kernel], role: .weight)
         bias = layout.declare("\(name).bias", shape: [output], role: .bias)
         self.padding = padding ?? kernel / 2
@@ -41,7 +43,8 @@ public struct EqualizedConv {
 
     /// The layer followed by the leaky ReLU, fused into one kernel call.
     public func activated(_ x: Tensor, _ weights: Weights) -> Tensor {
-        conv2dBiasLeakyRelu(x, Engine.scale(weights(weight), scale), bias: weights(bias), padding: padding, slope: activationSlope)
+        conv2dBiasLeakyRelu(
+            x, Engine.scale(weights(weight), scale), bias: weights(bias), padding: padding, slope: activationSlope)
     }
 }
 
@@ -52,8 +55,10 @@ public struct EqualizedDense {
     public let bias: Parameter?
     public let scale: Float
 
-    public init(_ layout: inout ParameterLayout, _ name: String, input: Int, output: Int, gain: Float = Float(2).squareRoot(),
-                withBias: Bool = true) {
+    public init(
+        _ layout: inout ParameterLayout, _ name: String, input: Int, output: Int, gain: Float = Float(2).squareRoot(),
+        withBias: Bool = true
+    ) {
         weight = layout.declare("\(name).weight", shape: [output, input], role: .weight)
         bias = withBias ? layout.declare("\(name).bias", shape: [output], role: .bias) : nil
         scale = heScale(gain: gain, fanIn: input)
@@ -78,8 +83,9 @@ public struct EqualizedLatentProjection {
     public let inputMajor: Bool
 
     public init(_ layout: inout ParameterLayout, _ name: String, input: Int, maps: Int, gain: Float, inputMajor: Bool) {
-        weight = layout.declare("\(name).weight", shape: inputMajor ? [input, maps, 4, 4] : [maps * 16, input],
-                                role: .weight)
+        weight = layout.declare(
+            "\(name).weight", shape: inputMajor ? [input, maps, 4, 4] : [maps * 16, input],
+            role: .weight)
         bias = layout.declare("\(name).bias", shape: [maps], role: .bias)
         self.maps = maps
         self.inputMajor = inputMajor
@@ -88,7 +94,8 @@ public struct EqualizedLatentProjection {
 
     public func callAsFunction(_ x: Tensor, _ weights: Weights) -> Tensor {
         let scaled = Engine.scale(weights(weight), scale)
-        let product = inputMajor ? matmul(x, reshape(scaled, [x.shape[1], maps * 16])) : matmul(x, scaled, transposeB: true)
+        let product =
+            inputMajor ? matmul(x, reshape(scaled, [x.shape[1], maps * 16])) : matmul(x, scaled, transposeB: true)
         return addBias(reshape(product, [x.shape[0], maps, 4, 4]), weights(bias))
     }
 }
@@ -160,8 +167,10 @@ public struct GrowthBlocks {
     /// Continues `layout`, which holds the 4x4 block ending with its RGB converter `initialConverter`,
     /// with the larger blocks in growth order, each followed by its converter: `declare` gets the layout,
     /// the block's name prefix such as "g.8x8", and log2 of its resolution.
-    init(_ config: NetworkConfig, network: String, after layout: ParameterLayout, initialConverter: EqualizedConv,
-         _ declare: (inout ParameterLayout, String, Int) -> Block) {
+    init(
+        _ config: NetworkConfig, network: String, after layout: ParameterLayout, initialConverter: EqualizedConv,
+        _ declare: (inout ParameterLayout, String, Int) -> Block
+    ) {
         var layout = layout, prefixCounts = [layout.count]
         var blocks: [(EqualizedConv, EqualizedConv)] = [], converters = [initialConverter]
         for log2 in stride(from: 3, through: config.resolutionLog2, by: 1) {

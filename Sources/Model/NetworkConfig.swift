@@ -27,8 +27,10 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
     public var imageChannels: Int
     public var arch: Architecture
 
-    public init(resolution: Int, fmapBase: Int = 8192, fmapDecay: Double = 1, fmapMax: Int = 512,
-                latentSize: Int? = nil, mbstdGroupSize: Int = 4, imageChannels: Int = 3, arch: Architecture = .progan) {
+    public init(
+        resolution: Int, fmapBase: Int = 8192, fmapDecay: Double = 1, fmapMax: Int = 512,
+        latentSize: Int? = nil, mbstdGroupSize: Int = 4, imageChannels: Int = 3, arch: Architecture = .progan
+    ) {
         self.resolution = resolution
         self.fmapBase = fmapBase
         self.fmapDecay = fmapDecay
@@ -90,8 +92,9 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
 
     /// Index of the block that works at `resolution` (0 for 4x4).
     public func stage(of resolution: Int) -> Int {
-        precondition(resolution >= 4 && resolution <= self.resolution && resolution & (resolution - 1) == 0,
-                     "resolution \(resolution) is not a power of two from 4 to \(self.resolution)")
+        precondition(
+            resolution >= 4 && resolution <= self.resolution && resolution & (resolution - 1) == 0,
+            "resolution \(resolution) is not a power of two from 4 to \(self.resolution)")
         return resolution.trailingZeroBitCount - 2
     }
 
@@ -101,7 +104,9 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
         guard resolution >= 4, resolution <= 1024, resolution & (resolution - 1) == 0 else {
             throw fail("resolution \(resolution) is not a power of two from 4 to 1024")
         }
-        guard fmapBase > 0, fmapMax > 0 else { throw fail("fmap_base \(fmapBase) and fmap_max \(fmapMax) must be positive") }
+        guard fmapBase > 0, fmapMax > 0 else {
+            throw fail("fmap_base \(fmapBase) and fmap_max \(fmapMax) must be positive")
+        }
         guard fmapDecay >= 0 else { throw fail("fmap_decay \(fmapDecay) must not be negative") }
         if let latentSize, latentSize <= 0 { throw fail("latent_size \(latentSize) must be positive") }
         guard mbstdGroupSize >= 1 else { throw fail("mbstd_group_size \(mbstdGroupSize) must be at least 1") }

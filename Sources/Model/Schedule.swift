@@ -14,8 +14,10 @@ public struct ScheduleConfig: Codable, Equatable, Sendable {
     @ResolutionTable public var learningRate: [Int: Float]
     public var learningRateDefault: Float
 
-    public init(stabilizeKimg: Double, fadeKimg: Double, minibatch: [Int: Int] = [:],
-                minibatchDefault: Int, learningRate: [Int: Float] = [:], learningRateDefault: Float) {
+    public init(
+        stabilizeKimg: Double, fadeKimg: Double, minibatch: [Int: Int] = [:],
+        minibatchDefault: Int, learningRate: [Int: Float] = [:], learningRateDefault: Float
+    ) {
         self.stabilizeKimg = stabilizeKimg
         self.fadeKimg = fadeKimg
         self.minibatch = minibatch
@@ -56,14 +58,16 @@ public struct ResolutionTable<Value: Codable & Equatable & Sendable>: Codable, E
 
     public init(from decoder: Decoder) throws {
         let stored = try decoder.singleValueContainer().decode([String: Value].self)
-        wrappedValue = try Dictionary(uniqueKeysWithValues: stored.map { key, value in
-            // Only the canonical spelling, so that "04" and "4" cannot both name 4x4.
-            guard let resolution = Int(key), String(resolution) == key else {
-                throw DecodingError.dataCorrupted(DecodingError.Context(
-                    codingPath: decoder.codingPath, debugDescription: "key '\(key)' is not a resolution"))
-            }
-            return (resolution, value)
-        })
+        wrappedValue = try Dictionary(
+            uniqueKeysWithValues: stored.map { key, value in
+                // Only the canonical spelling, so that "04" and "4" cannot both name 4x4.
+                guard let resolution = Int(key), String(resolution) == key else {
+                    throw DecodingError.dataCorrupted(
+                        DecodingError.Context(
+                            codingPath: decoder.codingPath, debugDescription: "key '\(key)' is not a resolution"))
+                }
+                return (resolution, value)
+            })
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -109,8 +113,9 @@ public func schedulePoint(imagesShown: Int, config: ScheduleConfig, finalResolut
         }
     }
     let resolution = 1 << resolutionLog2
-    return SchedulePoint(resolution: resolution, phase: phase, alpha: alpha,
-                         minibatch: config.minibatch(at: resolution), learningRate: config.learningRate(at: resolution))
+    return SchedulePoint(
+        resolution: resolution, phase: phase, alpha: alpha,
+        minibatch: config.minibatch(at: resolution), learningRate: config.learningRate(at: resolution))
 }
 
 /// The first number of images at which `schedulePoint` stands at `resolution` with a fade-in weight of

@@ -34,11 +34,14 @@ public final class Animation {
             guard let ffmpeg = Self.ffmpegPath() else {
                 throw FileError(path: path, problem: "an .mp4 needs ffmpeg on PATH; write an animated .png instead")
             }
-            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("progan-frames-\(UUID().uuidString)").path
+            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "progan-frames-\(UUID().uuidString)"
+            ).path
             try createDirectory(scratch)
             encoder = .video(ffmpeg: ffmpeg, frames: scratch, count: 0)
         default:
-            throw FileError(path: path, problem: "unknown animation type (use .mp4 for a video or .png for an animated PNG)")
+            throw FileError(
+                path: path, problem: "unknown animation type (use .mp4 for a video or .png for an animated PNG)")
         }
     }
 
@@ -49,7 +52,9 @@ public final class Animation {
     /// Adds a frame; every frame must have the size of the first.
     public func add(_ frame: RGBImage) throws {
         if let size, size != (frame.width, frame.height) {
-            throw FileError(path: path, problem: "frame of \(frame.width)x\(frame.height) after frames of \(size.width)x\(size.height)")
+            throw FileError(
+                path: path,
+                problem: "frame of \(frame.width)x\(frame.height) after frames of \(size.width)x\(size.height)")
         }
         size = (frame.width, frame.height)
         switch encoder {
@@ -73,11 +78,13 @@ public final class Animation {
         case .video(let ffmpeg, let frames, let count):
             try AtomicFile.write(to: path) { temporaryPath in
                 // H.264 in yuv420p (what every player takes) needs even sides; the padding is white.
-                try runFFmpeg(ffmpeg, arguments: [
-                    "-nostdin", "-y", "-loglevel", "error", "-framerate", String(framesPerSecond),
-                    "-i", frames + "/frame-%06d.png", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2:color=white",
-                    "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mp4", temporaryPath,
-                ])
+                try runFFmpeg(
+                    ffmpeg,
+                    arguments: [
+                        "-nostdin", "-y", "-loglevel", "error", "-framerate", String(framesPerSecond),
+                        "-i", frames + "/frame-%06d.png", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2:color=white",
+                        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mp4", temporaryPath,
+                    ])
             }
             return "\(count) frames of \(size.width)x\(size.height), H.264 video"
         }
@@ -137,7 +144,10 @@ struct APNGEncoder {
         if frameCount == 0 { header = imageHeader }
         var control = bigEndian(sequence) + bigEndian(UInt32(frame.width)) + bigEndian(UInt32(frame.height))
         // Offset 0, 0; delay 1/fps s; dispose none; blend source (each frame replaces the whole canvas).
-        control += bigEndian(UInt32(0)) + bigEndian(UInt32(0)) + bigEndian(UInt16(1)) + bigEndian(UInt16(framesPerSecond)) + [0, 0]
+        control +=
+            bigEndian(UInt32(0)) + bigEndian(UInt32(0)) + bigEndian(UInt16(1)) + bigEndian(UInt16(framesPerSecond)) + [
+                0, 0,
+            ]
         body += pngChunk("fcTL", control)
         sequence += 1
         for chunk in chunks where chunk.type == "IDAT" {

@@ -17,12 +17,15 @@ public struct RunRecords {
         }
         directory = RunDirectory(path)
         guard let config = FileManager.default.contents(atPath: directory.configPath),
-              let metrics = FileManager.default.contents(atPath: directory.metricsPath) else {
+            let metrics = FileManager.default.contents(atPath: directory.metricsPath)
+        else {
             throw FileError(path: path, problem: "not a run directory (it needs config.json and metrics.jsonl)")
         }
         configJSON = String(decoding: config, as: UTF8.self)
         var ticks: [TickRecord] = []
-        for (index, line) in String(decoding: metrics, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        for (index, line) in String(decoding: metrics, as: UTF8.self).split(
+            separator: "\n", omittingEmptySubsequences: false
+        ).enumerated()
         where !line.trimmingCharacters(in: .whitespaces).isEmpty {
             ticks.append(try Self.parse(line, source: "\(directory.metricsPath):\(index + 1)"))
         }

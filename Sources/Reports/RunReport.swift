@@ -21,11 +21,18 @@ public struct RunReport {
     var segments: [Segment] {
         var segments: [Segment] = []
         for tick in run.ticks {
-            if let current = segments.last, current.resolution == tick.resolution, current.fadeIn == (tick.phase == .fadeIn) {
+            if let current = segments.last, current.resolution == tick.resolution,
+                current.fadeIn == (tick.phase == .fadeIn)
+            {
                 segments[segments.count - 1].kimg = current.kimg.lowerBound...tick.kimg
             } else {
-                if let current = segments.last { segments[segments.count - 1].kimg = current.kimg.lowerBound...tick.kimg }
-                segments.append(Segment(resolution: tick.resolution, fadeIn: (tick.phase == .fadeIn), kimg: (segments.isEmpty ? 0 : tick.kimg)...tick.kimg))
+                if let current = segments.last {
+                    segments[segments.count - 1].kimg = current.kimg.lowerBound...tick.kimg
+                }
+                segments.append(
+                    Segment(
+                        resolution: tick.resolution, fadeIn: (tick.phase == .fadeIn),
+                        kimg: (segments.isEmpty ? 0 : tick.kimg)...tick.kimg))
             }
         }
         return segments
@@ -35,13 +42,15 @@ public struct RunReport {
         let ticks = run.ticks, segments = self.segments
         let xRange = 0...max(ticks.last!.kimg, 1e-3)
         let markers = zip(segments, segments.dropFirst()).compactMap { previous, next in
-            next.resolution == previous.resolution ? nil : (x: next.kimg.lowerBound, label: "\(next.resolution)x\(next.resolution)")
+            next.resolution == previous.resolution
+                ? nil : (x: next.kimg.lowerBound, label: "\(next.resolution)x\(next.resolution)")
         }
         let bands = segments.filter(\.fadeIn).map(\.kimg)
         func plot(_ title: String, _ keys: [String], _ value: @escaping (TickRecord, String) -> Double?) -> LinePlot {
             let series = keys.map { key in
-                LinePlot.Series(name: key, points: ticks.compactMap { tick in value(tick, key).map { (tick.kimg, $0) } },
-                                dashed: key.hasSuffix("_mean"))
+                LinePlot.Series(
+                    name: key, points: ticks.compactMap { tick in value(tick, key).map { (tick.kimg, $0) } },
+                    dashed: key.hasSuffix("_mean"))
             }
             return LinePlot(title: title, series: series, markers: markers, bands: bands, xRange: xRange)
         }
@@ -54,26 +63,42 @@ public struct RunReport {
 
         var body = "<h1>progan run <code>\(escapeHTML(run.directory.path))</code></h1>"
         body += "<p class=\"lead\">\(summaryLine())</p>"
-        body += section("Losses", plot("D and G loss", ["d_loss", "g_loss"].filter(lossKeys.contains), loss).svg
-            + (otherTerms.isEmpty ? "" : plot("Loss terms (gradient penalty, drift, ...)", otherTerms, loss).svg))
-        body += section("Sliced Wasserstein distance", (swdKeys.isEmpty
-            ? "<p class=\"none\">no SWD computed</p>"
-            : plot("SWD x 10³ per Laplacian pyramid level", swdKeys, quality).svg)
-            + (diversityKeys.isEmpty ? "" : plot("MS-SSIM of generated pairs (higher: less varied)", diversityKeys,
-                                                 quality).svg))
+        body += section(
+            "Losses",
+            plot("D and G loss", ["d_loss", "g_loss"].filter(lossKeys.contains), loss).svg
+                + (otherTerms.isEmpty ? "" : plot("Loss terms (gradient penalty, drift, ...)", otherTerms, loss).svg))
+        body += section(
+            "Sliced Wasserstein distance",
+            (swdKeys.isEmpty
+                ? "<p class=\"none\">no SWD computed</p>"
+                : plot("SWD x 10³ per Laplacian pyramid level", swdKeys, quality).svg)
+                + (diversityKeys.isEmpty
+                    ? ""
+                    : plot(
+                        "MS-SSIM of generated pairs (higher: less varied)", diversityKeys,
+                        quality
+                    ).svg))
         var alpha = plot("Fade-in α (shaded: fade-in phases)", ["alpha"]) { tick, _ in tick.alpha }
         alpha.yRange = -0.05...1.05
         alpha.height = 170
         body += section("Growth timeline", phaseStrip(segments, xRange: xRange) + alpha.svg)
-        body += section("Speed", speedTable() + plot("Images per second", ["images_per_second"]) { tick, _ in tick.imagesPerSecond }.svg)
+        body += section(
+            "Speed",
+            speedTable() + plot("Images per second", ["images_per_second"]) { tick, _ in tick.imagesPerSecond }.svg)
         var atEnds = ""
-        for (tick, next) in zip(ticks, ticks.dropFirst().map(Optional.some) + [nil]) where next?.resolution != tick.resolution {
-            let caption = "\(tick.resolution)x\(tick.resolution), \((tick.phase == .fadeIn) ? "fading in" : "stable"), \(String(format: "%.2f", tick.kimg)) kimg"
+        for (tick, next) in zip(ticks, ticks.dropFirst().map(Optional.some) + [nil])
+        where next?.resolution != tick.resolution {
+            let caption =
+                "\(tick.resolution)x\(tick.resolution), \((tick.phase == .fadeIn) ? "fading in" : "stable"), \(String(format: "%.2f", tick.kimg)) kimg"
             atEnds += try figure(run.gridPath(tick), caption: caption, displayWidth: 360)
         }
         body += section("Samples at the end of each resolution", "<div class=\"grids\">\(atEnds)</div>")
-        body += section("Final samples", try figure(run.gridPath(ticks.last!), caption: "tick \(ticks.last!.tick), "
-            + "\(String(format: "%.2f", ticks.last!.kimg)) kimg", displayWidth: 1024))
+        body += section(
+            "Final samples",
+            try figure(
+                run.gridPath(ticks.last!),
+                caption: "tick \(ticks.last!.tick), "
+                    + "\(String(format: "%.2f", ticks.last!.kimg)) kimg", displayWidth: 1024))
         let reals = run.directory.samplesPath + "/reals.png"
         if FileManager.default.fileExists(atPath: reals) {
             body += section("Training images", try figure(reals, caption: "reals.png", displayWidth: 512))
@@ -105,7 +130,8 @@ public struct RunReport {
         let loss = ((config["loss"] as? [String: Any])?["kind"] as? String) ?? "?"
         let seconds = run.ticks.map(\.tickSeconds).reduce(0, +)
         return "\(run.ticks.count) ticks, step \(last.step), \(String(format: "%.2f", last.kimg))"
-            + (total.map { " of \(String(format: "%.2f", $0))" } ?? "") + " kimg; reached \(last.resolution)x\(last.resolution); "
+            + (total.map { " of \(String(format: "%.2f", $0))" } ?? "")
+            + " kimg; reached \(last.resolution)x\(last.resolution); "
             + "loss \(escapeHTML(loss)); \(formatSeconds(seconds)) of training"
     }
 
@@ -115,7 +141,8 @@ public struct RunReport {
 
     /// Images per second by resolution, weighted by time: images shown over seconds spent.
     private func speedTable() -> String {
-        var rows = "", start = 0.0, imagesByResolution: [Int: Double] = [:], secondsByResolution: [Int: Double] = [:], order: [Int] = []
+        var rows = "", start = 0.0, imagesByResolution: [Int: Double] = [:], secondsByResolution: [Int: Double] = [:],
+            order: [Int] = []
         for tick in run.ticks {
             if imagesByResolution[tick.resolution] == nil { order.append(tick.resolution) }
             imagesByResolution[tick.resolution, default: 0] += (tick.kimg - start) * 1000
@@ -124,7 +151,8 @@ public struct RunReport {
         }
         for resolution in order {
             let seconds = secondsByResolution[resolution]!, images = imagesByResolution[resolution]!
-            rows += "<tr><td>\(resolution)x\(resolution)</td><td>\(String(format: "%.0f", images))</td><td>\(formatSeconds(seconds))</td>"
+            rows +=
+                "<tr><td>\(resolution)x\(resolution)</td><td>\(String(format: "%.0f", images))</td><td>\(formatSeconds(seconds))</td>"
                 + "<td>\(seconds > 0 ? String(format: "%.1f", images / seconds) : "?")</td></tr>"
         }
         return "<table><tr><th>resolution</th><th>images</th><th>time</th><th>images/s</th></tr>\(rows)</table>"
@@ -134,13 +162,16 @@ public struct RunReport {
     private func phaseStrip(_ segments: [Segment], xRange: ClosedRange<Double>) -> String {
         let width = 760.0, left = 64.0, right = 16.0, plotWidth = width - left - right
         func x(_ kimg: Double) -> Double { left + kimg / xRange.upperBound * plotWidth }
-        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot timeline\" width=\"\(fmt(width))\" height=\"52\" viewBox=\"0 0 \(fmt(width)) 52\">"
+        var out =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot timeline\" width=\"\(fmt(width))\" height=\"52\" viewBox=\"0 0 \(fmt(width)) 52\">"
         out += "<text x=\"\(fmt(left))\" y=\"14\" class=\"title\">Phases (blue: stable, amber: fade-in)</text>"
         for segment in segments {
             let from = x(segment.kimg.lowerBound), to = x(segment.kimg.upperBound)
-            out += "<rect x=\"\(fmt(from))\" y=\"22\" width=\"\(fmt(max(to - from, 1)))\" height=\"22\" fill=\"\(segment.fadeIn ? "#f0b44c" : "#6a9fd4")\" stroke=\"#fff\"/>"
+            out +=
+                "<rect x=\"\(fmt(from))\" y=\"22\" width=\"\(fmt(max(to - from, 1)))\" height=\"22\" fill=\"\(segment.fadeIn ? "#f0b44c" : "#6a9fd4")\" stroke=\"#fff\"/>"
             if to - from > 34 {
-                out += "<text x=\"\(fmt((from + to) / 2))\" y=\"37\" text-anchor=\"middle\">\(segment.resolution)x\(segment.resolution)</text>"
+                out +=
+                    "<text x=\"\(fmt((from + to) / 2))\" y=\"37\" text-anchor=\"middle\">\(segment.resolution)x\(segment.resolution)</text>"
             }
         }
         return out + "</svg>"
@@ -150,9 +181,12 @@ public struct RunReport {
     /// (pixelated, so that early 4x4 samples stay sharp).
     private func figure(_ path: String, caption: String, displayWidth: Int) throws -> String {
         let image = try RGBImage.read(path: path)
-        guard let png = FileManager.default.contents(atPath: path) else { throw FileError(path: path, problem: "cannot read") }
+        guard let png = FileManager.default.contents(atPath: path) else {
+            throw FileError(path: path, problem: "cannot read")
+        }
         let scale = max(1, displayWidth / image.width)
-        return "<figure><img class=\"grid\" width=\"\(image.width * scale)\" height=\"\(image.height * scale)\" alt=\"\(escapeHTML(caption))\" "
+        return
+            "<figure><img class=\"grid\" width=\"\(image.width * scale)\" height=\"\(image.height * scale)\" alt=\"\(escapeHTML(caption))\" "
             + "src=\"data:image/png;base64,\(png.base64EncodedString())\"><figcaption>\(escapeHTML(caption))</figcaption></figure>"
     }
 
@@ -164,5 +198,6 @@ private func swdOrder(_ key: String) -> Int { Int(key.dropFirst("swd_".count)) ?
 
 private func formatSeconds(_ seconds: Double) -> String {
     let total = Int(seconds.rounded())
-    return total >= 3600 ? "\(total / 3600) h \(total / 60 % 60) min" : total >= 60 ? "\(total / 60) min \(total % 60) s" : "\(total) s"
+    return total >= 3600
+        ? "\(total / 3600) h \(total / 60 % 60) min" : total >= 60 ? "\(total / 60) min \(total % 60) s" : "\(total) s"
 }

@@ -33,31 +33,42 @@ struct LinePlot {
         func y(_ value: Double) -> Double {
             margin.top + (yRange.upperBound - value) / max(yRange.upperBound - yRange.lowerBound, 1e-12) * plotHeight
         }
-        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"\(fmt(width))\" height=\"\(fmt(height))\" viewBox=\"0 0 \(fmt(width)) \(fmt(height))\">"
+        var out =
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"\(fmt(width))\" height=\"\(fmt(height))\" viewBox=\"0 0 \(fmt(width)) \(fmt(height))\">"
         out += "<text x=\"\(fmt(margin.left))\" y=\"18\" class=\"title\">\(escapeHTML(title))</text>"
         for band in bands {
-            out += "<rect x=\"\(fmt(x(band.lowerBound)))\" y=\"\(fmt(margin.top))\" width=\"\(fmt(x(band.upperBound) - x(band.lowerBound)))\" height=\"\(fmt(plotHeight))\" fill=\"#f3ecd9\"/>"
+            out +=
+                "<rect x=\"\(fmt(x(band.lowerBound)))\" y=\"\(fmt(margin.top))\" width=\"\(fmt(x(band.upperBound) - x(band.lowerBound)))\" height=\"\(fmt(plotHeight))\" fill=\"#f3ecd9\"/>"
         }
         for tick in Self.ticks(yRange) {
-            out += "<line x1=\"\(fmt(margin.left))\" x2=\"\(fmt(width - margin.right))\" y1=\"\(fmt(y(tick)))\" y2=\"\(fmt(y(tick)))\" stroke=\"#e4e4e4\"/>"
-            out += "<text x=\"\(fmt(margin.left - 6))\" y=\"\(fmt(y(tick) + 4))\" text-anchor=\"end\">\(Self.label(tick))</text>"
+            out +=
+                "<line x1=\"\(fmt(margin.left))\" x2=\"\(fmt(width - margin.right))\" y1=\"\(fmt(y(tick)))\" y2=\"\(fmt(y(tick)))\" stroke=\"#e4e4e4\"/>"
+            out +=
+                "<text x=\"\(fmt(margin.left - 6))\" y=\"\(fmt(y(tick) + 4))\" text-anchor=\"end\">\(Self.label(tick))</text>"
         }
         for tick in Self.ticks(xRange) {
-            out += "<text x=\"\(fmt(x(tick)))\" y=\"\(fmt(height - margin.bottom + 16))\" text-anchor=\"middle\">\(Self.label(tick))</text>"
+            out +=
+                "<text x=\"\(fmt(x(tick)))\" y=\"\(fmt(height - margin.bottom + 16))\" text-anchor=\"middle\">\(Self.label(tick))</text>"
         }
         out += "<text x=\"\(fmt(width - margin.right))\" y=\"\(fmt(height - 2))\" text-anchor=\"end\">kimg</text>"
         for marker in markers {
-            out += "<line x1=\"\(fmt(x(marker.x)))\" x2=\"\(fmt(x(marker.x)))\" y1=\"\(fmt(margin.top))\" y2=\"\(fmt(height - margin.bottom))\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>"
-            out += "<text x=\"\(fmt(x(marker.x) + 3))\" y=\"\(fmt(margin.top + 10))\" class=\"marker\">\(escapeHTML(marker.label))</text>"
+            out +=
+                "<line x1=\"\(fmt(x(marker.x)))\" x2=\"\(fmt(x(marker.x)))\" y1=\"\(fmt(margin.top))\" y2=\"\(fmt(height - margin.bottom))\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>"
+            out +=
+                "<text x=\"\(fmt(x(marker.x) + 3))\" y=\"\(fmt(margin.top + 10))\" class=\"marker\">\(escapeHTML(marker.label))</text>"
         }
-        out += "<rect x=\"\(fmt(margin.left))\" y=\"\(fmt(margin.top))\" width=\"\(fmt(plotWidth))\" height=\"\(fmt(plotHeight))\" fill=\"none\" stroke=\"#999\"/>"
+        out +=
+            "<rect x=\"\(fmt(margin.left))\" y=\"\(fmt(margin.top))\" width=\"\(fmt(plotWidth))\" height=\"\(fmt(plotHeight))\" fill=\"none\" stroke=\"#999\"/>"
         for (index, line) in series.enumerated() {
             let color = Self.colors[index % Self.colors.count]
             // A non-finite value breaks the line instead of dragging it off the chart.
             let runs = line.points.split { !$0.y.isFinite }
             for run in runs {
-                let points = run.map { "\(fmt(x($0.x))),\(fmt(y(min(max($0.y, yRange.lowerBound), yRange.upperBound))))" }
-                out += run.count == 1
+                let points = run.map {
+                    "\(fmt(x($0.x))),\(fmt(y(min(max($0.y, yRange.lowerBound), yRange.upperBound))))"
+                }
+                out +=
+                    run.count == 1
                     ? "<circle cx=\"\(fmt(x(run.first!.x)))\" cy=\"\(fmt(y(run.first!.y)))\" r=\"2.5\" fill=\"\(color)\"/>"
                     : "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\"\(line.dashed ? " stroke-dasharray=\"5 3\"" : "") points=\"\(points.joined(separator: " "))\"/>"
             }
@@ -71,7 +82,9 @@ struct LinePlot {
     /// The range with 5% room above and below, or ±1 around a constant.
     static func padded(_ range: ClosedRange<Double>) -> ClosedRange<Double> {
         let span = range.upperBound - range.lowerBound
-        return span > 0 ? (range.lowerBound - span * 0.05)...(range.upperBound + span * 0.05) : (range.lowerBound - 1)...(range.upperBound + 1)
+        return span > 0
+            ? (range.lowerBound - span * 0.05)...(range.upperBound + span * 0.05)
+            : (range.lowerBound - 1)...(range.upperBound + 1)
     }
 
     /// Round values (1, 2 or 5 times a power of ten apart) inside `range`, four to seven of them.
@@ -80,7 +93,8 @@ struct LinePlot {
         guard span > 0, span.isFinite else { return [range.lowerBound] }
         let rough = span / 6, power = pow(10, floor(log10(rough)))
         let step = [1.0, 2, 5, 10].map { $0 * power }.first { $0 >= rough } ?? 10 * power
-        return stride(from: ceil(range.lowerBound / step) * step, through: range.upperBound + step * 1e-9, by: step).map { $0 }
+        return stride(from: ceil(range.lowerBound / step) * step, through: range.upperBound + step * 1e-9, by: step).map
+        { $0 }
     }
 
     static func label(_ value: Double) -> String {

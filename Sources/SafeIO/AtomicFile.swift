@@ -64,10 +64,12 @@ public enum AtomicFile {
         try succeed(fsync(descriptor), path, "cannot flush directory \(directory) to disk")
     }
 
-    private static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32, reportingAs path: String) throws {
+    private static func writeAll(_ bytes: UnsafeRawBufferPointer, to descriptor: Int32, reportingAs path: String) throws
+    {
         var remaining = bytes[...]
         while !remaining.isEmpty {
-            let written = Glibc.write(descriptor, UnsafeRawBufferPointer(rebasing: remaining).baseAddress, remaining.count)
+            let written = Glibc.write(
+                descriptor, UnsafeRawBufferPointer(rebasing: remaining).baseAddress, remaining.count)
             if written < 0 {
                 if errno == EINTR { continue }
                 throw FileError.fromErrno(path: path, action: "cannot write")

@@ -18,7 +18,8 @@ public struct SafetensorsFile: Equatable, FileFormat {
         public let values: [Float]
 
         public init(name: String, shape: [Int], values: [Float]) {
-            precondition(shape.reduce(1, *) == values.count, "tensor \(name): shape \(shape) for \(values.count) values")
+            precondition(
+                shape.reduce(1, *) == values.count, "tensor \(name): shape \(shape) for \(values.count) values")
             self.name = name
             self.shape = shape
             self.values = values
@@ -41,8 +42,10 @@ public struct SafetensorsFile: Equatable, FileFormat {
     static let metadataKey = "__metadata__"
     /// Every dtype the format defines, with its size in bytes, so that a file of another dtype is named
     /// as such rather than as corrupt.
-    static let dtypeSizes = ["F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I64": 8, "I32": 4,
-                             "I16": 2, "I8": 1, "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1]
+    static let dtypeSizes = [
+        "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I64": 8, "I32": 4,
+        "I16": 2, "I8": 1, "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1,
+    ]
 
     // MARK: Writing
 
@@ -56,8 +59,9 @@ public struct SafetensorsFile: Equatable, FileFormat {
         var offset = 0
         for tensor in tensors {
             let end = offset + tensor.values.count * 4
-            entries.append("\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
-                           + "\"data_offsets\":[\(offset),\(end)]}")
+            entries.append(
+                "\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
+                    + "\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         header += entries.joined(separator: ",") + "}"
@@ -79,14 +83,20 @@ public struct SafetensorsFile: Equatable, FileFormat {
     public static func parse(_ bytes: [UInt8], path: String) throws -> SafetensorsFile {
         var reader = ByteReader(bytes: bytes, path: path)
         let fail = reader.error
-        guard bytes.count >= 8 else { throw fail("\(bytes.count) bytes: too short for the 8-byte header length (truncated?)") }
+        guard bytes.count >= 8 else {
+            throw fail("\(bytes.count) bytes: too short for the 8-byte header length (truncated?)")
+        }
         let declared: UInt64 = try reader.read("header length")
         guard declared <= UInt64(maximumHeaderLength) else {
-            throw fail("header length \(declared) exceeds the limit of \(maximumHeaderLength) bytes (not a safetensors file, or corrupt)")
+            throw fail(
+                "header length \(declared) exceeds the limit of \(maximumHeaderLength) bytes (not a safetensors file, or corrupt)"
+            )
         }
         let headerLength = Int(declared)
         guard headerLength <= reader.remaining else {
-            throw fail("header length \(headerLength) runs past the end of the file (\(bytes.count) bytes): truncated or corrupt")
+            throw fail(
+                "header length \(headerLength) runs past the end of the file (\(bytes.count) bytes): truncated or corrupt"
+            )
         }
         let headerBytes = try reader.take(headerLength, "header")
         guard headerLength >= 2, headerBytes.first == UInt8(ascii: "{") else {
@@ -108,8 +118,12 @@ public struct SafetensorsFile: Equatable, FileFormat {
         let dataStart = reader.offset, dataLength = reader.remaining
         var spans: [(name: String, shape: [Int], begin: Int, end: Int)] = []
         for (name, entry) in header.entries {
-            guard let size = dtypeSizes[entry.dtype] else { throw fail("tensor '\(name)': unknown dtype '\(entry.dtype)'") }
-            guard entry.dtype == "F32" else { throw fail("tensor '\(name)' is \(entry.dtype); progan reads F32 tensors only") }
+            guard let size = dtypeSizes[entry.dtype] else {
+                throw fail("tensor '\(name)': unknown dtype '\(entry.dtype)'")
+            }
+            guard entry.dtype == "F32" else {
+                throw fail("tensor '\(name)' is \(entry.dtype); progan reads F32 tensors only")
+            }
             guard entry.dataOffsets.count == 2 else {
                 throw fail("tensor '\(name)': data_offsets has \(entry.dataOffsets.count) numbers, not 2")
             }
@@ -118,18 +132,24 @@ public struct SafetensorsFile: Equatable, FileFormat {
                 throw fail("tensor '\(name)': data_offsets [\(begin), \(end)] lie outside the \(dataLength) data bytes")
             }
             guard checkedElementCount(entry.shape, elementSize: size) == end - begin else {
-                throw fail("tensor '\(name)': shape \(entry.shape) of \(entry.dtype) does not match its \(end - begin) data bytes")
+                throw fail(
+                    "tensor '\(name)': shape \(entry.shape) of \(entry.dtype) does not match its \(end - begin) data bytes"
+                )
             }
             spans.append((name, entry.shape, begin, end))
         }
         spans.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
         var covered = 0
         for (index, span) in spans.enumerated() {
-            guard span.begin >= covered else { throw fail("tensors '\(spans[index - 1].name)' and '\(span.name)' overlap") }
+            guard span.begin >= covered else {
+                throw fail("tensors '\(spans[index - 1].name)' and '\(span.name)' overlap")
+            }
             guard span.begin == covered else { throw fail("data bytes \(covered)..<\(span.begin) belong to no tensor") }
             covered = span.end
         }
-        guard covered == dataLength else { throw fail("\(dataLength - covered) data bytes after the last tensor belong to no tensor") }
+        guard covered == dataLength else {
+            throw fail("\(dataLength - covered) data bytes after the last tensor belong to no tensor")
+        }
 
         let tensors = spans.map { span in
             let data = bytes[(dataStart + span.begin)..<(dataStart + span.end)]
@@ -182,7 +202,8 @@ private func describe(_ error: DecodingError) -> String {
     let context: DecodingError.Context
     switch error {
     case let .typeMismatch(_, c), let .valueNotFound(_, c), let .dataCorrupted(c): context = c
-    case let .keyNotFound(key, c): return "\(c.codingPath.map(\.stringValue).joined(separator: ".")): no '\(key.stringValue)'"
+    case let .keyNotFound(key, c):
+        return "\(c.codingPath.map(\.stringValue).joined(separator: ".")): no '\(key.stringValue)'"
     @unknown default: return "\(error)"
     }
     let location = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")

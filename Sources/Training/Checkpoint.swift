@@ -10,8 +10,10 @@ public enum CheckpointSection: String, CaseIterable, Codable, Sendable {
     case state
     case g, d
     case gEMA = "g_ema"
-    case adamGeneratorM = "adam_g_m", adamGeneratorV = "adam_g_v"
-    case adamDiscriminatorM = "adam_d_m", adamDiscriminatorV = "adam_d_v"
+    case adamGeneratorM = "adam_g_m"
+    case adamGeneratorV = "adam_g_v"
+    case adamDiscriminatorM = "adam_d_m"
+    case adamDiscriminatorV = "adam_d_v"
 
     /// The section whose tensor-table entries describe this one's layout: Adam's moments lie as the
     /// weights they belong to.
@@ -101,7 +103,8 @@ public struct Checkpoint: FileFormat {
         }
         for entry in state.tensors {
             guard let buffer = buffers[entry.section], let count = checkedElementCount(entry.shape), entry.offset >= 0,
-                  entry.offset <= buffer.count, count <= buffer.count - entry.offset else {
+                entry.offset <= buffer.count, count <= buffer.count - entry.offset
+            else {
                 throw fail("tensor '\(entry.name)' lies outside section '\(entry.section.rawValue)'")
             }
         }
@@ -139,18 +142,25 @@ extension TrainingState {
 extension Checkpoint {
     /// Networks trained elsewhere as the checkpoint of a run that has shown `imagesShown` images: step 0,
     /// fresh optimizer state, the schedule at the point those images imply.
-    public init(startingFrom config: TrainingConfig, generator: [Float], averagedGenerator: [Float], discriminator: [Float],
-                imagesShown: Int) {
-        let point = schedulePoint(imagesShown: imagesShown, config: config.schedule, finalResolution: config.network.resolution)
-        let state = TrainingState(config: config, configHash: config.hash, step: 0, imagesShown: imagesShown, dataPosition: imagesShown,
-                                  resolution: point.resolution, phase: point.phase, adamGeneratorStep: 0, adamDiscriminatorStep: 0,
-                                  randomScheme: TrainingState.randomSchemeDescription, tensors: TrainingState.tensorTable(config.network))
-        let generatorZeros = [Float](repeating: 0, count: generator.count), discriminatorZeros = [Float](repeating: 0, count: discriminator.count)
-        self.init(state: state, buffers: [
-            .g: generator, .d: discriminator, .gEMA: averagedGenerator,
-            .adamGeneratorM: generatorZeros, .adamGeneratorV: generatorZeros,
-            .adamDiscriminatorM: discriminatorZeros, .adamDiscriminatorV: discriminatorZeros,
-        ])
+    public init(
+        startingFrom config: TrainingConfig, generator: [Float], averagedGenerator: [Float], discriminator: [Float],
+        imagesShown: Int
+    ) {
+        let point = schedulePoint(
+            imagesShown: imagesShown, config: config.schedule, finalResolution: config.network.resolution)
+        let state = TrainingState(
+            config: config, configHash: config.hash, step: 0, imagesShown: imagesShown, dataPosition: imagesShown,
+            resolution: point.resolution, phase: point.phase, adamGeneratorStep: 0, adamDiscriminatorStep: 0,
+            randomScheme: TrainingState.randomSchemeDescription, tensors: TrainingState.tensorTable(config.network))
+        let generatorZeros = [Float](repeating: 0, count: generator.count),
+            discriminatorZeros = [Float](repeating: 0, count: discriminator.count)
+        self.init(
+            state: state,
+            buffers: [
+                .g: generator, .d: discriminator, .gEMA: averagedGenerator,
+                .adamGeneratorM: generatorZeros, .adamGeneratorV: generatorZeros,
+                .adamDiscriminatorM: discriminatorZeros, .adamDiscriminatorV: discriminatorZeros,
+            ])
     }
 }
 

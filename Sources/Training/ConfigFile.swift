@@ -204,9 +204,11 @@ extension TrainingConfig {
         do {
             return try Self.decode(JSONSerialization.data(withJSONObject: merged))
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            throw ConfigError(message: "\(source): '\(context.keyPath)' has the wrong type (\(context.debugDescription))")
+            throw ConfigError(
+                message: "\(source): '\(context.keyPath)' has the wrong type (\(context.debugDescription))")
         } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
-            throw ConfigError(message: "\(source): '\(context.keyPath)' has an invalid value (\(context.debugDescription))")
+            throw ConfigError(
+                message: "\(source): '\(context.keyPath)' has an invalid value (\(context.debugDescription))")
         } catch {
             throw ConfigError(message: "\(source): \(error)")
         }
@@ -223,7 +225,9 @@ extension TrainingConfig {
         if object["total_kimg"] == nil { object["total_kimg"] = total }
     }
 
-    private static func merge(_ overlay: [String: Any], into base: [String: Any], path: String, source: String) throws
+    private static func merge(
+        _ overlay: [String: Any], into base: [String: Any], path: String, source: String
+    ) throws
         -> [String: Any]
     {
         var result = base

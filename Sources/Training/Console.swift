@@ -39,7 +39,8 @@ public final class Console {
         guard isatty(STDOUT_FILENO) == 1 else { return nil }
         guard ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil else { return STDOUT_FILENO }
         guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(getppid())/fd/1"),
-              target.hasPrefix("/dev/pts/") || target.hasPrefix("/dev/tty") else { return nil }
+            target.hasPrefix("/dev/pts/") || target.hasPrefix("/dev/tty")
+        else { return nil }
         let descriptor = open(target, O_RDONLY | O_NOCTTY | O_CLOEXEC)
         return descriptor >= 0 && isatty(descriptor) == 1 ? descriptor : nil
     }

@@ -69,7 +69,11 @@ final class GradientReducer {
             capacity = count
         }
         // Only the mode's own sums are touched: the other array stays untouched virtual memory.
-        if deterministic { fixedSum.initialize(repeating: 0, count: count) } else { floatSum.initialize(repeating: 0, count: count) }
+        if deterministic {
+            fixedSum.initialize(repeating: 0, count: count)
+        } else {
+            floatSum.initialize(repeating: 0, count: count)
+        }
         parameters = layout.parameters.filter { $0.offset < count }
         parameterAtOffset = Dictionary(uniqueKeysWithValues: parameters.enumerated().map { ($1.offset, $0) })
         addedInLastMicrobatch = Array(repeating: false, count: parameters.count)
@@ -100,7 +104,8 @@ final class GradientReducer {
 
     /// Adds what the last micro-batch's backward pass did not report (parameters it never used), waits
     /// for every bucket, and writes the mean gradient over `microbatches` micro-batches into `output`.
-    func finish(microbatches: Int, lastGradients: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) throws {
+    func finish(microbatches: Int, lastGradients: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>) throws
+    {
         if let failure { throw failure }
         for index in parameters.indices where !addedInLastMicrobatch[index] {
             try addLast(parameter: index, gradients: lastGradients)
@@ -135,9 +140,12 @@ final class GradientReducer {
         buckets[bucket].parametersLeft -= 1
         guard buckets[bucket].parametersLeft == 0 else { return }
         let range = buckets[bucket].range
-        buckets[bucket].reduction = deterministic
-            ? try collective.startSum(UnsafeMutableBufferPointer(start: fixedSum + range.lowerBound, count: range.count))
-            : try collective.startSum(UnsafeMutableBufferPointer(start: floatSum + range.lowerBound, count: range.count))
+        buckets[bucket].reduction =
+            deterministic
+            ? try collective.startSum(
+                UnsafeMutableBufferPointer(start: fixedSum + range.lowerBound, count: range.count))
+            : try collective.startSum(
+                UnsafeMutableBufferPointer(start: floatSum + range.lowerBound, count: range.count))
     }
 
     private func accumulate(_ gradients: UnsafePointer<Float>, _ range: Range<Int>) throws {
@@ -153,8 +161,9 @@ final class GradientReducer {
             }
             // Also rejects NaN, which fails every comparison.
             guard abs(value) < GradientReducer.largestSum else {
-                throw TrainingError(message: "a gradient of \(network.rawValue) is \(value), outside the deterministic "
-                                    + "fixed-point range (±\(Float(GradientReducer.largestSum)))")
+                throw TrainingError(
+                    message: "a gradient of \(network.rawValue) is \(value), outside the deterministic "
+                        + "fixed-point range (±\(Float(GradientReducer.largestSum)))")
             }
             fixedSum[i] &+= Int64((value * GradientReducer.fixedPointScale).rounded())
         }

@@ -26,7 +26,8 @@ public struct LossConfig: Codable, Equatable, Sendable {
 
     func validate() throws {
         guard gpLambda >= 0, gpTarget > 0, driftEpsilon >= 0, r1Gamma >= 0 else {
-            throw ConfigError(message: "loss: gp_lambda, drift_epsilon and r1_gamma must not be negative, gp_target must be positive")
+            throw ConfigError(
+                message: "loss: gp_lambda, drift_epsilon and r1_gamma must not be negative, gp_target must be positive")
         }
     }
 }
@@ -49,8 +50,10 @@ private func squaredInputGradientNorms(_ x: Tensor, _ critic: (Tensor) -> Tensor
 
 /// D's loss for one minibatch of reals and (detached) fakes. `critic` runs D with trainable weights;
 /// `uniforms` gives the WGAN-GP interpolation weight per sample.
-public func discriminatorLoss(_ config: LossConfig, reals: Tensor, fakes: Tensor, critic: (Tensor) -> Tensor,
-                              uniforms: Tensor) -> LossTerms {
+public func discriminatorLoss(
+    _ config: LossConfig, reals: Tensor, fakes: Tensor, critic: (Tensor) -> Tensor,
+    uniforms: Tensor
+) -> LossTerms {
     let realScores = critic(reals), fakeScores = critic(fakes)
     switch config.kind {
     case .wganGP:
@@ -59,8 +62,12 @@ public func discriminatorLoss(_ config: LossConfig, reals: Tensor, fakes: Tensor
         let penalty = gradientPenalty(config, reals: reals, fakes: fakes, critic: critic, uniforms: uniforms)
         let drift = scale(mean(square(realScores)), config.driftEpsilon)
         let total = add(add(wasserstein, penalty), drift)
-        return LossTerms(total: total, logged: [("d_loss", total.scalar), ("wasserstein", wasserstein.scalar),
-                                                ("gp", penalty.scalar), ("drift", drift.scalar)])
+        return LossTerms(
+            total: total,
+            logged: [
+                ("d_loss", total.scalar), ("wasserstein", wasserstein.scalar),
+                ("gp", penalty.scalar), ("drift", drift.scalar),
+            ])
     case .logistic:
         let adversarial = add(mean(softplus(fakeScores)), mean(softplus(scale(realScores, -1))))
         let r1 = scale(mean(squaredInputGradientNorms(reals, critic)), config.r1Gamma / 2)
@@ -78,10 +85,13 @@ public func discriminatorLoss(_ config: LossConfig, reals: Tensor, fakes: Tensor
 
 /// The WGAN-GP penalty λ·mean((||∇D(x̂)|| − γ)²)/γ² at x̂ = lerp(real, fake, u), one u per sample
 /// (Gulrajani et al. 2017, with the official code's target γ).
-public func gradientPenalty(_ config: LossConfig, reals: Tensor, fakes: Tensor, critic: (Tensor) -> Tensor, uniforms: Tensor) -> Tensor {
+public func gradientPenalty(
+    _ config: LossConfig, reals: Tensor, fakes: Tensor, critic: (Tensor) -> Tensor, uniforms: Tensor
+) -> Tensor {
     let interpolated = add(reals, mul(sub(fakes, reals), broadcastPerSample(uniforms, to: reals.shape)))
     let norms = sqrt(squaredInputGradientNorms(interpolated, critic))
-    return scale(mean(square(addScalar(norms, -config.gpTarget))), config.gpLambda / (config.gpTarget * config.gpTarget))
+    return scale(
+        mean(square(addScalar(norms, -config.gpTarget))), config.gpLambda / (config.gpTarget * config.gpTarget))
 }
 
 /// G's loss from D's scores of fakes (and, for the relativistic loss, of reals).

@@ -31,7 +31,9 @@ public struct MetricSet {
 /// exactly the same images.
 public enum MetricImages {
     /// Reals: the dataset in a seeded random order, reshuffled each time the set runs past its end.
-    public static func reals(_ dataset: PreparedDataset, positions: Range<Int>, resolution: Int, seed: UInt64) -> ImageBatch {
+    public static func reals(
+        _ dataset: PreparedDataset, positions: Range<Int>, resolution: Int, seed: UInt64
+    ) -> ImageBatch {
         var order: (cycle: Int, permutation: [Int]) = (-1, [])
         let indices = positions.map { position -> Int in
             let cycle = position / dataset.count
@@ -47,7 +49,9 @@ public enum MetricImages {
     }
 
     /// Generated: the latent of position p is drawn from substream p of `seed`.
-    public static func generated(positions: Range<Int>, latentSize: Int, seed: UInt64, generator: (Tensor) -> Tensor) -> ImageBatch {
+    public static func generated(
+        positions: Range<Int>, latentSize: Int, seed: UInt64, generator: (Tensor) -> Tensor
+    ) -> ImageBatch {
         var latents: [Float] = []
         latents.reserveCapacity(positions.count * latentSize)
         for position in positions {
@@ -60,7 +64,9 @@ public enum MetricImages {
 
 /// Feeds `positions` to `set` in batches of `batchSize` (an even number, so MS-SSIM pairs stay aligned).
 public func feed(_ set: inout MetricSet, positions: Range<Int>, batchSize: Int, images: (Range<Int>) -> ImageBatch) {
-    precondition(batchSize > 0 && batchSize % 2 == 0 && positions.lowerBound % 2 == 0, "metric batches must start at even positions")
+    precondition(
+        batchSize > 0 && batchSize % 2 == 0 && positions.lowerBound % 2 == 0,
+        "metric batches must start at even positions")
     for start in stride(from: positions.lowerBound, to: positions.upperBound, by: batchSize) {
         set.add(images(start..<min(start + batchSize, positions.upperBound)))
     }

@@ -9,7 +9,8 @@ public struct RandomStreams {
     public let seed: UInt64
 
     public enum Purpose: UInt64 {
-        case discriminatorLatents = 0, generatorLatents, penaltyWeights, mirrorFlips
+        case discriminatorLatents = 0
+        case generatorLatents, penaltyWeights, mirrorFlips
     }
 
     public init(seed: UInt64) { self.seed = seed }

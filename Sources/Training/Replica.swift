@@ -12,8 +12,10 @@ public struct Progress: Equatable {
     public var resolution = 4
     public var phase = Phase.stabilize
 
-    public init(step: Int = 0, imagesShown: Int = 0, dataPosition: Int = 0, resolution: Int = 4,
-                phase: Phase = .stabilize) {
+    public init(
+        step: Int = 0, imagesShown: Int = 0, dataPosition: Int = 0, resolution: Int = 4,
+        phase: Phase = .stabilize
+    ) {
         (self.step, self.imagesShown, self.dataPosition) = (step, imagesShown, dataPosition)
         (self.resolution, self.phase) = (resolution, phase)
     }
@@ -44,10 +46,12 @@ public final class Replica {
         initializeParameters(discriminatorWeights, random: &initial)
         averagedGeneratorWeights.copyValues(from: generatorWeights)
         let adam = recipe.adam
-        generatorOptimizer = Adam(count: generatorWeights.count, beta1: adam.beta1, beta2: adam.beta2,
-                                  epsilon: adam.epsilon)
-        discriminatorOptimizer = Adam(count: discriminatorWeights.count, beta1: adam.beta1, beta2: adam.beta2,
-                                      epsilon: adam.epsilon)
+        generatorOptimizer = Adam(
+            count: generatorWeights.count, beta1: adam.beta1, beta2: adam.beta2,
+            epsilon: adam.epsilon)
+        discriminatorOptimizer = Adam(
+            count: discriminatorWeights.count, beta1: adam.beta1, beta2: adam.beta2,
+            epsilon: adam.epsilon)
     }
 
     public func weights(_ network: Network) -> ParameterStore {
@@ -86,21 +90,25 @@ public final class Replica {
 
     /// Moves the averaged G toward G by one step of decay `beta`, over the parameters in use.
     func updateAverage(beta: Float, resolution: Int) {
-        updateMovingAverage(averagedGeneratorWeights.values.pointer, toward: generatorWeights.values.pointer,
-                            count: generator.activeParameterCount(resolution: resolution), beta: beta)
+        updateMovingAverage(
+            averagedGeneratorWeights.values.pointer, toward: generatorWeights.values.pointer,
+            count: generator.activeParameterCount(resolution: resolution), beta: beta)
     }
 
     /// Images from the averaged generator at `point`'s resolution and fade-in.
     public func generateAveraged(latents: Tensor, at point: SchedulePoint) -> Tensor {
         withoutGradients {
-            generator(latents, resolution: point.resolution, alpha: point.alpha,
-                      weights: Weights(averagedGeneratorWeights))
+            generator(
+                latents, resolution: point.resolution, alpha: point.alpha,
+                weights: Weights(averagedGeneratorWeights))
         }
     }
 }
 
 /// average ← β·average + (1 − β)·current, element by element.
-public func updateMovingAverage(_ average: UnsafeMutablePointer<Float>, toward current: UnsafePointer<Float>,
-                                count: Int, beta: Float) {
+public func updateMovingAverage(
+    _ average: UnsafeMutablePointer<Float>, toward current: UnsafePointer<Float>,
+    count: Int, beta: Float
+) {
     for i in 0..<count { average[i] = current[i] + beta * (average[i] - current[i]) }
 }

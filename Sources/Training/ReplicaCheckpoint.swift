@@ -23,21 +23,26 @@ extension Trainer {
     public func restore(_ checkpoint: Checkpoint, path: String) throws {
         let written = checkpoint.state.config
         guard config.canResume(from: written) else {
-            throw CheckpointError(path: path, problem: "written by a run with a different recipe ("
-                + config.recipeDifferences(from: written).joined(separator: "; ")
-                + "); only the run settings (total_kimg, ticks, grids, checkpoints, SWD) may change on resume")
+            throw CheckpointError(
+                path: path,
+                problem: "written by a run with a different recipe ("
+                    + config.recipeDifferences(from: written).joined(separator: "; ")
+                    + "); only the run settings (total_kimg, ticks, grids, checkpoints, SWD) may change on resume")
         }
         for (section, buffer) in replica.buffers {
             guard let values = checkpoint.buffers[section], values.count == buffer.count else {
-                throw CheckpointError(path: path, problem: "section '\(section.rawValue)' is missing or has the "
-                    + "wrong size")
+                throw CheckpointError(
+                    path: path,
+                    problem: "section '\(section.rawValue)' is missing or has the "
+                        + "wrong size")
             }
             values.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: values.count) }
         }
         let state = checkpoint.state
         replica.generatorOptimizer.restore(step: state.adamGeneratorStep)
         replica.discriminatorOptimizer.restore(step: state.adamDiscriminatorStep)
-        replica.progress = Progress(step: state.step, imagesShown: state.imagesShown, dataPosition: state.dataPosition,
-                                    resolution: state.resolution, phase: state.phase)
+        replica.progress = Progress(
+            step: state.step, imagesShown: state.imagesShown, dataPosition: state.dataPosition,
+            resolution: state.resolution, phase: state.phase)
     }
 }

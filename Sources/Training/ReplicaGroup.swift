@@ -20,8 +20,9 @@ public struct ReplicaGroup {
     public func synchronize(_ replica: Replica) throws {
         try verifyLayouts(replica)
         for (_, buffer) in replica.buffers {
-            try collective.broadcast(UnsafeMutableRawBufferPointer(start: buffer.pointer, count: buffer.count * 4),
-                                     root: 0)
+            try collective.broadcast(
+                UnsafeMutableRawBufferPointer(start: buffer.pointer, count: buffer.count * 4),
+                root: 0)
         }
         var steps = [Int64(replica.generatorOptimizer.step), Int64(replica.discriminatorOptimizer.step)]
         try collective.broadcast(&steps, root: 0)
@@ -34,12 +35,15 @@ public struct ReplicaGroup {
     /// checkpoints follow the leader's clock exactly.
     public func adoptLeaderCounters(_ replica: Replica) throws {
         let progress = replica.progress
-        var counters = [progress.step, progress.imagesShown, progress.dataPosition, progress.resolution,
-                        progress.phase == .fadeIn ? 1 : 0].map(Int64.init)
+        var counters = [
+            progress.step, progress.imagesShown, progress.dataPosition, progress.resolution,
+            progress.phase == .fadeIn ? 1 : 0,
+        ].map(Int64.init)
         try collective.broadcast(&counters, root: 0)
-        replica.progress = Progress(step: Int(counters[0]), imagesShown: Int(counters[1]),
-                                    dataPosition: Int(counters[2]), resolution: Int(counters[3]),
-                                    phase: counters[4] == 1 ? .fadeIn : .stabilize)
+        replica.progress = Progress(
+            step: Int(counters[0]), imagesShown: Int(counters[1]),
+            dataPosition: Int(counters[2]), resolution: Int(counters[3]),
+            phase: counters[4] == 1 ? .fadeIn : .stabilize)
     }
 
     /// Whether the leader was asked to stop (e.g. by SIGTERM): every rank learns the leader's answer, so
@@ -63,8 +67,9 @@ public struct ReplicaGroup {
         }
         let differing = try ranksDiffering(from: crc.value)
         guard differing.isEmpty else {
-            throw TrainingError(message: "replicas diverged by step \(progress.step): the weights or counters of "
-                + "\(Self.ranks(differing)) differ from rank 0's")
+            throw TrainingError(
+                message: "replicas diverged by step \(progress.step): the weights or counters of "
+                    + "\(Self.ranks(differing)) differ from rank 0's")
         }
     }
 
@@ -91,7 +96,8 @@ public struct ReplicaGroup {
         }
         let ours = replica.layoutDescription
         let theirs = String(decoding: leader, as: UTF8.self).split(separator: "\n").map(String.init)
-        let detail = zip(ours, theirs).first { $0.0 != $0.1 }.map { "here '\($0.0)', on rank 0 '\($0.1)'" }
+        let detail =
+            zip(ours, theirs).first { $0.0 != $0.1 }.map { "here '\($0.0)', on rank 0 '\($0.1)'" }
             ?? "here \(ours.count) parameters, on rank 0 \(theirs.count)"
         throw TrainingError(message: "the networks built here differ from rank 0's: \(detail)")
     }

@@ -32,7 +32,9 @@ public struct RunDirectory {
     /// Step checkpoints, oldest first.
     public func stepCheckpoints() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpointsPath)) ?? []
-        return names.filter { $0.hasPrefix("step-") && $0.hasSuffix(".ckpt") }.sorted().map { checkpointsPath + "/" + $0 }
+        return names.filter { $0.hasPrefix("step-") && $0.hasSuffix(".ckpt") }.sorted().map {
+            checkpointsPath + "/" + $0
+        }
     }
 
     /// Deletes the step checkpoints of steps after `step`: what a fresh start or a resume from an older

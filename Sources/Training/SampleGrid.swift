@@ -18,7 +18,8 @@ public func imageGrid(_ images: Tensor, columns: Int, cellSize: Int) -> RGBImage
             for x in 0..<cellSize {
                 let target = ((top + y) * width + left + x) * 3
                 for c in 0..<3 {
-                    pixels[target + c] = quantizedPixel(source[((index * 3 + c) * size + y / factor) * size + x / factor])
+                    pixels[target + c] = quantizedPixel(
+                        source[((index * 3 + c) * size + y / factor) * size + x / factor])
                 }
             }
         }

@@ -21,8 +21,9 @@ public final class TensorBoardWriter {
         try createDirectory(directory)
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count - 1)
-        let name = String(format: "%@/events.out.tfevents.%010d.%@.%d", directory, Int(Date().timeIntervalSince1970),
-                          String(cString: host), getpid())
+        let name = String(
+            format: "%@/events.out.tfevents.%010d.%@.%d", directory, Int(Date().timeIntervalSince1970),
+            String(cString: host), getpid())
         // A second writer in the same process and second takes the next free suffix.
         var candidate = name, suffix = 0, opened: Int32
         while true {
@@ -51,7 +52,9 @@ public final class TensorBoardWriter {
     /// One event holding `scalars` and PNG-encoded `images` at `step`, written through to the file so
     /// that TensorBoard shows each tick as it ends. A crash can leave a torn last record, which
     /// TensorBoard's reader detects by its checksum and ignores.
-    public func write(step: Int, scalars: [(tag: String, value: Double)], images: [(tag: String, image: RGBImage)]) throws {
+    public func write(
+        step: Int, scalars: [(tag: String, value: Double)], images: [(tag: String, image: RGBImage)]
+    ) throws {
         var summary = ProtobufMessage()
         for (tag, value) in scalars {
             var entry = ProtobufMessage()
@@ -88,7 +91,9 @@ public final class TensorBoardWriter {
         while written < bytes.count {
             let result = bytes[written...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
             if result < 0 && errno == EINTR { continue }
-            guard result > 0 else { throw FileError(path: path, problem: "cannot append (\(String(cString: strerror(errno))))") }
+            guard result > 0 else {
+                throw FileError(path: path, problem: "cannot append (\(String(cString: strerror(errno))))")
+            }
             written += result
         }
     }

@@ -28,9 +28,11 @@ public struct TickRecord: Equatable {
     /// The tick's sample grid, relative to the run directory.
     public var grid: String
 
-    public init(tick: Int, step: Int, kimg: Double, resolution: Int, phase: Phase, alpha: Double, minibatch: Int,
-                learningRate: Double, losses: [String: Double?], quality: [String: Double], skippedUpdates: Int,
-                imagesPerSecond: Double, tickSeconds: Double, peakResidentMiB: Double, grid: String) {
+    public init(
+        tick: Int, step: Int, kimg: Double, resolution: Int, phase: Phase, alpha: Double, minibatch: Int,
+        learningRate: Double, losses: [String: Double?], quality: [String: Double], skippedUpdates: Int,
+        imagesPerSecond: Double, tickSeconds: Double, peakResidentMiB: Double, grid: String
+    ) {
         (self.tick, self.step, self.kimg, self.resolution, self.phase) = (tick, step, kimg, resolution, phase)
         (self.alpha, self.minibatch, self.learningRate) = (alpha, minibatch, learningRate)
         (self.losses, self.quality, self.skippedUpdates) = (losses, quality, skippedUpdates)

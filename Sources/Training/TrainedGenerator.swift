@@ -19,8 +19,9 @@ public struct TrainedGenerator {
         values.withUnsafeBufferPointer { weights.values.pointer.update(from: $0.baseAddress!, count: values.count) }
         self.generator = generator
         self.weights = weights
-        let point = schedulePoint(imagesShown: checkpoint.state.imagesShown, config: config.schedule,
-                                  finalResolution: config.network.resolution)
+        let point = schedulePoint(
+            imagesShown: checkpoint.state.imagesShown, config: config.schedule,
+            finalResolution: config.network.resolution)
         resolution = point.resolution
         alpha = point.alpha
     }

@@ -32,29 +32,34 @@ public final class Trainer {
         try config.validate(worldSize: collective.size)
         let network = config.network
         guard network.imageChannels == PreparedDataset.channels else {
-            throw TrainingError(message: "image_channels \(network.imageChannels): prepared datasets hold RGB "
-                + "images (3 channels)")
+            throw TrainingError(
+                message: "image_channels \(network.imageChannels): prepared datasets hold RGB "
+                    + "images (3 channels)")
         }
         guard dataset.levels.contains(network.resolution) else {
-            throw TrainingError(message: "\(dataset.path): holds resolutions "
-                + "\(dataset.levels.map(String.init).joined(separator: ", ")); "
-                + "the run needs \(network.resolution)x\(network.resolution)")
+            throw TrainingError(
+                message: "\(dataset.path): holds resolutions "
+                    + "\(dataset.levels.map(String.init).joined(separator: ", ")); "
+                    + "the run needs \(network.resolution)x\(network.resolution)")
         }
         self.config = config
         self.dataset = dataset
         random = RandomStreams(seed: config.seed)
-        minibatches = MinibatchSource(dataset: dataset, recipe: config.recipe, random: random,
-                                      rank: collective.rank, ranks: collective.size)
-        reducer = GradientReducer(deterministic: config.deterministic, bucketValues: config.bucketValues,
-                                  toleratesNonFinite: config.skipNonFiniteSteps, collective: collective)
+        minibatches = MinibatchSource(
+            dataset: dataset, recipe: config.recipe, random: random,
+            rank: collective.rank, ranks: collective.size)
+        reducer = GradientReducer(
+            deterministic: config.deterministic, bucketValues: config.bucketValues,
+            toleratesNonFinite: config.skipNonFiniteSteps, collective: collective)
         replica = Replica(config.recipe)
     }
 
     public var progress: Progress { replica.progress }
 
     public var schedule: SchedulePoint {
-        schedulePoint(imagesShown: progress.imagesShown, config: config.schedule,
-                      finalResolution: config.network.resolution)
+        schedulePoint(
+            imagesShown: progress.imagesShown, config: config.schedule,
+            finalResolution: config.network.resolution)
     }
 
     /// One D update and one G update on the next global minibatch.
@@ -115,33 +120,42 @@ public final class Trainer {
     }
 
     private func discriminatorTerms(_ samples: Range<Int>, reals: Tensor, at point: SchedulePoint) -> LossTerms {
-        let latents = random.normals(.discriminatorLatents, step: progress.step, samples: samples,
-                                     width: config.network.latent)
+        let latents = random.normals(
+            .discriminatorLatents, step: progress.step, samples: samples,
+            width: config.network.latent)
         let fakes = withoutGradients {
-            replica.generator(latents, resolution: point.resolution, alpha: point.alpha,
-                              weights: Weights(replica.generatorWeights))
+            replica.generator(
+                latents, resolution: point.resolution, alpha: point.alpha,
+                weights: Weights(replica.generatorWeights))
         }
-        let critic = { self.replica.discriminator($0, alpha: point.alpha, weights: Weights(self.replica.discriminatorWeights)) }
-        return discriminatorLoss(config.loss, reals: reals, fakes: fakes, critic: critic,
-                                 uniforms: random.uniforms(.penaltyWeights, step: progress.step, samples: samples))
+        let critic = {
+            self.replica.discriminator($0, alpha: point.alpha, weights: Weights(self.replica.discriminatorWeights))
+        }
+        return discriminatorLoss(
+            config.loss, reals: reals, fakes: fakes, critic: critic,
+            uniforms: random.uniforms(.penaltyWeights, step: progress.step, samples: samples))
     }
 
     private func generatorTerms(_ samples: Range<Int>, reals: Tensor, at point: SchedulePoint) -> LossTerms {
-        let latents = random.normals(.generatorLatents, step: progress.step, samples: samples,
-                                     width: config.network.latent)
-        let generated = replica.generator(latents, resolution: point.resolution, alpha: point.alpha,
-                                          weights: Weights(replica.generatorWeights))
+        let latents = random.normals(
+            .generatorLatents, step: progress.step, samples: samples,
+            width: config.network.latent)
+        let generated = replica.generator(
+            latents, resolution: point.resolution, alpha: point.alpha,
+            weights: Weights(replica.generatorWeights))
         let frozenCritic = { (images: Tensor) in
-            self.replica.discriminator(images, alpha: point.alpha,
-                                       weights: Weights(self.replica.discriminatorWeights, trainable: false))
+            self.replica.discriminator(
+                images, alpha: point.alpha,
+                weights: Weights(self.replica.discriminatorWeights, trainable: false))
         }
         return generatorLoss(config.loss, fakeScores: frozenCritic(generated), realScores: { frozenCritic(reals) })
     }
 
     private func begin(_ network: Network, resolution: Int) {
         let store = replica.weights(network)
-        reducer.begin(layout: store.layout, count: replica.activeParameterCount(network, resolution: resolution),
-                      network: network)
+        reducer.begin(
+            layout: store.layout, count: replica.activeParameterCount(network, resolution: resolution),
+            network: network)
     }
 
     /// Backpropagates one micro-batch's loss into `network`'s gradients and hands them to the reducer; in
@@ -163,8 +177,9 @@ public final class Trainer {
     private func requireFinite(_ terms: LossTerms) throws {
         guard !config.skipNonFiniteSteps else { return }
         for (name, value) in terms.logged where !value.isFinite {
-            throw TrainingError(message: "step \(progress.step): \(name) is \(value), not finite (training diverged; "
-                + "lower the learning rate or resume from an earlier checkpoint)")
+            throw TrainingError(
+                message: "step \(progress.step): \(name) is \(value), not finite (training diverged; "
+                    + "lower the learning rate or resume from an earlier checkpoint)")
         }
     }
 
@@ -174,8 +189,9 @@ public final class Trainer {
     private func update(_ network: Network, microbatches: Int, learningRate: Float) throws {
         let store = replica.weights(network), count = reducer.count
         let start = DispatchTime.now().uptimeNanoseconds
-        try reducer.finish(microbatches: microbatches, lastGradients: store.gradients.pointer,
-                           into: store.gradients.pointer)
+        try reducer.finish(
+            microbatches: microbatches, lastGradients: store.gradients.pointer,
+            into: store.gradients.pointer)
         let finite = try reducer.allFinite(UnsafeBufferPointer(start: store.gradients.pointer, count: count))
         reductionSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         guard finite else {

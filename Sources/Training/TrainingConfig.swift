@@ -129,8 +129,9 @@ extension TrainingConfig {
         for resolution in recipe.network.resolutions {
             let batch = recipe.schedule.minibatch(at: resolution)
             guard batch % worldSize == 0 else {
-                throw ConfigError(message: "minibatch \(batch) at \(resolution)x\(resolution) is not divisible by the "
-                    + "\(worldSize) ranks")
+                throw ConfigError(
+                    message: "minibatch \(batch) at \(resolution)x\(resolution) is not divisible by the "
+                        + "\(worldSize) ranks")
             }
             let perRank = batch / worldSize
             let divisors = [
@@ -138,8 +139,9 @@ extension TrainingConfig {
                 ("the micro-batch size", microbatchSize(perRank: perRank)),
             ]
             for (what, size) in divisors where perRank % size != 0 {
-                throw ConfigError(message: "minibatch \(batch) at \(resolution)x\(resolution) gives \(perRank) images "
-                    + "per rank, not divisible by \(what) \(size)")
+                throw ConfigError(
+                    message: "minibatch \(batch) at \(resolution)x\(resolution) gives \(perRank) images "
+                        + "per rank, not divisible by \(what) \(size)")
             }
         }
     }
@@ -159,8 +161,9 @@ extension TrainingRecipe {
         if let rampup = ema.rampup, !(rampup >= 0) { throw fail("ema.rampup must not be negative") }
         if let microbatch {
             guard microbatch > 0, microbatch % network.mbstdGroupSize == 0 else {
-                throw fail("microbatch \(microbatch) must be a positive multiple of the minibatch-stddev group size "
-                    + "\(network.mbstdGroupSize)")
+                throw fail(
+                    "microbatch \(microbatch) must be a positive multiple of the minibatch-stddev group size "
+                        + "\(network.mbstdGroupSize)")
             }
         }
         guard bucketValues > 0 else { throw fail("bucket_values \(bucketValues) must be positive") }

@@ -30,15 +30,18 @@ public final class TrainingRun {
         case stopped(step: Int)
     }
 
-    public init(trainer: Trainer, group: ReplicaGroup, directory: RunDirectory, console: Console,
-                stopRequested: @escaping () -> Bool = { false }) {
+    public init(
+        trainer: Trainer, group: ReplicaGroup, directory: RunDirectory, console: Console,
+        stopRequested: @escaping () -> Bool = { false }
+    ) {
         self.trainer = trainer
         self.group = group
         self.directory = directory
         self.console = console
         self.stopRequested = stopRequested
         let config = trainer.config
-        gridLatents = RandomStreams(seed: config.seed).gridLatents(count: config.gridSamples, width: config.network.latent)
+        gridLatents = RandomStreams(seed: config.seed).gridLatents(
+            count: config.gridSamples, width: config.network.latent)
     }
 
     private var config: TrainingConfig { trainer.config }
@@ -57,8 +60,9 @@ public final class TrainingRun {
             if try group.leaderDecidesToStop(stopRequested()) {
                 if isLeader {
                     let path = try writeCheckpoint()
-                    console.line("stopped on request after step \(trainer.progress.step); checkpoint \(path); "
-                        + "the same command resumes")
+                    console.line(
+                        "stopped on request after step \(trainer.progress.step); checkpoint \(path); "
+                            + "the same command resumes")
                 }
                 return .stopped(step: trainer.progress.step)
             }
@@ -79,9 +83,10 @@ public final class TrainingRun {
         }
         if isLeader {
             try trainer.checkpoint().write(to: directory.finalCheckpointPath)
-            console.line("done: \(trainer.progress.step) steps, "
-                + "\(formatKimg(Double(trainer.progress.imagesShown) / 1000)) kimg; "
-                + "final networks in \(directory.finalCheckpointPath)")
+            console.line(
+                "done: \(trainer.progress.step) steps, "
+                    + "\(formatKimg(Double(trainer.progress.imagesShown) / 1000)) kimg; "
+                    + "final networks in \(directory.finalCheckpointPath)")
         }
         return .finished
     }
@@ -100,11 +105,13 @@ public final class TrainingRun {
         try directory.truncateMetrics(afterStep: trainer.progress.step)
         directory.removeCheckpoints(after: trainer.progress.step)
         try writeRealsGrid()
-        tensorBoard = try TensorBoardWriter(directory: directory.tensorBoardPath,
-                                            resumingAt: trainer.progress.imagesShown)
+        tensorBoard = try TensorBoardWriter(
+            directory: directory.tensorBoardPath,
+            resumingAt: trainer.progress.imagesShown)
         let size = config.network.resolution
-        console.line("training to \(size)x\(size) for \(formatKimg(config.totalKimg)) kimg; "
-            + "samples in \(directory.samplesPath)")
+        console.line(
+            "training to \(size)x\(size) for \(formatKimg(config.totalKimg)) kimg; "
+                + "samples in \(directory.samplesPath)")
     }
 
     /// Writes a step checkpoint and prunes the old ones; returns its path.
@@ -120,29 +127,36 @@ public final class TrainingRun {
         guard isLeader else { return }
         let progress = trainer.progress, point = trainer.schedule
         let gridPath = directory.samplePath(tick: tick)
-        let grid = imageGrid(trainer.generateAveraged(latents: gridLatents), columns: gridColumns,
-                             cellSize: config.network.resolution)
+        let grid = imageGrid(
+            trainer.generateAveraged(latents: gridLatents), columns: gridColumns,
+            cellSize: config.network.resolution)
         try grid.write(path: gridPath)
         if tick % config.checkpointTicks == 0 || final { _ = try writeCheckpoint() }
         var quality: [String: Double] = [:]
-        if config.swdTicks > 0, tick % config.swdTicks == 0 || final, point.resolution >= SlicedWasserstein.smallestLevel {
+        if config.swdTicks > 0, tick % config.swdTicks == 0 || final,
+            point.resolution >= SlicedWasserstein.smallestLevel
+        {
             let metrics = measureGenerator(resolution: point.resolution)
             for (name, value) in metrics { quality[name] = rounded(value, significantDigits: 5) }
-            console.line("tick \(tick)  " + metrics.map { name, value in
-                "\(name) \(String(format: name.hasPrefix("swd") ? "%.2f" : "%.4f", value))"
-            }.joined(separator: "  "))
+            console.line(
+                "tick \(tick)  "
+                    + metrics.map { name, value in
+                        "\(name) \(String(format: name.hasPrefix("swd") ? "%.2f" : "%.4f", value))"
+                    }.joined(separator: "  "))
         }
         let record = TickRecord(
             tick: tick, step: progress.step, kimg: Double(progress.imagesShown) / 1000, resolution: point.resolution,
             phase: point.phase, alpha: rounded(Double(point.alpha), significantDigits: 4), minibatch: point.minibatch,
             learningRate: rounded(Double(point.learningRate), significantDigits: 6),
             losses: window.means.mapValues { $0.isFinite ? rounded($0, significantDigits: 6) : nil }, quality: quality,
-            skippedUpdates: trainer.skippedUpdates, imagesPerSecond: rounded(window.imagesPerSecond, significantDigits: 4),
+            skippedUpdates: trainer.skippedUpdates,
+            imagesPerSecond: rounded(window.imagesPerSecond, significantDigits: 4),
             tickSeconds: rounded(window.seconds, significantDigits: 6),
             peakResidentMiB: rounded(TensorMemory.peakResidentMiB, significantDigits: 5),
             grid: "samples/\((gridPath as NSString).lastPathComponent)")
         try directory.appendMetrics(record.jsonLine())
-        try tensorBoard?.write(step: progress.imagesShown, scalars: record.scalars, images: [(tag: "samples", image: grid)])
+        try tensorBoard?.write(
+            step: progress.imagesShown, scalars: record.scalars, images: [(tag: "samples", image: grid)])
         console.tick(progressLine(tick: tick, window: window, imagesShown: progress.imagesShown))
         // The grid and metric batches leave buffers of sizes no training step asks for.
         TensorMemory.releaseUnused()
@@ -170,23 +184,28 @@ public final class TrainingRun {
         // Metric draws get their own seed so they never coincide with the training or grid streams.
         let seed = config.seed ^ 0x5357_445f_4d45_5452
         let swd = SlicedWasserstein(resolution: resolution, seed: seed)
-        let reals = realMetricSets[resolution] ?? {
-            var reals = MetricSet(swd: swd)
-            feed(&reals, positions: 0..<count, batchSize: batchSize) {
-                MetricImages.reals(trainer.dataset, positions: $0, resolution: resolution, seed: seed)
-            }
-            return reals
-        }()
+        let reals =
+            realMetricSets[resolution]
+            ?? {
+                var reals = MetricSet(swd: swd)
+                feed(&reals, positions: 0..<count, batchSize: batchSize) {
+                    MetricImages.reals(trainer.dataset, positions: $0, resolution: resolution, seed: seed)
+                }
+                return reals
+            }()
         realMetricSets[resolution] = reals
         var generated = MetricSet(swd: swd)
         feed(&generated, positions: 0..<count, batchSize: batchSize) {
-            MetricImages.generated(positions: $0, latentSize: config.network.latent, seed: seed,
-                                   generator: trainer.generateAveraged)
+            MetricImages.generated(
+                positions: $0, latentSize: config.network.latent, seed: seed,
+                generator: trainer.generateAveraged)
         }
         let distances = swd.distances(reals.descriptors, generated.descriptors)
         return zip(swd.levels, distances).map { ("swd_\($0.0)", $0.1) }
-            + [("swd_mean", distances.reduce(0, +) / Double(distances.count)),
-               ("ms_ssim", generated.multiScaleSSIMSum / Double(generated.multiScaleSSIMPairs))]
+            + [
+                ("swd_mean", distances.reduce(0, +) / Double(distances.count)),
+                ("ms_ssim", generated.multiScaleSSIMSum / Double(generated.multiScaleSSIMPairs)),
+            ]
     }
 
     /// Time left at the current speed, counting each image at a higher resolution as three at this one
@@ -196,8 +215,9 @@ public final class TrainingRun {
         var images = trainer.progress.imagesShown, weighted = 0.0
         let stride = max(config.schedule.minibatchDefault, 64)
         while images < config.totalImages {
-            let point = schedulePoint(imagesShown: images, config: config.schedule,
-                                      finalResolution: config.network.resolution)
+            let point = schedulePoint(
+                imagesShown: images, config: config.schedule,
+                finalResolution: config.network.resolution)
             let doublings = Double(point.resolution.trailingZeroBitCount - current.trailingZeroBitCount)
             weighted += Double(min(stride, config.totalImages - images)) * pow(3, doublings)
             images += stride

@@ -6,20 +6,26 @@ import Training
 /// How a command picks its configuration: a named preset, the architecture's widths, then a JSON file
 /// laid over it, then flags, applied from one table (`ConfigOverride`).
 public struct ConfigOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Starting configuration: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).",
-                               valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "Starting configuration: \(Preset.allCases.map(\.rawValue).joined(separator: ", ")).",
+            valueName: "name"))
     public var preset = Preset.cpu
 
-    @Option(help: ArgumentHelp("JSON file whose settings override the preset (snake_case keys, as in a run's "
-                               + "config.json, which resumes that run).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "JSON file whose settings override the preset (snake_case keys, as in a run's "
+                + "config.json, which resumes that run).", valueName: "file"))
     public var config: String?
 
     @Option(help: ArgumentHelp("Final resolution (a power of two from 4 to 1024).", valueName: "n"))
     public var resolution: Int?
 
-    @Option(help: ArgumentHelp("Network structure: progan (the official networks) or pgp (pro_gan_pytorch 3.4's, "
-                               + "with its widths: channel base 16384, at most 512 maps, latent 512; a --config file "
-                               + "may change them).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "Network structure: progan (the official networks) or pgp (pro_gan_pytorch 3.4's, "
+                + "with its widths: channel base 16384, at most 512 maps, latent 512; a --config file "
+                + "may change them).", valueName: "name"))
     public var arch: Architecture?
 
     public init() {}

@@ -8,16 +8,20 @@ public struct TrainingFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Random seed (weights, latents, data order).", valueName: "n"))
     var seed: UInt64?
 
-    @Option(name: .customLong("total-kimg"),
-            help: ArgumentHelp("Length of the run in thousands of images.", valueName: "kimg"))
+    @Option(
+        name: .customLong("total-kimg"),
+        help: ArgumentHelp("Length of the run in thousands of images.", valueName: "kimg"))
     var totalKimg: Double?
 
-    @Option(help: ArgumentHelp("Loss: \(LossKind.allCases.map(\.rawValue).joined(separator: ", ")).",
-                               valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "Loss: \(LossKind.allCases.map(\.rawValue).joined(separator: ", ")).",
+            valueName: "name"))
     var loss: LossKind?
 
-    @Option(name: .customLong("stabilize-kimg"),
-            help: ArgumentHelp("Thousands of images per resolution with the block in place.", valueName: "kimg"))
+    @Option(
+        name: .customLong("stabilize-kimg"),
+        help: ArgumentHelp("Thousands of images per resolution with the block in place.", valueName: "kimg"))
     var stabilizeKimg: Double?
 
     @Option(name: .customLong("fade-kimg"), help: ArgumentHelp("Thousands of images per fade-in.", valueName: "kimg"))
@@ -26,47 +30,58 @@ public struct TrainingFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Global minibatch at every resolution (replaces the preset's table).", valueName: "n"))
     var minibatch: Int?
 
-    @Option(name: .customLong("learning-rate"),
-            help: ArgumentHelp("Learning rate at every resolution (replaces the preset's table).", valueName: "rate"))
+    @Option(
+        name: .customLong("learning-rate"),
+        help: ArgumentHelp("Learning rate at every resolution (replaces the preset's table).", valueName: "rate"))
     var learningRate: Float?
 
-    @Option(help: ArgumentHelp("Images per forward/backward pass (a multiple of the minibatch-stddev group size).",
-                               valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Images per forward/backward pass (a multiple of the minibatch-stddev group size).",
+            valueName: "n"))
     var microbatch: Int?
 
-    @Flag(inversion: .prefixedNo,
-          help: "Reduce gradients exactly, so any number of ranks gives the same bits (preset: on).")
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Reduce gradients exactly, so any number of ranks gives the same bits (preset: on).")
     var deterministic: Bool?
 
     @Flag(inversion: .prefixedNo, help: "Flip real images horizontally at random (preset: on, tiny: off).")
     var mirror: Bool?
 
-    @Flag(name: .customLong("skip-non-finite-steps"), inversion: .prefixedNo,
-          help: "Skip and count an update whose loss or gradient is not finite, instead of stopping (preset: off).")
+    @Flag(
+        name: .customLong("skip-non-finite-steps"), inversion: .prefixedNo,
+        help: "Skip and count an update whose loss or gradient is not finite, instead of stopping (preset: off).")
     var skipNonFiniteSteps: Bool?
 
-    @Option(name: .customLong("tick-kimg"),
-            help: ArgumentHelp("Thousands of images between progress lines and sample grids.", valueName: "kimg"))
+    @Option(
+        name: .customLong("tick-kimg"),
+        help: ArgumentHelp("Thousands of images between progress lines and sample grids.", valueName: "kimg"))
     var tickKimg: Double?
 
-    @Option(name: .customLong("checkpoint-ticks"),
-            help: ArgumentHelp("Ticks between checkpoints (one is also written at the end).", valueName: "n"))
+    @Option(
+        name: .customLong("checkpoint-ticks"),
+        help: ArgumentHelp("Ticks between checkpoints (one is also written at the end).", valueName: "n"))
     var checkpointTicks: Int?
 
-    @Option(name: .customLong("keep-checkpoints"),
-            help: ArgumentHelp("Step checkpoints kept in the run directory; older ones are deleted.", valueName: "n"))
+    @Option(
+        name: .customLong("keep-checkpoints"),
+        help: ArgumentHelp("Step checkpoints kept in the run directory; older ones are deleted.", valueName: "n"))
     var keepCheckpoints: Int?
 
-    @Option(name: .customLong("grid-samples"),
-            help: ArgumentHelp("Samples in each tick's grid, from fixed latents.", valueName: "n"))
+    @Option(
+        name: .customLong("grid-samples"),
+        help: ArgumentHelp("Samples in each tick's grid, from fixed latents.", valueName: "n"))
     var gridSamples: Int?
 
-    @Option(name: .customLong("swd-ticks"),
-            help: ArgumentHelp("Measure SWD against the reals every this many ticks (0: never).", valueName: "n"))
+    @Option(
+        name: .customLong("swd-ticks"),
+        help: ArgumentHelp("Measure SWD against the reals every this many ticks (0: never).", valueName: "n"))
     var swdTicks: Int?
 
-    @Option(name: .customLong("swd-images"),
-            help: ArgumentHelp("Generated and real images per in-training SWD measurement.", valueName: "n"))
+    @Option(
+        name: .customLong("swd-images"),
+        help: ArgumentHelp("Generated and real images per in-training SWD measurement.", valueName: "n"))
     var swdImages: Int?
 
     public init() {}

@@ -16,9 +16,11 @@ struct BenchConv: ParsableCommand {
     var threads: [Int] = [1, 2]
     @Option(help: ArgumentHelp("Timed repetitions per figure (the median is reported).", valueName: "n"))
     var repetitions = 5
-    @Option(parsing: .upToNextOption,
-            help: ArgumentHelp("Layers as CHANNELSxSIDE (input = output channels, square images), e.g. 256x32.",
-                               valueName: "layer"))
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "Layers as CHANNELSxSIDE (input = output channels, square images), e.g. 256x32.",
+            valueName: "layer"))
     var layers: [String] = ["512x4", "512x8", "512x16", "256x32", "128x64"]
 
     func validate() throws {
@@ -37,41 +39,50 @@ struct BenchConv: ParsableCommand {
     }
 
     func run() {
-        print("conv 3x3, padding 1, batch \(batch), float32; GFLOP/s = direct-conv FLOPs (2·N·O·C·9·H·W per pass) / median time")
+        print(
+            "conv 3x3, padding 1, batch \(batch), float32; GFLOP/s = direct-conv FLOPs (2·N·O·C·9·H·W per pass) / median time"
+        )
         let geometries = layers.map { layer -> ConvGeometry in
             let (channels, size) = Self.parse(layer)!
-            return ConvGeometry(batch: batch, inChannels: channels, height: size, width: size,
-                                outChannels: channels, kernel: 3, padding: 1)
+            return ConvGeometry(
+                batch: batch, inChannels: channels, height: size, width: size,
+                outChannels: channels, kernel: 3, padding: 1)
         }
         // Our conv first, so the peak RSS it reports is not inflated by the baseline's full-batch matrices.
         var ours: [[[ConvAlgorithm: Rates]]] = []
         for threadCount in threads {
             setBLASThreads(threadCount)
-            ours.append(geometries.map { g in
-                Dictionary(uniqueKeysWithValues: ConvAlgorithm.allCases.map { algorithm in
-                    (algorithm, ConvAlgorithm.forcing(algorithm) { measureConv(g) })
+            ours.append(
+                geometries.map { g in
+                    Dictionary(
+                        uniqueKeysWithValues: ConvAlgorithm.allCases.map { algorithm in
+                            (algorithm, ConvAlgorithm.forcing(algorithm) { measureConv(g) })
+                        })
                 })
-            })
         }
         let convPeak = TensorMemory.peakResidentMiB
-        print("layer      thr |  forward: im2col winograd  sgemm | fwd+bwd: im2col winograd  sgemm | winograd/im2col  model picks")
+        print(
+            "layer      thr |  forward: im2col winograd  sgemm | fwd+bwd: im2col winograd  sgemm | winograd/im2col  model picks"
+        )
         for (threadIndex, threadCount) in threads.enumerated() {
             setBLASThreads(threadCount)
             for (g, conv) in zip(geometries, ours[threadIndex]) {
                 let baseline = measureGEMM(g)
                 let (im2col, winograd) = (conv[.im2col]!, conv[.winograd]!)
                 let name = "\(g.inChannels)ch \(g.height)x\(g.width)".padding(toLength: 11, withPad: " ", startingAt: 0)
-                print("\(name)\(String(threadCount).leftPadded(3)) | \(formatted(im2col.forward).leftPadded(14)) "
-                      + "\(formatted(winograd.forward).leftPadded(8)) \(formatted(baseline.forward).leftPadded(6)) | "
-                      + "\(formatted(im2col.training).leftPadded(14)) \(formatted(winograd.training).leftPadded(8)) "
-                      + "\(formatted(baseline.training).leftPadded(6)) | \((formatted(winograd.training / im2col.training, 2) + "x").leftPadded(15))  "
-                      + g.algorithm.rawValue)
+                print(
+                    "\(name)\(String(threadCount).leftPadded(3)) | \(formatted(im2col.forward).leftPadded(14)) "
+                        + "\(formatted(winograd.forward).leftPadded(8)) \(formatted(baseline.forward).leftPadded(6)) | "
+                        + "\(formatted(im2col.training).leftPadded(14)) \(formatted(winograd.training).leftPadded(8)) "
+                        + "\(formatted(baseline.training).leftPadded(6)) | \((formatted(winograd.training / im2col.training, 2) + "x").leftPadded(15))  "
+                        + g.algorithm.rawValue)
             }
         }
-        print("peak RSS of the conv runs \(formatted(convPeak)) MiB (workspaces bounded: im2col "
-              + "\(formatted(Double(ConvGeometry.workspaceFloats * 4) / 1_048_576)) MiB or one sample, Winograd "
-              + "\(formatted(Double(WinogradPlan.workspaceFloats * 4) / 1_048_576)) MiB or 64 tiles, per buffer); "
-              + "with the baseline's matrices \(formatted(TensorMemory.peakResidentMiB)) MiB")
+        print(
+            "peak RSS of the conv runs \(formatted(convPeak)) MiB (workspaces bounded: im2col "
+                + "\(formatted(Double(ConvGeometry.workspaceFloats * 4) / 1_048_576)) MiB or one sample, Winograd "
+                + "\(formatted(Double(WinogradPlan.workspaceFloats * 4) / 1_048_576)) MiB or 64 tiles, per buffer); "
+                + "with the baseline's matrices \(formatted(TensorMemory.peakResidentMiB)) MiB")
     }
 
     typealias Rates = (forward: Double, training: Double)
@@ -102,16 +113,22 @@ struct BenchConv: ParsableCommand {
         let filter = rng.normal(shape: [g.outChannels, patch]), filterGradient = Tensor(zeros: filter.shape)
         let patches = rng.normal(shape: [patch, columns]), outputs = rng.normal(shape: [g.outChannels, columns])
         let forwardGEMM = {
-            gemm(transposeA: false, transposeB: false, m: g.outChannels, n: columns, k: patch, a: filter.pointer, lda: patch,
-                 b: patches.pointer, ldb: columns, c: outputs.pointer, ldc: columns, accumulate: false)
+            gemm(
+                transposeA: false, transposeB: false, m: g.outChannels, n: columns, k: patch, a: filter.pointer,
+                lda: patch,
+                b: patches.pointer, ldb: columns, c: outputs.pointer, ldc: columns, accumulate: false)
         }
         let forward = medianSeconds(repetitions: repetitions, forwardGEMM)
         let training = medianSeconds(repetitions: repetitions) {
             forwardGEMM()
-            gemm(transposeA: true, transposeB: false, m: patch, n: columns, k: g.outChannels, a: filter.pointer, lda: patch,
-                 b: outputs.pointer, ldb: columns, c: patches.pointer, ldc: columns, accumulate: false)
-            gemm(transposeA: false, transposeB: true, m: g.outChannels, n: patch, k: columns, a: outputs.pointer, lda: columns,
-                 b: patches.pointer, ldb: columns, c: filterGradient.pointer, ldc: patch, accumulate: false)
+            gemm(
+                transposeA: true, transposeB: false, m: patch, n: columns, k: g.outChannels, a: filter.pointer,
+                lda: patch,
+                b: outputs.pointer, ldb: columns, c: patches.pointer, ldc: columns, accumulate: false)
+            gemm(
+                transposeA: false, transposeB: true, m: g.outChannels, n: patch, k: columns, a: outputs.pointer,
+                lda: columns,
+                b: patches.pointer, ldb: columns, c: filterGradient.pointer, ldc: patch, accumulate: false)
         }
         let gflop = g.forwardFLOPs / 1e9
         return (gflop / forward, 3 * gflop / training)
@@ -119,5 +136,7 @@ struct BenchConv: ParsableCommand {
 }
 
 extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
 }

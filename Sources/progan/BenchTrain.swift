@@ -59,16 +59,19 @@ struct BenchTrain: ParsableCommand {
             let allocated = TensorMemory.allocations - allocatedBefore
             let gradientCount = trainer.replica.generatorWeights.count + trainer.replica.discriminatorWeights.count
             let bare = try bareAllreduceSeconds(count: gradientCount, world: world)
-            let perRank = try (world as Collective).allgather([TensorMemory.peakResidentMiB, reduction / Double(steps) * 1000])
+            let perRank = try (world as Collective).allgather([
+                TensorMemory.peakResidentMiB, reduction / Double(steps) * 1000,
+            ])
             if world.rank == 0 {
-                print("ranks=\(world.size) threads=\(threads) resolution=\(config.network.resolution) minibatch=\(minibatch) "
-                      + "deterministic=\(config.deterministic) images_per_second=\(formatted(Double(steps * minibatch) / seconds, 2)) "
-                      + "step_ms=\(formatted(seconds / Double(steps) * 1000, 1)) "
-                      + "reduce_share=\(formatted(100 * reduction / seconds, 2))% "
-                      + "reduce_ms=\(perRank.map { formatted($0[1], 1) }.joined(separator: "/")) "
-                      + "bare_allreduce_ms=\(formatted(bare * 1000, 3)) gradient_floats=\(gradientCount) "
-                      + "peak_rss_mib=\(perRank.map { formatted($0[0], 1) }.joined(separator: "/")) "
-                      + "fresh_allocations_per_step=\(formatted(Double(allocated) / Double(steps), 1))")
+                print(
+                    "ranks=\(world.size) threads=\(threads) resolution=\(config.network.resolution) minibatch=\(minibatch) "
+                        + "deterministic=\(config.deterministic) images_per_second=\(formatted(Double(steps * minibatch) / seconds, 2)) "
+                        + "step_ms=\(formatted(seconds / Double(steps) * 1000, 1)) "
+                        + "reduce_share=\(formatted(100 * reduction / seconds, 2))% "
+                        + "reduce_ms=\(perRank.map { formatted($0[1], 1) }.joined(separator: "/")) "
+                        + "bare_allreduce_ms=\(formatted(bare * 1000, 3)) gradient_floats=\(gradientCount) "
+                        + "peak_rss_mib=\(perRank.map { formatted($0[0], 1) }.joined(separator: "/")) "
+                        + "fresh_allocations_per_step=\(formatted(Double(allocated) / Double(steps), 1))")
             }
             try world.finalize()
         } catch {

@@ -22,8 +22,10 @@ struct Evaluate: ParsableCommand {
             The same seed, checkpoint and dataset give the same numbers on any number of ranks.
             """)
 
-    @Argument(help: ArgumentHelp("Checkpoint whose averaged generator is measured, e.g. "
-                                 + "RUN_DIR/checkpoints/final.ckpt.", valueName: "checkpoint"))
+    @Argument(
+        help: ArgumentHelp(
+            "Checkpoint whose averaged generator is measured, e.g. "
+                + "RUN_DIR/checkpoints/final.ckpt.", valueName: "checkpoint"))
     var checkpoint: String?
     @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG images.", valueName: "path"))
     var dataset: String
@@ -31,15 +33,20 @@ struct Evaluate: ParsableCommand {
     var images = 1024
     @Option(help: ArgumentHelp("Seed of the latents, the real-image order and the SWD draws.", valueName: "n"))
     var seed: UInt64 = 0
-    @Flag(name: .customLong("reals-vs-reals"), inversion: .prefixedNo,
-          help: "Also (or, without a checkpoint, only) measure two independent sets of reals.")
+    @Flag(
+        name: .customLong("reals-vs-reals"), inversion: .prefixedNo,
+        help: "Also (or, without a checkpoint, only) measure two independent sets of reals.")
     var realsVsReals = false
-    @Option(help: ArgumentHelp("Side in pixels of the images measured with --reals-vs-reals and no checkpoint "
-                               + "(default: the dataset's resolution).", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Side in pixels of the images measured with --reals-vs-reals and no checkpoint "
+                + "(default: the dataset's resolution).", valueName: "n"))
     var resolution: Int?
 
     func validate() throws {
-        guard images >= 2, images % 2 == 0 else { throw ValidationError("--images must be an even number of at least 2") }
+        guard images >= 2, images % 2 == 0 else {
+            throw ValidationError("--images must be an even number of at least 2")
+        }
         guard checkpoint != nil || realsVsReals else {
             throw ValidationError("give a checkpoint, --reals-vs-reals, or both")
         }
@@ -52,15 +59,20 @@ struct Evaluate: ParsableCommand {
             // images, and so the numbers, the same on any number of ranks.
             setBLASThreads(1)
             let trained = try checkpoint.map { try TrainedGenerator(checkpoint: Checkpoint.read(path: $0), path: $0) }
-            let (datasetPath, temporary) = try preparedDatasetPath(rank: world.rank, resolution: trained?.resolution ?? resolution)
+            let (datasetPath, temporary) = try preparedDatasetPath(
+                rank: world.rank, resolution: trained?.resolution ?? resolution)
             defer { if temporary { try? FileManager.default.removeItem(atPath: datasetPath) } }
             let reals = try PreparedDataset(path: datasetPath)
             let side = trained?.resolution ?? resolution ?? reals.resolution
             guard side >= SlicedWasserstein.smallestLevel else {
-                throw ConfigError(message: "\(checkpoint ?? dataset): the metrics need at least 16x16 images, this is \(side)x\(side)")
+                throw ConfigError(
+                    message: "\(checkpoint ?? dataset): the metrics need at least 16x16 images, this is \(side)x\(side)"
+                )
             }
             guard reals.levels.contains(side) else {
-                throw ConfigError(message: "\(dataset): holds images up to \(reals.resolution)x\(reals.resolution), not \(side)x\(side)")
+                throw ConfigError(
+                    message:
+                        "\(dataset): holds images up to \(reals.resolution)x\(reals.resolution), not \(side)x\(side)")
             }
             // Each rank takes a contiguous, even-sized share so MS-SSIM pairs never straddle ranks.
             let share = (images / world.size + 1) / 2 * 2
@@ -75,11 +87,14 @@ struct Evaluate: ParsableCommand {
             }
             let firstReals = try measured { MetricImages.reals(reals, positions: $0, resolution: side, seed: seed) }
             var rows: [(String, [Double])] = []
-            var similarity: [(String, Double, Int)] = [("reals", firstReals.multiScaleSSIMSum, firstReals.multiScaleSSIMPairs)]
+            var similarity: [(String, Double, Int)] = [
+                ("reals", firstReals.multiScaleSSIMSum, firstReals.multiScaleSSIMPairs)
+            ]
             let realDescriptors = try gathered(firstReals.descriptors, over: world)
             if let trained {
                 let generated = try measured {
-                    MetricImages.generated(positions: $0, latentSize: trained.latentSize, seed: seed, generator: trained.images)
+                    MetricImages.generated(
+                        positions: $0, latentSize: trained.latentSize, seed: seed, generator: trained.images)
                 }
                 similarity.append(("generated", generated.multiScaleSSIMSum, generated.multiScaleSSIMPairs))
                 if let generatedDescriptors = try gathered(generated.descriptors, over: world), let realDescriptors {
@@ -88,7 +103,9 @@ struct Evaluate: ParsableCommand {
             }
             if realsVsReals {
                 // The second set walks the dataset in another order: an independent draw of the same size.
-                let secondReals = try measured { MetricImages.reals(reals, positions: $0, resolution: side, seed: ~seed) }
+                let secondReals = try measured {
+                    MetricImages.reals(reals, positions: $0, resolution: side, seed: ~seed)
+                }
                 if let secondDescriptors = try gathered(secondReals.descriptors, over: world), let realDescriptors {
                     rows.append(("reals vs reals (floor)", swd.distances(secondDescriptors, realDescriptors)))
                 }
@@ -97,7 +114,9 @@ struct Evaluate: ParsableCommand {
             try (world as Collective).sum(&sums)
             if world.rank == 0 {
                 printTable(levels: swd.levels, rows: rows, side: side)
-                let scores = similarity.indices.map { "\(similarity[$0].0) \(String(format: "%.4f", sums[2 * $0] / sums[2 * $0 + 1]))" }
+                let scores = similarity.indices.map {
+                    "\(similarity[$0].0) \(String(format: "%.4f", sums[2 * $0] / sums[2 * $0 + 1]))"
+                }
                 print("MS-SSIM over \(Int(sums[1])) pairs: " + scores.reversed().joined(separator: ", "))
             }
             try world.finalize()
@@ -109,13 +128,15 @@ struct Evaluate: ParsableCommand {
     private func printTable(levels: [Int], rows: [(String, [Double])], side: Int) {
         print("sliced Wasserstein distance x1e3, \(images) images per set at \(side)x\(side), seed \(seed)")
         let labelWidth = 24
-        let header = "".padding(toLength: labelWidth, withPad: " ", startingAt: 0)
+        let header =
+            "".padding(toLength: labelWidth, withPad: " ", startingAt: 0)
             + (levels.map { "\($0)x\($0)" } + ["mean"]).map { $0.leftPadded(to: 10) }.joined()
         print(header)
         for (label, distances) in rows {
             let values = distances + [distances.reduce(0, +) / Double(distances.count)]
-            print(label.padding(toLength: labelWidth, withPad: " ", startingAt: 0)
-                  + values.map { String(format: "%.3f", $0).leftPadded(to: 10) }.joined())
+            print(
+                label.padding(toLength: labelWidth, withPad: " ", startingAt: 0)
+                    + values.map { String(format: "%.3f", $0).leftPadded(to: 10) }.joined())
         }
     }
 

@@ -35,7 +35,8 @@ struct Export: ParsableCommand {
 
     @Argument(help: ArgumentHelp("Checkpoint file.", valueName: "checkpoint")) var checkpoint: String
     @Option(help: ArgumentHelp("Output file.", valueName: "file")) var out: String
-    @Option(help: "Network(s): g, g_ema (the averaged generator), d, or all (what `progan import` needs).") var net = Selection.g_ema
+    @Option(help: "Network(s): g, g_ema (the averaged generator), d, or all (what `progan import` needs).") var net =
+        Selection.g_ema
     @Option(help: "safetensors, or pgp (a pro_gan_pytorch model; always all networks).") var format = Format.safetensors
     @Option(help: ArgumentHelp("Reference images written beside the export (0: none).", valueName: "n")) var images = 16
     @Option(help: "Seed of the reference latents.") var seed: UInt64 = 0
@@ -44,7 +45,9 @@ struct Export: ParsableCommand {
 
     func validate() throws {
         guard images >= 0 else { throw ValidationError("--images must not be negative") }
-        if let alpha { guard alpha >= 0, alpha <= 1 else { throw ValidationError("--alpha \(alpha) must be between 0 and 1") } }
+        if let alpha {
+            guard alpha >= 0, alpha <= 1 else { throw ValidationError("--alpha \(alpha) must be between 0 and 1") }
+        }
     }
 
     func run() throws {
@@ -52,7 +55,10 @@ struct Export: ParsableCommand {
             let loaded = try Checkpoint.read(path: checkpoint)
             let network = loaded.state.config.network
             if let resolution, !network.resolutions.contains(resolution) {
-                throw ConfigError(message: "--resolution \(resolution) is not one of the network's (\(network.resolutions.map(String.init).joined(separator: ", ")))")
+                throw ConfigError(
+                    message:
+                        "--resolution \(resolution) is not one of the network's (\(network.resolutions.map(String.init).joined(separator: ", ")))"
+                )
             }
             let nets = format == .pgp ? ModelExchange.Net.allCases : net.nets
             let file = try ModelExchange.export(loaded, path: checkpoint, nets: nets)
@@ -61,27 +67,34 @@ struct Export: ParsableCommand {
                 try file.write(to: out)
             case .pgp:
                 guard network.arch == .pgp else {
-                    throw ConfigError(message: "\(checkpoint): --format pgp needs networks of --arch pgp; these are \(network.arch.rawValue)")
+                    throw ConfigError(
+                        message:
+                            "\(checkpoint): --format pgp needs networks of --arch pgp; these are \(network.arch.rawValue)"
+                    )
                 }
                 try withTemporaryPath(".safetensors") { temporary in
                     try file.write(to: temporary)
                     try PGPConverter.run(["to-pgp", temporary, out], about: checkpoint)
                 }
             }
-            print("wrote \(out): \(nets.map(\.rawValue).joined(separator: ", ")) of a \(network.arch.rawValue) network at "
-                  + "\(network.resolution)x\(network.resolution), \(file.tensors.count) tensors, raw weights")
+            print(
+                "wrote \(out): \(nets.map(\.rawValue).joined(separator: ", ")) of a \(network.arch.rawValue) network at "
+                    + "\(network.resolution)x\(network.resolution), \(file.tensors.count) tensors, raw weights")
             guard images > 0 else { return }
-            let point = schedulePoint(imagesShown: loaded.state.imagesShown, config: loaded.state.config.schedule,
-                                      finalResolution: network.resolution)
+            let point = schedulePoint(
+                imagesShown: loaded.state.imagesShown, config: loaded.state.config.schedule,
+                finalResolution: network.resolution)
             let generator: ModelExchange.Net = net == .g ? .g : .gEMA
-            let reference = try ModelExchange.referenceSamples(loaded, path: checkpoint, generator: generator,
-                                                               count: images, seed: seed,
-                                                               resolution: resolution ?? point.resolution, alpha: alpha ?? point.alpha)
+            let reference = try ModelExchange.referenceSamples(
+                loaded, path: checkpoint, generator: generator,
+                count: images, seed: seed,
+                resolution: resolution ?? point.resolution, alpha: alpha ?? point.alpha)
             let samplesPath = Self.samplesPath(for: out)
             try reference.write(to: samplesPath)
             let side = reference.metadata[ModelExchange.resolutionKey]!
-            print("wrote \(samplesPath): \(images) latents, \(generator.rawValue)'s images at \(side)x\(side) "
-                  + "(alpha \(reference.metadata[ModelExchange.alphaKey]!)) and D's scores")
+            print(
+                "wrote \(samplesPath): \(images) latents, \(generator.rawValue)'s images at \(side)x\(side) "
+                    + "(alpha \(reference.metadata[ModelExchange.alphaKey]!)) and D's scores")
         } catch { fail(error) }
     }
 

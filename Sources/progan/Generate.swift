@@ -47,6 +47,7 @@ struct Generate: ParsableCommand {
 /// Image `index` of a batch, as a batch of one.
 func sliceSamples(_ images: Tensor, _ index: Int) -> Tensor {
     let perImage = images.count / images.shape[0]
-    return Tensor(shape: [1] + images.shape.dropFirst(),
-                  values: Array(UnsafeBufferPointer(start: images.pointer + index * perImage, count: perImage)))
+    return Tensor(
+        shape: [1] + images.shape.dropFirst(),
+        values: Array(UnsafeBufferPointer(start: images.pointer + index * perImage, count: perImage)))
 }

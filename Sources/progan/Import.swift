@@ -35,7 +35,9 @@ struct Import: ParsableCommand {
             if model.hasSuffix(".safetensors") {
                 file = try SafetensorsFile.read(path: model)
             } else {
-                guard FileManager.default.fileExists(atPath: model) else { throw FileError(path: model, problem: "no such file") }
+                guard FileManager.default.fileExists(atPath: model) else {
+                    throw FileError(path: model, problem: "no such file")
+                }
                 file = try withTemporaryPath(".safetensors") { temporary in
                     try PGPConverter.run(["to-safetensors", model, temporary], about: model)
                     return try SafetensorsFile.read(path: temporary)
@@ -44,7 +46,9 @@ struct Import: ParsableCommand {
             let checkpoint = try ModelExchange.checkpoint(from: file, path: model, training: try options.resolved())
             let directory = RunDirectory(out)
             guard directory.stepCheckpoints().isEmpty else {
-                throw FileError(path: directory.checkpointsPath, problem: "already holds checkpoints; import into a new run directory")
+                throw FileError(
+                    path: directory.checkpointsPath,
+                    problem: "already holds checkpoints; import into a new run directory")
             }
             try directory.create()
             let config = checkpoint.state.config
@@ -52,14 +56,19 @@ struct Import: ParsableCommand {
             let path = directory.checkpointPath(step: 0)
             try checkpoint.write(to: path)
             let network = config.network, state = checkpoint.state
-            let point = schedulePoint(imagesShown: state.imagesShown, config: config.schedule, finalResolution: network.resolution)
+            let point = schedulePoint(
+                imagesShown: state.imagesShown, config: config.schedule, finalResolution: network.resolution)
             let kimg = String(format: "%.1f", Double(state.imagesShown) / 1000)
-            print("imported \(network.arch.rawValue) networks at \(network.resolution)x\(network.resolution) "
-                  + "(G \(checkpoint.buffers[.g]!.count), D \(checkpoint.buffers[.d]!.count) parameters) into \(path)")
-            print("training stands at \(kimg) kimg: \(point.resolution)x\(point.resolution) "
-                  + (point.phase == .fadeIn ? "fade-in alpha \(point.alpha)" : "stable"))
-            print("continue: mpirun -np RANKS progan train --dataset DATA --out \(out) --preset \(options.preset) "
-                  + "--config \(directory.configPath) --total-kimg K   (K > \(kimg))")
+            print(
+                "imported \(network.arch.rawValue) networks at \(network.resolution)x\(network.resolution) "
+                    + "(G \(checkpoint.buffers[.g]!.count), D \(checkpoint.buffers[.d]!.count) parameters) into \(path)"
+            )
+            print(
+                "training stands at \(kimg) kimg: \(point.resolution)x\(point.resolution) "
+                    + (point.phase == .fadeIn ? "fade-in alpha \(point.alpha)" : "stable"))
+            print(
+                "continue: mpirun -np RANKS progan train --dataset DATA --out \(out) --preset \(options.preset) "
+                    + "--config \(directory.configPath) --total-kimg K   (K > \(kimg))")
         } catch { fail(error) }
     }
 }

@@ -67,12 +67,14 @@ struct Inspect: ParsableCommand {
     }
 
     private func counters(_ state: TrainingState) -> [(String, String)] {
-        [("config hash", state.configHash), ("step", String(state.step)),
-         ("images shown", "\(state.imagesShown) (\(String(format: "%.3f", Double(state.imagesShown) / 1000)) kimg)"),
-         ("data position", String(state.dataPosition)),
-         ("resolution", "\(state.resolution)x\(state.resolution) \(state.phase.rawValue)"),
-         ("adam steps", "G \(state.adamGeneratorStep), D \(state.adamDiscriminatorStep)"),
-         ("random scheme", state.randomScheme), ("tensors", "\(state.tensors.count) in the table")]
+        [
+            ("config hash", state.configHash), ("step", String(state.step)),
+            ("images shown", "\(state.imagesShown) (\(String(format: "%.3f", Double(state.imagesShown) / 1000)) kimg)"),
+            ("data position", String(state.dataPosition)),
+            ("resolution", "\(state.resolution)x\(state.resolution) \(state.phase.rawValue)"),
+            ("adam steps", "G \(state.adamGeneratorStep), D \(state.adamDiscriminatorStep)"),
+            ("random scheme", state.randomScheme), ("tensors", "\(state.tensors.count) in the table"),
+        ]
     }
 
     /// Prints the counters that differ; true when none does and the configurations are equal.
@@ -90,8 +92,9 @@ struct Inspect: ParsableCommand {
     /// agrees, and the largest difference relative to its section's scale.
     private func compareBuffers(_ first: Checkpoint, _ second: Checkpoint) -> (agree: Bool, largest: Double) {
         var agree = true, largest: Double = 0
-        print("  \("section".padding(10)) \("values".leftPadded(to: 9)) \("max |a-b|".leftPadded(to: 11)) "
-              + "\("differing".leftPadded(to: 10)) \("of scale".leftPadded(to: 10))")
+        print(
+            "  \("section".padding(10)) \("values".leftPadded(to: 9)) \("max |a-b|".leftPadded(to: 11)) "
+                + "\("differing".leftPadded(to: 10)) \("of scale".leftPadded(to: 10))")
         for section in CheckpointSection.allCases where section != .state {
             switch (first.buffers[section], second.buffers[section]) {
             case (nil, nil):
@@ -101,16 +104,18 @@ struct Inspect: ParsableCommand {
                 let agrees = difference.count == 0 || (tolerance > 0 && difference.relative <= tolerance)
                 agree = agree && agrees
                 largest = max(largest, difference.relative)
-                print("  \(section.rawValue.padding(10)) \(String(mine.count).leftPadded(to: 9)) "
-                      + "\(difference.maximum.formatted.leftPadded(to: 11)) "
-                      + "\(String(difference.count).leftPadded(to: 10)) "
-                      + "\(difference.relative.formatted.leftPadded(to: 10))  \(agrees ? "ok" : "DIFFERS")")
+                print(
+                    "  \(section.rawValue.padding(10)) \(String(mine.count).leftPadded(to: 9)) "
+                        + "\(difference.maximum.formatted.leftPadded(to: 11)) "
+                        + "\(String(difference.count).leftPadded(to: 10)) "
+                        + "\(difference.relative.formatted.leftPadded(to: 10))  \(agrees ? "ok" : "DIFFERS")")
                 if difference.count > 0 { printTensors(section, first, mine, theirs) }
             case let (mine, theirs):
                 agree = false
                 largest = .infinity
-                print("  \(section.rawValue.padding(10)) \(mine.map { "\($0.count) values" } ?? "absent") vs "
-                      + "\(theirs.map { "\($0.count) values" } ?? "absent")  DIFFERS")
+                print(
+                    "  \(section.rawValue.padding(10)) \(mine.map { "\($0.count) values" } ?? "absent") vs "
+                        + "\(theirs.map { "\($0.count) values" } ?? "absent")  DIFFERS")
             }
         }
         return (agree, largest)
@@ -125,8 +130,9 @@ struct Inspect: ParsableCommand {
             guard range.upperBound <= mine.count else { continue }
             let difference = Difference(mine[range], theirs[range])
             guard difference.count > 0 else { continue }
-            print("      \(entry.name) \(entry.shape): max |a-b| \(difference.maximum.formatted), "
-                  + "\(difference.count) of \(range.count) differ")
+            print(
+                "      \(entry.name) \(entry.shape): max |a-b| \(difference.maximum.formatted), "
+                    + "\(difference.count) of \(range.count) differ")
         }
     }
 }

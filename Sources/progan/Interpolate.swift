@@ -18,17 +18,22 @@ struct Interpolate: ParsableCommand {
     var checkpoint: String
     @Option(help: ArgumentHelp("Output directory for DIR/frame-NNNN.png, created if missing.", valueName: "dir"))
     var out: String?
-    @Option(help: ArgumentHelp("Also (or only) write the walk as a video: .mp4 through ffmpeg, or .png for an animated "
-                               + "PNG.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Also (or only) write the walk as a video: .mp4 through ffmpeg, or .png for an animated "
+                + "PNG.", valueName: "file"))
     var video: String?
     @Option(help: ArgumentHelp("Frames per second of --video, 1 to 1000.", valueName: "n")) var fps = 24
     @Option(help: ArgumentHelp("Seed of the keyframe latents.", valueName: "n")) var seed: UInt64 = 0
     @Option(help: ArgumentHelp("Number of keyframes, at least 2.", valueName: "n")) var keyframes = 4
-    @Option(name: .customLong("frames-per-keyframe"),
-            help: ArgumentHelp("Frames from one keyframe to the next.", valueName: "n"))
+    @Option(
+        name: .customLong("frames-per-keyframe"),
+        help: ArgumentHelp("Frames from one keyframe to the next.", valueName: "n"))
     var framesPerKeyframe = 24
-    @Option(help: ArgumentHelp("Side of each frame in pixels, a multiple of the generator's resolution (default: 128, "
-                               + "or the resolution if larger).", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Side of each frame in pixels, a multiple of the generator's resolution (default: 128, "
+                + "or the resolution if larger).", valueName: "n"))
     var size: Int?
 
     func validate() throws {
@@ -43,7 +48,8 @@ struct Interpolate: ParsableCommand {
             let trained = try TrainedGenerator(checkpoint: Checkpoint.read(path: checkpoint), path: checkpoint)
             let frameSize = size ?? max(trained.resolution, 128 / trained.resolution * trained.resolution)
             guard frameSize > 0, frameSize % trained.resolution == 0 else {
-                throw ValidationError("--size \(frameSize) is not a multiple of the generator's resolution \(trained.resolution)")
+                throw ValidationError(
+                    "--size \(frameSize) is not a multiple of the generator's resolution \(trained.resolution)")
             }
             if let out { try createDirectory(out) }
             let animation = try video.map { try Animation(path: $0, framesPerSecond: fps) }

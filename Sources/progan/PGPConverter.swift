@@ -64,7 +64,8 @@ enum PGPConverter {
 
     /// `name` itself when it is a path, else the first executable of that name on PATH.
     private static func executable(_ name: String) -> String? {
-        let candidates = name.contains("/")
+        let candidates =
+            name.contains("/")
             ? [name]
             : (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/\(name)" }
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }

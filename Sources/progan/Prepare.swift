@@ -18,10 +18,11 @@ struct Prepare: ParsableCommand {
     @Option(help: ArgumentHelp("Dataset file to write (conventionally NAME.pgds).", valueName: "file"))
     var out: String
 
-    @Option(help: ArgumentHelp(
-        "Side in pixels, a power of two from 4 to 1024 (default: the largest power of two not above the median "
-            + "image side).",
-        valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Side in pixels, a power of two from 4 to 1024 (default: the largest power of two not above the median "
+                + "image side).",
+            valueName: "n"))
     var resolution: Int?
 
     func run() throws {
@@ -34,9 +35,11 @@ struct Prepare: ParsableCommand {
 /// What a preparation did, as lines for the terminal: the counts, the sizes seen, and every skipped file.
 func describe(_ report: PreparationReport, seconds: Double) -> [String] {
     let side = report.resolution
-    return ["prepared \(report.imagesUsed) of \(report.filesFound) images at \(side)x\(side) "
+    return [
+        "prepared \(report.imagesUsed) of \(report.filesFound) images at \(side)x\(side) "
             + "(levels \(report.levels.first!)..\(side)) into \(report.output) "
             + "(\(formatted(Double(report.fileSize) / 1e6, 2)) MB) in \(formatted(seconds, 2)) s",
-            "sizes: " + report.sizes.map { "\($0.width)x\($0.height): \($0.count)" }.joined(separator: ", ")]
+        "sizes: " + report.sizes.map { "\($0.width)x\($0.height): \($0.count)" }.joined(separator: ", "),
+    ]
         + report.skipped.map { "skipped \($0.error)" }
 }

@@ -19,8 +19,10 @@ struct ProGAN: ParsableCommand {
               progan report runs/first && progan timelapse runs/first
             """,
         version: version,
-        subcommands: [Train.self, Prepare.self, Generate.self, Interpolate.self, Evaluate.self, Report.self, Timelapse.self,
-                      Summary.self, Inspect.self, Export.self, Import.self, Bench.self])
+        subcommands: [
+            Train.self, Prepare.self, Generate.self, Interpolate.self, Evaluate.self, Report.self, Timelapse.self,
+            Summary.self, Inspect.self, Export.self, Import.self, Bench.self,
+        ])
 
     /// Bad arguments are one line on standard error with a non-zero exit, like every other bad input
     /// (ArgumentParser's default adds the usage); `--help` still prints the full help.

@@ -24,7 +24,9 @@ struct RenamedOption: Equatable {
 
     /// `arguments` (without the program name) in current spellings, and one warning per old spelling used.
     /// Only the subcommand's own options are rewritten: nothing after `--`, nothing of other subcommands.
-    static func modernized(_ arguments: [String], table: [RenamedOption] = all)
+    static func modernized(
+        _ arguments: [String], table: [RenamedOption] = all
+    )
         -> (arguments: [String], warnings: [String])
     {
         guard let command = arguments.first else { return (arguments, []) }

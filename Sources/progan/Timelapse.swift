@@ -14,13 +14,17 @@ struct Timelapse: ParsableCommand {
 
     @Argument(help: ArgumentHelp("Run directory (the --out of progan train).", valueName: "run-dir"))
     var runDirectory: String
-    @Option(help: ArgumentHelp("Video file to write, .mp4 or .png (default: RUN_DIR/timelapse.mp4 with ffmpeg on PATH, "
-                               + "else RUN_DIR/timelapse.png).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Video file to write, .mp4 or .png (default: RUN_DIR/timelapse.mp4 with ffmpeg on PATH, "
+                + "else RUN_DIR/timelapse.png).", valueName: "file"))
     var out: String?
     @Option(help: ArgumentHelp("Frames (ticks) per second, 1 to 1000.", valueName: "n")) var fps = 8
-    @Option(name: .customLong("min-width"),
-            help: ArgumentHelp("Least frame width in pixels; frames are scaled up by a whole factor to reach it.",
-                               valueName: "n"))
+    @Option(
+        name: .customLong("min-width"),
+        help: ArgumentHelp(
+            "Least frame width in pixels; frames are scaled up by a whole factor to reach it.",
+            valueName: "n"))
     var minWidth = 512
 
     func validate() throws {
@@ -37,7 +41,9 @@ struct Timelapse: ParsableCommand {
             let factor = max(1, (minWidth + first.width - 1) / first.width)
             // Grids of a run that changed grid_samples on resume differ in size: all take the first one's.
             for grid in grids {
-                try animation.add(resizedNearest(try RGBImage.read(path: grid), width: first.width * factor, height: first.height * factor))
+                try animation.add(
+                    resizedNearest(
+                        try RGBImage.read(path: grid), width: first.width * factor, height: first.height * factor))
             }
             print("wrote \(path): \(try animation.finish())")
         } catch { fail(error) }

@@ -27,8 +27,10 @@ struct Train: ParsableCommand {
 
     @OptionGroup(title: "Training settings") var flags: TrainingFlags
 
-    @Option(help: ArgumentHelp("auto: continue from the newest usable checkpoint in the run directory, if any; "
-                               + "PATH: from that checkpoint; none: start afresh.", valueName: "auto|PATH|none"))
+    @Option(
+        help: ArgumentHelp(
+            "auto: continue from the newest usable checkpoint in the run directory, if any; "
+                + "PATH: from that checkpoint; none: start afresh.", valueName: "auto|PATH|none"))
     var resume = ResumeChoice.auto
 
     func run() throws {
@@ -52,22 +54,28 @@ struct Train: ParsableCommand {
             // a deterministic run takes its parallelism from ranks only.
             if config.deterministic { setBLASThreads(1) }
             let datasetPath = try preparedDataset(config: config, world: world, report: report)
-            let trainer = try Trainer(config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
+            let trainer = try Trainer(
+                config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
             let group = ReplicaGroup(world)
             let directory = RunDirectory(out)
             // Rank 0 alone reads the checkpoint (other hosts may not see the run directory); the
             // synchronization below hands its state to every rank.
             if isLeader, let (checkpoint, path) = try checkpointToResume(directory, report: report) {
                 try trainer.restore(checkpoint, path: path)
-                report("resuming from \(path): step \(checkpoint.state.step), \(formatted(Double(checkpoint.state.imagesShown) / 1000, 2)) kimg")
+                report(
+                    "resuming from \(path): step \(checkpoint.state.step), \(formatted(Double(checkpoint.state.imagesShown) / 1000, 2)) kimg"
+                )
             }
             try group.synchronize(trainer.replica)
-            report("\(world.size) rank\(world.size == 1 ? "" : "s"); G \(trainer.replica.generatorWeights.count) and "
-                   + "D \(trainer.replica.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)"
-                   + (config.deterministic ? "; deterministic" : ""))
+            report(
+                "\(world.size) rank\(world.size == 1 ? "" : "s"); G \(trainer.replica.generatorWeights.count) and "
+                    + "D \(trainer.replica.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)"
+                    + (config.deterministic ? "; deterministic" : ""))
             pgstop_install()
-            try TrainingRun(trainer: trainer, group: group, directory: directory, console: console,
-                            stopRequested: { pgstop_requested() != 0 }).run()
+            try TrainingRun(
+                trainer: trainer, group: group, directory: directory, console: console,
+                stopRequested: { pgstop_requested() != 0 }
+            ).run()
             try world.finalize()
         } catch {
             world.endJob(error)
@@ -82,7 +90,9 @@ struct Train: ParsableCommand {
         guard world.size > 1 else { if let error { fail(error) } else { return } }
         let failed = try world.allgather(bytes: [error == nil ? 0 : 1]).map { $0[0] == 1 }
         guard let error else {
-            if failed.contains(true) { throw ConfigError(message: "ranks \(failed.indices.filter { failed[$0] }) rejected the configuration") }
+            if failed.contains(true) {
+                throw ConfigError(message: "ranks \(failed.indices.filter { failed[$0] }) rejected the configuration")
+            }
             return
         }
         guard failed.allSatisfy({ $0 }) else { return }
@@ -96,7 +106,8 @@ struct Train: ParsableCommand {
     }
 
     /// The checkpoint `--resume` asks for, if any.
-    private func checkpointToResume(_ directory: RunDirectory, report: (String) -> Void) throws -> (Checkpoint, String)? {
+    private func checkpointToResume(_ directory: RunDirectory, report: (String) -> Void) throws -> (Checkpoint, String)?
+    {
         switch resume {
         case .none: return nil
         case .auto: return try directory.newestUsableCheckpoint(report: report).map { ($0.checkpoint, $0.path) }
@@ -106,7 +117,8 @@ struct Train: ParsableCommand {
 
     /// The dataset file to train on: `--dataset` itself, or, for a folder, a file rank 0 prepares in the
     /// run directory while the other ranks wait.
-    private func preparedDataset(config: TrainingConfig, world: Communicator, report: (String) -> Void) throws -> String {
+    private func preparedDataset(config: TrainingConfig, world: Communicator, report: (String) -> Void) throws -> String
+    {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dataset, isDirectory: &isDirectory) else {
             throw ConfigError(message: "\(dataset): no such file or directory")

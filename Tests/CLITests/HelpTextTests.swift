@@ -26,8 +26,9 @@ final class HelpTextTests: XCTestCase {
                 for (line, next) in zip(lines, lines.dropFirst())
                 where !line.isEmpty && !next.isEmpty && !line.hasPrefix(" ") && !next.hasPrefix(" ") {
                     let word = next.prefix { $0 != " " }
-                    XCTAssertGreaterThanOrEqual(line.count + 1 + word.count, columns,
-                                                "\(command) at \(columns) columns: '\(line)' ends before '\(word)'")
+                    XCTAssertGreaterThanOrEqual(
+                        line.count + 1 + word.count, columns,
+                        "\(command) at \(columns) columns: '\(line)' ends before '\(word)'")
                 }
             }
         }

@@ -12,8 +12,11 @@ final class CheckpointFileTests: XCTestCase {
         .init(name: "empty", payload: []),
     ])
 
-    private func assertRejected(_ bytes: [UInt8], _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
-        assertOneLineError(try CheckpointFile.parse(bytes, path: path), path: path, mentioning: expected, file: file, line: line)
+    private func assertRejected(
+        _ bytes: [UInt8], _ expected: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
+        assertOneLineError(
+            try CheckpointFile.parse(bytes, path: path), path: path, mentioning: expected, file: file, line: line)
     }
 
     /// Offset of the first byte after section `index`'s name-length field, counted from the serialized sample.
@@ -106,9 +109,13 @@ final class CheckpointFileTests: XCTestCase {
     func testReadNamesMissingEmptyAndDirectoryPaths() throws {
         let directory = try TemporaryDirectory()
         let missing = directory.file("missing.ckpt")
-        XCTAssertThrowsError(try CheckpointFile.read(path: missing)) { XCTAssertEqual("\($0)", "\(missing): no such file") }
+        XCTAssertThrowsError(try CheckpointFile.read(path: missing)) {
+            XCTAssertEqual("\($0)", "\(missing): no such file")
+        }
         let empty = try directory.write([], to: "empty.ckpt")
-        XCTAssertThrowsError(try CheckpointFile.read(path: empty)) { XCTAssertEqual("\($0)", "\(empty): file is empty") }
+        XCTAssertThrowsError(try CheckpointFile.read(path: empty)) {
+            XCTAssertEqual("\($0)", "\(empty): file is empty")
+        }
         XCTAssertThrowsError(try CheckpointFile.read(path: directory.path)) {
             XCTAssertEqual("\($0)", "\(directory.path): is a directory, not a checkpoint")
         }

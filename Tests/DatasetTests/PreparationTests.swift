@@ -37,10 +37,12 @@ final class PreparationTests: TemporaryDirectoryTestCase {
         guard case .notPNG = report.skipped[0].error, case .corrupt = report.skipped[2].error else {
             return XCTFail("unexpected reasons: \(report.skipped.map(\.error))")
         }
-        XCTAssertEqual(report.sizes, [
-            SizeCount(width: 64, height: 64, count: 1), SizeCount(width: 75, height: 75, count: 1),
-            SizeCount(width: 80, height: 64, count: 1),
-        ])
+        XCTAssertEqual(
+            report.sizes,
+            [
+                SizeCount(width: 64, height: 64, count: 1), SizeCount(width: 75, height: 75, count: 1),
+                SizeCount(width: 80, height: 64, count: 1),
+            ])
         let fileSize = try FileManager.default.attributesOfItem(atPath: output)[.size] as? Int
         XCTAssertEqual(report.fileSize, fileSize)
         XCTAssertEqual(report.fileSize, 28 + 3 * 3 * (16 + 64 + 256 + 1024 + 4096) + 4)

@@ -25,21 +25,25 @@ final class ResamplingTests: XCTestCase {
 
     func testAreaResizeOfAConstantImageStaysConstantAtANonIntegerRatio() {
         let colour: [UInt8] = [200, 17, 90]
-        let image = RGBImage(width: 75, height: 75, pixels: Array([[UInt8]](repeating: colour, count: 75 * 75).joined()))
+        let image = RGBImage(
+            width: 75, height: 75, pixels: Array([[UInt8]](repeating: colour, count: 75 * 75).joined()))
         let resized = image.areaResized(toSide: 64)
         XCTAssertEqual(resized.width, 64)
         XCTAssertEqual(resized.pixels, Array([[UInt8]](repeating: colour, count: 64 * 64).joined()))
     }
 
     func testAreaResizeOfAHorizontalGradientStaysMonotonic() {
-        let image = RGBImage(width: 75, height: 75, pixels: (0..<75 * 75).flatMap { index -> [UInt8] in
-            let x = index % 75
-            return [UInt8(x * 3), UInt8(x * 3), UInt8(222 - x * 3)]
-        })
+        let image = RGBImage(
+            width: 75, height: 75,
+            pixels: (0..<75 * 75).flatMap { index -> [UInt8] in
+                let x = index % 75
+                return [UInt8(x * 3), UInt8(x * 3), UInt8(222 - x * 3)]
+            })
         let resized = image.areaResized(toSide: 64)
         let firstRow = Array(resized.pixels[0..<64 * 3])
         for y in 1..<64 {
-            XCTAssertEqual(Array(resized.pixels[y * 64 * 3..<(y + 1) * 64 * 3]), firstRow, "row \(y) differs from row 0")
+            XCTAssertEqual(
+                Array(resized.pixels[y * 64 * 3..<(y + 1) * 64 * 3]), firstRow, "row \(y) differs from row 0")
         }
         let red = stride(from: 0, to: firstRow.count, by: 3).map { firstRow[$0] }
         let blue = stride(from: 2, to: firstRow.count, by: 3).map { firstRow[$0] }
@@ -53,8 +57,12 @@ final class ResamplingTests: XCTestCase {
 
     func testUpscalingByAWholeFactorReplicatesPixels() {
         let image = RGBImage(width: 2, height: 2, pixels: Array(1...12))
-        let expectedRows: [[UInt8]] = [[1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6], [7, 8, 9, 7, 8, 9, 10, 11, 12, 10, 11, 12]]
-        XCTAssertEqual(image.areaResized(toSide: 4).pixels, Array([expectedRows[0], expectedRows[0], expectedRows[1], expectedRows[1]].joined()))
+        let expectedRows: [[UInt8]] = [
+            [1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6], [7, 8, 9, 7, 8, 9, 10, 11, 12, 10, 11, 12],
+        ]
+        XCTAssertEqual(
+            image.areaResized(toSide: 4).pixels,
+            Array([expectedRows[0], expectedRows[0], expectedRows[1], expectedRows[1]].joined()))
     }
 
     func testCentreCropOfAWideImageTakesTheMiddleColumns() {
@@ -79,8 +87,10 @@ final class ResamplingTests: XCTestCase {
 
     /// Red holds the x and green the y coordinate (plus offsets), so a crop's origin is visible.
     private func coordinateImage(width: Int, height: Int, xOffset: Int = 0, yOffset: Int = 0) -> RGBImage {
-        RGBImage(width: width, height: height, pixels: (0..<width * height).flatMap { index in
-            [UInt8(index % width + xOffset), UInt8(index / width + yOffset), 9]
-        })
+        RGBImage(
+            width: width, height: height,
+            pixels: (0..<width * height).flatMap { index in
+                [UInt8(index % width + xOffset), UInt8(index / width + yOffset), 9]
+            })
     }
 }

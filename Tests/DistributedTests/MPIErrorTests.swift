@@ -21,31 +21,42 @@ final class MPIErrorTests: XCTestCase {
     func testCountsBeyondMPIsIntAreRefusedNotTruncated() throws {
         let world = try Communicator.world(), count = (1 << 32) + 1
         var byte: UInt8 = 0
-        XCTAssertThrowsError(try withUnsafeMutableBytes(of: &byte) {
-            try world.broadcast(UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: count), root: 0)
-        }) { assertMPIError($0, operation: "MPI_Bcast", mentioning: "count") }
+        XCTAssertThrowsError(
+            try withUnsafeMutableBytes(of: &byte) {
+                try world.broadcast(UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: count), root: 0)
+            }
+        ) { assertMPIError($0, operation: "MPI_Bcast", mentioning: "count") }
 
         var float: Float = 0, double: Double = 0
-        XCTAssertThrowsError(try withUnsafeMutablePointer(to: &float) {
-            try world.allreduceSum(UnsafeMutableBufferPointer(start: $0, count: count))
-        }) { assertMPIError($0, operation: "MPI_Allreduce(sum)", mentioning: "count") }
-        XCTAssertThrowsError(try withUnsafeMutablePointer(to: &float) {
-            _ = try world.startAllreduceSum(UnsafeMutableBufferPointer(start: $0, count: count))
-        }) { assertMPIError($0, operation: "MPI_Iallreduce(sum)", mentioning: "count") }
-        XCTAssertThrowsError(try withUnsafeMutablePointer(to: &double) {
-            try world.allreduceMax(UnsafeMutableBufferPointer(start: $0, count: count))
-        }) { assertMPIError($0, operation: "MPI_Allreduce(max)", mentioning: "count") }
+        XCTAssertThrowsError(
+            try withUnsafeMutablePointer(to: &float) {
+                try world.allreduceSum(UnsafeMutableBufferPointer(start: $0, count: count))
+            }
+        ) { assertMPIError($0, operation: "MPI_Allreduce(sum)", mentioning: "count") }
+        XCTAssertThrowsError(
+            try withUnsafeMutablePointer(to: &float) {
+                _ = try world.startAllreduceSum(UnsafeMutableBufferPointer(start: $0, count: count))
+            }
+        ) { assertMPIError($0, operation: "MPI_Iallreduce(sum)", mentioning: "count") }
+        XCTAssertThrowsError(
+            try withUnsafeMutablePointer(to: &double) {
+                try world.allreduceMax(UnsafeMutableBufferPointer(start: $0, count: count))
+            }
+        ) { assertMPIError($0, operation: "MPI_Allreduce(max)", mentioning: "count") }
     }
 
-    private func assertMPIError(_ error: Error, operation: String, mentioning word: String,
-                                file: StaticString = #filePath, line: UInt = #line) {
+    private func assertMPIError(
+        _ error: Error, operation: String, mentioning word: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         guard let error = error as? MPIError else {
             return XCTFail("expected an MPIError, got \(error)", file: file, line: line)
         }
         XCTAssertEqual(error.operation, operation, file: file, line: line)
         XCTAssertNotEqual(error.code, 0, file: file, line: line)
         XCTAssertTrue(error.explanation.lowercased().contains(word), error.explanation, file: file, line: line)
-        XCTAssertEqual("\(error)", "\(operation) failed with MPI error \(error.code): \(error.explanation)",
-                       file: file, line: line)
+        XCTAssertEqual(
+            "\(error)", "\(operation) failed with MPI error \(error.code): \(error.explanation)",
+            file: file, line: line)
     }
 }

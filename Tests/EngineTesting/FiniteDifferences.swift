@@ -13,8 +13,10 @@ public enum FiniteDifferences {
     /// a kink (leaky ReLU at zero), where differences
     /// do not define the derivative; the check then retries with steps 3 and 10 times smaller, and
     /// leaves the element out (counted in `skipped`) if those cross kinks too.
-    public static func compare(analytic: [Double], indices: [Int], of values: UnsafeMutablePointer<Float>, step: Float,
-                               value: () -> Double) -> Comparison {
+    public static func compare(
+        analytic: [Double], indices: [Int], of values: UnsafeMutablePointer<Float>, step: Float,
+        value: () -> Double
+    ) -> Comparison {
         precondition(analytic.count == indices.count, "one analytic derivative per index")
         var difference = 0.0, norm = 0.0, compared = 0
         for (claimed, index) in zip(analytic, indices) {
@@ -37,7 +39,8 @@ public enum FiniteDifferences {
                 break
             }
         }
-        return Comparison(relativeError: difference.squareRoot() / max(norm.squareRoot(), 1e-3), compared: compared,
-                          skipped: indices.count - compared)
+        return Comparison(
+            relativeError: difference.squareRoot() / max(norm.squareRoot(), 1e-3), compared: compared,
+            skipped: indices.count - compared)
     }
 }

@@ -2,8 +2,10 @@
 /// Written as direct loops over the definitions, with no attempt at speed.
 public enum Reference {
     /// Direct convolution, stride 1, zero padding. `x` is [N, C, H, W], `w` is [O, C, k, k].
-    public static func conv2d(_ x: [Double], _ xShape: [Int], _ w: [Double], _ wShape: [Int],
-                              padding: Int) -> [Double] {
+    public static func conv2d(
+        _ x: [Double], _ xShape: [Int], _ w: [Double], _ wShape: [Int],
+        padding: Int
+    ) -> [Double] {
         let geometry = ConvGeometry(xShape, wShape, padding: padding)
         var y = [Double](repeating: 0, count: geometry.outputCount)
         geometry.forEachTap { yi, xi, wi in y[yi] += x[xi] * w[wi] }
@@ -20,42 +22,56 @@ public enum Reference {
     public static func upsample2x(_ x: [Double], _ shape: [Int]) -> [Double] {
         let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3])
         var y = [Double](repeating: 0, count: planes * 4 * h * w)
-        for p in 0..<planes { for i in 0..<(2 * h) { for j in 0..<(2 * w) {
-            y[(p * 2 * h + i) * 2 * w + j] = x[(p * h + i / 2) * w + j / 2]
-        } } }
+        for p in 0..<planes {
+            for i in 0..<(2 * h) {
+                for j in 0..<(2 * w) {
+                    y[(p * 2 * h + i) * 2 * w + j] = x[(p * h + i / 2) * w + j / 2]
+                }
+            }
+        }
         return y
     }
 
     public static func avgPool2x2(_ x: [Double], _ shape: [Int]) -> [Double] {
         let (planes, h, w) = (shape[0] * shape[1], shape[2], shape[3])
         var y = [Double](repeating: 0, count: planes * h * w / 4)
-        for p in 0..<planes { for i in 0..<(h / 2) { for j in 0..<(w / 2) {
-            var acc = 0.0
-            for di in 0..<2 { for dj in 0..<2 { acc += x[(p * h + 2 * i + di) * w + 2 * j + dj] } }
-            y[(p * h / 2 + i) * w / 2 + j] = acc / 4
-        } } }
+        for p in 0..<planes {
+            for i in 0..<(h / 2) {
+                for j in 0..<(w / 2) {
+                    var acc = 0.0
+                    for di in 0..<2 { for dj in 0..<2 { acc += x[(p * h + 2 * i + di) * w + 2 * j + dj] } }
+                    y[(p * h / 2 + i) * w / 2 + j] = acc / 4
+                }
+            }
+        }
         return y
     }
 
     public static func pixelNorm(_ x: [Double], _ shape: [Int], epsilon: Double = 1e-8) -> [Double] {
         let (n, c, pixels) = (shape[0], shape[1], shape.dropFirst(2).reduce(1, *))
         var y = x
-        for s in 0..<n { for p in 0..<pixels {
-            var meanSquare = 0.0
-            for ch in 0..<c { meanSquare += x[(s * c + ch) * pixels + p] * x[(s * c + ch) * pixels + p] }
-            let norm = (meanSquare / Double(c) + epsilon).squareRoot()
-            for ch in 0..<c { y[(s * c + ch) * pixels + p] /= norm }
-        } }
+        for s in 0..<n {
+            for p in 0..<pixels {
+                var meanSquare = 0.0
+                for ch in 0..<c { meanSquare += x[(s * c + ch) * pixels + p] * x[(s * c + ch) * pixels + p] }
+                let norm = (meanSquare / Double(c) + epsilon).squareRoot()
+                for ch in 0..<c { y[(s * c + ch) * pixels + p] /= norm }
+            }
+        }
         return y
     }
 
     /// Minibatch stddev with groups of consecutive samples, or with `strided` groups of every
     /// (N / groupSize)-th sample; returns [N, C + 1, H, W].
-    public static func minibatchStddev(_ x: [Double], _ shape: [Int], groupSize: Int, strided: Bool = false,
-                                       epsilon: Double = 1e-8) -> [Double] {
+    public static func minibatchStddev(
+        _ x: [Double], _ shape: [Int], groupSize: Int, strided: Bool = false,
+        epsilon: Double = 1e-8
+    ) -> [Double] {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let features = c * h * w, groups = n / groupSize
-        func sample(_ group: Int, _ member: Int) -> Int { strided ? member * groups + group : group * groupSize + member }
+        func sample(_ group: Int, _ member: Int) -> Int {
+            strided ? member * groups + group : group * groupSize + member
+        }
         var y = [Double](repeating: 0, count: n * (c + 1) * h * w)
         for group in 0..<groups {
             var stddevSum = 0.0
@@ -78,16 +94,20 @@ public enum Reference {
 extension Reference {
     /// The gradient of `conv2d` with respect to its input: every output gradient scattered back over the
     /// pixels it was computed from.
-    public static func conv2dBackwardData(_ dy: [Double], _ xShape: [Int], _ w: [Double], _ wShape: [Int],
-                                          padding: Int) -> [Double] {
+    public static func conv2dBackwardData(
+        _ dy: [Double], _ xShape: [Int], _ w: [Double], _ wShape: [Int],
+        padding: Int
+    ) -> [Double] {
         var dx = [Double](repeating: 0, count: xShape.reduce(1, *))
         ConvGeometry(xShape, wShape, padding: padding).forEachTap { yi, xi, wi in dx[xi] += dy[yi] * w[wi] }
         return dx
     }
 
     /// The gradient of `conv2d` with respect to its filter of shape `wShape`.
-    public static func conv2dBackwardFilter(_ x: [Double], _ xShape: [Int], _ dy: [Double], _ wShape: [Int],
-                                            padding: Int) -> [Double] {
+    public static func conv2dBackwardFilter(
+        _ x: [Double], _ xShape: [Int], _ dy: [Double], _ wShape: [Int],
+        padding: Int
+    ) -> [Double] {
         var dw = [Double](repeating: 0, count: wShape.reduce(1, *))
         ConvGeometry(xShape, wShape, padding: padding).forEachTap { yi, xi, wi in dw[wi] += dy[yi] * x[xi] }
         return dw
@@ -111,14 +131,25 @@ private struct ConvGeometry {
     /// Calls `body(y, x, w)` with the flat indices of every output element, input pixel and filter weight
     /// that the convolution multiplies together; taps that fall on the zero padding are left out.
     func forEachTap(_ body: (Int, Int, Int) -> Void) {
-        for s in 0..<n { for f in 0..<o { for i in 0..<oh { for j in 0..<ow {
-            for ch in 0..<c { for ki in 0..<k { for kj in 0..<k {
-                let xi = i + ki - padding, xj = j + kj - padding
-                if xi >= 0 && xi < h && xj >= 0 && xj < w {
-                    body(((s * o + f) * oh + i) * ow + j, ((s * c + ch) * h + xi) * w + xj,
-                         ((f * c + ch) * k + ki) * k + kj)
+        for s in 0..<n {
+            for f in 0..<o {
+                for i in 0..<oh {
+                    for j in 0..<ow {
+                        for ch in 0..<c {
+                            for ki in 0..<k {
+                                for kj in 0..<k {
+                                    let xi = i + ki - padding, xj = j + kj - padding
+                                    if xi >= 0 && xi < h && xj >= 0 && xj < w {
+                                        body(
+                                            ((s * o + f) * oh + i) * ow + j, ((s * c + ch) * h + xi) * w + xj,
+                                            ((f * c + ch) * k + ki) * k + kj)
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
-            } } }
-        } } } }
+            }
+        }
     }
 }

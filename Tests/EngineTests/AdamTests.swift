@@ -20,7 +20,9 @@ final class AdamTests: XCTestCase {
                 let mHat = m[i] / (1 - pow(0.5, Double(t + 1))), vHat = v[i] / (1 - pow(0.9, Double(t + 1)))
                 expected[i] -= 0.1 * mHat / (vHat.squareRoot() + 1e-8)
             }
-            for i in 0..<2 { XCTAssertEqual(Double(parameters[i]), expected[i], accuracy: 1e-6, "step \(t + 1), parameter \(i)") }
+            for i in 0..<2 {
+                XCTAssertEqual(Double(parameters[i]), expected[i], accuracy: 1e-6, "step \(t + 1), parameter \(i)")
+            }
         }
         // First step of Adam moves every parameter by about the learning rate, against its gradient's sign.
         XCTAssertEqual(adam.step, 2)

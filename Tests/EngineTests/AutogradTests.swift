@@ -25,7 +25,8 @@ final class AutogradTests: XCTestCase {
         let im2col = ConvAlgorithm.forcing(.im2col) { probe.gradients(inputs, chain) }
         let winograd = ConvAlgorithm.forcing(.winograd) { probe.gradients(inputs, chain) }
         for (index, (a, b)) in zip(winograd, im2col).enumerated() {
-            assertClose(doubles(a), doubles(b), tolerance: 1e-4, "D chain: Winograd second derivative for input \(index)")
+            assertClose(
+                doubles(a), doubles(b), tolerance: 1e-4, "D chain: Winograd second derivative for input \(index)")
         }
     }
 
@@ -36,7 +37,8 @@ final class AutogradTests: XCTestCase {
         let w2 = randomTensor([1, 8], seed: 13)
         func penalty(_ v: [Tensor], createGraph: Bool) -> Tensor {
             let input = v[0].requiringGradient()
-            let score = matmul(reshape(avgPool2x2(leakyRelu(conv2d(input, v[1], padding: 1))), [2, 8]), v[2], transposeB: true)
+            let score = matmul(
+                reshape(avgPool2x2(leakyRelu(conv2d(input, v[1], padding: 1))), [2, 8]), v[2], transposeB: true)
             let gradient = grad(of: sum(score), wrt: [input], createGraph: createGraph)[0]
             return sum(square(sub(sqrt(sumPerSample(square(gradient))), Tensor(shape: [2], repeating: 1))))
         }
@@ -62,10 +64,14 @@ final class AutogradTests: XCTestCase {
         let w = layout.declare("w", shape: [2, 3])
         let v = layout.declare("v", shape: [3])
         let store = ParameterStore(layout: layout)
-        store.initialize { parameter, values in for i in values.indices { values[i] = Float(i + parameter.offset) * 0.1 } }
+        store.initialize { parameter, values in
+            for i in values.indices { values[i] = Float(i + parameter.offset) * 0.1 }
+        }
         let x = Tensor(shape: [1, 3], values: [1, 2, 3])
         // loss = sum(x · wᵀ) + sum(v²) twice: the gradient accumulates over calls.
-        for _ in 0..<2 { backward(add(sum(matmul(x, store.tensor(w), transposeB: true)), sum(square(store.tensor(v))))) }
+        for _ in 0..<2 {
+            backward(add(sum(matmul(x, store.tensor(w), transposeB: true)), sum(square(store.tensor(v)))))
+        }
         XCTAssertEqual(store.gradient(w).scalars, [2, 4, 6, 2, 4, 6])
         XCTAssertEqual(store.gradient(v).scalars.map { ($0 * 100).rounded() / 100 }, [2.4, 2.8, 3.2])
         store.zeroGradients()

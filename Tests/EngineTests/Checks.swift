@@ -23,12 +23,17 @@ func doubles(_ t: Tensor) -> [Double] { t.scalars.map(Double.init) }
 func relativeError(_ a: [Double], _ b: [Double]) -> Double {
     precondition(a.count == b.count, "relativeError: \(a.count) vs \(b.count) values")
     var diff = 0.0, norm = 0.0
-    for (x, y) in zip(a, b) { diff += (x - y) * (x - y); norm += y * y }
+    for (x, y) in zip(a, b) {
+        diff += (x - y) * (x - y)
+        norm += y * y
+    }
     return diff.squareRoot() / max(norm.squareRoot(), 1e-3)
 }
 
-func assertClose(_ actual: [Double], _ expected: [Double], tolerance: Double, _ message: String,
-                 file: StaticString = #filePath, line: UInt = #line) {
+func assertClose(
+    _ actual: [Double], _ expected: [Double], tolerance: Double, _ message: String,
+    file: StaticString = #filePath, line: UInt = #line
+) {
     XCTAssertEqual(actual.count, expected.count, "\(message): sizes differ", file: file, line: line)
     let error = relativeError(actual, expected)
     XCTAssertLessThanOrEqual(error, tolerance, "\(message): relative error \(error)", file: file, line: line)
@@ -41,18 +46,25 @@ private func weightedSum(_ output: Tensor, _ weights: [Double]) -> Double {
 
 /// Checks `analytic` (the derivative of `value` with respect to every element of `input`) against
 /// central differences; at most a tenth of the elements may be left out for crossing a kink.
-private func compareWithDifferences(_ analytic: Tensor, _ input: Tensor, step: Float, tolerance: Double, _ label: String,
-                                    file: StaticString, line: UInt, _ value: () -> Double) {
-    let result = FiniteDifferences.compare(analytic: doubles(analytic), indices: Array(0..<input.count), of: input.pointer,
-                                           step: step, value: value)
-    XCTAssertLessThanOrEqual(result.skipped * 10, input.count, "\(label): too many kinks crossed", file: file, line: line)
-    XCTAssertLessThanOrEqual(result.relativeError, tolerance, "\(label): relative error \(result.relativeError)", file: file, line: line)
+private func compareWithDifferences(
+    _ analytic: Tensor, _ input: Tensor, step: Float, tolerance: Double, _ label: String,
+    file: StaticString, line: UInt, _ value: () -> Double
+) {
+    let result = FiniteDifferences.compare(
+        analytic: doubles(analytic), indices: Array(0..<input.count), of: input.pointer,
+        step: step, value: value)
+    XCTAssertLessThanOrEqual(
+        result.skipped * 10, input.count, "\(label): too many kinks crossed", file: file, line: line)
+    XCTAssertLessThanOrEqual(
+        result.relativeError, tolerance, "\(label): relative error \(result.relativeError)", file: file, line: line)
 }
 
 /// Checks the gradients of L = <f(x...), R> with respect to every input against central differences.
 /// Differences are taken in float32 with step `step`, so tolerances are about 1e-2 by norm.
-func checkGradients(_ inputs: [Tensor], step: Float = 1e-2, tolerance: Double = 1e-2, _ name: String,
-                    file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) {
+func checkGradients(
+    _ inputs: [Tensor], step: Float = 1e-2, tolerance: Double = 1e-2, _ name: String,
+    file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor
+) {
     let leaves = inputs.map { $0.requiringGradient() }
     let output = f(leaves)
     var rng = PhiloxRandom(seed: 99)
@@ -60,8 +72,10 @@ func checkGradients(_ inputs: [Tensor], step: Float = 1e-2, tolerance: Double = 
     let analytic = grad(of: sum(mul(output, weights)), wrt: leaves)
     let weightValues = doubles(weights)
     for (index, input) in inputs.enumerated() {
-        compareWithDifferences(analytic[index], input, step: step, tolerance: tolerance, "\(name): gradient of input \(index)",
-                               file: file, line: line) {
+        compareWithDifferences(
+            analytic[index], input, step: step, tolerance: tolerance, "\(name): gradient of input \(index)",
+            file: file, line: line
+        ) {
             withoutGradients { weightedSum(f(inputs), weightValues) }
         }
     }
@@ -71,13 +85,17 @@ func checkGradients(_ inputs: [Tensor], step: Float = 1e-2, tolerance: Double = 
 /// P(x, θ) = Σ_i R2_i (∂L/∂x)_i², L = <f(x, θ), R>, computed by differentiating the recorded first
 /// gradient, against central differences of P evaluated (in Double) from the analytic first gradient.
 /// `inputs[0]` is x; the rest are θ.
-func checkSecondOrder(_ inputs: [Tensor], step: Float = 1e-3, tolerance: Double = 2e-2, _ name: String,
-                      file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor) {
+func checkSecondOrder(
+    _ inputs: [Tensor], step: Float = 1e-3, tolerance: Double = 2e-2, _ name: String,
+    file: StaticString = #filePath, line: UInt = #line, _ f: ([Tensor]) -> Tensor
+) {
     let penalty = SecondOrderProbe(inputs, f)
     let analytic = penalty.gradients(inputs, f)
     for (index, input) in inputs.enumerated() {
-        compareWithDifferences(analytic[index], input, step: step, tolerance: tolerance,
-                               "\(name): second derivative for input \(index)", file: file, line: line) {
+        compareWithDifferences(
+            analytic[index], input, step: step, tolerance: tolerance,
+            "\(name): second derivative for input \(index)", file: file, line: line
+        ) {
             let g = penalty.inputGradient(inputs.map { $0.requiringGradient() }, f, createGraph: false).scalars
             return zip(g, penalty.probe.scalars).reduce(0) { $0 + Double($1.1) * Double($1.0) * Double($1.0) }
         }

@@ -61,7 +61,9 @@ final class OpTests: XCTestCase {
         let x = doubles(a)
         assertClose(doubles(sum(a)), [x.reduce(0, +)], tolerance: 1e-6, "sum")
         assertClose(doubles(mean(a)), [x.reduce(0, +) / Double(x.count)], tolerance: 1e-6, "mean")
-        assertClose(doubles(sumPerSample(a)), [x[0..<12].reduce(0, +), x[12..<24].reduce(0, +)], tolerance: 1e-6, "sumPerSample")
+        assertClose(
+            doubles(sumPerSample(a)), [x[0..<12].reduce(0, +), x[12..<24].reduce(0, +)], tolerance: 1e-6, "sumPerSample"
+        )
         var channelSums = [Double](repeating: 0, count: 8), perChannel = [Double](repeating: 0, count: 3)
         for s in 0..<2 {
             for c in 0..<3 {
@@ -78,7 +80,9 @@ final class OpTests: XCTestCase {
         let biased = (0..<24).map { i -> Double in x[i] + biasValues[(i / 4) % 3] }
         assertClose(doubles(addBias(a, bias)), biased, tolerance: 1e-6, "addBias")
         let perSample = Tensor(shape: [2], values: [2, -1])
-        assertClose(doubles(broadcastPerSample(perSample, to: [2, 3])), [2, 2, 2, -1, -1, -1], tolerance: 0, "broadcastPerSample")
+        assertClose(
+            doubles(broadcastPerSample(perSample, to: [2, 3])), [2, 2, 2, -1, -1, -1], tolerance: 0,
+            "broadcastPerSample")
         let plane = Tensor(shape: [1, 1, 1, 2], values: [4, 5])
         assertClose(doubles(broadcastChannels(plane, channels: 2)), [4, 5, 4, 5], tolerance: 0, "broadcastChannels")
 
@@ -120,10 +124,13 @@ final class OpTests: XCTestCase {
     func testFadeIns() {
         let fine = randomTensor([2, 3, 4, 6], seed: 6), coarse = randomTensor([2, 3, 2, 3], seed: 7)
         for alpha: Float in [0, 0.3, 1] {
-            assertClose(doubles(fadeIn(upsampling: coarse, into: fine, alpha: alpha)),
-                        doubles(lerp(upsample2x(coarse), fine, alpha)), tolerance: 1e-6, "fadeIn α=\(alpha)")
-            assertClose(doubles(fadeTowardCoarse(fine, alpha: alpha)),
-                        doubles(lerp(upsample2x(avgPool2x2(fine)), fine, alpha)), tolerance: 1e-6, "fadeTowardCoarse α=\(alpha)")
+            assertClose(
+                doubles(fadeIn(upsampling: coarse, into: fine, alpha: alpha)),
+                doubles(lerp(upsample2x(coarse), fine, alpha)), tolerance: 1e-6, "fadeIn α=\(alpha)")
+            assertClose(
+                doubles(fadeTowardCoarse(fine, alpha: alpha)),
+                doubles(lerp(upsample2x(avgPool2x2(fine)), fine, alpha)), tolerance: 1e-6, "fadeTowardCoarse α=\(alpha)"
+            )
         }
         checkGradients([coarse, fine], "fadeIn") { fadeIn(upsampling: $0[0], into: $0[1], alpha: 0.3) }
         checkGradients([fine], "fadeTowardCoarse") { fadeTowardCoarse($0[0], alpha: 0.3) }
@@ -139,7 +146,8 @@ final class OpTests: XCTestCase {
         let qt = Tensor(shape: [5, 4], values: (0..<20).map { q[($0 % 4) * 5 + $0 / 4] })
         assertClose(doubles(matmul(pt, q, transposeA: true)), expected, tolerance: 1e-6, "matmul Aᵀ")
         assertClose(doubles(matmul(p, qt, transposeB: true)), expected, tolerance: 1e-6, "matmul Bᵀ")
-        assertClose(doubles(matmul(pt, qt, transposeA: true, transposeB: true)), expected, tolerance: 1e-6, "matmul AᵀBᵀ")
+        assertClose(
+            doubles(matmul(pt, qt, transposeA: true, transposeB: true)), expected, tolerance: 1e-6, "matmul AᵀBᵀ")
         checkGradients([p, q], "matmul") { matmul($0[0], $0[1]) }
         checkGradients([pt, q], "matmul Aᵀ") { matmul($0[0], $0[1], transposeA: true) }
         checkGradients([p, qt], "matmul Bᵀ") { matmul($0[0], $0[1], transposeB: true) }
@@ -152,7 +160,9 @@ final class OpTests: XCTestCase {
         let x = randomTensor([2, 4, 3, 3], seed: 8)
         assertClose(doubles(pixelNorm(x)), Reference.pixelNorm(doubles(x), x.shape), tolerance: 1e-6, "pixelNorm")
         let latent = randomTensor([3, 5], seed: 9)
-        assertClose(doubles(pixelNorm(latent)), Reference.pixelNorm(doubles(latent), latent.shape), tolerance: 1e-6, "pixelNorm 2-D")
+        assertClose(
+            doubles(pixelNorm(latent)), Reference.pixelNorm(doubles(latent), latent.shape), tolerance: 1e-6,
+            "pixelNorm 2-D")
         checkGradients([x], step: 1e-3, "pixelNorm") { pixelNorm($0[0]) }
         checkSecondOrder([x], step: 1e-3, "pixelNorm") { pixelNorm($0[0]) }
     }
@@ -162,8 +172,9 @@ final class OpTests: XCTestCase {
         for group in [1, 2, 4, 8] {
             let y = minibatchStddev(x, groupSize: group)
             XCTAssertEqual(y.shape, [8, 4, 2, 2])
-            assertClose(doubles(y), Reference.minibatchStddev(doubles(x), x.shape, groupSize: group), tolerance: 1e-6,
-                        "minibatchStddev group \(group)")
+            assertClose(
+                doubles(y), Reference.minibatchStddev(doubles(x), x.shape, groupSize: group), tolerance: 1e-6,
+                "minibatchStddev group \(group)")
         }
         checkGradients([x], step: 1e-3, "minibatchStddev") { minibatchStddev($0[0], groupSize: 4) }
         checkSecondOrder([x], step: 1e-3, "minibatchStddev") { minibatchStddev($0[0], groupSize: 4) }
@@ -175,15 +186,22 @@ final class OpTests: XCTestCase {
         let x = randomTensor([8, 3, 2, 2], seed: 11)
         for group in [1, 2, 4, 8] {
             let y = minibatchStddev(x, groupSize: group, grouping: .strided)
-            assertClose(doubles(y), Reference.minibatchStddev(doubles(x), x.shape, groupSize: group, strided: true), tolerance: 1e-6,
-                        "strided minibatchStddev group \(group)")
+            assertClose(
+                doubles(y), Reference.minibatchStddev(doubles(x), x.shape, groupSize: group, strided: true),
+                tolerance: 1e-6,
+                "strided minibatchStddev group \(group)")
         }
         // Groups of 2 out of 8: strided pairs (0, 4), consecutive pairs (0, 1), so the statistics differ.
-        let strided = minibatchStddev(x, groupSize: 2, grouping: .strided), consecutive = minibatchStddev(x, groupSize: 2)
+        let strided = minibatchStddev(x, groupSize: 2, grouping: .strided),
+            consecutive = minibatchStddev(x, groupSize: 2)
         XCTAssertNotEqual(strided[3 * 4], consecutive[3 * 4])
         let pairOf0And4 = Tensor(shape: [2, 3, 2, 2], values: Array(x.scalars[0..<12] + x.scalars[48..<60]))
         XCTAssertEqual(strided[3 * 4], minibatchStddev(pairOf0And4, groupSize: 2)[3 * 4], accuracy: 1e-6)
-        checkGradients([x], step: 1e-3, "strided minibatchStddev") { minibatchStddev($0[0], groupSize: 4, grouping: .strided) }
-        checkSecondOrder([x], step: 1e-3, "strided minibatchStddev") { minibatchStddev($0[0], groupSize: 4, grouping: .strided) }
+        checkGradients([x], step: 1e-3, "strided minibatchStddev") {
+            minibatchStddev($0[0], groupSize: 4, grouping: .strided)
+        }
+        checkSecondOrder([x], step: 1e-3, "strided minibatchStddev") {
+            minibatchStddev($0[0], groupSize: 4, grouping: .strided)
+        }
     }
 }

@@ -5,15 +5,18 @@ final class RandomTests: XCTestCase {
     /// Known-answer vectors of Philox-4x32-10 from the Random123 distribution (kat_vectors).
     func testPhiloxKnownAnswers() {
         func words(_ counter: (UInt32, UInt32, UInt32, UInt32), key: (UInt32, UInt32)) -> [UInt32] {
-            let block = PhiloxRandom.block(counter: (UInt64(counter.0) | UInt64(counter.1) << 32, UInt64(counter.2) | UInt64(counter.3) << 32),
-                                           key: UInt64(key.0) | UInt64(key.1) << 32)
+            let block = PhiloxRandom.block(
+                counter: (UInt64(counter.0) | UInt64(counter.1) << 32, UInt64(counter.2) | UInt64(counter.3) << 32),
+                key: UInt64(key.0) | UInt64(key.1) << 32)
             return [block.0, block.1, block.2, block.3]
         }
         XCTAssertEqual(words((0, 0, 0, 0), key: (0, 0)), [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8])
-        XCTAssertEqual(words((0xffff_ffff, 0xffff_ffff, 0xffff_ffff, 0xffff_ffff), key: (0xffff_ffff, 0xffff_ffff)),
-                       [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd])
-        XCTAssertEqual(words((0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344), key: (0xa409_3822, 0x299f_31d0)),
-                       [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1])
+        XCTAssertEqual(
+            words((0xffff_ffff, 0xffff_ffff, 0xffff_ffff, 0xffff_ffff), key: (0xffff_ffff, 0xffff_ffff)),
+            [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd])
+        XCTAssertEqual(
+            words((0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344), key: (0xa409_3822, 0x299f_31d0)),
+            [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1])
     }
 
     func testStreamsAreReproducibleAndRestorable() {

@@ -11,7 +11,7 @@ func reader(_ name: String) -> Target.Dependency { .product(name: name, package:
 let package = Package(
     name: "progan-fuzz",
     dependencies: [
-        .package(name: "progan", path: "../.."),
+        .package(name: "progan", path: "../..")
     ],
     targets: [
         .target(name: "FuzzSupport"),

@@ -109,7 +109,9 @@ final class PNGDecodingTests: TemporaryDirectoryTestCase {
     }
 
     func testRGBA16BitIsCompositedOntoWhite() throws {
-        let pixels = [[0xFFFF, 0x0000, 0x8080, 0xFFFF], [0x0000, 0x0000, 0x0000, 0x8080], [0x1234, 0x5678, 0x9ABC, 0]]
+        let pixels = [
+            [0xFFFF, 0x0000, 0x8080, 0xFFFF], [0x0000, 0x0000, 0x0000, 0x8080], [0x1234, 0x5678, 0x9ABC, 0],
+        ]
         try assertDecodes(
             TestPNG(width: 3, height: 1, bitDepth: 16, colorType: .rgba, samples: pixels.flatMap { $0 }),
             to: pixels.flatMap { pixel in

@@ -20,7 +20,8 @@ final class PNGErrorTests: TemporaryDirectoryTestCase {
     }
 
     func testRenamedJPEGIsNotAPNG() throws {
-        let jpegStart: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10] + Array("JFIF".utf8) + [0, 1, 1, 0, 0, 1, 0, 1, 0, 0]
+        let jpegStart: [UInt8] =
+            [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10] + Array("JFIF".utf8) + [0, 1, 1, 0, 0, 1, 0, 1, 0, 0]
         let path = try directory.write(jpegStart, to: "photo.png")
         let error = try readError(path)
         XCTAssertEqual(error, .notPNG(path: path, reason: "bad signature"))

@@ -21,19 +21,25 @@ final class ModelExchangeTests: XCTestCase {
             let layout = net == .d ? Discriminator(network).layout : Generator(network).layout
             let values = randomValues(layout.count, seed: UInt64(index + 1))
             tensors += layout.parameters.map {
-                .init(name: "\(net.rawValue)/\($0.name)", shape: $0.shape, values: Array(values[$0.offset..<($0.offset + $0.count)]))
+                .init(
+                    name: "\(net.rawValue)/\($0.name)", shape: $0.shape,
+                    values: Array(values[$0.offset..<($0.offset + $0.count)]))
             }
         }
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        return SafetensorsFile(tensors: tensors, metadata: [
-            ModelExchange.networkKey: String(decoding: try! encoder.encode(network), as: UTF8.self),
-            ModelExchange.resolutionKey: "8", ModelExchange.alphaKey: "0.25",
-        ])
+        return SafetensorsFile(
+            tensors: tensors,
+            metadata: [
+                ModelExchange.networkKey: String(decoding: try! encoder.encode(network), as: UTF8.self),
+                ModelExchange.resolutionKey: "8", ModelExchange.alphaKey: "0.25",
+            ])
     }
 
     private func assertRejected(_ file: SafetensorsFile, _ expected: String, line: UInt = #line) {
-        XCTAssertThrowsError(try ModelExchange.checkpoint(from: file, path: "m.safetensors", training: .tiny), line: line) {
+        XCTAssertThrowsError(
+            try ModelExchange.checkpoint(from: file, path: "m.safetensors", training: .tiny), line: line
+        ) {
             XCTAssertTrue("\($0)".hasPrefix("m.safetensors: "), "\($0)", line: line)
             XCTAssertTrue("\($0)".contains(expected), "'\($0)' does not mention '\(expected)'", line: line)
         }
@@ -45,7 +51,8 @@ final class ModelExchangeTests: XCTestCase {
         let checkpoint = try ModelExchange.checkpoint(from: file, path: "m.safetensors", training: .tiny)
         XCTAssertEqual(checkpoint.state.config.network, network)
         XCTAssertEqual(checkpoint.state.config.schedule, TrainingConfig.tiny.schedule)
-        let point = schedulePoint(imagesShown: checkpoint.state.imagesShown, config: checkpoint.state.config.schedule, finalResolution: 8)
+        let point = schedulePoint(
+            imagesShown: checkpoint.state.imagesShown, config: checkpoint.state.config.schedule, finalResolution: 8)
         XCTAssertEqual(point.resolution, 8)
         XCTAssertEqual(point.alpha, 0.25, accuracy: 0.01)
         let discriminatorZeros = [Float](repeating: 0, count: Discriminator(network).layout.count)
@@ -62,7 +69,8 @@ final class ModelExchangeTests: XCTestCase {
     /// A file with only the averaged generator and D (what a pro_gan_pytorch model without EMA lacks is
     /// the other way round) fills the missing generator from the one present.
     func testAMissingGeneratorIsACopyOfThePresentOne() throws {
-        let checkpoint = try ModelExchange.checkpoint(from: exportedFile(nets: [.gEMA, .d]), path: "m.safetensors", training: .tiny)
+        let checkpoint = try ModelExchange.checkpoint(
+            from: exportedFile(nets: [.gEMA, .d]), path: "m.safetensors", training: .tiny)
         XCTAssertEqual(checkpoint.buffers[.g], checkpoint.buffers[.gEMA])
     }
 
@@ -79,7 +87,8 @@ final class ModelExchangeTests: XCTestCase {
         file.tensors.append(.init(name: "d/d.64x64.conv0.weight", shape: [1], values: [0]))
         assertRejected(file, "tensor 'd/d.64x64.conv0.weight' is not part of a pgp network at 8x8")
         file = exportedFile()
-        file.tensors[0] = .init(name: file.tensors[0].name, shape: [file.tensors[0].values.count], values: file.tensors[0].values)
+        file.tensors[0] = .init(
+            name: file.tensors[0].name, shape: [file.tensors[0].values.count], values: file.tensors[0].values)
         assertRejected(file, "the network needs")
         file = exportedFile()
         file.metadata[ModelExchange.alphaKey] = "1.5"
@@ -96,11 +105,16 @@ final class ModelExchangeTests: XCTestCase {
             XCTAssertEqual(Set(scales.keys), Set(names.filter { $0.hasSuffix(".weight") }), "\(arch)")
             let sqrt2 = Float(2).squareRoot()
             // toRGB: 1x1 conv from nf(2) = 8 maps at 8x8; gain 1 officially, sqrt(2) in pro_gan_pytorch.
-            XCTAssertEqual(scales["g.8x8.torgb.weight"]!, (arch == .pgp ? sqrt2 : 1) / Float(8).squareRoot(), accuracy: 1e-7)
+            XCTAssertEqual(
+                scales["g.8x8.torgb.weight"]!, (arch == .pgp ? sqrt2 : 1) / Float(8).squareRoot(), accuracy: 1e-7)
             // The latent projection: fan-in = latent (8); gain sqrt(2)/4 officially.
-            XCTAssertEqual(scales["g.4x4.dense.weight"]!, (arch == .pgp ? sqrt2 : sqrt2 / 4) / Float(8).squareRoot(), accuracy: 1e-7)
+            XCTAssertEqual(
+                scales["g.4x4.dense.weight"]!, (arch == .pgp ? sqrt2 : sqrt2 / 4) / Float(8).squareRoot(),
+                accuracy: 1e-7)
             XCTAssertEqual(scales["d.4x4.conv.weight"]!, sqrt2 / Float(9 * 9).squareRoot(), accuracy: 1e-7)
         }
-        XCTAssertEqual(ModelExchange.weightScales(network)["d.4x4.conv1x1.weight"]!, Float(2).squareRoot() / Float(8).squareRoot(), accuracy: 1e-7)
+        XCTAssertEqual(
+            ModelExchange.weightScales(network)["d.4x4.conv1x1.weight"]!, Float(2).squareRoot() / Float(8).squareRoot(),
+            accuracy: 1e-7)
     }
 }

@@ -8,8 +8,10 @@ final class SafetensorsReaderTests: XCTestCase {
     let path = "bad.safetensors"
 
     private let sample = SafetensorsFile(
-        tensors: [.init(name: "a", shape: [2, 3], values: (0..<6).map(Float.init)),
-                  .init(name: "b.bias", shape: [4], values: [1.5, -2, 0.25, 1e-20])],
+        tensors: [
+            .init(name: "a", shape: [2, 3], values: (0..<6).map(Float.init)),
+            .init(name: "b.bias", shape: [4], values: [1.5, -2, 0.25, 1e-20]),
+        ],
         metadata: ["progan.network": #"{"arch":"pgp"}"#, "note": "quote \" and backslash \\ and \u{1}"])
 
     /// A file with `header` (JSON text) and `data` bytes, its header length field computed or given.
@@ -20,8 +22,11 @@ final class SafetensorsReaderTests: XCTestCase {
         return bytes + headerBytes + data
     }
 
-    private func assertRejected(_ bytes: [UInt8], _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
-        assertOneLineError(try SafetensorsFile.parse(bytes, path: path), path: path, mentioning: expected, file: file, line: line)
+    private func assertRejected(
+        _ bytes: [UInt8], _ expected: String, file: StaticString = #filePath, line: UInt = #line
+    ) {
+        assertOneLineError(
+            try SafetensorsFile.parse(bytes, path: path), path: path, mentioning: expected, file: file, line: line)
     }
 
     func testRoundTripKeepsNamesShapesValuesOrderAndMetadata() throws {
@@ -55,7 +60,8 @@ final class SafetensorsReaderTests: XCTestCase {
     func testHeaderThatIsNotJSON() {
         assertRejected(file(header: "[1, 2]"), "not a JSON object")
         assertRejected(file(header: "{\"a\": "), "not valid JSON")
-        assertRejected(file(header: "{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}}"), "not valid JSON")
+        assertRejected(
+            file(header: "{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0, 4]}}}"), "not valid JSON")
     }
 
     func testHeaderThatIsNotUTF8() {
@@ -66,38 +72,66 @@ final class SafetensorsReaderTests: XCTestCase {
 
     func testMalformedEntries() {
         assertRejected(file(header: #"{"a": {"dtype": "F32", "shape": [1]}}"#), "no 'data_offsets'")
-        assertRejected(file(header: #"{"a": {"dtype": "F32", "shape": "x", "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0]), "malformed header entry")
-        assertRejected(file(header: #"{"a": {"dtype": "F32", "shape": [1.5], "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0]), "malformed header entry")
+        assertRejected(
+            file(header: #"{"a": {"dtype": "F32", "shape": "x", "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0]),
+            "malformed header entry")
+        assertRejected(
+            file(header: #"{"a": {"dtype": "F32", "shape": [1.5], "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0]),
+            "malformed header entry")
         assertRejected(file(header: #"{"__metadata__": {"k": 1}}"#), "malformed header entry")
-        assertRejected(file(header: #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4, 8]}}"#, data: [0, 0, 0, 0]), "has 3 numbers")
+        assertRejected(
+            file(header: #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4, 8]}}"#, data: [0, 0, 0, 0]),
+            "has 3 numbers")
     }
 
     func testWrongAndUnknownDtypes() {
-        assertRejected(file(header: #"{"a": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0]),
-                       "tensor 'a' is F16; progan reads F32 tensors only")
-        assertRejected(file(header: #"{"a": {"dtype": "Q7", "shape": [2], "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0]),
-                       "unknown dtype 'Q7'")
+        assertRejected(
+            file(header: #"{"a": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0]),
+            "tensor 'a' is F16; progan reads F32 tensors only")
+        assertRejected(
+            file(header: #"{"a": {"dtype": "Q7", "shape": [2], "data_offsets": [0, 4]}}"#, data: [0, 0, 0, 0]),
+            "unknown dtype 'Q7'")
     }
 
     func testShapeThatDoesNotMatchTheByteLength() {
-        assertRejected(file(header: #"{"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}"#, data: Array(repeating: 0, count: 8)),
-                       "shape [3] of F32 does not match its 8 data bytes")
+        assertRejected(
+            file(
+                header: #"{"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}"#,
+                data: Array(repeating: 0, count: 8)),
+            "shape [3] of F32 does not match its 8 data bytes")
         // A product that overflows is a mismatch, not a trap.
-        assertRejected(file(header: #"{"a": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 8]}}"#,
-                            data: Array(repeating: 0, count: 8)), "does not match")
-        assertRejected(file(header: #"{"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}"#, data: Array(repeating: 0, count: 8)),
-                       "does not match")
+        assertRejected(
+            file(
+                header: #"{"a": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 8]}}"#,
+                data: Array(repeating: 0, count: 8)), "does not match")
+        assertRejected(
+            file(
+                header: #"{"a": {"dtype": "F32", "shape": [-2], "data_offsets": [0, 8]}}"#,
+                data: Array(repeating: 0, count: 8)),
+            "does not match")
     }
 
     func testOffsetsOutOfRangeOverlappingOrLeavingGaps() {
         let eight = [UInt8](repeating: 0, count: 8)
-        assertRejected(file(header: #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}}"#, data: eight), "lie outside")
-        assertRejected(file(header: #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [-4, 0]}}"#, data: eight), "lie outside")
-        assertRejected(file(header: #"{"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]}}"#, data: eight), "lie outside")
-        assertRejected(file(header: #"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#,
-                            data: eight), "overlap")
-        assertRejected(file(header: #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#, data: eight), "data bytes 0..<4 belong to no tensor")
-        assertRejected(file(header: #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}"#, data: eight), "4 data bytes after the last tensor")
+        assertRejected(
+            file(header: #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}}"#, data: eight), "lie outside")
+        assertRejected(
+            file(header: #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [-4, 0]}}"#, data: eight), "lie outside"
+        )
+        assertRejected(
+            file(header: #"{"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]}}"#, data: eight), "lie outside"
+        )
+        assertRejected(
+            file(
+                header:
+                    #"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#,
+                data: eight), "overlap")
+        assertRejected(
+            file(header: #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#, data: eight),
+            "data bytes 0..<4 belong to no tensor")
+        assertRejected(
+            file(header: #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}"#, data: eight),
+            "4 data bytes after the last tensor")
     }
 
     func testReadNamesMissingEmptyAndDirectoryPaths() throws {
@@ -106,7 +140,9 @@ final class SafetensorsReaderTests: XCTestCase {
             XCTAssertTrue("\($0)".hasSuffix("missing.safetensors: no such file"))
         }
         let empty = try directory.write([], to: "empty.safetensors")
-        XCTAssertThrowsError(try SafetensorsFile.read(path: empty)) { XCTAssertTrue("\($0)".hasSuffix("file is empty")) }
+        XCTAssertThrowsError(try SafetensorsFile.read(path: empty)) {
+            XCTAssertTrue("\($0)".hasSuffix("file is empty"))
+        }
         XCTAssertThrowsError(try SafetensorsFile.read(path: directory.path)) {
             XCTAssertTrue("\($0)".contains("is a directory"))
         }

@@ -4,7 +4,8 @@ import Engine
 /// Images whose values are independent uniform bytes.
 func uniformNoise(count: Int, side: Int, seed: UInt64) -> ImageBatch {
     var random = PhiloxRandom(seed: seed)
-    return ImageBatch(count: count, side: side, values: (0..<count * 3 * side * side).map { _ in (random.uniform() * 255).rounded() })
+    return ImageBatch(
+        count: count, side: side, values: (0..<count * 3 * side * side).map { _ in (random.uniform() * 255).rounded() })
 }
 
 /// A smooth random distribution: a reddish disc of random place (and nearly fixed size) on a bluish gradient.

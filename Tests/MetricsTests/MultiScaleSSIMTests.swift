@@ -16,8 +16,13 @@ final class MultiScaleSSIMTests: XCTestCase {
         let score = multiScaleSSIM(a, b)
         XCTAssertEqual(score, multiScaleSSIM(b, a), accuracy: 1e-12)
         XCTAssertLessThan(score, 0.95)
-        let noisy = ImageBatch(count: 1, side: 32, values: zip(a.values, uniformNoise(count: 1, side: 32, seed: 8).values).map { min(max($0 + ($1 - 127.5) * 0.1, 0), 255) })
-        XCTAssertGreaterThan(multiScaleSSIM(a, noisy), score, "a slightly noisy copy is more similar than another image")
+        let noisy = ImageBatch(
+            count: 1, side: 32,
+            values: zip(a.values, uniformNoise(count: 1, side: 32, seed: 8).values).map {
+                min(max($0 + ($1 - 127.5) * 0.1, 0), 255)
+            })
+        XCTAssertGreaterThan(
+            multiScaleSSIM(a, noisy), score, "a slightly noisy copy is more similar than another image")
         XCTAssertLessThan(multiScaleSSIM(a, uniformNoise(count: 1, side: 32, seed: 9)), 0.2)
     }
 }

@@ -12,7 +12,8 @@ final class SlicedWassersteinTests: XCTestCase {
         // At 16x16 the only level is the image itself; each value encodes its channel and position.
         let side = 16
         let values = (0..<3 * side * side).map { Float($0) }
-        let descriptors = SlicedWasserstein(resolution: side, seed: 5).descriptors(of: ImageBatch(count: 1, side: side, values: values))[0]
+        let descriptors = SlicedWasserstein(resolution: side, seed: 5).descriptors(
+            of: ImageBatch(count: 1, side: side, values: values))[0]
         XCTAssertEqual(descriptors.count, SlicedWasserstein.patchesPerImage * 147)
         var centres = Set<Int>()
         for patch in 0..<SlicedWasserstein.patchesPerImage {
@@ -23,7 +24,9 @@ final class SlicedWassersteinTests: XCTestCase {
             for channel in 0..<3 {
                 for dy in 0..<7 {
                     for dx in 0..<7 {
-                        XCTAssertEqual(Int(descriptor[channel * 49 + dy * 7 + dx]), channel * side * side + (cornerY + dy) * side + cornerX + dx)
+                        XCTAssertEqual(
+                            Int(descriptor[channel * 49 + dy * 7 + dx]),
+                            channel * side * side + (cornerY + dy) * side + cornerX + dx)
                     }
                 }
             }
@@ -32,7 +35,8 @@ final class SlicedWassersteinTests: XCTestCase {
     }
 
     func testNormalizationGivesZeroMeanUnitDeviationPerChannel() {
-        let raw = SlicedWasserstein(resolution: 32, seed: 3).descriptors(of: uniformNoise(count: 4, side: 32, seed: 3))[1]
+        let raw = SlicedWasserstein(resolution: 32, seed: 3).descriptors(of: uniformNoise(count: 4, side: 32, seed: 3))[
+            1]
         // Channels scaled and shifted differently: normalization must undo each.
         var skewed = raw
         for index in skewed.indices { skewed[index] = skewed[index] * Float(1 + index % 147 / 49) + 40 }

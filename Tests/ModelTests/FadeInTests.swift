@@ -29,7 +29,8 @@ final class FadeInTests: XCTestCase {
     /// At alpha 0 the grown discriminator scores an image exactly as the old one scores its 2x2 average.
     func testDiscriminatorFadeEndpoints() {
         for arch in Architecture.allCases {
-            let discriminator = Discriminator(config(arch)), weights = Weights(randomStore(discriminator.layout, seed: 3))
+            let discriminator = Discriminator(config(arch)),
+                weights = Weights(randomStore(discriminator.layout, seed: 3))
             var random = PhiloxRandom(seed: 4)
             let images = random.normal(shape: [4, 3, 8, 8])
             let old = discriminator(avgPool2x2(images), alpha: 1, weights: weights)
@@ -44,7 +45,8 @@ final class FadeInTests: XCTestCase {
     func testOutputShapes() {
         for arch in Architecture.allCases {
             let generator = Generator(config(arch)), discriminator = Discriminator(config(arch))
-            let g = Weights(randomStore(generator.layout, seed: 5)), d = Weights(randomStore(discriminator.layout, seed: 6))
+            let g = Weights(randomStore(generator.layout, seed: 5)),
+                d = Weights(randomStore(discriminator.layout, seed: 6))
             var random = PhiloxRandom(seed: 7)
             let images = generator(random.normal(shape: [6, 8]), resolution: 8, alpha: 1, weights: g)
             XCTAssertEqual(images.shape, [6, 3, 8, 8], "\(arch)")

@@ -5,8 +5,10 @@ import XCTest
 final class ParameterInitializationTests: XCTestCase {
     /// G and D of both architectures, with and without the minibatch-stddev map.
     private let configs = Architecture.allCases.flatMap { arch in
-        [NetworkConfig(resolution: 16, fmapBase: 64, fmapMax: 16, latentSize: 16, arch: arch),
-         NetworkConfig(resolution: 32, fmapBase: 128, fmapMax: 32, mbstdGroupSize: 1, arch: arch)]
+        [
+            NetworkConfig(resolution: 16, fmapBase: 64, fmapMax: 16, latentSize: 16, arch: arch),
+            NetworkConfig(resolution: 32, fmapBase: 128, fmapMax: 32, mbstdGroupSize: 1, arch: arch),
+        ]
     }
 
     private func layouts(_ config: NetworkConfig) -> [(String, ParameterLayout)] {
@@ -19,8 +21,9 @@ final class ParameterInitializationTests: XCTestCase {
         for config in configs {
             for (network, layout) in layouts(config) {
                 for parameter in layout.parameters {
-                    XCTAssertEqual(parameter.role, parameter.name.hasSuffix(".bias") ? .bias : .weight,
-                                   "\(network) \(config.arch) \(parameter.name)")
+                    XCTAssertEqual(
+                        parameter.role, parameter.name.hasSuffix(".bias") ? .bias : .weight,
+                        "\(network) \(config.arch) \(parameter.name)")
                 }
                 XCTAssertTrue(layout.parameters.contains { $0.role == .bias }, "\(network) \(config.arch)")
             }
@@ -37,7 +40,11 @@ final class ParameterInitializationTests: XCTestCase {
                 initializeParameters(byRole, random: &random)
                 random = PhiloxRandom(seed: 7)
                 byName.initialize { parameter, values in
-                    if parameter.name.hasSuffix(".bias") { values.initialize(repeating: 0) } else { random.fillNormal(values) }
+                    if parameter.name.hasSuffix(".bias") {
+                        values.initialize(repeating: 0)
+                    } else {
+                        random.fillNormal(values)
+                    }
                 }
                 let values = { (store: ParameterStore) in
                     UnsafeBufferPointer(start: store.values.pointer, count: store.count).map(\.bitPattern)

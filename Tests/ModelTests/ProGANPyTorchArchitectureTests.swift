@@ -17,7 +17,9 @@ final class ProGANPyTorchArchitectureTests: XCTestCase {
     ///         conv1x1 512 -> 1 (513), fromRGB 3 -> 512 (2,048)                             = 6,561,793
     /// D block: fromRGB + conv3x3 twice = 4,721,664 each.
     func testParameterCountsMatchProGANPyTorch() {
-        for (resolution, g, d) in [(32, 20_719_628, 20_726_785), (64, 25_440_783, 25_448_449), (1024, 27_793_275, 27_801_889)] {
+        for (resolution, g, d) in [
+            (32, 20_719_628, 20_726_785), (64, 25_440_783, 25_448_449), (1024, 27_793_275, 27_801_889),
+        ] {
             let config = NetworkConfig.proGANPyTorch(resolution: resolution)
             XCTAssertEqual(Generator(config).layout.count, g, "G at \(resolution)")
             XCTAssertEqual(Discriminator(config).layout.count, d, "D at \(resolution)")
@@ -32,8 +34,10 @@ final class ProGANPyTorchArchitectureTests: XCTestCase {
     func testLatentProjectionLayoutsAreTransposes() {
         let input = 5, maps = 3
         var inputMajorLayout = ParameterLayout(), outputMajorLayout = ParameterLayout()
-        let inputMajor = EqualizedLatentProjection(&inputMajorLayout, "p", input: input, maps: maps, gain: 1.5, inputMajor: true)
-        let outputMajor = EqualizedLatentProjection(&outputMajorLayout, "p", input: input, maps: maps, gain: 1.5, inputMajor: false)
+        let inputMajor = EqualizedLatentProjection(
+            &inputMajorLayout, "p", input: input, maps: maps, gain: 1.5, inputMajor: true)
+        let outputMajor = EqualizedLatentProjection(
+            &outputMajorLayout, "p", input: input, maps: maps, gain: 1.5, inputMajor: false)
         let stored = randomStore(inputMajorLayout, seed: 11), transposed = ParameterStore(layout: outputMajorLayout)
         let source = stored.values.pointer, target = transposed.values.pointer
         for i in 0..<input { for j in 0..<(maps * 16) { target[j * input + i] = source[i * maps * 16 + j] } }
@@ -52,7 +56,8 @@ final class ProGANPyTorchArchitectureTests: XCTestCase {
     /// pro_gan_pytorch groups the minibatch-stddev statistic strided and takes a batch no larger than the
     /// group size as one group.
     func testStddevGroupsAreStridedAndSmallBatchesAreOneGroup() {
-        let config = NetworkConfig(resolution: 4, fmapBase: 64, fmapMax: 4, latentSize: 4, mbstdGroupSize: 2, arch: .pgp)
+        let config = NetworkConfig(
+            resolution: 4, fmapBase: 64, fmapMax: 4, latentSize: 4, mbstdGroupSize: 2, arch: .pgp)
         let discriminator = Discriminator(config), weights = Weights(randomStore(discriminator.layout, seed: 13))
         var random = PhiloxRandom(seed: 14)
         let images = random.normal(shape: [4, 3, 4, 4])
@@ -72,7 +77,8 @@ final class ProGANPyTorchArchitectureTests: XCTestCase {
     /// differences, for both architectures.
     func testParameterGradientsMatchFiniteDifferences() {
         for arch in Architecture.allCases {
-            let config = NetworkConfig(resolution: 8, fmapBase: 16, fmapMax: 4, latentSize: 4, mbstdGroupSize: 4, arch: arch)
+            let config = NetworkConfig(
+                resolution: 8, fmapBase: 16, fmapMax: 4, latentSize: 4, mbstdGroupSize: 4, arch: arch)
             let generator = Generator(config), discriminator = Discriminator(config)
             var random = PhiloxRandom(seed: 15)
             let latents = random.normal(shape: [4, 4]), images = random.normal(shape: [4, 3, 8, 8])
@@ -92,10 +98,16 @@ final class ProGANPyTorchArchitectureTests: XCTestCase {
         let probe = random.normal(shape: withoutGradients { f(Weights(store)).shape })
         store.zeroGradients()
         backward(sum(mul(f(Weights(store)), probe)))
-        let indices = store.layout.parameters.flatMap { [$0.offset, $0.offset + $0.count / 2, $0.offset + $0.count - 1] }
+        let indices = store.layout.parameters.flatMap {
+            [$0.offset, $0.offset + $0.count / 2, $0.offset + $0.count - 1]
+        }
         let analytic = indices.map { Double(store.gradients.pointer[$0]) }
-        let comparison = FiniteDifferences.compare(analytic: analytic, indices: indices, of: store.values.pointer, step: 1e-2) {
-            withoutGradients { zip(f(Weights(store)).scalars, probe.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+        let comparison = FiniteDifferences.compare(
+            analytic: analytic, indices: indices, of: store.values.pointer, step: 1e-2
+        ) {
+            withoutGradients {
+                zip(f(Weights(store)).scalars, probe.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+            }
         }
         XCTAssertLessThanOrEqual(comparison.skipped * 10, indices.count, "\(label): too many kinks crossed")
         XCTAssertLessThanOrEqual(comparison.relativeError, 1e-2, "\(label): relative error \(comparison.relativeError)")
@@ -103,6 +115,7 @@ final class ProGANPyTorchArchitectureTests: XCTestCase {
 
     private func sliceBatch(_ x: Tensor, _ index: Int) -> Tensor {
         let perSample = x.count / x.shape[0]
-        return Tensor(shape: [1] + x.shape.dropFirst(), values: Array(x.scalars[(index * perSample)..<((index + 1) * perSample)]))
+        return Tensor(
+            shape: [1] + x.shape.dropFirst(), values: Array(x.scalars[(index * perSample)..<((index + 1) * perSample)]))
     }
 }

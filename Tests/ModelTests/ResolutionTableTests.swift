@@ -38,12 +38,14 @@ final class ResolutionTableTests: XCTestCase {
     }
 
     private let schedules = [
-        ScheduleConfig(stabilizeKimg: 600, fadeKimg: 600,
-                       minibatch: [4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4],
-                       minibatchDefault: 4, learningRate: [1024: 0.0015], learningRateDefault: 0.001),
+        ScheduleConfig(
+            stabilizeKimg: 600, fadeKimg: 600,
+            minibatch: [4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4],
+            minibatchDefault: 4, learningRate: [1024: 0.0015], learningRateDefault: 0.001),
         ScheduleConfig(stabilizeKimg: 8, fadeKimg: 8, minibatchDefault: 16, learningRateDefault: 0.002),
-        ScheduleConfig(stabilizeKimg: 0.2, fadeKimg: 0.2, minibatch: [16: 8], minibatchDefault: 8,
-                       learningRate: [4: 0.003, 8: 0.0025, 16: 0.002], learningRateDefault: 0.002),
+        ScheduleConfig(
+            stabilizeKimg: 0.2, fadeKimg: 0.2, minibatch: [16: 8], minibatchDefault: 8,
+            learningRate: [4: 0.003, 8: 0.0025, 16: 0.002], learningRateDefault: 0.002),
     ]
 
     func testEncodingIsThatOfStringKeyedTables() throws {
@@ -59,7 +61,8 @@ final class ResolutionTableTests: XCTestCase {
             XCTAssertEqual(try decoded(String(decoding: try encoded(schedule), as: UTF8.self)), schedule)
         }
         let fields = #""stabilize_kimg": 1, "fade_kimg": 1, "total_kimg": 4, "minibatch_default": 8"#
-        let schedule = try decoded(#"{\#(fields), "minibatch": {"64": 32}, "learning_rate": {"8": 0.5}, "learning_rate_default": 1}"#)
+        let schedule = try decoded(
+            #"{\#(fields), "minibatch": {"64": 32}, "learning_rate": {"8": 0.5}, "learning_rate_default": 1}"#)
         XCTAssertEqual(schedule.minibatch(at: 64), 32)
         XCTAssertEqual(schedule.minibatch(at: 32), 8)
         XCTAssertEqual(schedule.learningRate(at: 8), 0.5)
@@ -67,7 +70,8 @@ final class ResolutionTableTests: XCTestCase {
 
     /// A key that is not a whole number written plainly fails to decode, with a message naming it.
     func testKeysThatAreNotWholeNumbersAreRejected() {
-        let fields = #""stabilize_kimg": 1, "fade_kimg": 1, "total_kimg": 4, "minibatch_default": 8, "learning_rate_default": 1"#
+        let fields =
+            #""stabilize_kimg": 1, "fade_kimg": 1, "total_kimg": 4, "minibatch_default": 8, "learning_rate_default": 1"#
         let cases = [("minibatch", "sixty-four"), ("learning_rate", "4.0"), ("minibatch", "04"), ("learning_rate", "")]
         for (table, key) in cases {
             let tables = ["minibatch", "learning_rate"].map { #""\#($0)": {\#($0 == table ? "\"\(key)\": 1" : "")}"# }
@@ -76,7 +80,8 @@ final class ResolutionTableTests: XCTestCase {
                 guard case let DecodingError.dataCorrupted(context) = error else { return XCTFail("\(error)") }
                 XCTAssertEqual(context.debugDescription, "key '\(key)' is not a resolution")
                 // The decoder reports the path by the property names the snake_case keys were converted to.
-                XCTAssertEqual(context.codingPath.map(\.stringValue), [table == "minibatch" ? "minibatch" : "learningRate"])
+                XCTAssertEqual(
+                    context.codingPath.map(\.stringValue), [table == "minibatch" ? "minibatch" : "learningRate"])
             }
         }
     }

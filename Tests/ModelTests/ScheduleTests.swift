@@ -4,8 +4,9 @@ import XCTest
 
 final class ScheduleTests: XCTestCase {
     /// 600 kimg stabilization and 600 kimg fade-in per resolution, as in the official config.
-    let config = ScheduleConfig(stabilizeKimg: 600, fadeKimg: 600, minibatch: [4: 128, 32: 64],
-                                minibatchDefault: 16, learningRate: [1024: 0.0015], learningRateDefault: 0.001)
+    let config = ScheduleConfig(
+        stabilizeKimg: 600, fadeKimg: 600, minibatch: [4: 128, 32: 64],
+        minibatchDefault: 16, learningRate: [1024: 0.0015], learningRateDefault: 0.001)
 
     func testScheduleTable() {
         let table: [(kimg: Double, resolution: Int, phase: Phase, alpha: Float)] = [
@@ -13,10 +14,12 @@ final class ScheduleTests: XCTestCase {
             (600, 8, .fadeIn, 0), (900, 8, .fadeIn, 0.5), (1199.999, 8, .fadeIn, 1),
             (1200, 8, .stabilize, 1), (1800, 16, .fadeIn, 0), (2100, 16, .fadeIn, 0.5),
             (3000, 32, .fadeIn, 0), (3150, 32, .fadeIn, 0.25),
-            (8999.999, 512, .stabilize, 1), (9300, 1024, .fadeIn, 0.5), (9600, 1024, .stabilize, 1), (12000, 1024, .stabilize, 1), (50000, 1024, .stabilize, 1),
+            (8999.999, 512, .stabilize, 1), (9300, 1024, .fadeIn, 0.5), (9600, 1024, .stabilize, 1),
+            (12000, 1024, .stabilize, 1), (50000, 1024, .stabilize, 1),
         ]
         for row in table {
-            let point = schedulePoint(imagesShown: Int((row.kimg * 1000).rounded()), config: config, finalResolution: 1024)
+            let point = schedulePoint(
+                imagesShown: Int((row.kimg * 1000).rounded()), config: config, finalResolution: 1024)
             XCTAssertEqual(point.resolution, row.resolution, "kimg \(row.kimg)")
             XCTAssertEqual(point.phase, row.phase, "kimg \(row.kimg)")
             XCTAssertEqual(point.alpha, row.alpha, accuracy: 1e-5, "kimg \(row.kimg)")
@@ -29,14 +32,17 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual(at32.resolution, 32)
         XCTAssertEqual(at32.minibatch, 64)
         XCTAssertEqual(at32.learningRate, 0.001)
-        XCTAssertEqual(schedulePoint(imagesShown: 11_000_000, config: config, finalResolution: 1024).learningRate, 0.0015)
+        XCTAssertEqual(
+            schedulePoint(imagesShown: 11_000_000, config: config, finalResolution: 1024).learningRate, 0.0015)
         XCTAssertEqual(schedulePoint(imagesShown: 1_500_000, config: config, finalResolution: 1024).minibatch, 16)
     }
 
     /// `imagesShown(atResolution:alpha:)` inverts the schedule: at the count it returns the schedule
     /// stands at that resolution and fade-in weight, and one image earlier it does not yet.
     func testImagesShownInvertsTheSchedule() {
-        for (resolution, alpha) in [(4, Float(1)), (8, 0.25), (8, 1), (32, 0.5), (256, 0.001), (1024, 1)] as [(Int, Float)] {
+        for (resolution, alpha) in [(4, Float(1)), (8, 0.25), (8, 1), (32, 0.5), (256, 0.001), (1024, 1)]
+            as [(Int, Float)]
+        {
             let images = imagesShown(atResolution: resolution, alpha: alpha, config: config)
             let point = schedulePoint(imagesShown: images, config: config, finalResolution: 1024)
             XCTAssertEqual(point.resolution, resolution, "\(resolution) at \(alpha)")
@@ -44,8 +50,9 @@ final class ScheduleTests: XCTestCase {
             XCTAssertEqual(point.phase, alpha < 1 ? .fadeIn : .stabilize, "\(resolution) at \(alpha)")
             if images > 0 {
                 let before = schedulePoint(imagesShown: images - 1, config: config, finalResolution: 1024)
-                XCTAssertTrue(before.resolution != resolution || before.alpha < alpha || before.phase != point.phase,
-                              "\(resolution) at \(alpha) is reached before \(images) images")
+                XCTAssertTrue(
+                    before.resolution != resolution || before.alpha < alpha || before.phase != point.phase,
+                    "\(resolution) at \(alpha) is reached before \(images) images")
             }
         }
     }

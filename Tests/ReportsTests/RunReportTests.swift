@@ -9,10 +9,14 @@ final class RunReportTests: XCTestCase {
         let html = try RunReport(run: RunRecords(path: fixture.path)).html()
         // Plots: D/G loss, loss terms, SWD, MS-SSIM, alpha, speed; plus the phase strip.
         XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 7)
-        XCTAssertEqual(html.components(separatedBy: ">ms_ssim<").count - 1, 1, "MS-SSIM has a plot of its own, not among the loss terms")
+        XCTAssertEqual(
+            html.components(separatedBy: ">ms_ssim<").count - 1, 1,
+            "MS-SSIM has a plot of its own, not among the loss terms")
         XCTAssert(html.contains(">swd_4<") && html.contains(">swd_8<") && html.contains(">swd_mean<"))
         XCTAssertFalse(html.contains("no SWD computed"))
-        XCTAssertEqual(html.components(separatedBy: "stroke-dasharray=\"5 3\"").count - 1, 1, "swd_mean dashed, as it can hide a level")
+        XCTAssertEqual(
+            html.components(separatedBy: "stroke-dasharray=\"5 3\"").count - 1, 1,
+            "swd_mean dashed, as it can hide a level")
         XCTAssert(html.contains(">8x8</text>"), "resolution change marker")
         // The last grids at 4x4 and at 8x8, then the final grid again, large.
         XCTAssertEqual(html.components(separatedBy: "src=\"data:image/png;base64,").count - 1, 3)
@@ -33,7 +37,8 @@ final class RunReportTests: XCTestCase {
             XCTAssertEqual("\(error)", "\(fixture.path)/metrics.jsonl:5: not a JSON object")
         }
         XCTAssertThrowsError(try RunRecords(path: fixture.path + "/samples")) { error in
-            XCTAssertEqual("\(error)", "\(fixture.path)/samples: not a run directory (it needs config.json and metrics.jsonl)")
+            XCTAssertEqual(
+                "\(error)", "\(fixture.path)/samples: not a run directory (it needs config.json and metrics.jsonl)")
         }
         XCTAssertThrowsError(try RunRecords(path: fixture.path + "/nothing")) { error in
             XCTAssertEqual("\(error)", "\(fixture.path)/nothing: no such directory")

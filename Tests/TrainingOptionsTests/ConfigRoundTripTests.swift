@@ -63,9 +63,11 @@ final class ConfigRoundTripTests: XCTestCase {
     func testSamplesCoverEveryFlag() throws {
         let help = TrainArguments.helpMessage(columns: 1000)
         let named = try NSRegularExpression(pattern: "--[a-z][a-z-]*")
-        let flags = Set(named.matches(in: help, range: NSRange(help.startIndex..., in: help)).map {
-            String(help[Range($0.range, in: help)!])
-        }).subtracting(["--help", "--preset", "--config", "--arch"])
+        let flags = Set(
+            named.matches(in: help, range: NSRange(help.startIndex..., in: help)).map {
+                String(help[Range($0.range, in: help)!])
+            }
+        ).subtracting(["--help", "--preset", "--config", "--arch"])
         let sampled = Set(Self.flagSamples.map { $0[0] })
         let uncovered = flags.filter { flag in
             !sampled.contains(flag) && !sampled.contains(flag.replacingOccurrences(of: "--", with: "--no-"))
@@ -80,9 +82,11 @@ final class ConfigRoundTripTests: XCTestCase {
         let original = try resolve(["--preset", "tiny"])
         let changed = try resolve(["--preset", "tiny", "--seed", "7", "--loss", "hinge", "--total-kimg", "9"])
         XCTAssertFalse(changed.canResume(from: original))
-        XCTAssertEqual(changed.recipeDifferences(from: original), [
-            "loss.kind: \"wgan-gp\" in the checkpoint, \"hinge\" now", "seed: 1 in the checkpoint, 7 now",
-        ])
+        XCTAssertEqual(
+            changed.recipeDifferences(from: original),
+            [
+                "loss.kind: \"wgan-gp\" in the checkpoint, \"hinge\" now", "seed: 1 in the checkpoint, 7 now",
+            ])
         let longer = try resolve(["--preset", "tiny", "--total-kimg", "9", "--tick-kimg", "0.5"])
         XCTAssertTrue(longer.canResume(from: original))
     }

@@ -4,9 +4,11 @@ import XCTest
 
 final class CheckpointTests: XCTestCase {
     private func sample() -> Checkpoint {
-        let state = TrainingState(config: .tiny, configHash: TrainingConfig.tiny.hash, step: 3, imagesShown: 24, dataPosition: 24, resolution: 4, phase: .stabilize, adamGeneratorStep: 3,
-                                  adamDiscriminatorStep: 3, randomScheme: "test",
-                                  tensors: [.init(section: .g, name: "w", shape: [2, 2], offset: 0)])
+        let state = TrainingState(
+            config: .tiny, configHash: TrainingConfig.tiny.hash, step: 3, imagesShown: 24, dataPosition: 24,
+            resolution: 4, phase: .stabilize, adamGeneratorStep: 3,
+            adamDiscriminatorStep: 3, randomScheme: "test",
+            tensors: [.init(section: .g, name: "w", shape: [2, 2], offset: 0)])
         return Checkpoint(state: state, buffers: [.g: [1, 2, 3, 4], .d: [5, 6]])
     }
 
@@ -39,7 +41,9 @@ final class CheckpointTests: XCTestCase {
         for (shape, offset) in [([4_294_967_296, 4_294_967_296], 0), ([1], Int.max), ([-3, 5], 0), ([2], -1)] {
             var checkpoint = sample()
             checkpoint.state.tensors = [.init(section: .g, name: "w", shape: shape, offset: offset)]
-            XCTAssertThrowsError(try Checkpoint.parse(checkpoint.serialized(), path: "table.ckpt"), "\(shape) at \(offset)") {
+            XCTAssertThrowsError(
+                try Checkpoint.parse(checkpoint.serialized(), path: "table.ckpt"), "\(shape) at \(offset)"
+            ) {
                 XCTAssertEqual("\($0)", "table.ckpt: tensor 'w' lies outside section 'g'")
             }
         }
@@ -51,8 +55,9 @@ final class CheckpointTests: XCTestCase {
         var checkpoint = sample()
         let bufferSections = CheckpointSection.allCases.filter { $0 != .state }
         checkpoint.buffers = Dictionary(uniqueKeysWithValues: bufferSections.map { ($0, [1]) })
-        XCTAssertEqual(checkpoint.file.sections.map(\.name),
-                       ["state", "adam_d_m", "adam_d_v", "adam_g_m", "adam_g_v", "d", "g", "g_ema"])
+        XCTAssertEqual(
+            checkpoint.file.sections.map(\.name),
+            ["state", "adam_d_m", "adam_d_v", "adam_g_m", "adam_g_v", "d", "g", "g_ema"])
     }
 
     func testUnknownAndMissingSectionsAreNamed() throws {

@@ -40,8 +40,10 @@ final class LossTests: XCTestCase {
         store.zeroGradients()
         backward(loss())
         let analytic = (0..<store.count).map { Double(store.gradients.pointer[$0]) }
-        let result = FiniteDifferences.compare(analytic: analytic, indices: Array(0..<store.count), of: store.values.pointer,
-                                               step: 1e-2) { Double(loss().scalar) }
+        let result = FiniteDifferences.compare(
+            analytic: analytic, indices: Array(0..<store.count), of: store.values.pointer,
+            step: 1e-2
+        ) { Double(loss().scalar) }
         XCTAssertLessThanOrEqual(result.skipped * 10, store.count, "\(name): \(result.skipped) steps crossed kinks")
         XCTAssertLessThanOrEqual(result.relativeError, 1e-2, "\(name): relative error \(result.relativeError)")
         XCTAssertGreaterThan(analytic.map(abs).max() ?? 0, 1e-3, "\(name): the gradient is all but zero")
@@ -80,7 +82,10 @@ final class LossTests: XCTestCase {
             var config = LossConfig()
             config.kind = kind
             assertGradientMatches(networks.store, "G loss \(kind.rawValue)") {
-                generatorLoss(config, fakeScores: networks.critic(networks.generate(latents)), realScores: { networks.critic(reals) }).total
+                generatorLoss(
+                    config, fakeScores: networks.critic(networks.generate(latents)),
+                    realScores: { networks.critic(reals) }
+                ).total
             }
         }
     }
@@ -91,15 +96,21 @@ final class LossTests: XCTestCase {
         let reals = Tensor(shape: [2, 1, 1, 1], repeating: 1), fakes = Tensor(shape: [2, 1, 1, 1], repeating: -1)
         var config = LossConfig()
         config.kind = .hinge
-        XCTAssertEqual(discriminatorLoss(config, reals: reals, fakes: fakes, critic: critic, uniforms: Tensor(zeros: [2])).total.scalar, 0)
+        XCTAssertEqual(
+            discriminatorLoss(config, reals: reals, fakes: fakes, critic: critic, uniforms: Tensor(zeros: [2])).total
+                .scalar, 0)
         XCTAssertEqual(generatorLoss(config, fakeScores: critic(fakes), realScores: { critic(reals) }).total.scalar, 1)
         config.kind = .logistic
         config.r1Gamma = 0
-        let logistic = discriminatorLoss(config, reals: reals, fakes: fakes, critic: critic, uniforms: Tensor(zeros: [2])).total.scalar
+        let logistic = discriminatorLoss(
+            config, reals: reals, fakes: fakes, critic: critic, uniforms: Tensor(zeros: [2])
+        ).total.scalar
         // softplus(D(fake)) + softplus(-D(real)) = log(1 + e^-1) + log(1 + e^-2).
         XCTAssertEqual(Double(logistic), log1p(exp(-1.0)) + log1p(exp(-2.0)), accuracy: 1e-5)
         config.kind = .relativisticHinge
         // relu(1 - (2 - (-1))) + relu(1 + (-1 - 2)) = 0.
-        XCTAssertEqual(discriminatorLoss(config, reals: reals, fakes: fakes, critic: critic, uniforms: Tensor(zeros: [2])).total.scalar, 0)
+        XCTAssertEqual(
+            discriminatorLoss(config, reals: reals, fakes: fakes, critic: critic, uniforms: Tensor(zeros: [2])).total
+                .scalar, 0)
     }
 }

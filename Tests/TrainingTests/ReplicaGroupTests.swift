@@ -34,9 +34,10 @@ final class ReplicaGroupTests: XCTestCase {
         try ReplicaGroup(Follower(wire: wire)).synchronize(follower)
         XCTAssertEqual(follower.progress, leader.progress)
         for (mine, theirs) in zip(follower.buffers, leader.buffers) {
-            XCTAssertEqual(Array(UnsafeBufferPointer(start: mine.buffer.pointer, count: mine.buffer.count)),
-                           Array(UnsafeBufferPointer(start: theirs.buffer.pointer, count: theirs.buffer.count)),
-                           mine.section.rawValue)
+            XCTAssertEqual(
+                Array(UnsafeBufferPointer(start: mine.buffer.pointer, count: mine.buffer.count)),
+                Array(UnsafeBufferPointer(start: theirs.buffer.pointer, count: theirs.buffer.count)),
+                mine.section.rawValue)
         }
     }
 
@@ -51,7 +52,8 @@ final class ReplicaGroupTests: XCTestCase {
         otherSeed.seed += 1
         try ReplicaGroup(Leader(wire: wire)).verifyAgreement(leader)
         XCTAssertThrowsError(try ReplicaGroup(Follower(wire: wire)).verifyAgreement(Replica(otherSeed))) {
-            XCTAssertEqual("\($0)", "replicas diverged by step 0: the weights or counters of rank 1 differ from rank 0's")
+            XCTAssertEqual(
+                "\($0)", "replicas diverged by step 0: the weights or counters of rank 1 differ from rank 0's")
         }
     }
 

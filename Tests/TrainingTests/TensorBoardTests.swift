@@ -20,8 +20,9 @@ final class TensorBoardTests: XCTestCase {
     func testEventsCarryVersionRestartScalarsAndImages() throws {
         let grid = RGBImage(width: 3, height: 2, pixels: (0..<18).map { UInt8($0 * 14) })
         let writer = try TensorBoardWriter(directory: directory, resumingAt: 400)
-        try writer.write(step: 500, scalars: [("d_loss", -1.25), ("swd_16", 12.5), ("swd_mean", 9.75)],
-                         images: [("samples", grid)])
+        try writer.write(
+            step: 500, scalars: [("d_loss", -1.25), ("swd_16", 12.5), ("swd_mean", 9.75)],
+            images: [("samples", grid)])
         let records = try readRecords(writer.path)
         XCTAssertEqual(records.count, 3)
 
@@ -79,7 +80,8 @@ final class TensorBoardTests: XCTestCase {
         }
         while offset < bytes.count {
             let length = Int(word(UInt64.self, at: offset))
-            XCTAssertEqual(word(UInt32.self, at: offset + 8), maskedCRC32C(Array(bytes[offset..<offset + 8])), "length checksum")
+            XCTAssertEqual(
+                word(UInt32.self, at: offset + 8), maskedCRC32C(Array(bytes[offset..<offset + 8])), "length checksum")
             let data = Array(bytes[offset + 12..<offset + 12 + length])
             XCTAssertEqual(word(UInt32.self, at: offset + 12 + length), maskedCRC32C(data), "data checksum")
             records.append(data)
@@ -121,7 +123,9 @@ final class TensorBoardTests: XCTestCase {
                 let length = Int(varint())
                 field.bytes = Array(message[offset..<offset + length])
                 offset += length
-            default: XCTFail("unexpected wire type \(key & 7)"); return result
+            default:
+                XCTFail("unexpected wire type \(key & 7)")
+                return result
             }
             result[Int(key >> 3), default: []].append(field)
         }

@@ -42,7 +42,9 @@ final class TrainerTests: XCTestCase {
         return config
     }
 
-    private func values(_ store: ParameterStore) -> [Float] { Array(UnsafeBufferPointer(start: store.values.pointer, count: store.count)) }
+    private func values(_ store: ParameterStore) -> [Float] {
+        Array(UnsafeBufferPointer(start: store.values.pointer, count: store.count))
+    }
 
     /// A run restored from a checkpoint continues exactly as the uninterrupted run: same samples,
     /// latents, schedule and optimizer state, so the weights agree bit for bit, across a resolution change.
@@ -74,7 +76,8 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(resumed.progress.resolution, 8, "the run must have crossed into 8x8")
         XCTAssertEqual(values(resumed.replica.generatorWeights), values(uninterrupted.replica.generatorWeights))
         XCTAssertEqual(values(resumed.replica.discriminatorWeights), values(uninterrupted.replica.discriminatorWeights))
-        XCTAssertEqual(values(resumed.replica.averagedGeneratorWeights), values(uninterrupted.replica.averagedGeneratorWeights))
+        XCTAssertEqual(
+            values(resumed.replica.averagedGeneratorWeights), values(uninterrupted.replica.averagedGeneratorWeights))
     }
 
     func testTrainingMovesTheWeightsAndKeepsLossesFinite() throws {
@@ -140,8 +143,9 @@ final class TrainerTests: XCTestCase {
     }
 
     private func minibatchSource(rank: Int, ranks: Int, dataset: PreparedDataset) -> MinibatchSource {
-        MinibatchSource(dataset: dataset, recipe: config.recipe, random: RandomStreams(seed: config.seed), rank: rank,
-                        ranks: ranks)
+        MinibatchSource(
+            dataset: dataset, recipe: config.recipe, random: RandomStreams(seed: config.seed), rank: rank,
+            ranks: ranks)
     }
 
     func testDatasetBelowTheRunResolutionIsRejected() throws {
