@@ -58,8 +58,8 @@ struct Slab {
     let rows: Range<Int>
 }
 
-/// Grow-only scratch buffers shared by the conv and normalization kernels, so the hot loop allocates nothing: each grows to
-/// the largest layer's need during the first step and is reused from then on.
+/// Grow-only scratch buffers shared by the conv and normalization kernels, so the hot loop allocates nothing: each
+/// grows to the largest layer's need during the first step and is reused from then on.
 /// One set per process: ranks are processes, and a kernel's threads share its buffers.
 enum Workspace {
     enum Slot: Int, CaseIterable {

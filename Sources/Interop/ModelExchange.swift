@@ -100,7 +100,8 @@ public enum ModelExchange {
                 let name = "\(net.rawValue)/\(parameter.name)"
                 guard let tensor = file[name] else {
                     throw fail(
-                        "no tensor '\(name)' (\(network.arch.rawValue) network at \(network.resolution)x\(network.resolution))"
+                        "no tensor '\(name)' (\(network.arch.rawValue) network at "
+                            + "\(network.resolution)x\(network.resolution))"
                     )
                 }
                 guard tensor.shape == parameter.shape else {
@@ -113,7 +114,8 @@ public enum ModelExchange {
         }
         if let stray = unused.sorted().first {
             throw fail(
-                "tensor '\(stray)' is not part of a \(network.arch.rawValue) network at \(network.resolution)x\(network.resolution)"
+                "tensor '\(stray)' is not part of a \(network.arch.rawValue) network at "
+                    + "\(network.resolution)x\(network.resolution)"
             )
         }
         guard let discriminator = buffers[.d] else {

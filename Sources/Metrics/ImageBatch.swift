@@ -12,7 +12,8 @@ public struct ImageBatch {
     public init(count: Int, side: Int, values: [Float]) {
         precondition(
             values.count == count * Self.channels * side * side,
-            "ImageBatch of \(count) images at \(side)x\(side) needs \(count * Self.channels * side * side) values, got \(values.count)"
+            "ImageBatch of \(count) images at \(side)x\(side) needs \(count * Self.channels * side * side) values, "
+                + "got \(values.count)"
         )
         self.count = count
         self.side = side

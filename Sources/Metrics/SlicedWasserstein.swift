@@ -72,7 +72,8 @@ public struct SlicedWasserstein {
         return levels.indices.map { level in
             precondition(
                 first[level].count == second[level].count,
-                "SWD compares sets of equal size, got \(first[level].count) and \(second[level].count) descriptor values"
+                "SWD compares sets of equal size, got \(first[level].count) and \(second[level].count) "
+                    + "descriptor values"
             )
             return 1e3
                 * slicedWasserstein(

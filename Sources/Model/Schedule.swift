@@ -1,7 +1,8 @@
 import Foundation
 
-/// How long each resolution trains (the run's length is a run setting, not part of the schedule) and with what minibatch and learning rate (official config.py /
-/// train.py `TrainingSchedule`). Durations are in kimg: thousands of real images shown to D.
+/// How long each resolution trains (the run's length is a run setting, not part of the schedule) and with what
+/// minibatch and learning rate (official config.py / train.py `TrainingSchedule`). Durations are in kimg: thousands of
+/// real images shown to D.
 public struct ScheduleConfig: Codable, Equatable, Sendable {
     /// Images shown at each resolution with the new block fully in place (`lod_training_kimg`).
     public var stabilizeKimg: Double

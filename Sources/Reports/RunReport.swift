@@ -88,8 +88,9 @@ public struct RunReport {
         var atEnds = ""
         for (tick, next) in zip(ticks, ticks.dropFirst().map(Optional.some) + [nil])
         where next?.resolution != tick.resolution {
+            let phase = (tick.phase == .fadeIn) ? "fading in" : "stable"
             let caption =
-                "\(tick.resolution)x\(tick.resolution), \((tick.phase == .fadeIn) ? "fading in" : "stable"), \(String(format: "%.2f", tick.kimg)) kimg"
+                "\(tick.resolution)x\(tick.resolution), \(phase), \(String(format: "%.2f", tick.kimg)) kimg"
             atEnds += try figure(run.gridPath(tick), caption: caption, displayWidth: 360)
         }
         body += section("Samples at the end of each resolution", "<div class=\"grids\">\(atEnds)</div>")
@@ -108,7 +109,8 @@ public struct RunReport {
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>progan report: \(escapeHTML(run.directory.path))</title>
             <style>
-            body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1080px; color: #222; padding: 0 16px; }
+            body { font: 14px/1.45 system-ui, sans-serif; margin: 24px auto; max-width: 1080px; color: #222; \
+            padding: 0 16px; }
             h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; border-bottom: 1px solid #ddd; }
             svg.plot { display: block; margin: 8px 0; } svg text { font: 11px sans-serif; fill: #444; }
             svg text.title { font-size: 13px; fill: #222; } svg text.marker { fill: #666; }
@@ -152,7 +154,8 @@ public struct RunReport {
         for resolution in order {
             let seconds = secondsByResolution[resolution]!, images = imagesByResolution[resolution]!
             rows +=
-                "<tr><td>\(resolution)x\(resolution)</td><td>\(String(format: "%.0f", images))</td><td>\(formatSeconds(seconds))</td>"
+                "<tr><td>\(resolution)x\(resolution)</td><td>\(String(format: "%.0f", images))</td>"
+                + "<td>\(formatSeconds(seconds))</td>"
                 + "<td>\(seconds > 0 ? String(format: "%.1f", images / seconds) : "?")</td></tr>"
         }
         return "<table><tr><th>resolution</th><th>images</th><th>time</th><th>images/s</th></tr>\(rows)</table>"
@@ -163,15 +166,19 @@ public struct RunReport {
         let width = 760.0, left = 64.0, right = 16.0, plotWidth = width - left - right
         func x(_ kimg: Double) -> Double { left + kimg / xRange.upperBound * plotWidth }
         var out =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot timeline\" width=\"\(fmt(width))\" height=\"52\" viewBox=\"0 0 \(fmt(width)) 52\">"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot timeline\" "
+            + "width=\"\(fmt(width))\" height=\"52\" viewBox=\"0 0 \(fmt(width)) 52\">"
         out += "<text x=\"\(fmt(left))\" y=\"14\" class=\"title\">Phases (blue: stable, amber: fade-in)</text>"
         for segment in segments {
             let from = x(segment.kimg.lowerBound), to = x(segment.kimg.upperBound)
+            let fill = segment.fadeIn ? "#f0b44c" : "#6a9fd4"
             out +=
-                "<rect x=\"\(fmt(from))\" y=\"22\" width=\"\(fmt(max(to - from, 1)))\" height=\"22\" fill=\"\(segment.fadeIn ? "#f0b44c" : "#6a9fd4")\" stroke=\"#fff\"/>"
+                "<rect x=\"\(fmt(from))\" y=\"22\" width=\"\(fmt(max(to - from, 1)))\" height=\"22\" "
+                + "fill=\"\(fill)\" stroke=\"#fff\"/>"
             if to - from > 34 {
                 out +=
-                    "<text x=\"\(fmt((from + to) / 2))\" y=\"37\" text-anchor=\"middle\">\(segment.resolution)x\(segment.resolution)</text>"
+                    "<text x=\"\(fmt((from + to) / 2))\" y=\"37\" text-anchor=\"middle\">"
+                    + "\(segment.resolution)x\(segment.resolution)</text>"
             }
         }
         return out + "</svg>"
@@ -186,8 +193,9 @@ public struct RunReport {
         }
         let scale = max(1, displayWidth / image.width)
         return
-            "<figure><img class=\"grid\" width=\"\(image.width * scale)\" height=\"\(image.height * scale)\" alt=\"\(escapeHTML(caption))\" "
-            + "src=\"data:image/png;base64,\(png.base64EncodedString())\"><figcaption>\(escapeHTML(caption))</figcaption></figure>"
+            "<figure><img class=\"grid\" width=\"\(image.width * scale)\" height=\"\(image.height * scale)\" "
+            + "alt=\"\(escapeHTML(caption))\" src=\"data:image/png;base64,\(png.base64EncodedString())\">"
+            + "<figcaption>\(escapeHTML(caption))</figcaption></figure>"
     }
 
     private func section(_ title: String, _ content: String) -> String { "<h2>\(escapeHTML(title))</h2>\n\(content)\n" }

@@ -34,31 +34,41 @@ struct LinePlot {
             margin.top + (yRange.upperBound - value) / max(yRange.upperBound - yRange.lowerBound, 1e-12) * plotHeight
         }
         var out =
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"\(fmt(width))\" height=\"\(fmt(height))\" viewBox=\"0 0 \(fmt(width)) \(fmt(height))\">"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" "
+            + "width=\"\(fmt(width))\" height=\"\(fmt(height))\" viewBox=\"0 0 \(fmt(width)) \(fmt(height))\">"
         out += "<text x=\"\(fmt(margin.left))\" y=\"18\" class=\"title\">\(escapeHTML(title))</text>"
         for band in bands {
             out +=
-                "<rect x=\"\(fmt(x(band.lowerBound)))\" y=\"\(fmt(margin.top))\" width=\"\(fmt(x(band.upperBound) - x(band.lowerBound)))\" height=\"\(fmt(plotHeight))\" fill=\"#f3ecd9\"/>"
+                "<rect x=\"\(fmt(x(band.lowerBound)))\" y=\"\(fmt(margin.top))\" "
+                + "width=\"\(fmt(x(band.upperBound) - x(band.lowerBound)))\" "
+                + "height=\"\(fmt(plotHeight))\" fill=\"#f3ecd9\"/>"
         }
         for tick in Self.ticks(yRange) {
             out +=
-                "<line x1=\"\(fmt(margin.left))\" x2=\"\(fmt(width - margin.right))\" y1=\"\(fmt(y(tick)))\" y2=\"\(fmt(y(tick)))\" stroke=\"#e4e4e4\"/>"
+                "<line x1=\"\(fmt(margin.left))\" x2=\"\(fmt(width - margin.right))\" "
+                + "y1=\"\(fmt(y(tick)))\" y2=\"\(fmt(y(tick)))\" stroke=\"#e4e4e4\"/>"
             out +=
-                "<text x=\"\(fmt(margin.left - 6))\" y=\"\(fmt(y(tick) + 4))\" text-anchor=\"end\">\(Self.label(tick))</text>"
+                "<text x=\"\(fmt(margin.left - 6))\" y=\"\(fmt(y(tick) + 4))\" text-anchor=\"end\">"
+                + "\(Self.label(tick))</text>"
         }
         for tick in Self.ticks(xRange) {
             out +=
-                "<text x=\"\(fmt(x(tick)))\" y=\"\(fmt(height - margin.bottom + 16))\" text-anchor=\"middle\">\(Self.label(tick))</text>"
+                "<text x=\"\(fmt(x(tick)))\" y=\"\(fmt(height - margin.bottom + 16))\" text-anchor=\"middle\">"
+                + "\(Self.label(tick))</text>"
         }
         out += "<text x=\"\(fmt(width - margin.right))\" y=\"\(fmt(height - 2))\" text-anchor=\"end\">kimg</text>"
         for marker in markers {
             out +=
-                "<line x1=\"\(fmt(x(marker.x)))\" x2=\"\(fmt(x(marker.x)))\" y1=\"\(fmt(margin.top))\" y2=\"\(fmt(height - margin.bottom))\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>"
+                "<line x1=\"\(fmt(x(marker.x)))\" x2=\"\(fmt(x(marker.x)))\" "
+                + "y1=\"\(fmt(margin.top))\" y2=\"\(fmt(height - margin.bottom))\" "
+                + "stroke=\"#888\" stroke-dasharray=\"4 3\"/>"
             out +=
-                "<text x=\"\(fmt(x(marker.x) + 3))\" y=\"\(fmt(margin.top + 10))\" class=\"marker\">\(escapeHTML(marker.label))</text>"
+                "<text x=\"\(fmt(x(marker.x) + 3))\" y=\"\(fmt(margin.top + 10))\" class=\"marker\">"
+                + "\(escapeHTML(marker.label))</text>"
         }
         out +=
-            "<rect x=\"\(fmt(margin.left))\" y=\"\(fmt(margin.top))\" width=\"\(fmt(plotWidth))\" height=\"\(fmt(plotHeight))\" fill=\"none\" stroke=\"#999\"/>"
+            "<rect x=\"\(fmt(margin.left))\" y=\"\(fmt(margin.top))\" width=\"\(fmt(plotWidth))\" "
+            + "height=\"\(fmt(plotHeight))\" fill=\"none\" stroke=\"#999\"/>"
         for (index, line) in series.enumerated() {
             let color = Self.colors[index % Self.colors.count]
             // A non-finite value breaks the line instead of dragging it off the chart.
@@ -67,10 +77,13 @@ struct LinePlot {
                 let points = run.map {
                     "\(fmt(x($0.x))),\(fmt(y(min(max($0.y, yRange.lowerBound), yRange.upperBound))))"
                 }
+                let dash = line.dashed ? " stroke-dasharray=\"5 3\"" : ""
                 out +=
                     run.count == 1
-                    ? "<circle cx=\"\(fmt(x(run.first!.x)))\" cy=\"\(fmt(y(run.first!.y)))\" r=\"2.5\" fill=\"\(color)\"/>"
-                    : "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\"\(line.dashed ? " stroke-dasharray=\"5 3\"" : "") points=\"\(points.joined(separator: " "))\"/>"
+                    ? "<circle cx=\"\(fmt(x(run.first!.x)))\" cy=\"\(fmt(y(run.first!.y)))\" "
+                        + "r=\"2.5\" fill=\"\(color)\"/>"
+                    : "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.6\"\(dash) "
+                        + "points=\"\(points.joined(separator: " "))\"/>"
             }
             let legendX = margin.left + 8 + Double(index) * 130
             out += "<rect x=\"\(fmt(legendX))\" y=\"\(fmt(height - 12))\" width=\"10\" height=\"3\" fill=\"\(color)\"/>"

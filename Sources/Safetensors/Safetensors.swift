@@ -59,8 +59,9 @@ public struct SafetensorsFile: Equatable, FileFormat {
         var offset = 0
         for tensor in tensors {
             let end = offset + tensor.values.count * 4
+            let shape = tensor.shape.map(String.init).joined(separator: ",")
             entries.append(
-                "\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(tensor.shape.map(String.init).joined(separator: ","))],"
+                "\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],"
                     + "\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
@@ -89,13 +90,15 @@ public struct SafetensorsFile: Equatable, FileFormat {
         let declared: UInt64 = try reader.read("header length")
         guard declared <= UInt64(maximumHeaderLength) else {
             throw fail(
-                "header length \(declared) exceeds the limit of \(maximumHeaderLength) bytes (not a safetensors file, or corrupt)"
+                "header length \(declared) exceeds the limit of \(maximumHeaderLength) bytes "
+                    + "(not a safetensors file, or corrupt)"
             )
         }
         let headerLength = Int(declared)
         guard headerLength <= reader.remaining else {
             throw fail(
-                "header length \(headerLength) runs past the end of the file (\(bytes.count) bytes): truncated or corrupt"
+                "header length \(headerLength) runs past the end of the file (\(bytes.count) bytes): "
+                    + "truncated or corrupt"
             )
         }
         let headerBytes = try reader.take(headerLength, "header")
@@ -133,7 +136,8 @@ public struct SafetensorsFile: Equatable, FileFormat {
             }
             guard checkedElementCount(entry.shape, elementSize: size) == end - begin else {
                 throw fail(
-                    "tensor '\(name)': shape \(entry.shape) of \(entry.dtype) does not match its \(end - begin) data bytes"
+                    "tensor '\(name)': shape \(entry.shape) of \(entry.dtype) does not match its "
+                        + "\(end - begin) data bytes"
                 )
             }
             spans.append((name, entry.shape, begin, end))

@@ -40,7 +40,8 @@ struct BenchConv: ParsableCommand {
 
     func run() {
         print(
-            "conv 3x3, padding 1, batch \(batch), float32; GFLOP/s = direct-conv FLOPs (2·N·O·C·9·H·W per pass) / median time"
+            "conv 3x3, padding 1, batch \(batch), float32; "
+                + "GFLOP/s = direct-conv FLOPs (2·N·O·C·9·H·W per pass) / median time"
         )
         let geometries = layers.map { layer -> ConvGeometry in
             let (channels, size) = Self.parse(layer)!
@@ -62,7 +63,8 @@ struct BenchConv: ParsableCommand {
         }
         let convPeak = TensorMemory.peakResidentMiB
         print(
-            "layer      thr |  forward: im2col winograd  sgemm | fwd+bwd: im2col winograd  sgemm | winograd/im2col  model picks"
+            "layer      thr |  forward: im2col winograd  sgemm | fwd+bwd: im2col winograd  sgemm | "
+                + "winograd/im2col  model picks"
         )
         for (threadIndex, threadCount) in threads.enumerated() {
             setBLASThreads(threadCount)
@@ -70,11 +72,12 @@ struct BenchConv: ParsableCommand {
                 let baseline = measureGEMM(g)
                 let (im2col, winograd) = (conv[.im2col]!, conv[.winograd]!)
                 let name = "\(g.inChannels)ch \(g.height)x\(g.width)".padding(toLength: 11, withPad: " ", startingAt: 0)
+                let ratio = (formatted(winograd.training / im2col.training, 2) + "x").leftPadded(15)
                 print(
                     "\(name)\(String(threadCount).leftPadded(3)) | \(formatted(im2col.forward).leftPadded(14)) "
                         + "\(formatted(winograd.forward).leftPadded(8)) \(formatted(baseline.forward).leftPadded(6)) | "
                         + "\(formatted(im2col.training).leftPadded(14)) \(formatted(winograd.training).leftPadded(8)) "
-                        + "\(formatted(baseline.training).leftPadded(6)) | \((formatted(winograd.training / im2col.training, 2) + "x").leftPadded(15))  "
+                        + "\(formatted(baseline.training).leftPadded(6)) | \(ratio)  "
                         + g.algorithm.rawValue)
             }
         }

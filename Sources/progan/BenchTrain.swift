@@ -64,8 +64,10 @@ struct BenchTrain: ParsableCommand {
             ])
             if world.rank == 0 {
                 print(
-                    "ranks=\(world.size) threads=\(threads) resolution=\(config.network.resolution) minibatch=\(minibatch) "
-                        + "deterministic=\(config.deterministic) images_per_second=\(formatted(Double(steps * minibatch) / seconds, 2)) "
+                    "ranks=\(world.size) threads=\(threads) "
+                        + "resolution=\(config.network.resolution) minibatch=\(minibatch) "
+                        + "deterministic=\(config.deterministic) "
+                        + "images_per_second=\(formatted(Double(steps * minibatch) / seconds, 2)) "
                         + "step_ms=\(formatted(seconds / Double(steps) * 1000, 1)) "
                         + "reduce_share=\(formatted(100 * reduction / seconds, 2))% "
                         + "reduce_ms=\(perRank.map { formatted($0[1], 1) }.joined(separator: "/")) "

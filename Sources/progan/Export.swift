@@ -55,9 +55,9 @@ struct Export: ParsableCommand {
             let loaded = try Checkpoint.read(path: checkpoint)
             let network = loaded.state.config.network
             if let resolution, !network.resolutions.contains(resolution) {
+                let resolutions = network.resolutions.map(String.init).joined(separator: ", ")
                 throw ConfigError(
-                    message:
-                        "--resolution \(resolution) is not one of the network's (\(network.resolutions.map(String.init).joined(separator: ", ")))"
+                    message: "--resolution \(resolution) is not one of the network's (\(resolutions))"
                 )
             }
             let nets = format == .pgp ? ModelExchange.Net.allCases : net.nets
@@ -68,8 +68,8 @@ struct Export: ParsableCommand {
             case .pgp:
                 guard network.arch == .pgp else {
                     throw ConfigError(
-                        message:
-                            "\(checkpoint): --format pgp needs networks of --arch pgp; these are \(network.arch.rawValue)"
+                        message: "\(checkpoint): --format pgp needs networks of --arch pgp; "
+                            + "these are \(network.arch.rawValue)"
                     )
                 }
                 try withTemporaryPath(".safetensors") { temporary in
@@ -78,7 +78,8 @@ struct Export: ParsableCommand {
                 }
             }
             print(
-                "wrote \(out): \(nets.map(\.rawValue).joined(separator: ", ")) of a \(network.arch.rawValue) network at "
+                "wrote \(out): \(nets.map(\.rawValue).joined(separator: ", ")) "
+                    + "of a \(network.arch.rawValue) network at "
                     + "\(network.resolution)x\(network.resolution), \(file.tensors.count) tensors, raw weights")
             guard images > 0 else { return }
             let point = schedulePoint(

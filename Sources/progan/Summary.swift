@@ -16,7 +16,8 @@ struct Summary: ParsableCommand {
             try network.validate()
         } catch { fail(error) }
         print(
-            "\(network.arch.rawValue) network at \(network.resolution)x\(network.resolution): fmap_base \(network.fmapBase), fmap_max \(network.fmapMax), "
+            "\(network.arch.rawValue) network at \(network.resolution)x\(network.resolution): "
+                + "fmap_base \(network.fmapBase), fmap_max \(network.fmapMax), "
                 + "latent \(network.latent), minibatch-stddev group \(network.mbstdGroupSize)")
         for (title, layout) in [
             ("generator", Generator(network).layout), ("discriminator", Discriminator(network).layout),
@@ -24,9 +25,9 @@ struct Summary: ParsableCommand {
             print("\n\(title)")
             for parameter in layout.parameters {
                 let shape = parameter.shape.map(String.init).joined(separator: "x")
-                print(
-                    "  \(parameter.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(shape.padding(toLength: 18, withPad: " ", startingAt: 0)) \(String(parameter.count).leftPadded(11))"
-                )
+                let name = parameter.name.padding(toLength: 28, withPad: " ", startingAt: 0)
+                let paddedShape = shape.padding(toLength: 18, withPad: " ", startingAt: 0)
+                print("  \(name) \(paddedShape) \(String(parameter.count).leftPadded(11))")
             }
             print("  \(title) total \(String(layout.count).leftPadded(40 - title.count))")
         }

@@ -62,9 +62,8 @@ struct Train: ParsableCommand {
             // synchronization below hands its state to every rank.
             if isLeader, let (checkpoint, path) = try checkpointToResume(directory, report: report) {
                 try trainer.restore(checkpoint, path: path)
-                report(
-                    "resuming from \(path): step \(checkpoint.state.step), \(formatted(Double(checkpoint.state.imagesShown) / 1000, 2)) kimg"
-                )
+                let kimg = formatted(Double(checkpoint.state.imagesShown) / 1000, 2)
+                report("resuming from \(path): step \(checkpoint.state.step), \(kimg) kimg")
             }
             try group.synchronize(trainer.replica)
             report(

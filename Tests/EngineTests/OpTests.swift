@@ -129,8 +129,8 @@ final class OpTests: XCTestCase {
                 doubles(lerp(upsample2x(coarse), fine, alpha)), tolerance: 1e-6, "fadeIn α=\(alpha)")
             assertClose(
                 doubles(fadeTowardCoarse(fine, alpha: alpha)),
-                doubles(lerp(upsample2x(avgPool2x2(fine)), fine, alpha)), tolerance: 1e-6, "fadeTowardCoarse α=\(alpha)"
-            )
+                doubles(lerp(upsample2x(avgPool2x2(fine)), fine, alpha)), tolerance: 1e-6,
+                "fadeTowardCoarse α=\(alpha)")
         }
         checkGradients([coarse, fine], "fadeIn") { fadeIn(upsampling: $0[0], into: $0[1], alpha: 0.3) }
         checkGradients([fine], "fadeTowardCoarse") { fadeTowardCoarse($0[0], alpha: 0.3) }

@@ -124,7 +124,8 @@ final class SafetensorsReaderTests: XCTestCase {
         assertRejected(
             file(
                 header:
-                    #"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#,
+                    #"{"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}, "#
+                    + #""b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#,
                 data: eight), "overlap")
         assertRejected(
             file(header: #"{"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}"#, data: eight),
