@@ -22,7 +22,11 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
         case .corrupt(let path, let libpngMessage):
             return "\(path): truncated or corrupt PNG data (\(libpngMessage))"
         case .tooLarge(let path, let width, let height):
-            return "\(path): \(width)x\(height) pixels exceeds the limit of \(PGPNG_MAX_SIDE) per side"
+            guard width <= PGPNG_MAX_SIDE, height <= PGPNG_MAX_SIDE else {
+                return "\(path): \(width)x\(height) pixels exceeds the limit of \(PGPNG_MAX_SIDE) per side"
+            }
+            return "\(path): \(width)x\(height) pixels exceeds the limit of \(PGPNG_MAX_PIXELS) pixels "
+                + "(\(PGPNG_MAX_PIXELS >> 20) Mi) per image"
         case .outOfMemory(let path):
             return "\(path): out of memory while decoding"
         case .writeFailed(let path, let reason):

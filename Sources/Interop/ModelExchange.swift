@@ -60,9 +60,9 @@ public enum ModelExchange {
             imagesShown: state.imagesShown, config: state.config.schedule, finalResolution: network.resolution)
         let metadata = [
             "format": "pt",
-            networkKey: json(network),
+            networkKey: try json(network),
             "progan.weights": "raw",
-            "progan.weight_scales": json(weightScales(network)),
+            "progan.weight_scales": try json(weightScales(network)),
             resolutionKey: String(point.resolution),
             alphaKey: String(point.alpha),
             "progan.images_shown": String(state.imagesShown),
@@ -164,11 +164,11 @@ public enum ModelExchange {
         return network
     }
 
-    private static func json<T: Encodable>(_ value: T) -> String {
+    private static func json<T: Encodable>(_ value: T) throws -> String {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: try! encoder.encode(value), as: UTF8.self)
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 }
 
@@ -208,7 +208,7 @@ extension ModelExchange {
             ],
             metadata: [
                 resolutionKey: String(resolution), alphaKey: String(alpha), "progan.generator": net.rawValue,
-                "progan.seed": String(seed), networkKey: json(network),
+                "progan.seed": String(seed), networkKey: try json(network),
             ])
     }
 }

@@ -79,7 +79,10 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
 
     /// Feature maps of a stage. A G block at resolution 2^r has nf(r - 1) maps.
     public func features(stage: Int) -> Int {
-        max(1, min(Int(Double(fmapBase) / pow(2, Double(stage) * fmapDecay)), fmapMax))
+        let scaled = Double(fmapBase) / pow(2, Double(stage) * fmapDecay)
+        // Written so that a width no validation has bounded (NaN, beyond Int) gives fmapMax, not a trap.
+        guard scaled < Double(fmapMax) else { return max(1, fmapMax) }
+        return max(1, Int(scaled))
     }
 
     public var latent: Int { latentSize ?? features(stage: 0) }
@@ -100,18 +103,49 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
 
     /// Checks every field; the error names the field and the problem.
     public func validate() throws {
-        func fail(_ message: String) -> ConfigError { ConfigError(message: message) }
         guard resolution >= 4, resolution <= 1024, resolution & (resolution - 1) == 0 else {
-            throw fail("resolution \(resolution) is not a power of two from 4 to 1024")
+            throw ConfigError(message: "resolution \(resolution) is not a power of two from 4 to 1024")
         }
-        guard fmapBase > 0, fmapMax > 0 else {
-            throw fail("fmap_base \(fmapBase) and fmap_max \(fmapMax) must be positive")
-        }
-        guard fmapDecay >= 0 else { throw fail("fmap_decay \(fmapDecay) must not be negative") }
-        if let latentSize, latentSize <= 0 { throw fail("latent_size \(latentSize) must be positive") }
-        guard mbstdGroupSize >= 1 else { throw fail("mbstd_group_size \(mbstdGroupSize) must be at least 1") }
-        guard imageChannels >= 1 else { throw fail("image_channels \(imageChannels) must be at least 1") }
+        try requireRange("network.fmap_base", fmapBase, 1...Self.widthLimit * 1024)
+        try requireRange("network.fmap_decay", fmapDecay, 0...16)
+        try requireRange("network.fmap_max", fmapMax, 1...Self.widthLimit)
+        if let latentSize { try requireRange("network.latent_size", latentSize, 1...Self.widthLimit) }
+        try requireRange("network.mbstd_group_size", mbstdGroupSize, 1...ConfigLimits.batch)
+        try requireRange("network.image_channels", imageChannels, 1...4)
     }
+
+    /// The most feature maps or latent values a layer may have (the paper's networks have 512).
+    public static let widthLimit = 1 << 14
+}
+
+/// Upper bounds shared by settings of several types.
+public enum ConfigLimits {
+    /// The most images in one minibatch, micro-batch or stddev group.
+    public static let batch = 1 << 16
+    /// The most thousands of images any duration may span (a trillion images: far beyond any run, and
+    /// far inside what an `Int` counts).
+    public static let kimg = 1e9
+}
+
+/// Fails unless `value` lies in `range`; the error names `key`. A NaN lies in no range.
+public func requireRange<Value: Comparable>(_ key: String, _ value: Value, _ range: ClosedRange<Value>) throws {
+    guard range.contains(value) else {
+        throw ConfigError(message: "\(key) \(value) is out of range (\(range.lowerBound) to \(range.upperBound))")
+    }
+}
+
+/// Fails unless `value` is finite, greater than zero and at most `limit`; the error names `key`.
+public func requirePositive<Value: BinaryFloatingPoint>(_ key: String, _ value: Value, atMost limit: Value) throws {
+    guard value > 0, value <= limit else {
+        throw ConfigError(message: "\(key) \(value) is out of range (greater than 0, at most \(limit))")
+    }
+}
+
+/// A count of images given in thousands, as a whole number. The caller has range-checked `kimg`; a value
+/// that slipped past (NaN, infinite, beyond `ConfigLimits.kimg`) is clamped rather than trapping.
+public func wholeImages(kimg: Double) -> Int {
+    guard kimg.isFinite else { return kimg > 0 ? Int(ConfigLimits.kimg * 1000) : 0 }
+    return Int((min(max(kimg, 0), ConfigLimits.kimg) * 1000).rounded())
 }
 
 /// A configuration value that cannot work; the message names the setting and the problem.

@@ -31,21 +31,26 @@ public struct ScheduleConfig: Codable, Equatable, Sendable {
     public func learningRate(at resolution: Int) -> Float { learningRate[resolution] ?? learningRateDefault }
 
     public func validate() throws {
-        func fail(_ message: String) -> ConfigError { ConfigError(message: message) }
-        guard stabilizeKimg >= 0, fadeKimg >= 0 else { throw fail("stabilize_kimg and fade_kimg must not be negative") }
-        let batches = minibatch.map { (String($0.key), $0.value) } + [("default", minibatchDefault)]
-        for (key, batch) in batches where batch <= 0 {
-            throw fail("minibatch \(batch) for resolution \(key) must be positive")
-        }
+        try requireRange("schedule.stabilize_kimg", stabilizeKimg, 0...ConfigLimits.kimg)
+        try requireRange("schedule.fade_kimg", fadeKimg, 0...ConfigLimits.kimg)
+        try requireRange("schedule.minibatch_default", minibatchDefault, 1...ConfigLimits.batch)
+        try requirePositive("schedule.learning_rate_default", learningRateDefault, atMost: Self.learningRateLimit)
         for (table, keys) in [("minibatch", Array(minibatch.keys)), ("learning_rate", Array(learningRate.keys))] {
             for key in keys where key < 4 || key > 1024 || key & (key - 1) != 0 {
-                throw fail("\(table) key \(key) is not a resolution (a power of two from 4 to 1024)")
+                throw ConfigError(
+                    message: "schedule.\(table) key \(key) is not a resolution (a power of two from 4 to 1024)")
             }
         }
-        for rate in Array(learningRate.values) + [learningRateDefault] where !(rate > 0) {
-            throw fail("learning rate \(rate) must be positive")
+        for (resolution, batch) in minibatch {
+            try requireRange("schedule.minibatch.\(resolution)", batch, 1...ConfigLimits.batch)
+        }
+        for (resolution, rate) in learningRate {
+            try requirePositive("schedule.learning_rate.\(resolution)", rate, atMost: Self.learningRateLimit)
         }
     }
+
+    /// Far above any rate Adam trains with (the paper's is 0.001).
+    public static let learningRateLimit: Float = 10
 }
 
 /// A table keyed by resolution. JSON objects have only string keys, so it is stored as one with the
@@ -101,7 +106,7 @@ public struct SchedulePoint: Equatable, Sendable {
 /// resolution (the official code would stay at 4x4), which is what a benchmark at one size wants.
 public func schedulePoint(imagesShown: Int, config: ScheduleConfig, finalResolution: Int) -> SchedulePoint {
     let growthSteps = finalResolution.trailingZeroBitCount - 2
-    let stabilize = Int((config.stabilizeKimg * 1000).rounded()), fade = Int((config.fadeKimg * 1000).rounded())
+    let stabilize = wholeImages(kimg: config.stabilizeKimg), fade = wholeImages(kimg: config.fadeKimg)
     let period = stabilize + fade
     let periodIndex = period > 0 ? imagesShown / period : growthSteps
     var resolutionLog2 = 2 + min(periodIndex, growthSteps), alpha: Float = 1, phase = Phase.stabilize
@@ -119,12 +124,25 @@ public func schedulePoint(imagesShown: Int, config: ScheduleConfig, finalResolut
         minibatch: config.minibatch(at: resolution), learningRate: config.learningRate(at: resolution))
 }
 
+/// Where each resolution's training begins, in images shown, smallest resolution first: 4x4 at 0 and each
+/// larger one at the start of its fade-in (every one at 0 when both durations are zero, as in
+/// `schedulePoint`, so that the final resolution comes last). A resolution that never trains starts where
+/// the next one does.
+public func resolutionStarts(config: ScheduleConfig, finalResolution: Int) -> [(imagesShown: Int, resolution: Int)] {
+    let growthSteps = finalResolution.trailingZeroBitCount - 2
+    let stabilize = wholeImages(kimg: config.stabilizeKimg), fade = wholeImages(kimg: config.fadeKimg)
+    let period = stabilize + fade
+    return (0...growthSteps).map { step in
+        (imagesShown: period == 0 || step == 0 ? 0 : (step - 1) * period + stabilize, resolution: 4 << step)
+    }
+}
+
 /// The first number of images at which `schedulePoint` stands at `resolution` with a fade-in weight of
 /// at least `alpha`, or at the start of its stabilization for alpha 1: where a run continues from
 /// networks trained elsewhere up to that point.
 public func imagesShown(atResolution resolution: Int, alpha: Float, config: ScheduleConfig) -> Int {
     let stage = resolution.trailingZeroBitCount - 2
-    let stabilize = Int((config.stabilizeKimg * 1000).rounded()), fade = Int((config.fadeKimg * 1000).rounded())
+    let stabilize = wholeImages(kimg: config.stabilizeKimg), fade = wholeImages(kimg: config.fadeKimg)
     let period = stabilize + fade
     guard stage > 0, period > 0 else { return 0 }
     guard alpha < 1 else { return stage * period }

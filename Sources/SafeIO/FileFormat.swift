@@ -37,7 +37,8 @@ public func readFileBytes(_ path: String, describedAs kind: String) throws -> [U
 public protocol FileFormat {
     /// What the file is called in errors: "checkpoint", "safetensors file".
     static var fileKind: String { get }
-    func serialized() -> [UInt8]
+    /// Throws for a value the format cannot hold.
+    func serialized() throws -> [UInt8]
     /// Every problem is a one-line `FileError` naming `path`.
     static func parse(_ bytes: [UInt8], path: String) throws -> Self
 }

@@ -71,20 +71,20 @@ public struct Checkpoint: FileFormat {
 
     /// The state first, then the buffers in the order of their names.
     public var file: CheckpointFile {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
-        let state = CheckpointFile.Section(
-            name: CheckpointSection.state.rawValue, payload: Array(try! encoder.encode(state)))
-        let buffers = buffers.sorted { $0.key.rawValue < $1.key.rawValue }.map {
-            CheckpointFile.Section(name: $0.key.rawValue, floats: $0.value)
+        get throws {
+            let state = CheckpointFile.Section(
+                name: CheckpointSection.state.rawValue,
+                payload: Array(try TrainingConfig.encodeJSON(state, formatting: [.sortedKeys])))
+            let buffers = buffers.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+                CheckpointFile.Section(name: $0.key.rawValue, floats: $0.value)
+            }
+            return CheckpointFile(sections: [state] + buffers)
         }
-        return CheckpointFile(sections: [state] + buffers)
     }
 
     public static let fileKind = CheckpointFile.fileKind
 
-    public func serialized() -> [UInt8] { file.serialized() }
+    public func serialized() throws -> [UInt8] { try file.serialized() }
 
     public static func parse(_ bytes: [UInt8], path: String) throws -> Checkpoint {
         try Checkpoint(CheckpointFile.parse(bytes, path: path), path: path)
@@ -120,6 +120,31 @@ extension TrainingState {
             self = try decoder.decode(TrainingState.self, from: Data(section.payload))
         } catch {
             throw CheckpointError(path: path, problem: "unreadable state section (\(error))")
+        }
+        do {
+            try validate()
+        } catch {
+            throw CheckpointError(path: path, problem: "state: \(error)")
+        }
+    }
+
+    /// The most images, steps or positions a state may count: far beyond any run, and small enough that no
+    /// arithmetic on them overflows.
+    static let counterLimit = 1 << 50
+
+    /// Checks what a run would compute with: the configuration's ranges and every counter's.
+    func validate() throws {
+        try config.recipe.validate()
+        try config.run.validate()
+        let counters = [
+            ("step", step), ("images_shown", imagesShown), ("data_position", dataPosition),
+            ("adam_generator_step", adamGeneratorStep), ("adam_discriminator_step", adamDiscriminatorStep),
+        ]
+        for (key, value) in counters { try requireRange(key, value, 0...Self.counterLimit) }
+        guard config.network.resolutions.contains(resolution) else {
+            throw ConfigError(
+                message: "resolution \(resolution) is not one of the network's (a power of two from 4 to "
+                    + "\(config.network.resolution))")
         }
     }
 }

@@ -130,10 +130,12 @@ extension TrainingConfig {
         return String(format: "%08x", CRC32.checksum(bytes))
     }
 
-    static func encodeJSON(_ value: some Encodable) throws -> Data {
+    static func encodeJSON(
+        _ value: some Encodable, formatting: JSONEncoder.OutputFormatting = [.prettyPrinted, .sortedKeys]
+    ) throws -> Data {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = formatting
         do {
             return try encoder.encode(value)
         } catch let EncodingError.invalidValue(value, context) {
@@ -209,9 +211,35 @@ extension TrainingConfig {
         } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
             throw ConfigError(
                 message: "\(source): '\(context.keyPath)' has an invalid value (\(context.debugDescription))")
+        } catch let DecodingError.dataCorrupted(context) {
+            // Foundation blames the whole document for a number its type cannot hold (a seed of 1e30 or
+            // -1): find the setting by laying the file's settings over the base one at a time.
+            guard let (key, value) = try Self.firstUndecodable(overlayObject, base: base, source: source) else {
+                throw ConfigError(message: "\(source): \(context.debugDescription)")
+            }
+            throw ConfigError(message: "\(source): '\(key)' has a value its setting cannot hold (\(value))")
         } catch {
             throw ConfigError(message: "\(source): \(error)")
         }
+    }
+
+    /// The first of the overlay's settings, by dotted key, that does not decode when laid alone over `base`.
+    private static func firstUndecodable(
+        _ overlay: [String: Any], base: [String: Any], source: String, path: [String] = []
+    ) throws -> (key: String, value: Any)? {
+        for (key, value) in overlay.sorted(by: { $0.key < $1.key }) {
+            let keyPath = path + [key]
+            if let nested = value as? [String: Any], !tableKeys.contains(keyPath.joined(separator: ".")) {
+                if let found = try firstUndecodable(nested, base: base, source: source, path: keyPath) { return found }
+                continue
+            }
+            let single = keyPath.dropLast().reversed().reduce([key: value] as [String: Any]) { [$1: $0] }
+            let merged = try merge(single, into: base, path: "", source: source)
+            if (try? decode(JSONSerialization.data(withJSONObject: merged))) == nil {
+                return (keyPath.joined(separator: "."), value)
+            }
+        }
+        return nil
     }
 
     /// Per-resolution tables: their keys are resolutions, not settings, so an overlay replaces them whole.

@@ -25,11 +25,14 @@ public struct LossConfig: Codable, Equatable, Sendable {
     public init() {}
 
     func validate() throws {
-        guard gpLambda >= 0, gpTarget > 0, driftEpsilon >= 0, r1Gamma >= 0 else {
-            throw ConfigError(
-                message: "loss: gp_lambda, drift_epsilon and r1_gamma must not be negative, gp_target must be positive")
-        }
+        try requireRange("loss.gp_lambda", gpLambda, 0...Self.weightLimit)
+        try requirePositive("loss.gp_target", gpTarget, atMost: Self.weightLimit)
+        try requireRange("loss.drift_epsilon", driftEpsilon, 0...Self.weightLimit)
+        try requireRange("loss.r1_gamma", r1Gamma, 0...Self.weightLimit)
     }
+
+    /// Far above any weight a loss term is given (the paper's largest is 10).
+    static let weightLimit: Float = 1e6
 }
 
 /// A loss and the terms that make it up, for logging.

@@ -35,7 +35,7 @@ public struct TrainingConfig: Equatable, Sendable {
         return recipe.deterministic ? recipe.network.mbstdGroupSize : perRank
     }
 
-    public var totalImages: Int { Int((run.totalKimg * 1000).rounded()) }
+    public var totalImages: Int { wholeImages(kimg: run.totalKimg) }
 }
 
 /// What determines the trained weights. The defaults are the official implementation's (config.py,
@@ -144,6 +144,10 @@ extension TrainingConfig {
                         + "per rank, not divisible by \(what) \(size)")
             }
         }
+        try MemoryEstimate.require(
+            estimatedMemory(worldSize: worldSize),
+            for: "training this network (fmap_base, fmap_max, latent_size, resolution, minibatch, grid_samples, "
+                + "swd_images)")
     }
 }
 
@@ -152,39 +156,37 @@ extension TrainingRecipe {
         try network.validate()
         try schedule.validate()
         try loss.validate()
-        func fail(_ message: String) -> ConfigError { ConfigError(message: message) }
-        guard adam.beta1 >= 0, adam.beta1 < 1, adam.beta2 >= 0, adam.beta2 < 1, adam.epsilon > 0 else {
-            throw fail("adam: beta1 and beta2 must be in [0, 1) and epsilon positive")
-        }
-        guard ema.beta >= 0, ema.beta < 1 else { throw fail("ema.beta \(ema.beta) must be in [0, 1)") }
-        if let halfLife = ema.halfLifeKimg, !(halfLife >= 0) { throw fail("ema.half_life_kimg must not be negative") }
-        if let rampup = ema.rampup, !(rampup >= 0) { throw fail("ema.rampup must not be negative") }
+        try requireRange("adam.beta1", adam.beta1, 0...0.9999)
+        try requireRange("adam.beta2", adam.beta2, 0...0.999999)
+        try requirePositive("adam.epsilon", adam.epsilon, atMost: 1)
+        try requireRange("ema.beta", ema.beta, 0...0.999999)
+        if let halfLife = ema.halfLifeKimg { try requireRange("ema.half_life_kimg", halfLife, 0...ConfigLimits.kimg) }
+        if let rampup = ema.rampup { try requireRange("ema.rampup", rampup, 0...1e6) }
         if let microbatch {
-            guard microbatch > 0, microbatch % network.mbstdGroupSize == 0 else {
-                throw fail(
-                    "microbatch \(microbatch) must be a positive multiple of the minibatch-stddev group size "
-                        + "\(network.mbstdGroupSize)")
+            try requireRange("microbatch", microbatch, 1...ConfigLimits.batch)
+            guard microbatch % network.mbstdGroupSize == 0 else {
+                throw ConfigError(
+                    message: "microbatch \(microbatch) must be a positive multiple of the minibatch-stddev group "
+                        + "size \(network.mbstdGroupSize)")
             }
         }
-        guard bucketValues > 0 else { throw fail("bucket_values \(bucketValues) must be positive") }
+        try requireRange("bucket_values", bucketValues, 1...(1 << 30))
     }
 }
 
 extension RunSettings {
     func validate() throws {
-        func fail(_ message: String) -> ConfigError { ConfigError(message: message) }
-        guard totalKimg > 0 else { throw fail("total_kimg \(totalKimg) must be positive") }
-        guard tickKimg >= 0.001 else { throw fail("tick_kimg \(tickKimg) must be at least 0.001 (one image)") }
-        guard checkpointTicks > 0, keepCheckpoints > 0 else {
-            throw fail("checkpoint_ticks and keep_checkpoints must be positive")
-        }
-        guard gridSamples > 0 else { throw fail("grid_samples \(gridSamples) must be positive") }
-        guard consistencyCheckSteps > 0 else {
-            throw fail("consistency_check_steps \(consistencyCheckSteps) must be positive")
-        }
-        guard swdTicks >= 0 else { throw fail("swd_ticks \(swdTicks) must not be negative") }
-        guard swdImages >= 2, swdImages % 2 == 0 else {
-            throw fail("swd_images \(swdImages) must be an even number of at least 2")
-        }
+        try requirePositive("total_kimg", totalKimg, atMost: ConfigLimits.kimg)
+        try requireRange("tick_kimg", tickKimg, 0.001...ConfigLimits.kimg)
+        try requireRange("checkpoint_ticks", checkpointTicks, 1...Self.countLimit)
+        try requireRange("keep_checkpoints", keepCheckpoints, 1...Self.countLimit)
+        try requireRange("grid_samples", gridSamples, 1...ConfigLimits.batch)
+        try requireRange("consistency_check_steps", consistencyCheckSteps, 1...Self.countLimit)
+        try requireRange("swd_ticks", swdTicks, 0...Self.countLimit)
+        try requireRange("swd_images", swdImages, 2...ConfigLimits.batch)
+        guard swdImages % 2 == 0 else { throw ConfigError(message: "swd_images \(swdImages) must be even") }
     }
+
+    /// The most ticks, steps or checkpoints a count setting may name.
+    static let countLimit = 1_000_000
 }

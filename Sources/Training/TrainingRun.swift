@@ -50,7 +50,7 @@ public final class TrainingRun {
 
     @discardableResult
     public func run() throws -> Outcome {
-        let tickImages = Int((config.tickKimg * 1000).rounded())
+        let tickImages = max(wholeImages(kimg: config.tickKimg), 1)
         // A resumed run continues the tick numbering, so sample grids and metrics line up with the past.
         tick = trainer.progress.imagesShown / tickImages
         if isLeader { try prepareDirectory() }
@@ -209,18 +209,18 @@ public final class TrainingRun {
     }
 
     /// Time left at the current speed, counting each image at a higher resolution as three at this one
-    /// (roughly what a doubling costs here, where D's gradient penalty dominates).
+    /// (roughly what a doubling costs here, where D's gradient penalty dominates). One term per resolution,
+    /// so a run of any length costs the same to estimate.
     private func estimatedSecondsLeft(imagesPerSecond: Double) -> Double {
-        let current = trainer.schedule.resolution
-        var images = trainer.progress.imagesShown, weighted = 0.0
-        let stride = max(config.schedule.minibatchDefault, 64)
-        while images < config.totalImages {
-            let point = schedulePoint(
-                imagesShown: images, config: config.schedule,
-                finalResolution: config.network.resolution)
-            let doublings = Double(point.resolution.trailingZeroBitCount - current.trailingZeroBitCount)
-            weighted += Double(min(stride, config.totalImages - images)) * pow(3, doublings)
-            images += stride
+        let current = trainer.schedule.resolution.trailingZeroBitCount
+        let shown = trainer.progress.imagesShown, total = config.totalImages
+        let starts = resolutionStarts(config: config.schedule, finalResolution: config.network.resolution)
+        var weighted = 0.0
+        for (index, start) in starts.enumerated() {
+            let end = index + 1 < starts.count ? starts[index + 1].imagesShown : total
+            let images = min(end, total) - max(start.imagesShown, shown)
+            guard images > 0 else { continue }
+            weighted += Double(images) * pow(3, Double(start.resolution.trailingZeroBitCount - current))
         }
         return weighted / max(imagesPerSecond, 1e-9)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Training
 
 /// The settings `progan train` takes as flags. Each lands in the configuration through `overrides`, the
@@ -132,6 +133,15 @@ public enum ResumeChoice: Equatable, ExpressibleByArgument {
         case "": return nil
         default: self = .checkpoint(path: argument)
         }
+    }
+
+    /// Fails for a path that does not exist but is a keyword in other letter case (`Auto`), which is
+    /// surely the keyword misspelled.
+    public func rejectMisspelledKeyword() throws {
+        guard case .checkpoint(let path) = self, !FileManager.default.fileExists(atPath: path),
+            let keyword = ["auto", "none"].first(where: { $0 == path.lowercased() })
+        else { return }
+        throw ValidationError("--resume \(path): no such checkpoint; did you mean --resume \(keyword)?")
     }
 
     public var defaultValueDescription: String {

@@ -44,13 +44,16 @@ struct Evaluate: ParsableCommand {
     var resolution: Int?
 
     func validate() throws {
-        guard images >= 2, images % 2 == 0 else {
-            throw ValidationError("--images must be an even number of at least 2")
+        guard (2...Self.imageLimit).contains(images), images % 2 == 0 else {
+            throw ValidationError("--images must be an even number from 2 to \(Self.imageLimit)")
         }
         guard checkpoint != nil || realsVsReals else {
             throw ValidationError("give a checkpoint, --reals-vs-reals, or both")
         }
     }
+
+    /// Far more than the official evaluation's 16384; the memory check is the real bound.
+    static let imageLimit = 1 << 22
 
     func run() throws {
         let world = joinWorld()
@@ -74,6 +77,9 @@ struct Evaluate: ParsableCommand {
                     message:
                         "\(dataset): holds images up to \(reals.resolution)x\(reals.resolution), not \(side)x\(side)")
             }
+            // Every set's descriptors are gathered on rank 0; up to three sets (reals, generated, reals again).
+            try MemoryEstimate.require(
+                MemoryEstimate.metricDescriptors(images: images, sets: 3, resolution: side), for: "--images \(images)")
             // Each rank takes a contiguous, even-sized share so MS-SSIM pairs never straddle ranks.
             let share = (images / world.size + 1) / 2 * 2
             let start = min(world.rank * share, images)

@@ -20,12 +20,21 @@ struct Generate: ParsableCommand {
     var grid = false
 
     func validate() throws {
-        guard images > 0 else { throw ValidationError("--images must be positive") }
+        guard (1...Self.imageLimit).contains(images) else {
+            throw ValidationError("--images must be positive, at most \(Self.imageLimit)")
+        }
     }
+
+    /// Far more than one batch can hold at any resolution; the memory check below is the real bound.
+    static let imageLimit = 1 << 20
 
     func run() throws {
         do {
             let trained = try TrainedGenerator(checkpoint: Checkpoint.read(path: checkpoint), path: checkpoint)
+            try MemoryEstimate.require(
+                MemoryEstimate.generation(
+                    trained.generator.config, resolution: trained.resolution, count: images),
+                for: "--images \(images)")
             try createDirectory(out)
             var random = PhiloxRandom(seed: seed)
             let batch = trained.images(latents: random.normal(shape: [images, trained.latentSize]))

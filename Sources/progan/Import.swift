@@ -1,4 +1,5 @@
 import ArgumentParser
+import CheckpointFile
 import Foundation
 import Interop
 import Model
@@ -38,6 +39,12 @@ struct Import: ParsableCommand {
                 guard FileManager.default.fileExists(atPath: model) else {
                     throw FileError(path: model, problem: "no such file")
                 }
+                if isProganCheckpoint(model) {
+                    throw FileError(
+                        path: model,
+                        problem: "is a progan checkpoint, not a model to import: continue its run with "
+                            + "`progan train --out RUN_DIR --resume \(model)` (with that run's --config)")
+                }
                 file = try withTemporaryPath(".safetensors") { temporary in
                     try PGPConverter.run(["to-safetensors", model, temporary], about: model)
                     return try SafetensorsFile.read(path: temporary)
@@ -71,4 +78,12 @@ struct Import: ParsableCommand {
                     + "--config \(directory.configPath) --total-kimg K   (K > \(kimg))")
         } catch { fail(error) }
     }
+}
+
+/// Whether the file at `path` begins as a progan checkpoint does (its magic number).
+private func isProganCheckpoint(_ path: String) -> Bool {
+    guard let handle = FileHandle(forReadingAtPath: path) else { return false }
+    defer { try? handle.close() }
+    let start = (try? handle.read(upToCount: CheckpointFile.magic.count)) ?? Data()
+    return Array(start) == CheckpointFile.magic
 }

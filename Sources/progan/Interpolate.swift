@@ -37,11 +37,18 @@ struct Interpolate: ParsableCommand {
     var size: Int?
 
     func validate() throws {
-        guard keyframes >= 2, framesPerKeyframe >= 1 else {
-            throw ValidationError("--keyframes must be at least 2 and --frames-per-keyframe at least 1")
+        guard (2...Self.countLimit).contains(keyframes), (1...Self.countLimit).contains(framesPerKeyframe) else {
+            throw ValidationError(
+                "--keyframes must be from 2 and --frames-per-keyframe from 1, both to \(Self.countLimit)")
+        }
+        if let size, !(1...MemoryEstimate.pictureSideLimit).contains(size) {
+            throw ValidationError("--size must be from 1 to \(MemoryEstimate.pictureSideLimit)")
         }
         guard out != nil || video != nil else { throw ValidationError("give --out, --video or both") }
     }
+
+    /// Keyframes, or frames between two: far more than any video holds.
+    static let countLimit = 10_000
 
     func run() throws {
         do {
@@ -51,6 +58,10 @@ struct Interpolate: ParsableCommand {
                 throw ValidationError(
                     "--size \(frameSize) is not a multiple of the generator's resolution \(trained.resolution)")
             }
+            try MemoryEstimate.require(
+                MemoryEstimate.generation(trained.generator.config, resolution: trained.resolution, count: 1)
+                    + MemoryEstimate.picture(width: frameSize, height: frameSize),
+                for: "--size \(frameSize)")
             if let out { try createDirectory(out) }
             let animation = try video.map { try Animation(path: $0, framesPerSecond: fps) }
             var random = PhiloxRandom(seed: seed)

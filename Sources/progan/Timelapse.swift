@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImageIO
 import Reports
+import Training
 
 struct Timelapse: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +29,10 @@ struct Timelapse: ParsableCommand {
     var minWidth = 512
 
     func validate() throws {
-        guard fps > 0, minWidth > 0 else { throw ValidationError("--fps and --min-width must be positive") }
+        guard fps > 0 else { throw ValidationError("--fps must be positive") }
+        guard (1...MemoryEstimate.pictureSideLimit).contains(minWidth) else {
+            throw ValidationError("--min-width must be from 1 to \(MemoryEstimate.pictureSideLimit)")
+        }
     }
 
     func run() throws {
@@ -39,6 +43,9 @@ struct Timelapse: ParsableCommand {
             let grids = records.gridPaths()
             let first = try RGBImage.read(path: grids[0])
             let factor = max(1, (minWidth + first.width - 1) / first.width)
+            try MemoryEstimate.require(
+                MemoryEstimate.picture(width: first.width * factor, height: first.height * factor),
+                for: "--min-width \(minWidth) (frames of \(first.width * factor) pixels wide)")
             // Grids of a run that changed grid_samples on resume differ in size: all take the first one's.
             for grid in grids {
                 try animation.add(

@@ -33,6 +33,8 @@ struct Train: ParsableCommand {
                 + "PATH: from that checkpoint; none: start afresh.", valueName: "auto|PATH|none"))
     var resume = ResumeChoice.auto
 
+    func validate() throws { try resume.rejectMisspelledKeyword() }
+
     func run() throws {
         let world = joinWorld()
         let isLeader = world.rank == 0

@@ -17,7 +17,8 @@ extern "C" {
 // 69-byte file claiming 16384x16384 would otherwise make us allocate (found by
 // fuzzing).
 #define PGPNG_MAX_SIDE 16384
-#define PGPNG_MAX_PIXELS (64u * 1024u * 1024u)
+// A plain literal (64 Mi), so that Swift sees the constant for its error message.
+#define PGPNG_MAX_PIXELS 67108864u
 
 typedef enum __attribute__((enum_extensibility(closed))) pgpng_status {
     PGPNG_OK = 0,
