@@ -18,11 +18,13 @@ let package = Package(
     name: "progan",
     products: [
         .executable(name: "progan", targets: ["progan"]),
-        // The readers of untrusted files, for the fuzzing package in Tests/Fuzz.
+        // The readers of untrusted files and input, for the fuzzing package in Tests/Fuzz.
         .library(name: "ImageIO", targets: ["ImageIO"]),
         .library(name: "Dataset", targets: ["Dataset"]),
         .library(name: "Training", targets: ["Training"]),
         .library(name: "Safetensors", targets: ["Safetensors"]),
+        // The train command's settings (flags and --config), for the fuzzing package's flags target.
+        .library(name: "TrainingOptions", targets: ["TrainingOptions"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")

@@ -5,6 +5,10 @@
 #            dataset     PreparedDataset(path:) + fillBatch / image(_:resolution:)   (Dataset, ...)
 #            checkpoint  Checkpoint.read(path:)        (CheckpointFile; Training for the state and tensor table)
 #            safetensors SafetensorsFile.read(path:)   (Safetensors, SafeIO)
+#            config      a config.json laid over each preset, validated, encoded   (Training)
+#            state       a checkpoint's state JSON inside a valid container (checksums right), as read
+#                        and used by generate   (Training, CheckpointFile)
+#            flags       `progan train`'s settings flags, parsed, resolved, validated   (TrainingOptions)
 #   SECONDS  fuzzing time (libFuzzer -max_total_time)
 #
 # The harnesses are the executables of the fuzzing package Tests/Fuzz (Package.swift there), which uses the
@@ -23,13 +27,13 @@ root=$PWD
 
 die() { echo "fuzz.sh: $*" >&2; exit 2; }
 
-(($# == 2)) || die "usage: scripts/fuzz.sh png|dataset|checkpoint|safetensors SECONDS"
+(($# == 2)) || die "usage: scripts/fuzz.sh png|dataset|checkpoint|safetensors|config|state|flags SECONDS"
 target=$1
 seconds=$2
 [[ $seconds =~ ^[0-9]+$ ]] && ((seconds > 0)) || die "SECONDS must be a positive whole number, got '$seconds'"
 case $target in
-    png | dataset | checkpoint | safetensors) ;;
-    *) die "unknown target '$target' (expected png, dataset, checkpoint or safetensors)" ;;
+    png | dataset | checkpoint | safetensors | config | state | flags) ;;
+    *) die "unknown target '$target' (expected png, dataset, checkpoint, safetensors, config, state or flags)" ;;
 esac
 command -v swift >/dev/null || die "swift not found on PATH"
 command -v timeout >/dev/null || die "timeout (coreutils) not found"
@@ -98,6 +102,27 @@ if [[ -z $(ls -A "$corpus") ]]; then
                         >/dev/null \
                     || echo "fuzz.sh: note: progan export failed, no valid seed" >&2
             fi ;;
+        config)
+            # Settings of every kind, and a whole config.json as a run writes it.
+            echo '{}' >"$corpus/empty.json"
+            echo '{"seed": 7, "total_kimg": 1, "network": {"fmap_max": 64, "latent_size": 32}}' >"$corpus/some.json"
+            echo '{"schedule": {"minibatch": {"8": 16}, "learning_rate": {"16": 0.002}}}' >"$corpus/tables.json"
+            seed_checkpoint && cp "$seeds/run/config.json" "$corpus/run.json" ;;
+        state)
+            # The state section of the seed checkpoint: "PROGANCK", u32 version, u32 count, u32 name length,
+            # the name "state", u64 payload length, the JSON.
+            seed_checkpoint && python3 -c '
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+name_length = struct.unpack_from("<I", data, 16)[0]
+start = 20 + name_length
+length = struct.unpack_from("<Q", data, start)[0]
+sys.stdout.buffer.write(data[start + 8:start + 8 + length])' "$seeds/small.ckpt" >"$corpus/state.json" ;;
+        flags)
+            # NUL-separated argument lists.
+            printf -- '--total-kimg\0001\000--tick-kimg\0000.5' >"$corpus/lengths"
+            printf -- '--preset\000tiny\000--resolution\0008\000--minibatch\00016\000--grid-samples\0004' >"$corpus/tiny"
+            printf -- '--arch\000pgp\000--learning-rate\0000.002\000--no-mirror\000--seed\0003' >"$corpus/pgp" ;;
     esac
 fi
 echo "fuzz.sh: corpus ${corpus#"$root"/}: $(ls "$corpus" | wc -l) files"
@@ -105,7 +130,8 @@ echo "fuzz.sh: corpus ${corpus#"$root"/}: $(ls "$corpus" | wc -l) files"
 # --- fuzz --------------------------------------------------------------------------------------------
 run_log=$out/fuzz.log
 extra=()
-[[ -f $root/Tests/Fuzz/$target.dict ]] && extra+=(-dict="$root/Tests/Fuzz/$target.dict")
+dictionary=$root/Tests/Fuzz/${target/#state/config}.dict  # a state holds a configuration: the same keys
+[[ -f $dictionary ]] && extra+=(-dict="$dictionary")
 before=$(ls "$crashes" | wc -l)
 # -timeout: one input running this long is a finding; the outer timeout only guards against a wedged
 # process (libFuzzer stops itself at -max_total_time, plus the time to finish one input).

@@ -12,10 +12,11 @@ public struct TrainedGenerator {
     public init(checkpoint: Checkpoint, path: String) throws {
         let config = checkpoint.state.config
         let generator = Generator(config.network)
-        let weights = ParameterStore(layout: generator.layout)
-        guard let values = checkpoint.buffers[.gEMA], values.count == weights.count else {
+        // Compared before allocating: the configuration may describe a network larger than the machine.
+        guard let values = checkpoint.buffers[.gEMA], values.count == generator.layout.count else {
             throw CheckpointError(path: path, problem: "no averaged generator of the size its configuration implies")
         }
+        let weights = ParameterStore(layout: generator.layout)
         values.withUnsafeBufferPointer { weights.values.pointer.update(from: $0.baseAddress!, count: values.count) }
         self.generator = generator
         self.weights = weights

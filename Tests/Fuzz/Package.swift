@@ -11,7 +11,8 @@ func reader(_ name: String) -> Target.Dependency { .product(name: name, package:
 let package = Package(
     name: "progan-fuzz",
     dependencies: [
-        .package(name: "progan", path: "../..")
+        .package(name: "progan", path: "../.."),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         .target(name: "FuzzSupport"),
@@ -19,6 +20,14 @@ let package = Package(
         .executableTarget(name: "fuzz-dataset", dependencies: ["FuzzSupport", reader("Dataset")]),
         .executableTarget(name: "fuzz-checkpoint", dependencies: ["FuzzSupport", reader("Training")]),
         .executableTarget(name: "fuzz-safetensors", dependencies: ["FuzzSupport", reader("Safetensors")]),
+        .executableTarget(name: "fuzz-config", dependencies: ["FuzzSupport", reader("Training")]),
+        .executableTarget(name: "fuzz-state", dependencies: ["FuzzSupport", reader("Training")]),
+        .executableTarget(
+            name: "fuzz-flags",
+            dependencies: [
+                "FuzzSupport", reader("Training"), reader("TrainingOptions"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
     ],
     swiftLanguageModes: [.v5]
 )
