@@ -7,13 +7,7 @@
 #   HOSTFILE=F   run across the hosts of an OpenMPI hostfile (see hostfiles/)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [[ -n ${HOSTFILE:-} ]]; then
-    [[ -r $HOSTFILE ]] || { echo "error: HOSTFILE $HOSTFILE cannot be read" >&2; exit 1; }
-    # An unknown name would otherwise surface as a wall of ssh and OpenMPI messages.
-    for host in $(sed -e 's/#.*//' "$HOSTFILE" | awk 'NF { print $1 }'); do
-        timeout 5 getent hosts "$host" >/dev/null || { echo "error: $HOSTFILE: host '$host' does not resolve" >&2; exit 1; }
-    done
-fi
+[[ -z ${HOSTFILE:-} ]] || scripts/check-hostfile.sh "$HOSTFILE"
 scripts/setup.sh >&2
 
 args=("$@")

@@ -205,7 +205,7 @@ public struct RunReport {
 private func swdOrder(_ key: String) -> Int { Int(key.dropFirst("swd_".count)) ?? Int.max }
 
 private func formatSeconds(_ seconds: Double) -> String {
-    let total = Int(seconds.rounded())
+    guard let total = wholeSeconds(seconds) else { return "? s" }
     return total >= 3600
         ? "\(total / 3600) h \(total / 60 % 60) min" : total >= 60 ? "\(total / 60) min \(total % 60) s" : "\(total) s"
 }

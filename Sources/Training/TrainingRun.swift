@@ -268,11 +268,17 @@ public func gridColumnCount(_ count: Int) -> Int {
     return (root...max(root, count)).first { count % $0 == 0 } ?? root
 }
 
+/// A duration in whole seconds for display, or nil for one no clock shows (NaN, negative, beyond a
+/// million years): an ETA at a speed near zero, or a duration read from a damaged file.
+public func wholeSeconds(_ seconds: Double) -> Int? {
+    guard seconds.isFinite, seconds >= 0, seconds < 3e13 else { return nil }
+    return Int(seconds.rounded())
+}
+
 func formatKimg(_ kimg: Double) -> String { String(format: kimg < 10 ? "%.2f" : "%.1f", kimg) }
 
 func formatDuration(_ seconds: Double) -> String {
-    guard seconds.isFinite else { return "?" }
-    let total = Int(seconds.rounded())
+    guard let total = wholeSeconds(seconds) else { return "?" }
     return total >= 3600
         ? "\(total / 3600)h\(String(format: "%02d", total / 60 % 60))m"
         : "\(total / 60)m\(String(format: "%02d", total % 60))s"

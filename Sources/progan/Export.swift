@@ -44,7 +44,9 @@ struct Export: ParsableCommand {
     @Option(help: "Fade-in weight of the reference images, 0 to 1 (default: where training stood).") var alpha: Float?
 
     func validate() throws {
-        guard images >= 0 else { throw ValidationError("--images must not be negative") }
+        guard (0...Generate.imageLimit).contains(images) else {
+            throw ValidationError("--images must be from 0 to \(Generate.imageLimit)")
+        }
         if let alpha {
             guard alpha >= 0, alpha <= 1 else { throw ValidationError("--alpha \(alpha) must be between 0 and 1") }
         }
@@ -86,6 +88,10 @@ struct Export: ParsableCommand {
                 imagesShown: loaded.state.imagesShown, config: loaded.state.config.schedule,
                 finalResolution: network.resolution)
             let generator: ModelExchange.Net = net == .g ? .g : .gEMA
+            // The images also go through D, which keeps about as much again as G.
+            try MemoryEstimate.require(
+                2 * MemoryEstimate.generation(network, resolution: resolution ?? point.resolution, count: images),
+                for: "--images \(images)")
             let reference = try ModelExchange.referenceSamples(
                 loaded, path: checkpoint, generator: generator,
                 count: images, seed: seed,

@@ -46,3 +46,11 @@ expect_error "minibatch vs ranks" "not divisible by the 3 ranks" \
 
 printf '# a host that does not exist\nno-such-host.invalid slots=1\n' >"$work/hosts"
 expect_error "hostfile with an unknown host" "no-such-host.invalid" env HOSTFILE="$work/hosts" RANKS=1 scripts/train.sh --dataset "$work/set.pgds" --out "$work/r6"
+scripts/check-hostfile.sh hostfiles/multihost-test || fail "a hostfile of IP addresses was refused"
+printf 'localhost slots=2\n127.0.0.1 max_slots=1 # a comment\n::1\n' >"$work/local-hosts"
+scripts/check-hostfile.sh "$work/local-hosts" || fail "a hostfile of local names and addresses was refused"
+touch "$work/globbed"  # a `*` expanding to file names would make this one a host
+printf 'localhost slots=1\n* slots=1\n' >"$work/star-hosts"
+expect_error "hostfile with a *" "star-hosts:2: '*' is not a host name" scripts/check-hostfile.sh "$work/star-hosts"
+printf '\n# nodes\nlocalhost slots=two\n' >"$work/bad-slots"
+expect_error "hostfile line of bad syntax" "bad-slots:3: 'slots=two' is not slots=N" scripts/check-hostfile.sh "$work/bad-slots"
