@@ -194,6 +194,9 @@ extension TrainingConfig {
         do {
             overlay = try JSONSerialization.jsonObject(with: data)
         } catch {
+            if let (key, number) = Self.firstUnrepresentableNumber(in: data) {
+                throw ConfigError(message: "\(source): '\(key)': the number \(number) is beyond any setting's range")
+            }
             throw ConfigError(message: "\(source): not valid JSON (\(error.localizedDescription))")
         }
         guard var overlayObject = overlay as? [String: Any],
@@ -221,6 +224,20 @@ extension TrainingConfig {
         } catch {
             throw ConfigError(message: "\(source): \(error)")
         }
+    }
+
+    /// The first `"key": number` whose number no Double holds (1e400): Foundation's parser rejects the whole
+    /// document for it, without saying where.
+    private static func firstUnrepresentableNumber(in data: Data) -> (key: String, number: String)? {
+        let text = String(decoding: data, as: UTF8.self)
+        let pattern = #""((?:[^"\\]|\\.)*)"\s*:\s*(-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"#
+        guard let expression = try? NSRegularExpression(pattern: pattern) else { return nil }
+        for match in expression.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+            guard let key = Range(match.range(at: 1), in: text), let number = Range(match.range(at: 2), in: text)
+            else { continue }
+            if let value = Double(text[number]), !value.isFinite { return (String(text[key]), String(text[number])) }
+        }
+        return nil
     }
 
     /// The first of the overlay's settings, by dotted key, that does not decode when laid alone over `base`.

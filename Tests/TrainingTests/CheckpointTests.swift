@@ -13,15 +13,15 @@ final class CheckpointTests: XCTestCase {
     }
 
     func testRoundTrip() throws {
-        let bytes = sample().serialized()
+        let bytes = try sample().serialized()
         let parsed = try Checkpoint.parse(bytes, path: "x.ckpt")
         XCTAssertEqual(parsed.state, sample().state)
         XCTAssertEqual(parsed.buffers, sample().buffers)
     }
 
     /// Truncation at any point, and any flipped byte, is reported with the file name; never trusted.
-    func testCorruptionIsDetected() {
-        let bytes = sample().serialized()
+    func testCorruptionIsDetected() throws {
+        let bytes = try sample().serialized()
         for length in stride(from: 0, to: bytes.count, by: 7) {
             XCTAssertThrowsError(try Checkpoint.parse(Array(bytes[0..<length]), path: "cut.ckpt"), "length \(length)") {
                 XCTAssertTrue("\($0)".hasPrefix("cut.ckpt: "), "\($0)")
@@ -51,17 +51,17 @@ final class CheckpointTests: XCTestCase {
 
     /// Format version 1 as written before the container had a target of its own: the state first, then
     /// the buffers in the order of their names, which are the file's section names.
-    func testSectionOrderAndNamesAreThoseOfFormatVersion1() {
+    func testSectionOrderAndNamesAreThoseOfFormatVersion1() throws {
         var checkpoint = sample()
         let bufferSections = CheckpointSection.allCases.filter { $0 != .state }
         checkpoint.buffers = Dictionary(uniqueKeysWithValues: bufferSections.map { ($0, [1]) })
         XCTAssertEqual(
-            checkpoint.file.sections.map(\.name),
+            try checkpoint.file.sections.map(\.name),
             ["state", "adam_d_m", "adam_d_v", "adam_g_m", "adam_g_v", "d", "g", "g_ema"])
     }
 
     func testUnknownAndMissingSectionsAreNamed() throws {
-        let state = sample().file["state"]!
+        let state = try sample().file["state"]!
         let stray = CheckpointFile(sections: [state, .init(name: "h", floats: [1])])
         XCTAssertThrowsError(try Checkpoint(CheckpointFile.parse(stray.serialized(), path: "x.ckpt"), path: "x.ckpt")) {
             XCTAssertEqual("\($0)", "x.ckpt: unknown section 'h'")
@@ -76,8 +76,8 @@ final class CheckpointTests: XCTestCase {
         }
     }
 
-    func testOtherVersionIsNamed() {
-        var bytes = sample().serialized()
+    func testOtherVersionIsNamed() throws {
+        var bytes = try sample().serialized()
         bytes[8] = 9
         XCTAssertThrowsError(try Checkpoint.parse(bytes, path: "old.ckpt")) {
             XCTAssertEqual("\($0)", "old.ckpt: checkpoint format version 9; this build reads version 1")

@@ -34,8 +34,8 @@ expect_error "checkpoint of another configuration" "written by a run with a diff
 for output in g1 g2 g3 r1 r2 r3; do [[ ! -e $work/$output ]] || fail "a failed command left $output behind"; done
 
 expect_error "unknown flag" "Unknown option '--bogus'" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --bogus
-expect_error "zero minibatch" "minibatch 0" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --minibatch 0
-expect_error "negative length" "total_kimg -1.0 must be positive" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --total-kimg=-1
+expect_error "zero minibatch" "minibatch_default 0 is out of range" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --minibatch 0
+expect_error "negative length" "total_kimg -1.0 is out of range" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --total-kimg=-1
 expect_error "zero images" "--images must be positive" "$progan" generate "$checkpoint" --out "$work/g4" --images 0
 expect_error "resolution not a power of two" "resolution 48 is not a power of two" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --resolution 48
 expect_error "minibatch vs stddev group" "not divisible by the minibatch-stddev group size 4" \
