@@ -91,7 +91,8 @@ final class ResolutionTableTests: XCTestCase {
             var schedule = schedules[1]
             schedule.learningRate = [key: 0.1]
             XCTAssertThrowsError(try schedule.validate()) {
-                XCTAssertEqual("\($0)", "learning_rate key \(key) is not a resolution (a power of two from 4 to 1024)")
+                XCTAssertEqual(
+                    "\($0)", "schedule.learning_rate key \(key) is not a resolution (a power of two from 4 to 1024)")
             }
         }
         for schedule in schedules { XCTAssertNoThrow(try schedule.validate()) }
