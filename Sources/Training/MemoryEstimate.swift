@@ -84,11 +84,12 @@ extension TrainingConfig {
     public func estimatedMemory(worldSize: Int) -> Double {
         let network = recipe.network
         let weights = 9 * MemoryEstimate.parameters(network)
-        let activations = network.resolutions.map { resolution in
-            let perRank = recipe.schedule.minibatch(at: resolution) / max(worldSize, 1)
-            return Double(microbatchSize(perRank: perRank)) * 4
-                * MemoryEstimate.allActivations(network, resolution: resolution)
-        }.max() ?? 0
+        let activations =
+            network.resolutions.map { resolution in
+                let perRank = recipe.schedule.minibatch(at: resolution) / max(worldSize, 1)
+                return Double(microbatchSize(perRank: perRank)) * 4
+                    * MemoryEstimate.allActivations(network, resolution: resolution)
+            }.max() ?? 0
         let grid = MemoryEstimate.generation(network, count: run.gridSamples)
         let metrics =
             run.swdTicks > 0

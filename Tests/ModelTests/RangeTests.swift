@@ -4,9 +4,10 @@ import XCTest
 /// Every number of a network and schedule is checked against a documented range, the error naming the key;
 /// what the run computes from them cannot trap even for a value that slipped past.
 final class RangeTests: XCTestCase {
-    private func assertRefused(_ check: () throws -> Void, naming key: String, file: StaticString = #filePath,
-        line: UInt = #line)
-    {
+    private func assertRefused(
+        _ check: () throws -> Void, naming key: String, file: StaticString = #filePath,
+        line: UInt = #line
+    ) {
         XCTAssertThrowsError(try check(), file: file, line: line) {
             XCTAssertTrue("\($0)".hasPrefix(key + " "), "\($0) does not name \(key)", file: file, line: line)
         }
