@@ -4,17 +4,37 @@
 // rather than dying at the container's CRC. A checkpoint that reads is then used as `generate` would use it
 // and written back. Build and run: scripts/fuzz.sh state SECONDS.
 import CheckpointFile
+import Foundation
 import FuzzSupport
 import Training
 
-/// Floats in each buffer section: enough for the seed's tiny network (fmap 2, latent 2).
-private let bufferFloats = 4096
+/// The most floats a buffer section gets: the seed's network (fmap 2, latent 2) has about 50 per network.
+private let bufferLimit = 4096
+
+/// Floats per buffer section: as many as the state's tensor table says the section holds (up to the limit),
+/// so that a state describing a small network reaches `TrainedGenerator` with buffers of the right size.
+private func bufferSizes(_ json: Data) -> [String: Int] {
+    let object = try? JSONSerialization.jsonObject(with: json) as? [String: Any]
+    var sizes: [String: Int] = [:]
+    for case let entry as [String: Any] in object?["tensors"] as? [Any] ?? [] {
+        guard let section = entry["section"] as? String, let offset = entry["offset"] as? Int,
+            let shape = entry["shape"] as? [Int], (0...bufferLimit).contains(offset),
+            shape.allSatisfy({ (0...bufferLimit).contains($0) })
+        else { continue }
+        let end = shape.reduce(1) { min($0 * $1, bufferLimit) } + offset
+        sizes[section] = min(max(sizes[section] ?? 0, end), bufferLimit)
+    }
+    return sizes
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let state = CheckpointFile.Section(name: "state", payload: Array(UnsafeBufferPointer(start: data, count: size)))
+    let json = Data(bytes: data, count: size)
+    let state = CheckpointFile.Section(name: "state", payload: Array(json))
+    let sizes = bufferSizes(json)
     let buffers = CheckpointSection.allCases.filter { $0 != .state }.map {
-        CheckpointFile.Section(name: $0.rawValue, floats: [Float](repeating: 0.5, count: bufferFloats))
+        let table = $0.tableSection?.rawValue ?? $0.rawValue
+        return CheckpointFile.Section(name: $0.rawValue, floats: [Float](repeating: 0.5, count: sizes[table] ?? 64))
     }
     let bytes = CheckpointFile(sections: [state] + buffers).serialized()
     do {
