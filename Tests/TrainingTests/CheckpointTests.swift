@@ -87,7 +87,7 @@ final class CheckpointTests: XCTestCase {
     /// A checkpoint written before the recipe/run split (the run's length inside the schedule) still reads,
     /// so a run started with the previous version resumes.
     func testStateWithTheLengthInTheScheduleIsRead() throws {
-        let current = sample().file["state"]!
+        let current = try sample().file["state"]!
         var state = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(current.payload)) as? [String: Any])
         var config = try XCTUnwrap(state["config"] as? [String: Any])
         var schedule = try XCTUnwrap(config["schedule"] as? [String: Any])
