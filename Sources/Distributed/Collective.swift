@@ -19,6 +19,9 @@ public protocol Collective {
     /// Every rank's block, indexed by rank, when blocks may differ in length.
     func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]]
     func barrier() throws
+    /// The largest lag of one rank behind the others in a collective since the last call, where known
+    /// (rank 0 of an MPI job).
+    func takeLargestLag() -> RankLag?
 }
 
 /// A reduction in flight.
@@ -61,6 +64,8 @@ extension Communicator: Collective {
 }
 
 extension Collective {
+    public func takeLargestLag() -> RankLag? { nil }
+
     /// Replaces every other rank's values with root's.
     public func broadcast(_ values: inout [Int64], root: Int) throws {
         try values.withUnsafeMutableBytes { try broadcast($0, root: root) }

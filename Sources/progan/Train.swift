@@ -45,6 +45,7 @@ struct Train: ParsableCommand {
             config = try options.resolved(flags.overrides)
             try config.validate(worldSize: world.size)
             try agreeThatAllRanksStart(nil, world: world)
+            world.collectiveTimeout = config.collectiveTimeoutSeconds
         } catch {
             try? agreeThatAllRanksStart(error, world: world)
             world.endJob(error)
