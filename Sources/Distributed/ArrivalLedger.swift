@@ -3,8 +3,8 @@
 /// one; rank 0 answers with where it stands, so that the others can tell when rank 0 is the one missing.
 struct WatchdogNote: Equatable {
     enum Kind: Int64 {
-        /// A rank arrived at collective `sequence`; it spent `blockedNanoseconds` waiting for the other
-        /// ranks in collective `completed` (0: none completed yet).
+        /// A rank arrived at collective `sequence` at `time` (nanoseconds of the real-time clock, which
+        /// cluster nodes keep in step, unlike their monotonic clocks).
         case arrival = 1
         /// A rank still waits in collective `sequence`: it is alive, only the others are late.
         case stillWaiting = 2
@@ -14,25 +14,23 @@ struct WatchdogNote: Equatable {
 
     var kind: Kind
     var sequence: Int64
-    var completed: Int64 = 0
-    var blockedNanoseconds: Int64 = 0
+    var time: Int64 = 0
 
-    var words: [Int64] { [kind.rawValue, sequence, completed, blockedNanoseconds] }
+    var words: [Int64] { [kind.rawValue, sequence, time] }
 
-    init(kind: Kind, sequence: Int64, completed: Int64 = 0, blockedNanoseconds: Int64 = 0) {
-        (self.kind, self.sequence, self.completed, self.blockedNanoseconds) =
-            (kind, sequence, completed, blockedNanoseconds)
+    init(kind: Kind, sequence: Int64, time: Int64 = 0) {
+        (self.kind, self.sequence, self.time) = (kind, sequence, time)
     }
 
     /// Nil for words no version of this code sends.
     init?(words: [Int64]) {
-        guard words.count == 4, let kind = Kind(rawValue: words[0]), words[1] >= 0 else { return nil }
-        self.init(kind: kind, sequence: words[1], completed: words[2], blockedNanoseconds: words[3])
+        guard words.count == 3, let kind = Kind(rawValue: words[0]), words[1] >= 0 else { return nil }
+        self.init(kind: kind, sequence: words[1], time: words[2])
     }
 }
 
-/// How far the slowest rank trailed the others in one collective: the longest any rank waited in it
-/// minus the shortest (the last to arrive hardly waits at all).
+/// How far the slowest rank trailed the others in one collective: from the first rank's arrival to its.
+/// Arrival times rather than waiting times: a rank stopped while it waits would seem to wait, not lag.
 public struct RankLag: Equatable, Sendable {
     public let rank: Int
     public let host: String
@@ -40,7 +38,7 @@ public struct RankLag: Equatable, Sendable {
 }
 
 /// Rank 0's view of the other ranks: the last collective each has arrived at, when it was last heard
-/// from, which ranks are owed word of rank 0's own position, and how long each waited in recent
+/// from, which ranks are owed word of rank 0's own position, and when each arrived at recent
 /// collectives. Pure bookkeeping; `Watchdog` feeds it the notes.
 struct ArrivalLedger {
     let size: Int
@@ -50,12 +48,12 @@ struct ArrivalLedger {
     private(set) var heard: [UInt64]
     /// The position of rank 0 each rank was last told.
     private var toldPosition: [Int64]
-    /// Nanoseconds each rank waited in a collective, by collective, until every rank's is known.
-    private var blocked: [Int64: [Int64]] = [:]
-    private var newestBlocked: Int64 = 0
+    /// Each rank's arrival time at a collective, by collective, until every rank's is known.
+    private var arrivals: [Int64: [Int64?]] = [:]
+    private var newestArrival: Int64 = 0
     private var largest: (rank: Int, nanoseconds: Int64)?
-    /// Collectives further back than this are dropped from `blocked` unfinished (a rank's last
-    /// collective before a long pause is reported only at its next arrival).
+    /// Collectives further back than this are dropped from `arrivals` unfinished (notes that arrive
+    /// that late are from a rank that lags far more than any lag worth reporting).
     static let lagWindow = 256
 
     init(size: Int, now: UInt64) {
@@ -72,27 +70,28 @@ struct ArrivalLedger {
         case .arrival, .stillWaiting: arrived[rank] = max(arrived[rank], note.sequence)
         case .leaderPosition: return
         }
-        if note.kind == .arrival && note.completed > 0 {
-            recordBlocked(collective: note.completed, rank: rank, nanoseconds: note.blockedNanoseconds)
-        }
+        if note.kind == .arrival { recordArrival(collective: note.sequence, rank: rank, time: note.time) }
     }
 
-    mutating func recordBlocked(collective: Int64, rank: Int, nanoseconds: Int64) {
-        newestBlocked = max(newestBlocked, collective)
-        guard collective > newestBlocked - Int64(Self.lagWindow) else { return }
-        var waits = blocked[collective] ?? Array(repeating: -1, count: size)
-        waits[rank] = max(0, nanoseconds)
-        guard waits.contains(-1) else {
-            blocked[collective] = nil
-            let shortest = waits.indices.min { waits[$0] < waits[$1] }!
-            let lag = waits.max()! - waits[shortest]
-            if lag > (largest?.nanoseconds ?? 0) { largest = (shortest, lag) }
+    private mutating func recordArrival(collective: Int64, rank: Int, time: Int64) {
+        newestArrival = max(newestArrival, collective)
+        guard collective > newestArrival - Int64(Self.lagWindow) else { return }
+        var times = arrivals[collective] ?? Array(repeating: nil, count: size)
+        times[rank] = time
+        let known = times.compactMap { $0 }
+        guard known.count == size else {
+            arrivals[collective] = times
+            if arrivals.count > Self.lagWindow {
+                for stale in arrivals.keys where stale <= newestArrival - Int64(Self.lagWindow) {
+                    arrivals[stale] = nil
+                }
+            }
             return
         }
-        blocked[collective] = waits
-        if blocked.count > Self.lagWindow {
-            for stale in blocked.keys where stale <= newestBlocked - Int64(Self.lagWindow) { blocked[stale] = nil }
-        }
+        arrivals[collective] = nil
+        let last = known.indices.max { known[$0] < known[$1] }!
+        let lag = known[last] - known.min()!
+        if lag > (largest?.nanoseconds ?? 0) { largest = (last, lag) }
     }
 
     /// The ranks that have arrived where rank 0 now stands (collective `position`) or beyond without

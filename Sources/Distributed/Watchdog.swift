@@ -25,9 +25,6 @@ final class Watchdog: @unchecked Sendable {
     var finalized = false
     /// The newest collective this rank has started.
     private(set) var sequence: Int64 = 0
-    /// The last collective completed here and how long this rank waited in it, told to rank 0 with the
-    /// next arrival.
-    private var lastCompleted = (sequence: Int64(0), nanoseconds: Int64(0))
     /// Rank 0's bookkeeping (nil elsewhere, and in a job of one rank).
     private var ledger: ArrivalLedger?
     /// Where rank 0 last said it stood, and when (other ranks).
@@ -53,13 +50,11 @@ final class Watchdog: @unchecked Sendable {
     /// Numbers the collective this rank is starting and tells rank 0.
     func arrive(_ operation: String, bytes: Int) throws -> Arrival {
         sequence += 1
+        let note = WatchdogNote(kind: .arrival, sequence: sequence, time: Self.realTime())
         if ledger != nil {
-            ledger?.record(WatchdogNote(kind: .arrival, sequence: sequence), from: 0, at: Self.now())
+            ledger?.record(note, from: 0, at: Self.now())
         } else if size > 1 {
-            try send(
-                WatchdogNote(
-                    kind: .arrival, sequence: sequence, completed: lastCompleted.sequence,
-                    blockedNanoseconds: lastCompleted.nanoseconds), to: 0)
+            try send(note, to: 0)
         }
         try service()
         return Arrival(sequence: sequence, operation: operation, bytes: bytes)
@@ -80,14 +75,9 @@ final class Watchdog: @unchecked Sendable {
                 try send(WatchdogNote(kind: .stillWaiting, sequence: arrival.sequence), to: 0)
                 nextHeartbeat = now + nanoseconds(timeout / 4)
             }
-            if now - start >= nanoseconds(timeout) { expire(arrival, waited: now - start, now: now) }
+            // A rank alone has no one to wait for: its collectives only need polling to complete.
+            if size > 1 && now - start >= nanoseconds(timeout) { expire(arrival, waited: now - start, now: now) }
             Self.pause(waited: now - start)
-        }
-        let blocked = Int64(Self.now() - start)
-        if ledger != nil {
-            ledger?.recordBlocked(collective: arrival.sequence, rank: 0, nanoseconds: blocked)
-        } else {
-            lastCompleted = (arrival.sequence, blocked)
         }
     }
 
@@ -185,6 +175,12 @@ final class Watchdog: @unchecked Sendable {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+
+    static func realTime() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
     }
 
     /// Sleeps between polls: not at all for the first 50 µs (most collectives finish by then), then an
