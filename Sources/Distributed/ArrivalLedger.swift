@@ -4,7 +4,9 @@
 struct WatchdogNote: Equatable {
     enum Kind: Int64 {
         /// A rank arrived at collective `sequence` at `time` (nanoseconds of the real-time clock, which
-        /// cluster nodes keep in step, unlike their monotonic clocks).
+        /// cluster nodes keep in step, unlike their monotonic clocks), and since its previous arrival it
+        /// was once held up for `stall` nanoseconds while it waited (stopped or not scheduled: the
+        /// others wait for it then, though it arrived in time).
         case arrival = 1
         /// A rank still waits in collective `sequence`: it is alive, only the others are late.
         case stillWaiting = 2
@@ -15,22 +17,26 @@ struct WatchdogNote: Equatable {
     var kind: Kind
     var sequence: Int64
     var time: Int64 = 0
+    var stall: Int64 = 0
 
-    var words: [Int64] { [kind.rawValue, sequence, time] }
+    var words: [Int64] { [kind.rawValue, sequence, time, stall] }
 
-    init(kind: Kind, sequence: Int64, time: Int64 = 0) {
-        (self.kind, self.sequence, self.time) = (kind, sequence, time)
+    init(kind: Kind, sequence: Int64, time: Int64 = 0, stall: Int64 = 0) {
+        (self.kind, self.sequence, self.time, self.stall) = (kind, sequence, time, stall)
     }
 
     /// Nil for words no version of this code sends.
     init?(words: [Int64]) {
-        guard words.count == 3, let kind = Kind(rawValue: words[0]), words[1] >= 0 else { return nil }
-        self.init(kind: kind, sequence: words[1], time: words[2])
+        guard words.count == 4, let kind = Kind(rawValue: words[0]), words[1] >= 0, words[3] >= 0 else {
+            return nil
+        }
+        self.init(kind: kind, sequence: words[1], time: words[2], stall: words[3])
     }
 }
 
-/// How far the slowest rank trailed the others in one collective: from the first rank's arrival to its.
-/// Arrival times rather than waiting times: a rank stopped while it waits would seem to wait, not lag.
+/// How far the slowest rank trailed the others in a collective: from the first rank's arrival to its, or
+/// how long it was held up (stopped, not scheduled) inside one while the others waited for it. Arrival
+/// times rather than waiting times: a rank stopped while it waits would seem to wait, not lag.
 public struct RankLag: Equatable, Sendable {
     public let rank: Int
     public let host: String
@@ -70,7 +76,14 @@ struct ArrivalLedger {
         case .arrival, .stillWaiting: arrived[rank] = max(arrived[rank], note.sequence)
         case .leaderPosition: return
         }
-        if note.kind == .arrival { recordArrival(collective: note.sequence, rank: rank, time: note.time) }
+        if note.kind == .arrival {
+            recordArrival(collective: note.sequence, rank: rank, time: note.time)
+            recordLag(rank: rank, nanoseconds: note.stall)
+        }
+    }
+
+    private mutating func recordLag(rank: Int, nanoseconds: Int64) {
+        if nanoseconds > (largest?.nanoseconds ?? 0) { largest = (rank, nanoseconds) }
     }
 
     private mutating func recordArrival(collective: Int64, rank: Int, time: Int64) {
@@ -90,8 +103,7 @@ struct ArrivalLedger {
         }
         arrivals[collective] = nil
         let last = known.indices.max { known[$0] < known[$1] }!
-        let lag = known[last] - known.min()!
-        if lag > (largest?.nanoseconds ?? 0) { largest = (last, lag) }
+        recordLag(rank: last, nanoseconds: known[last] - known.min()!)
     }
 
     /// The ranks that have arrived where rank 0 now stands (collective `position`) or beyond without

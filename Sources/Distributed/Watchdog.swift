@@ -23,6 +23,8 @@ final class Watchdog: @unchecked Sendable {
     static let defaultTimeout = 600.0
     /// Set once the job's MPI is finalized: no collective may follow.
     var finalized = false
+    /// The longest this rank was held up inside a wait since its last arrival, in nanoseconds.
+    private var stall: Int64 = 0
     /// The newest collective this rank has started.
     private(set) var sequence: Int64 = 0
     /// Rank 0's bookkeeping (nil elsewhere, and in a job of one rank).
@@ -50,7 +52,8 @@ final class Watchdog: @unchecked Sendable {
     /// Numbers the collective this rank is starting and tells rank 0.
     func arrive(_ operation: String, bytes: Int) throws -> Arrival {
         sequence += 1
-        let note = WatchdogNote(kind: .arrival, sequence: sequence, time: Self.realTime())
+        let note = WatchdogNote(kind: .arrival, sequence: sequence, time: Self.realTime(), stall: stall)
+        stall = 0
         if ledger != nil {
             ledger?.record(note, from: 0, at: Self.now())
         } else if size > 1 {
@@ -66,11 +69,15 @@ final class Watchdog: @unchecked Sendable {
         let start = Self.now()
         var nextHeartbeat = start + nanoseconds(timeout / 4)
         var done: Int32 = 0
+        var polled = start
         while true {
             try MPIError.check(pgmpi_test(request, &done), arrival.operation)
             if done != 0 { break }
             try service()
             let now = Self.now()
+            // Polls are at most a millisecond apart: a longer gap means this rank was held up itself.
+            if now - polled > Self.heldUp { stall = max(stall, Int64(now - polled)) }
+            polled = now
             if ledger == nil && size > 1 && now >= nextHeartbeat {
                 try send(WatchdogNote(kind: .stillWaiting, sequence: arrival.sequence), to: 0)
                 nextHeartbeat = now + nanoseconds(timeout / 4)
@@ -182,6 +189,9 @@ final class Watchdog: @unchecked Sendable {
         clock_gettime(CLOCK_REALTIME, &time)
         return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
     }
+
+    /// A gap between polls that only a stopped or unscheduled process shows.
+    static let heldUp: UInt64 = 100_000_000
 
     /// Sleeps between polls: not at all for the first 50 µs (most collectives finish by then), then an
     /// eighth of the time waited so far, at most a millisecond, so that polling adds at most an eighth to

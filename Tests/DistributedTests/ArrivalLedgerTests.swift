@@ -9,16 +9,17 @@ final class ArrivalLedgerTests: XCTestCase {
     private let hosts = ["head", "node-a", "node-b", "node-c"]
     private let second: UInt64 = 1_000_000_000
 
-    private func arrival(_ sequence: Int64, time: Int64 = 0) -> WatchdogNote {
-        WatchdogNote(kind: .arrival, sequence: sequence, time: time)
+    private func arrival(_ sequence: Int64, time: Int64 = 0, stall: Int64 = 0) -> WatchdogNote {
+        WatchdogNote(kind: .arrival, sequence: sequence, time: time, stall: stall)
     }
 
     func testNotesSurviveTheirWordsAndUnknownWordsAreRefused() {
-        let note = arrival(17, time: 1_764_000_000_123_456_789)
+        let note = arrival(17, time: 1_764_000_000_123_456_789, stall: 3)
         XCTAssertEqual(WatchdogNote(words: note.words), note)
-        XCTAssertNil(WatchdogNote(words: [9, 1, 0]), "an unknown kind")
-        XCTAssertNil(WatchdogNote(words: [1, -4, 0]), "a negative collective number")
-        XCTAssertNil(WatchdogNote(words: [1, 4]), "a short note")
+        XCTAssertNil(WatchdogNote(words: [9, 1, 0, 0]), "an unknown kind")
+        XCTAssertNil(WatchdogNote(words: [1, -4, 0, 0]), "a negative collective number")
+        XCTAssertNil(WatchdogNote(words: [1, 4, 0, -1]), "a negative stall")
+        XCTAssertNil(WatchdogNote(words: [1, 4, 0]), "a short note")
     }
 
     func testTheRanksThatDidNotArriveAreNamedWithTheirHosts() {
@@ -83,6 +84,15 @@ final class ArrivalLedgerTests: XCTestCase {
         }
         XCTAssertEqual(ledger.takeLargestLag(hosts: hosts), RankLag(rank: 2, host: "node-b", seconds: 1))
         XCTAssertNil(ledger.takeLargestLag(hosts: hosts))
+    }
+
+    /// A rank stopped inside a collective it arrived at in time holds everyone up without arriving late:
+    /// it tells of the gap between its polls with its next arrival, and that counts as its lag.
+    func testAStallInsideAWaitCountsAsLag() {
+        var ledger = ArrivalLedger(size: 2, now: 0)
+        for rank in 0..<2 { ledger.record(arrival(6, time: 100), from: rank, at: 0) }
+        ledger.record(arrival(7, time: 200, stall: 2_000_000_000), from: 1, at: 0)
+        XCTAssertEqual(ledger.takeLargestLag(hosts: hosts), RankLag(rank: 1, host: "node-a", seconds: 2))
     }
 
     /// Still-waiting notes say a rank is alive; they carry no arrival time.

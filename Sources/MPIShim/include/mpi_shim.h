@@ -69,7 +69,7 @@ int pgmpi_test(pgmpi_request *request, int *done);
 
 // The watchdog's channel: small fixed-size notes between ranks on a
 // communicator of their own, so they never match a collective's messages.
-enum { PGMPI_NOTE_WORDS = 3 };
+enum { PGMPI_NOTE_WORDS = 4 };
 
 // Sends a note without blocking; the shim keeps it until MPI is done with it.
 int pgmpi_note_send(int destination, const int64_t note[PGMPI_NOTE_WORDS]);
