@@ -43,7 +43,7 @@ start_run() {
     "${mpirun[@]}" -np 2 "$progan" train "${flags[@]}" --out "$work/$name" "$@" >"$log" 2>&1 &
     launcher=$!
     for ((i = 0; i < 120; i++)); do
-        grep -q '^tick 1 ' "$log" && return
+        grep -qs '^tick 1 ' "$log" && return
         kill -0 "$launcher" 2>/dev/null || fail "$name: the run ended before its first tick: $(tail -3 "$log")"
         sleep 0.25
     done
