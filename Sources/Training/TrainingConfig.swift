@@ -175,7 +175,7 @@ extension TrainingRecipe {
 }
 
 extension RunSettings {
-    static let longestCollectiveTimeout = 7 * 24 * 3600.0
+    public static let longestCollectiveTimeout = 7 * 24 * 3600.0
 
     func validate() throws {
         func fail(_ message: String) -> ConfigError { ConfigError(message: message) }

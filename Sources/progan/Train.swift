@@ -132,7 +132,12 @@ struct Train: ParsableCommand {
             let prepared = try PreparedDataset.prepare(folder: dataset, resolution: resolution, output: path)
             describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9).forEach(report)
         }
+        // Preparing a large folder takes longer than any collective should, so the others wait for it
+        // under the longest timeout there is (`progan prepare` beforehand avoids the wait).
+        let timeout = world.collectiveTimeout
+        world.collectiveTimeout = RunSettings.longestCollectiveTimeout
         try world.barrier()
+        world.collectiveTimeout = timeout
         return path
     }
 }

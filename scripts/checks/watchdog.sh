@@ -4,9 +4,16 @@
 # with a non-zero status and a message naming that rank and its host; meanwhile the rank left waiting
 # sleeps instead of spinning. A rank paused for 2 s and resumed is named on the tick line as the slowest,
 # and the run finishes. mpi-check --stop-rank does the same on 3 ranks, at a barrier, with a 3 s timeout.
+# Timeouts outside 1 s to a week are refused.
 source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 mpirun=(mpirun --allow-run-as-root --oversubscribe -x OPENBLAS_NUM_THREADS=1)
 timeout=5
+
+for bad in 0 0.5 inf nan 1e9; do
+    expect_error "--collective-timeout $bad" "must be between 1 and 604800 (a week)" \
+        "$progan" train --dataset "$emoji" --out "$work/bad" --preset tiny --collective-timeout $bad
+done
+[[ ! -e $work/bad ]] || fail "a refused timeout left a run directory"
 
 for rank in 1 0; do
     started=$(date +%s%N)
