@@ -1,3 +1,4 @@
+import Glibc
 import MPIShim
 
 /// All ranks of the job (MPI_COMM_WORLD), seen from this process.
@@ -198,5 +199,22 @@ public final class Communicator: Sendable {
                 description: "\(operation): ranks passed blocks of different lengths "
                     + "(\(shortest) to \(longest) bytes; this rank \(length))")
         }
+    }
+}
+
+extension Communicator {
+    /// The algorithm OpenMPI 4.1's libnbc picks for a non-blocking sum of `bytes` over `ranks` ranks (from
+    /// its nbc_iallreduce.c), unless `coll_libnbc_iallreduce_algorithm` forces one: binomial reduce and
+    /// broadcast (~2·log2(p)·S bytes per rank) under 4 ranks or 64 KiB, otherwise reduce-scatter and
+    /// allgather (~2·S). Called out of place, as here; in place it would always be binomial.
+    public static func iallreduceAlgorithm(ranks: Int, bytes: Int) -> String {
+        let forced = ["1": "ring", "2": "binomial", "3": "reduce-scatter+allgather", "4": "recursive-doubling"]
+        if let setting = getenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm").map({ String(cString: $0) }),
+            let name = forced[setting]
+        {
+            return name + " (forced)"
+        }
+        if ranks < 2 { return "none" }
+        return ranks < 4 || bytes < 65536 ? "binomial" : "reduce-scatter+allgather"
     }
 }

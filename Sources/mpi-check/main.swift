@@ -8,6 +8,9 @@
 //   mpirun -np 2 mpi-check --stop-rank R      rank R stops itself (SIGSTOP) before a
 //                                             barrier; the watchdog must end the job
 //                                             within 3 s (the collective timeout), naming R
+//   mpirun -np 4 mpi-check --bench-allreduce N  times sums of N int64 values (the gradient
+//                                             reduction of deterministic mode): median ms
+import Dispatch
 import Distributed
 import Glibc
 
@@ -34,6 +37,7 @@ enum Mode {
     case checkCollectives
     case failOnRank(Int)
     case stopRank(Int)
+    case benchAllreduce(Int)
 
     init?(arguments: [String]) {
         if arguments.isEmpty {
@@ -44,13 +48,14 @@ enum Mode {
         switch arguments[0] {
         case "--fail-on-rank": self = .failOnRank(rank)
         case "--stop-rank": self = .stopRank(rank)
+        case "--bench-allreduce" where rank > 0: self = .benchAllreduce(rank)
         default: return nil
         }
     }
 }
 
 guard let mode = Mode(arguments: Array(CommandLine.arguments.dropFirst())) else {
-    fputs("usage: mpi-check [--fail-on-rank RANK | --stop-rank RANK]\n", stderr)
+    fputs("usage: mpi-check [--fail-on-rank RANK | --stop-rank RANK | --bench-allreduce VALUES]\n", stderr)
     exit(2)
 }
 
@@ -222,6 +227,24 @@ world.failFast {
         if world.rank == stoppedRank { raise(SIGSTOP) }
         try world.barrier()
         throw CheckFailure(description: "mpi-check: barrier returned although rank \(stoppedRank) stopped")
+    case .benchAllreduce(let count):
+        let values = UnsafeMutableBufferPointer<Int64>.allocate(capacity: count)
+        defer { values.deallocate() }
+        values.initialize(repeating: Int64(world.rank))
+        var seconds: [Double] = []
+        for _ in 0..<25 {
+            try world.barrier()
+            let start = DispatchTime.now().uptimeNanoseconds
+            try world.startAllreduceSum(values).wait()
+            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        let median = seconds.sorted()[seconds.count / 2]
+        if world.rank == 0 {
+            let milliseconds = (median * 1e6).rounded() / 1000
+            let algorithm = Communicator.iallreduceAlgorithm(ranks: world.size, bytes: count * 8)
+            print("allreduce of \(count * 8) bytes on \(world.size) ranks: median \(milliseconds) ms; \(algorithm)")
+        }
+        try world.finalize()
     case .checkCollectives:
         var checker = Checker()
         try checkCollectives(world, &checker)
