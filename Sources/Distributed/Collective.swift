@@ -27,6 +27,10 @@ public protocol Collective {
 /// A reduction in flight.
 public protocol PendingSum {
     func wait() throws
+    /// Lets MPI move the reduction on without blocking and tells whether it has completed. OpenMPI
+    /// progresses non-blocking collectives only inside MPI calls, so computation that overlaps one
+    /// should call this now and then.
+    func progress() throws -> Bool
 }
 
 extension PendingReduction: PendingSum {}
@@ -34,6 +38,7 @@ extension PendingReduction: PendingSum {}
 /// A reduction over one rank, complete as soon as it starts.
 struct CompletedSum: PendingSum {
     func wait() throws {}
+    func progress() throws -> Bool { true }
 }
 
 public struct SingleProcess: Collective {

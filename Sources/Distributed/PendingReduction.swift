@@ -19,6 +19,14 @@ public final class PendingReduction {
         try watchdog.complete(request, arrival)
     }
 
+    /// Polls the collective once (MPI_Test); true once it has completed.
+    public func progress() throws -> Bool {
+        guard let request else { return true }
+        guard try watchdog.test(request, arrival) else { return false }
+        self.request = nil
+        return true
+    }
+
     deinit {
         // MPI may keep writing into the caller's buffer until the request
         // completes, so a reduction dropped without wait() is completed here

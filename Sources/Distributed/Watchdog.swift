@@ -88,6 +88,14 @@ final class Watchdog: @unchecked Sendable {
         }
     }
 
+    /// Polls `request` once without waiting; true (and the request freed) once the collective completed.
+    func test(_ request: OpaquePointer, _ arrival: Arrival) throws -> Bool {
+        var done: Int32 = 0
+        try MPIError.check(pgmpi_test(request, &done), arrival.operation)
+        if done == 0 { try service() }
+        return done != 0
+    }
+
     /// The largest lag of a rank behind the others since the last call; rank 0 alone knows it.
     func takeLargestLag() -> RankLag? { ledger?.takeLargestLag(hosts: hosts) }
 

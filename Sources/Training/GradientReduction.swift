@@ -32,6 +32,10 @@ final class GradientReducer {
     private var parameters: [Parameter] = []
     private var bucketOfParameter: [Int] = []
     private var buckets: [(range: Range<Int>, parametersLeft: Int, reduction: PendingSum?)] = []
+    /// Bucket allreduces started, and the bytes they summed, since the reducer was made.
+    private(set) var started = (count: 0, bytes: 0)
+    /// The reductions started and not yet seen complete, oldest first.
+    private var inFlight: [PendingSum] = []
     private var addedInLastMicrobatch: [Bool] = []
     private var parameterAtOffset: [Int: Int] = [:]
     private let collective: Collective
@@ -78,6 +82,7 @@ final class GradientReducer {
         parameterAtOffset = Dictionary(uniqueKeysWithValues: parameters.enumerated().map { ($1.offset, $0) })
         addedInLastMicrobatch = Array(repeating: false, count: parameters.count)
         buckets = []
+        inFlight = []
         bucketOfParameter = []
         for parameter in parameters {
             if let last = buckets.last, last.range.count + parameter.count <= bucketValues {
@@ -96,10 +101,20 @@ final class GradientReducer {
     }
 
     /// Adds one parameter's final gradient of a rank's last micro-batch, and starts the allreduce of its
-    /// bucket once the bucket is complete. Called from `backward`; errors surface in `finish`.
+    /// bucket once the bucket is complete. Called from `backward` after each layer, which is also when the
+    /// reductions already started are moved on (MPI progresses them only inside MPI calls), so they
+    /// proceed while the rest of the backward pass runs. Errors surface in `finish`.
     func addFinal(_ gradient: UnsafeMutablePointer<Float>, base: UnsafeMutablePointer<Float>) {
         guard failure == nil, let index = parameterAtOffset[gradient - base] else { return }
-        do { try addLast(parameter: index, gradients: base) } catch { failure = error }
+        do {
+            try addLast(parameter: index, gradients: base)
+            try progressReductions()
+        } catch { failure = error }
+    }
+
+    /// Polls the oldest reduction still in flight (one MPI_Test moves all of them on) and drops those done.
+    private func progressReductions() throws {
+        while let oldest = inFlight.first, try oldest.progress() { inFlight.removeFirst() }
     }
 
     /// Adds what the last micro-batch's backward pass did not report (parameters it never used), waits
@@ -140,12 +155,16 @@ final class GradientReducer {
         buckets[bucket].parametersLeft -= 1
         guard buckets[bucket].parametersLeft == 0 else { return }
         let range = buckets[bucket].range
-        buckets[bucket].reduction =
+        let reduction =
             deterministic
             ? try collective.startSum(
                 UnsafeMutableBufferPointer(start: fixedSum + range.lowerBound, count: range.count))
             : try collective.startSum(
                 UnsafeMutableBufferPointer(start: floatSum + range.lowerBound, count: range.count))
+        buckets[bucket].reduction = reduction
+        inFlight.append(reduction)
+        started.count += 1
+        started.bytes += range.count * (deterministic ? MemoryLayout<Int64>.size : MemoryLayout<Float>.size)
     }
 
     private func accumulate(_ gradients: UnsafePointer<Float>, _ range: Range<Int>) throws {
