@@ -5,10 +5,11 @@ import Model
 /// Sums the gradients of a step's micro-batches on this rank and averages them over all micro-batches
 /// of the global minibatch, across ranks. The one place where gradients are combined.
 ///
-/// The active parameters are grouped into buckets of about `bucketValues` values, in layout order.
-/// During the backward pass of a rank's last micro-batch, a bucket's allreduce starts (non-blocking)
-/// as soon as every parameter in it has its final gradient, so communication overlaps the rest of the
-/// backward pass; `finish` waits for all of them.
+/// The active parameters are laid into buckets of `bucketValues` values, in layout order (small tensors
+/// share a bucket, large ones are split). During the backward pass of a rank's last micro-batch, a
+/// bucket's allreduce starts (non-blocking, out of place) as soon as every parameter in it has its final
+/// gradient, and the reductions in flight are polled after each layer, so communication overlaps the
+/// rest of the backward pass; `finish` waits for all of them.
 ///
 /// In deterministic mode each micro-batch's gradient is rounded to fixed point (an integer multiple
 /// of 2^-40) and summed as 64-bit integers, locally and through the allreduce. Integer addition is
@@ -30,7 +31,7 @@ final class GradientReducer {
     /// Gradient values reduced in the current step.
     private(set) var count = 0
     private var parameters: [Parameter] = []
-    private var bucketOfParameter: [Int] = []
+    private var bucketsOfParameter: [Range<Int>] = []
     private var buckets: [(range: Range<Int>, parametersLeft: Int, reduction: PendingSum?)] = []
     /// Bucket allreduces started, and the bytes they summed, since the reducer was made.
     private(set) var started = (count: 0, bytes: 0)
@@ -83,16 +84,31 @@ final class GradientReducer {
         addedInLastMicrobatch = Array(repeating: false, count: parameters.count)
         buckets = []
         inFlight = []
-        bucketOfParameter = []
-        for parameter in parameters {
-            if let last = buckets.last, last.range.count + parameter.count <= bucketValues {
-                buckets[buckets.count - 1].range = last.range.lowerBound..<(parameter.offset + parameter.count)
-                buckets[buckets.count - 1].parametersLeft += 1
+        bucketsOfParameter = parameters.map(addToBuckets)
+    }
+
+    /// Lays `parameter`'s values into buckets of `bucketValues` values: the last bucket's room first (small
+    /// tensors share a bucket), then new ones (a large tensor is split, so no single reduction dwarfs the
+    /// others). Returns the buckets it touches.
+    private func addToBuckets(_ parameter: Parameter) -> Range<Int> {
+        var offset = parameter.offset
+        let end = parameter.offset + parameter.count
+        var first: Int?
+        repeat {
+            let last = buckets.count - 1
+            if last >= 0, buckets[last].range.count < bucketValues, buckets[last].range.upperBound == offset {
+                let piece = min(bucketValues - buckets[last].range.count, end - offset)
+                buckets[last].range = buckets[last].range.lowerBound..<(offset + piece)
+                buckets[last].parametersLeft += 1
+                offset += piece
             } else {
-                buckets.append((parameter.offset..<(parameter.offset + parameter.count), 1, nil))
+                let piece = min(bucketValues, end - offset)
+                buckets.append((offset..<(offset + piece), 1, nil))
+                offset += piece
             }
-            bucketOfParameter.append(buckets.count - 1)
-        }
+            first = first ?? buckets.count - 1
+        } while offset < end
+        return first!..<buckets.count
     }
 
     /// Adds a whole micro-batch's gradients (every micro-batch but a rank's last).
@@ -151,9 +167,13 @@ final class GradientReducer {
         addedInLastMicrobatch[index] = true
         let parameter = parameters[index]
         try accumulate(gradients, parameter.offset..<(parameter.offset + parameter.count))
-        let bucket = bucketOfParameter[index]
-        buckets[bucket].parametersLeft -= 1
-        guard buckets[bucket].parametersLeft == 0 else { return }
+        for bucket in bucketsOfParameter[index] {
+            buckets[bucket].parametersLeft -= 1
+            if buckets[bucket].parametersLeft == 0 { try startReduction(bucket) }
+        }
+    }
+
+    private func startReduction(_ bucket: Int) throws {
         let range = buckets[bucket].range
         let reduction =
             deterministic

@@ -84,7 +84,7 @@ struct BenchTrain: ParsableCommand {
                         + "allreduces_per_step=\(formatted(Double(allreduces.count) / Double(steps), 1)) "
                         + "allreduce_algorithm="
                         + Communicator.iallreduceAlgorithm(ranks: world.size, bytes: fullBucketBytes)
-                            .replacingOccurrences(of: " ", with: "_") + " "
+                        .replacingOccurrences(of: " ", with: "_") + " "
                         + "peak_rss_mib=\(perRank.map { formatted($0[0], 1) }.joined(separator: "/")) "
                         + "fresh_allocations_per_step=\(formatted(Double(allocated) / Double(steps), 1))")
             }
