@@ -107,7 +107,9 @@ public enum AtomicFile {
         defer { closedir(stream) }
         var removed: [String] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+            }
             guard name != ".", name != ".." else { continue }
             let path = directory + "/" + name
             var status = stat()
@@ -116,7 +118,9 @@ public enum AtomicFile {
             case S_IFDIR:
                 removed += removeAbandonedTemporaries(under: path)
             case S_IFREG:
-                guard let pid = temporaryOwner(name), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+                guard let pid = temporaryOwner(name), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else {
+                    continue
+                }
                 if unlink(path) == 0 { removed.append(path) }
             default:
                 continue
