@@ -12,7 +12,13 @@ echo '{"checkpoint_ticks": 1, "keep_checkpoints": 2}' >"$work/often.json"
 flags=(--dataset "$emoji" --preset tiny --resolution 8 --minibatch 16 --stabilize-kimg 0.064 --fade-kimg 0.064
        --total-kimg 0.256 --tick-kimg 0.032 --config "$work/often.json")
 train() { OPENBLAS_NUM_THREADS=1 "$progan" train "${flags[@]}" --out "$@"; }
-temporaries() { find "$1" -name '.*.tmp'; }
+temporaries() { find "$1" -name '.*.tmp' 2>/dev/null; }
+# What the killed run was doing, as far as its files tell.
+phase() {
+    if [[ ! -e $1/dataset-8.pgds ]]; then echo "preparing the folder"
+    elif [[ ! -e $1/checkpoints/final.ckpt ]]; then echo "training"
+    else echo "finished"; fi
+}
 
 started=$(date +%s%N)
 train "$work/reference" >"$work/reference.log" 2>&1 ||
@@ -32,6 +38,7 @@ for kill in $(seq 1 20); do
     kill -9 "$victim" 2>/dev/null
     wait "$victim" 2>/dev/null
     victim=
+    doing=$(phase "$run")
     left=$(temporaries "$run" | sed "s|^$run/||" | tr '\n' ' ')
     [[ -n $left ]] && left_temporaries=$((left_temporaries + 1))
     checkpoints=$(find "$run/checkpoints" -maxdepth 1 -name 'step-*.ckpt' 2>/dev/null | wc -l)
@@ -43,7 +50,7 @@ for kill in $(seq 1 20); do
     fi
     cmp "$work/reference/checkpoints/final.ckpt" "$run/checkpoints/final.ckpt" ||
         fail "kill $kill at $delay_ms ms: the final checkpoint differs from the uninterrupted run's"
-    echo "kill $kill at $delay_ms ms: $checkpoints step checkpoints, left ${left:-no temporary files};" \
+    echo "kill $kill at $delay_ms ms ($doing): $checkpoints step checkpoints, left ${left:-no temporary files};" \
         "resumed, final checkpoint identical"
 done
 ((left_temporaries > 0)) || fail "no kill landed in the middle of a write; the check exercised nothing"
