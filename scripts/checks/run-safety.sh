@@ -96,6 +96,15 @@ unopenable_kept() {
     [[ -d $work/run/checkpoints/step-999999999.ckpt && $before == "$(fingerprint "$work/run")" ]] ||
         fail "a run that could not resume changed the run directory"
     rmdir "$work/run/checkpoints/step-999999999.ckpt"
+    # Unreadable for a permission error (root reads anything: as root, the run goes to an unprivileged user).
+    cp -a "$work/run" "$work/denied"
+    chmod 000 "$(find "$work/denied/checkpoints" -maxdepth 1 -name 'step-*.ckpt' | sort | tail -1)"
+    if ((EUID == 0)); then chown -R 65534:65534 "$work/denied"; fi
+    before=$(fingerprint "$work/denied")
+    expect_error "--resume auto, newest checkpoint unreadable" "cannot open: Permission denied" \
+        "${unprivileged[@]}" env OPENBLAS_NUM_THREADS=1 "$progan" train "${flags[@]}" --out "$work/denied" \
+        --total-kimg 0.64
+    [[ $before == "$(fingerprint "$work/denied")" ]] || fail "a run that could not resume changed the run directory"
 }
 
 # A truncated newest checkpoint is moved aside, reported on stderr, and the one before it resumed.
