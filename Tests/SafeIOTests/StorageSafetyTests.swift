@@ -14,12 +14,13 @@ final class StorageSafetyTests: TemporaryDirectoryTestCase {
     }
 
     func testASecondLockOnTheDirectoryFailsNamingTheHolder() throws {
-        let first = try DirectoryLock(directory: directory.path)
+        var first: DirectoryLock? = try DirectoryLock(directory: directory.path)
         XCTAssertThrowsError(try DirectoryLock(directory: directory.path)) { error in
             XCTAssert("\(error)".contains("in use by host "), "\(error)")
             XCTAssert("\(error)".contains("pid \(getpid())"), "\(error)")
         }
-        withExtendedLifetime(first) {}
+        XCTAssertNotNil(first)
+        first = nil
         XCTAssertNoThrow(try DirectoryLock(directory: directory.path), "the lock must be free once released")
     }
 
