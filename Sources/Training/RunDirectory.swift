@@ -36,11 +36,25 @@ public struct RunDirectory {
 
     /// Makes the directory this process's alone for as long as the returned lock lives (a second run on
     /// it fails at once, naming the host and PID of the first), then removes the temporary files of
-    /// writers that were killed mid-write; returns the lock and what was removed.
-    public func takeOwnership() throws -> (lock: DirectoryLock, removedTemporaries: [String]) {
+    /// writers that were killed mid-write; returns the lock, what was removed, and whether the directory
+    /// is new (see `removeIfUnused`).
+    public func takeOwnership() throws -> (lock: DirectoryLock, removedTemporaries: [String], created: Bool) {
+        let created = access(path, F_OK) != 0
         try createDirectory(path)
         let lock = try DirectoryLock(directory: path)
-        return (lock, AtomicFile.removeAbandonedTemporaries(under: path))
+        return (lock, AtomicFile.removeAbandonedTemporaries(under: path), created)
+    }
+
+    /// Removes a directory that holds nothing but the lock and empty folders: what a run that failed
+    /// before its first write leaves of a directory it created.
+    public func removeIfUnused() {
+        guard let entries = FileManager.default.enumerator(atPath: path) else { return }
+        for case let entry as String in entries where entry != ".lock" {
+            let type =
+                try? FileManager.default.attributesOfItem(atPath: path + "/" + entry)[.type] as? FileAttributeType
+            guard type == .typeDirectory else { return }
+        }
+        try? FileManager.default.removeItem(atPath: path)
     }
 
     /// The step of a checkpoint file name, `step-NNNNNNNNN.ckpt` (nine digits or more), nil for any other name.

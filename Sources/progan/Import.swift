@@ -46,7 +46,7 @@ struct Import: ParsableCommand {
             }
             let checkpoint = try ModelExchange.checkpoint(from: file, path: model, training: try options.resolved())
             let directory = RunDirectory(out)
-            let (lock, _) = try directory.takeOwnership()
+            let (lock, _, _) = try directory.takeOwnership()
             defer { withExtendedLifetime(lock) {} }
             guard directory.stepCheckpoints().isEmpty else {
                 throw FileError(

@@ -46,7 +46,12 @@ struct Train: ParsableCommand {
         let directory = RunDirectory(out)
         let config: TrainingConfig
         // Rank 0 owns the run directory before it writes anything into it, until the process ends.
-        var ownership: DirectoryLock?
+        var ownership: (lock: DirectoryLock, created: Bool)?
+        // A run that fails before its first write leaves no directory it created.
+        func end(_ error: Error) -> Never {
+            if ownership?.created == true { directory.removeIfUnused() }
+            world.endJob(error)
+        }
         do {
             config = try options.resolved(flags.overrides)
             try config.validate(worldSize: world.size)
@@ -54,7 +59,7 @@ struct Train: ParsableCommand {
             try agreeThatAllRanksStart(nil, world: world)
         } catch {
             try? agreeThatAllRanksStart(error, world: world)
-            world.endJob(error)
+            end(error)
         }
         do {
             // OpenBLAS splits some products differently with more threads, which changes the rounding:
@@ -85,20 +90,20 @@ struct Train: ParsableCommand {
             ).run()
             try world.finalize()
         } catch {
-            world.endJob(error)
+            end(error)
         }
-        withExtendedLifetime(ownership) {}
+        withExtendedLifetime(ownership?.lock) {}
     }
 
     /// Locks the run directory and removes what writers killed mid-write left in it, saying so.
-    private func takeOwnership(_ directory: RunDirectory) throws -> DirectoryLock {
-        let (lock, removed) = try directory.takeOwnership()
+    private func takeOwnership(_ directory: RunDirectory) throws -> (lock: DirectoryLock, created: Bool) {
+        let (lock, removed, created) = try directory.takeOwnership()
         if !removed.isEmpty {
             warn(
                 "removed \(removed.count) temporary file\(removed.count == 1 ? "" : "s") left by an interrupted run: "
                     + removed.map { String($0.dropFirst(directory.path.count + 1)) }.joined(separator: ", "))
         }
-        return lock
+        return (lock, created)
     }
 
     /// Settles the configuration check on every rank before any other communication. When every rank
