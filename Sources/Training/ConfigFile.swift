@@ -21,7 +21,7 @@ extension TrainingConfig: Codable {
 extension TrainingRecipe: Codable {
     enum CodingKeys: String, CodingKey {
         case network, schedule, loss, adam, ema, resetOptimizerOnGrowth, mirror, seed, deterministic, microbatch,
-            skipNonFiniteSteps, bucketValues
+            minibatchPerRank, skipNonFiniteSteps, bucketValues
     }
 
     public init(from decoder: Decoder) throws {
@@ -36,6 +36,8 @@ extension TrainingRecipe: Codable {
         seed = try container.decode(UInt64.self, forKey: .seed)
         deterministic = try container.decode(Bool.self, forKey: .deterministic)
         microbatch = try container.decodeIfPresent(Int.self, forKey: .microbatch)
+        // Written since per-rank minibatches exist; earlier files meant global ones.
+        minibatchPerRank = try container.decodeIfPresent(Bool.self, forKey: .minibatchPerRank) ?? false
         skipNonFiniteSteps = try container.decode(Bool.self, forKey: .skipNonFiniteSteps)
         bucketValues = try container.decode(Int.self, forKey: .bucketValues)
     }
@@ -52,6 +54,7 @@ extension TrainingRecipe: Codable {
         try container.encode(seed, forKey: .seed)
         try container.encode(deterministic, forKey: .deterministic)
         try container.encode(microbatch, forKey: .microbatch)
+        try container.encode(minibatchPerRank, forKey: .minibatchPerRank)
         try container.encode(skipNonFiniteSteps, forKey: .skipNonFiniteSteps)
         try container.encode(bucketValues, forKey: .bucketValues)
     }

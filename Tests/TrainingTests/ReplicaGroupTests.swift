@@ -86,6 +86,7 @@ private struct Leader: Collective {
     func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
     func sum(_ values: inout [Double]) throws {}
+    func max(_ values: inout [Int64]) throws {}
     func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { fatalError("not used") }
     func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { fatalError("not used") }
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws { wire.messages.append(Array(bytes)) }
@@ -105,6 +106,7 @@ private struct Follower: Collective {
     func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
     func sum(_ values: inout [Double]) throws {}
+    func max(_ values: inout [Int64]) throws {}
     func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { fatalError("not used") }
     func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { fatalError("not used") }
     private func next() -> [UInt8] { wire.messages.removeFirst() }
