@@ -16,6 +16,7 @@ struct Plan: ParsableCommand {
             """)
 
     @OptionGroup var options: ConfigOptions
+    @OptionGroup(title: "Training settings (as for train)") var flags: TrainingFlags
     @Option(help: "MPI ranks (default: the best layout's, or 1).") var ranks: Int?
     @Option(help: "Threads per rank (default: the best layout's, or 1).") var threads: Int?
     @Option(help: "Cores of one machine to plan for.") var cores: Int?
@@ -31,7 +32,7 @@ struct Plan: ParsableCommand {
 
     func run() throws {
         do {
-            let config = try options.resolved()
+            let config = try options.resolved(flags.overrides)
             try config.validate()
             guard networkGbps > 0, networkGbps.isFinite, latencyMicroseconds >= 0, latencyMicroseconds.isFinite else {
                 throw ConfigError(message: "--network-gbps must be positive and --latency-us not negative")
