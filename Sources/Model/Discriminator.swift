@@ -81,7 +81,8 @@ public struct Discriminator: GrowingNetwork {
             // Both take the whole batch as one group when it is smaller than the group size (official
             // networks.py: group_size = min(group_size, N)), so a micro-batch of 2 still trains.
             let group = min(config.mbstdGroupSize, n)
-            features = minibatchStddev(features, groupSize: group, grouping: config.arch == .pgp ? .strided : .consecutive)
+            features = minibatchStddev(
+                features, groupSize: group, grouping: config.arch == .pgp ? .strided : .consecutive)
         }
         features = finalConv.activated(features, weights)
         switch head {

@@ -88,7 +88,8 @@ final class GradientReducer {
                 buckets[buckets.count - 1].range = last.range.lowerBound..<(parameter.offset + parameter.count)
                 buckets[buckets.count - 1].parametersLeft += 1
             } else {
-                buckets.append(Bucket(range: parameter.offset..<(parameter.offset + parameter.count), parametersLeft: 1))
+                buckets.append(
+                    Bucket(range: parameter.offset..<(parameter.offset + parameter.count), parametersLeft: 1))
             }
             bucketOfParameter.append(buckets.count - 1)
         }

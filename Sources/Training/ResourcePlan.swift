@@ -24,7 +24,10 @@ public struct NetworkCosts: Sendable {
         discriminatorParameters = discriminator.layout.count
         activeCounts = Dictionary(
             uniqueKeysWithValues: network.resolutions.map {
-                ($0, (generator.activeParameterCount(resolution: $0), discriminator.activeParameterCount(resolution: $0)))
+                (
+                    $0,
+                    (generator.activeParameterCount(resolution: $0), discriminator.activeParameterCount(resolution: $0))
+                )
             })
         layers = (generator.layout.parameters + discriminator.layout.parameters).compactMap { parameter in
             // Names read "g.16x16.conv0.weight": the block's resolution is the second part.
@@ -78,15 +81,18 @@ public struct MemoryEstimate: Sendable {
     /// Tensors a micro-batch's D and G steps keep for their backward passes (the gradient penalty's
     /// double backward included).
     public let activations: Double
-    /// The largest convolution's patch matrix, and the process itself (runtime, MPI, BLAS).
+    /// The run-time scaled copies of the active weights and their gradients that each forward pass
+    /// keeps, the largest convolution's patch matrix, and the process itself (runtime, MPI, BLAS).
     public let workspace: Double
 
     public var total: Double { weights + optimizer + reducer + activations + workspace }
 
-    /// Values a micro-batch keeps per layer output over a whole step, fitted to `bench train`'s peak
-    /// resident set (see the README's scaling section): D runs on reals, fakes and the penalty's
-    /// interpolation, each with its backward graph, and G's step runs G and D again.
-    static let keptPerOutput = 14.0
+    /// Values kept per layer output and image over a step, and copies of each active weight kept in
+    /// the step's graphs: fitted to `bench train`'s peak resident set at the `cpu` widths (32x32) and at
+    /// the `paper` widths (4x4, 8x8, 16x16), which they match within 5%; higher resolutions are
+    /// extrapolated.
+    static let keptPerOutput = 2.0
+    static let weightCopies = 3.5
     /// Resident memory of the process before any network: runtime, OpenMPI and OpenBLAS.
     static let processBytes = 48.0 * 1_048_576
 }
@@ -102,7 +108,8 @@ extension TrainingConfig {
             weights: 4 * (4 * g + 2 * d), optimizer: 8 * (g + d),
             reducer: Double(max(active.generator, active.discriminator)) * (recipe.deterministic ? 16 : 4),
             activations: 4 * images * MemoryEstimate.keptPerOutput * costs.activations(at: layout.resolution),
-            workspace: 4 * images * costs.largestPatches(at: layout.resolution) + MemoryEstimate.processBytes)
+            workspace: 4 * images * costs.largestPatches(at: layout.resolution) + MemoryEstimate.processBytes
+                + 4 * MemoryEstimate.weightCopies * Double(active.generator + active.discriminator))
     }
 
     /// The log's one note about ranks without work: which phases leave how many of `ranks` idle.

@@ -23,7 +23,8 @@ struct LayoutReport {
         case let (ranks?, threads?, _):
             layout = Layout(ranks: ranks, threads: threads)
         case let (ranks?, nil, machine?):
-            layout = Layout(ranks: ranks, threads: max(1, machine.coresPerNode / ((ranks + machine.nodes - 1) / machine.nodes)))
+            layout = Layout(
+                ranks: ranks, threads: max(1, machine.coresPerNode / ((ranks + machine.nodes - 1) / machine.nodes)))
         case let (nil, threads?, machine?):
             layout = Layout(ranks: max(1, machine.coresPerNode / threads) * machine.nodes, threads: threads)
         case (nil, nil, _?):
@@ -50,18 +51,22 @@ struct LayoutReport {
             }
         }
         func distance(_ layout: Layout) -> Double {
-            abs(log2(Double(layout.ranks) / Double(wanted.ranks))) + abs(log2(Double(layout.threads) / Double(wanted.threads)))
+            abs(log2(Double(layout.ranks) / Double(wanted.ranks)))
+                + abs(log2(Double(layout.threads) / Double(wanted.threads)))
         }
-        return Array(layouts.sorted { (distance($0), -$0.ranks * $0.threads) < (distance($1), -$1.ranks * $1.threads) }.prefix(3))
+        return Array(
+            layouts.sorted { (distance($0), -$0.ranks * $0.threads) < (distance($1), -$1.ranks * $1.threads) }.prefix(3)
+        )
     }
 
     func lines(title: String = "") -> [String] {
         let costs = model.costs
         let phases = (try? config.phaseLayouts(ranks: layout.ranks)) ?? []
         let cores = layout.ranks * layout.threads
-        let machineText = machine.map {
-            " on \($0.nodes > 1 ? "\($0.nodes) nodes x \($0.coresPerNode)" : "\($0.coresPerNode)") cores"
-        } ?? ""
+        let machineText =
+            machine.map {
+                " on \($0.nodes > 1 ? "\($0.nodes) nodes x \($0.coresPerNode)" : "\($0.coresPerNode)") cores"
+            } ?? ""
         var lines = [
             "plan\(title): \(layout.ranks) rank\(layout.ranks == 1 ? "" : "s") x \(layout.threads) "
                 + "thread\(layout.threads == 1 ? "" : "s") (\(cores) cores)\(machineText), "

@@ -16,9 +16,10 @@ struct Machine: Equatable {
             throw ConfigError(message: "\(path): cannot be read")
         }
         var slots: [Int] = []
-        for (number, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-            .enumerated()
-        {
+        for (number, line) in String(decoding: data, as: UTF8.self).split(
+            separator: "\n", omittingEmptySubsequences: false
+        )
+        .enumerated() {
             let fields = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0]
                 .split(whereSeparator: \.isWhitespace)
             guard !fields.isEmpty else { continue }
@@ -82,7 +83,8 @@ struct CostModel {
         var seconds = 0.0
         for values in [active.generator, active.discriminator] {
             let buckets = Double((values + config.bucketValues - 1) / config.bucketValues)
-            seconds += 2 * (p - 1) / p * Double(values) * bytesPerValue / bytesPerSecond + buckets * 2 * (p - 1) * latency
+            seconds +=
+                2 * (p - 1) / p * Double(values) * bytesPerValue / bytesPerSecond + buckets * 2 * (p - 1) * latency
             if config.deterministic { seconds += buckets * log2(p).rounded(.up) * 2 * latency }
         }
         return seconds
@@ -116,7 +118,8 @@ struct CostModel {
     func runSeconds(_ layout: Layout) throws -> Double {
         try imagesByResolution.reduce(0) { sum, phase in
             let phaseLayout = try config.phaseLayout(at: phase.resolution, ranks: layout.ranks)
-            return sum + phase.images / Double(phaseLayout.minibatch) * stepSeconds(phaseLayout, threads: layout.threads)
+            return sum + phase.images / Double(phaseLayout.minibatch)
+                * stepSeconds(phaseLayout, threads: layout.threads)
         }
     }
 }

@@ -47,7 +47,8 @@ struct Plan: ParsableCommand {
             let model = CostModel(
                 config: config, costs: NetworkCosts(config.network), gbps: networkGbps,
                 latency: latencyMicroseconds * 1e-6, measured: try timings.map(readTimings) ?? [:])
-            let report = try LayoutReport(config: config, model: model, machine: machine, ranks: ranks, threads: threads)
+            let report = try LayoutReport(
+                config: config, model: model, machine: machine, ranks: ranks, threads: threads)
             if layoutOnly {
                 print("\(report.layout.ranks) \(report.layout.threads)")
             } else {

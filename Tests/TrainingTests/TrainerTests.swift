@@ -134,7 +134,9 @@ final class TrainerTests: XCTestCase {
             var source = minibatchSource(dataset: dataset)
             // Two epochs of the 12-image dataset, one global minibatch each.
             let batches = [0, 12].map { position in
-                (0..<size).flatMap { rank in layout.samples(rank: rank).joined().map { source.datasetIndex(position + $0) } }
+                (0..<size).flatMap { rank in
+                    layout.samples(rank: rank).joined().map { source.datasetIndex(position + $0) }
+                }
             }
             for batch in batches { XCTAssertEqual(batch.sorted(), Array(0..<dataset.count), "\(size) ranks") }
             batchesBySize.append(batches)
