@@ -40,12 +40,12 @@ extension TrainingConfig {
     /// The global minibatch at `resolution`: the schedule's, or with `minibatch_per_rank` the schedule's
     /// times the ranks.
     public func globalMinibatch(at resolution: Int, ranks: Int) -> Int {
-        recipe.schedule.minibatch(at: resolution) * (recipe.minibatchPerRank ? ranks : 1)
+        recipe.schedule.minibatch(at: resolution) * (recipe.minibatchPerRank == true ? ranks : 1)
     }
 
     /// The schedule with global minibatches for `ranks` ranks (the recipe's own unless `minibatch_per_rank`).
     public func globalSchedule(ranks: Int) -> ScheduleConfig {
-        guard recipe.minibatchPerRank else { return recipe.schedule }
+        guard recipe.minibatchPerRank == true else { return recipe.schedule }
         var schedule = recipe.schedule
         schedule.minibatch = schedule.minibatch.mapValues { $0 * ranks }
         schedule.minibatchDefault *= ranks
