@@ -72,7 +72,8 @@ else
     launch+=(--map-by "slot:PE=$threads" --bind-to core)
 fi
 # The engine's thread pool takes --threads where the build has it; BLAS follows OPENBLAS_NUM_THREADS.
-.build/release/progan train --help | grep -q -- '--threads' && args+=(--threads "$threads")
+train_help=$(.build/release/progan train --help)
+[[ $train_help == *--threads* ]] && args+=(--threads "$threads")
 if given --dry-run; then
     echo "scripts/train.sh: $ranks ranks x $threads threads for ${hostfile:-$cores cores}: ${launch[*]} .build/release/progan train ${args[*]}"
     # What each rank would see under mpirun, without starting MPI.

@@ -47,6 +47,8 @@ done
 
 expect_error "more cores than there are" "nearest valid layouts: 2x4" "$progan" plan --cores 8 --ranks 3 --threads 4
 expect_error "ranks that never work" "at 4x4, the phase with the most micro-batches (4)" "$progan" plan --ranks 8
+expect_error "train.sh with too many cores per rank" "nearest valid layouts" \
+    env PROGAN_CORES=8 RANKS=3 THREADS=4 scripts/train.sh --dry-run --out "$work/dry"
 expect_error "an unreadable hostfile" "$work/none: cannot be read" "$progan" plan --hostfile "$work/none"
 "$progan" plan --preset paper --cores 512 | grep -q "^layout: " || fail "paper on 512 cores"
 "$progan" plan --preset paper-8 --hostfile hostfiles/cluster.example | grep -q "^layout: " || fail "paper-8 on the example cluster"
