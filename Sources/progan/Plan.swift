@@ -22,10 +22,14 @@ struct Plan: ParsableCommand {
     @Option(help: "Cores of one machine to plan for.") var cores: Int?
     @Option(help: ArgumentHelp("An OpenMPI hostfile: its hosts and slots are the machine.", valueName: "file"))
     var hostfile: String?
-    @Option(name: .customLong("network-gbps"), help: "Network bandwidth per rank in Gb/s, for the cost model.")
-    var networkGbps = 25.0
-    @Option(name: .customLong("latency-us"), help: "Network latency in microseconds, for the cost model.")
-    var latencyMicroseconds = 2.0
+    @Option(
+        name: .customLong("network-gbps"),
+        help: "Bandwidth between ranks in Gb/s, for the cost model (default: 25 across nodes, 80 within one).")
+    var networkGbps: Double?
+    @Option(
+        name: .customLong("latency-us"),
+        help: "Latency between ranks in microseconds, for the cost model (default: 2 across nodes, 0.5 within one).")
+    var latencyMicroseconds: Double?
     @Option(help: ArgumentHelp("`progan bench train` output lines: measured compute per image.", valueName: "file"))
     var timings: String?
     @Flag(help: "Print only the chosen layout, as RANKS THREADS (for scripts).") var layoutOnly = false
@@ -34,7 +38,12 @@ struct Plan: ParsableCommand {
         do {
             let config = try options.resolved(flags.overrides)
             try config.validate()
-            guard networkGbps > 0, networkGbps.isFinite, latencyMicroseconds >= 0, latencyMicroseconds.isFinite else {
+            var machine = try hostfile.map { try Machine.read(hostfile: $0) }
+            if machine == nil, let cores { machine = Machine(nodes: 1, coresPerNode: cores) }
+            // One node's ranks talk through shared memory.
+            let oneNode = (machine?.nodes ?? 1) == 1
+            let gbps = networkGbps ?? (oneNode ? 80 : 25), latency = latencyMicroseconds ?? (oneNode ? 0.5 : 2)
+            guard gbps > 0, gbps.isFinite, latency >= 0, latency.isFinite else {
                 throw ConfigError(message: "--network-gbps must be positive and --latency-us not negative")
             }
             for (flag, value) in [("--ranks", ranks), ("--threads", threads), ("--cores", cores)] {
@@ -42,11 +51,9 @@ struct Plan: ParsableCommand {
                     throw ConfigError(message: "\(flag) \(value) must be from 1 to 1048576")
                 }
             }
-            var machine = try hostfile.map { try Machine.read(hostfile: $0) }
-            if machine == nil, let cores { machine = Machine(nodes: 1, coresPerNode: cores) }
             let model = CostModel(
-                config: config, costs: NetworkCosts(config.network), gbps: networkGbps,
-                latency: latencyMicroseconds * 1e-6, measured: try timings.map(readTimings) ?? [:])
+                config: config, costs: NetworkCosts(config.network), gbps: gbps, latency: latency * 1e-6,
+                measured: try timings.map(readTimings) ?? [:])
             let report = try LayoutReport(
                 config: config, model: model, machine: machine, ranks: ranks, threads: threads)
             if layoutOnly {
@@ -87,6 +94,7 @@ struct Plan: ParsableCommand {
     /// Compute per step on one core at each resolution beside the modelled communication, and the
     /// projected efficiency of 8, 64 and 512 ranks (one thread each) against one.
     private func costGrowthLines(_ model: CostModel) -> [String] {
+        let (networkGbps, latencyMicroseconds) = (model.gbps, model.latency * 1e6)
         let counts = [8, 64, 512]
         var lines = [
             "",
