@@ -75,7 +75,9 @@ fi
 train_help=$(.build/release/progan train --help)
 [[ $train_help == *--threads* ]] && args+=(--threads "$threads")
 if given --dry-run; then
-    echo "scripts/train.sh: $ranks ranks x $threads threads for ${hostfile:-$cores cores}: ${launch[*]} .build/release/progan train ${args[*]}"
+    run_args=()
+    for arg in "${args[@]}"; do [[ $arg == --dry-run ]] || run_args+=("$arg"); done
+    echo "scripts/train.sh: $ranks ranks x $threads threads for ${hostfile:-$cores cores}: ${launch[*]} .build/release/progan train ${run_args[*]}"
     # What each rank would see under mpirun, without starting MPI.
     OMPI_COMM_WORLD_SIZE=$ranks OMPI_COMM_WORLD_RANK=0 OPENBLAS_NUM_THREADS=$threads \
         exec .build/release/progan train "${args[@]}"
