@@ -34,9 +34,15 @@ struct Train: ParsableCommand {
                 + "PATH: from that checkpoint; none: start afresh.", valueName: "auto|PATH|none"))
     var resume = ResumeChoice.auto
 
+    @Flag(
+        name: .customLong("dry-run"),
+        help: "Print the plan for the ranks mpirun starts (the same as `progan plan`) and exit without training.")
+    var dryRun = false
+
     func validate() throws { try checkOutputPath(out, "--out") }
 
     func run() throws {
+        if dryRun { return printPlan() }
         let world = joinWorld()
         let isLeader = world.rank == 0
         let console = Console.standardOutput()
@@ -84,6 +90,7 @@ struct Train: ParsableCommand {
                 "\(world.size) rank\(world.size == 1 ? "" : "s"); G \(trainer.replica.generatorWeights.count) and "
                     + "D \(trainer.replica.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)"
                     + (config.deterministic ? "; deterministic" : ""))
+            if let note = try config.idleRanksNote(ranks: world.size) { report(note) }
             pgstop_install()
             try TrainingRun(
                 trainer: trainer, group: group, directory: directory, console: console,
@@ -105,6 +112,25 @@ struct Train: ParsableCommand {
                     + removed.map { String($0.dropFirst(directory.path.count + 1)) }.joined(separator: ", "))
         }
         return (lock, created)
+    }
+
+    /// The plan for this configuration on the job's ranks, from rank 0 only; MPI is not started, so
+    /// the world size comes from OpenMPI's environment.
+    private func printPlan() {
+        let environment = ProcessInfo.processInfo.environment
+        guard (environment["OMPI_COMM_WORLD_RANK"].flatMap { Int($0) } ?? 0) == 0 else { return }
+        let ranks = environment["OMPI_COMM_WORLD_SIZE"].flatMap { Int($0) } ?? 1
+        let threads = environment["OPENBLAS_NUM_THREADS"].flatMap { Int($0) } ?? 1
+        do {
+            let config = try options.resolved(flags.overrides)
+            try config.validate(worldSize: ranks)
+            let model = CostModel(
+                config: config, costs: NetworkCosts(config.network), gbps: 25, latency: 2e-6, measured: [:])
+            let report = try LayoutReport(config: config, model: model, machine: nil, ranks: ranks, threads: threads)
+            report.lines(title: " (dry run)").forEach { print($0) }
+        } catch {
+            fail(error)
+        }
     }
 
     /// Settles the configuration check on every rank before any other communication. When every rank

@@ -69,6 +69,7 @@ private final class ReductionRecorder: Collective {
     func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
     func sum(_ values: inout [Double]) throws {}
+    func max(_ values: inout [Int64]) throws {}
     func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { record(values) }
     func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { record(values) }
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
