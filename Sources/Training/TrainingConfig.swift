@@ -29,12 +29,6 @@ public struct TrainingConfig: Equatable, Sendable {
         set { run[keyPath: path] = newValue }
     }
 
-    /// Images per forward/backward pass for a rank's share of `perRank` images.
-    public func microbatchSize(perRank: Int) -> Int {
-        if let microbatch = recipe.microbatch { return microbatch }
-        return recipe.deterministic ? recipe.network.mbstdGroupSize : perRank
-    }
-
     public var totalImages: Int { wholeImages(kimg: run.totalKimg) }
 }
 
@@ -55,13 +49,17 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     /// Random horizontal flips of real images.
     public var mirror = true
     public var seed: UInt64 = 1000
-    /// Reduce gradients exactly (fixed point), so that a run gives the same bits on any number of ranks
-    /// that divides its minibatches.
+    /// Reduce gradients exactly (fixed point), so that a run gives the same bits on any number of ranks.
     public var deterministic = true
-    /// Images per forward/backward pass. Deterministic runs need a size that does not depend on the
-    /// number of ranks; nil means the minibatch-stddev group size there, and each rank's whole share
-    /// of the minibatch otherwise.
+    /// Images per forward/backward pass (at most the minibatch). Deterministic runs need a size that does
+    /// not depend on the number of ranks; nil means the minibatch-stddev group size there, and about each
+    /// rank's share of the minibatch otherwise (`microbatchSize(minibatch:ranks:)`).
     @WrittenAsNull public var microbatch: Int?
+    /// Read the schedule's minibatch table per rank: the global minibatch is the table's value times the
+    /// number of ranks (StyleGAN2-ADA's `--batch-gpu` idea, without scaling the learning rate). A run then
+    /// gives different weights on different numbers of ranks. Unset (nil, as in files written before
+    /// it existed) means false.
+    @WrittenAsNull public var minibatchPerRank: Bool?
     /// On a non-finite loss or gradient, skip that update and count it instead of stopping the run.
     public var skipNonFiniteSteps = false
     /// Gradient values per allreduce bucket; buckets start reducing during the backward pass. Part of
@@ -115,39 +113,28 @@ public struct RunSettings: Codable, Equatable, Sendable {
     /// generated and real images and logs it (0: never; it costs about a second per 256 images at 32x32).
     public var swdTicks = 0
     public var swdImages = 256
+    /// Seconds a rank waits in one collective before the job ends with a message naming the ranks that
+    /// did not arrive (a rank stopped, hung or dead). Generous: rank 0 alone writes checkpoints, grids
+    /// and metrics while the others wait.
+    public var collectiveTimeoutSeconds = 600.0
 
     public init() {}
 }
 
 extension TrainingConfig {
-    /// Checks the whole configuration for a run on `worldSize` ranks; the error says which setting is
-    /// wrong and why.
+    /// Checks the whole configuration for a run on `worldSize` ranks, phase by phase; the error says which
+    /// setting is wrong and why (and at which resolution).
     public func validate(worldSize: Int = 1) throws {
         try recipe.validate()
         try run.validate()
         guard worldSize > 0 else { throw ConfigError(message: "world size \(worldSize) must be positive") }
-        for resolution in recipe.network.resolutions {
-            let batch = recipe.schedule.minibatch(at: resolution)
-            guard batch % worldSize == 0 else {
-                throw ConfigError(
-                    message: "minibatch \(batch) at \(resolution)x\(resolution) is not divisible by the "
-                        + "\(worldSize) ranks")
-            }
-            let perRank = batch / worldSize
-            let divisors = [
-                ("the minibatch-stddev group size", recipe.network.mbstdGroupSize),
-                ("the micro-batch size", microbatchSize(perRank: perRank)),
-            ]
-            for (what, size) in divisors where perRank % size != 0 {
-                throw ConfigError(
-                    message: "minibatch \(batch) at \(resolution)x\(resolution) gives \(perRank) images "
-                        + "per rank, not divisible by \(what) \(size)")
-            }
+        _ = try phaseLayouts(ranks: worldSize)
+        if let bytes = estimatedMemory(ranks: worldSize) {
+            try MemoryBudget.require(
+                bytes,
+                for: "training this network (fmap_base, fmap_max, latent_size, resolution, minibatch, "
+                    + "grid_samples, swd_images)")
         }
-        try MemoryEstimate.require(
-            estimatedMemory(worldSize: worldSize),
-            for: "training this network (fmap_base, fmap_max, latent_size, resolution, minibatch, grid_samples, "
-                + "swd_images)")
     }
 }
 
@@ -162,19 +149,14 @@ extension TrainingRecipe {
         try requireRange("ema.beta", ema.beta, 0...0.999999)
         if let halfLife = ema.halfLifeKimg { try requireRange("ema.half_life_kimg", halfLife, 0...ConfigLimits.kimg) }
         if let rampup = ema.rampup { try requireRange("ema.rampup", rampup, 0...1e6) }
-        if let microbatch {
-            try requireRange("microbatch", microbatch, 1...ConfigLimits.batch)
-            guard microbatch % network.mbstdGroupSize == 0 else {
-                throw ConfigError(
-                    message: "microbatch \(microbatch) must be a positive multiple of the minibatch-stddev group "
-                        + "size \(network.mbstdGroupSize)")
-            }
-        }
+        if let microbatch { try requireRange("microbatch", microbatch, 1...ConfigLimits.batch) }
         try requireRange("bucket_values", bucketValues, 1...(1 << 30))
     }
 }
 
 extension RunSettings {
+    public static let longestCollectiveTimeout = 7 * 24 * 3600.0
+
     func validate() throws {
         try requirePositive("total_kimg", totalKimg, atMost: ConfigLimits.kimg)
         try requireRange("tick_kimg", tickKimg, 0.001...ConfigLimits.kimg)
@@ -185,6 +167,11 @@ extension RunSettings {
         try requireRange("swd_ticks", swdTicks, 0...Self.countLimit)
         try requireRange("swd_images", swdImages, 2...ConfigLimits.batch)
         guard swdImages % 2 == 0 else { throw ConfigError(message: "swd_images \(swdImages) must be even") }
+        guard (1...RunSettings.longestCollectiveTimeout).contains(collectiveTimeoutSeconds) else {
+            throw ConfigError(
+                message: "collective_timeout_seconds \(collectiveTimeoutSeconds) must be between 1 and "
+                    + "\(Int(RunSettings.longestCollectiveTimeout)) (a week)")
+        }
     }
 
     /// The most ticks, steps or checkpoints a count setting may name.

@@ -44,6 +44,7 @@ struct Export: ParsableCommand {
     @Option(help: "Fade-in weight of the reference images, 0 to 1 (default: where training stood).") var alpha: Float?
 
     func validate() throws {
+        try checkOutputPath(out, "--out")
         guard (0...Generate.imageLimit).contains(images) else {
             throw ValidationError("--images must be from 0 to \(Generate.imageLimit)")
         }
@@ -89,8 +90,8 @@ struct Export: ParsableCommand {
                 finalResolution: network.resolution)
             let generator: ModelExchange.Net = net == .g ? .g : .gEMA
             // The images also go through D, which keeps about as much again as G.
-            try MemoryEstimate.require(
-                2 * MemoryEstimate.generation(network, resolution: resolution ?? point.resolution, count: images),
+            try MemoryBudget.require(
+                2 * MemoryBudget.generation(network, resolution: resolution ?? point.resolution, count: images),
                 for: "--images \(images)")
             let reference = try ModelExchange.referenceSamples(
                 loaded, path: checkpoint, generator: generator,

@@ -20,6 +20,7 @@ struct Generate: ParsableCommand {
     var grid = false
 
     func validate() throws {
+        try checkOutputPath(out, "--out")
         guard (1...Self.imageLimit).contains(images) else {
             throw ValidationError("--images must be positive, at most \(Self.imageLimit)")
         }
@@ -31,8 +32,8 @@ struct Generate: ParsableCommand {
     func run() throws {
         do {
             let trained = try TrainedGenerator(checkpoint: Checkpoint.read(path: checkpoint), path: checkpoint)
-            try MemoryEstimate.require(
-                MemoryEstimate.generation(
+            try MemoryBudget.require(
+                MemoryBudget.generation(
                     trained.generator.config, resolution: trained.resolution, count: images),
                 for: "--images \(images)")
             try createDirectory(out)

@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Reports
 import SafeIO
+import StopSignal
 import Training
 
 struct Interpolate: ParsableCommand {
@@ -41,10 +42,12 @@ struct Interpolate: ParsableCommand {
             throw ValidationError(
                 "--keyframes must be from 2 and --frames-per-keyframe from 1, both to \(Self.countLimit)")
         }
-        if let size, !(1...MemoryEstimate.pictureSideLimit).contains(size) {
-            throw ValidationError("--size must be from 1 to \(MemoryEstimate.pictureSideLimit)")
+        if let size, !(1...MemoryBudget.pictureSideLimit).contains(size) {
+            throw ValidationError("--size must be from 1 to \(MemoryBudget.pictureSideLimit)")
         }
         guard out != nil || video != nil else { throw ValidationError("give --out, --video or both") }
+        try checkOutputPath(out, "--out")
+        try checkOutputPath(video, "--video")
     }
 
     /// Keyframes, or frames between two: far more than any video holds.
@@ -58,10 +61,12 @@ struct Interpolate: ParsableCommand {
                 throw ValidationError(
                     "--size \(frameSize) is not a multiple of the generator's resolution \(trained.resolution)")
             }
-            try MemoryEstimate.require(
-                MemoryEstimate.generation(trained.generator.config, resolution: trained.resolution, count: 1)
-                    + MemoryEstimate.picture(width: frameSize, height: frameSize),
+            try MemoryBudget.require(
+                MemoryBudget.generation(trained.generator.config, resolution: trained.resolution, count: 1)
+                    + MemoryBudget.picture(width: frameSize, height: frameSize),
                 for: "--size \(frameSize)")
+            // A stop request ends the walk through `fail`, whose exit removes the video's scratch frames.
+            pgstop_install()
             if let out { try createDirectory(out) }
             let animation = try video.map { try Animation(path: $0, framesPerSecond: fps) }
             var random = PhiloxRandom(seed: seed)
@@ -76,6 +81,7 @@ struct Interpolate: ParsableCommand {
                     let picture = imageGrid(image, columns: 1, cellSize: frameSize)
                     if let out { try picture.write(path: String(format: "%@/frame-%04d.png", out, frame)) }
                     try animation?.add(picture)
+                    try stopIfRequested()
                     frame += 1
                 }
             }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImageIO
 import Reports
+import StopSignal
 import Training
 
 struct Timelapse: ParsableCommand {
@@ -29,28 +30,33 @@ struct Timelapse: ParsableCommand {
     var minWidth = 512
 
     func validate() throws {
+        try checkOutputPath(out, "--out")
+        if out == nil { try checkOutputPath(runDirectory, "run-dir") }
         guard fps > 0 else { throw ValidationError("--fps must be positive") }
-        guard (1...MemoryEstimate.pictureSideLimit).contains(minWidth) else {
-            throw ValidationError("--min-width must be from 1 to \(MemoryEstimate.pictureSideLimit)")
+        guard (1...MemoryBudget.pictureSideLimit).contains(minWidth) else {
+            throw ValidationError("--min-width must be from 1 to \(MemoryBudget.pictureSideLimit)")
         }
     }
 
     func run() throws {
         do {
+            // A stop request ends the assembly through `fail`, whose exit removes the scratch frames.
+            pgstop_install()
             let records = try RunRecords(path: runDirectory)
             let path = out ?? "\(records.directory.path)/timelapse.\(Animation.defaultExtension)"
             let animation = try Animation(path: path, framesPerSecond: fps)
             let grids = records.gridPaths()
             let first = try RGBImage.read(path: grids[0])
             let factor = max(1, (minWidth + first.width - 1) / first.width)
-            try MemoryEstimate.require(
-                MemoryEstimate.picture(width: first.width * factor, height: first.height * factor),
+            try MemoryBudget.require(
+                MemoryBudget.picture(width: first.width * factor, height: first.height * factor),
                 for: "--min-width \(minWidth) (frames of \(first.width * factor) pixels wide)")
             // Grids of a run that changed grid_samples on resume differ in size: all take the first one's.
             for grid in grids {
                 try animation.add(
                     resizedNearest(
                         try RGBImage.read(path: grid), width: first.width * factor, height: first.height * factor))
+                try stopIfRequested()
             }
             print("wrote \(path): \(try animation.finish())")
         } catch { fail(error) }

@@ -65,19 +65,19 @@ final class StateRangeTests: XCTestCase {
     }
 
     func testSizesBeyondTheMachineAreRefusedBeforeAllocating() throws {
-        let physical = try XCTUnwrap(MemoryEstimate.physicalBytes)
+        let physical = try XCTUnwrap(MemoryBudget.physicalBytes)
         var config = TrainingConfig.tiny
-        XCTAssertLessThan(config.estimatedMemory(worldSize: 1), physical)
+        XCTAssertLessThan(try XCTUnwrap(config.estimatedMemory(ranks: 1)), physical)
         XCTAssertNoThrow(try config.validate())
         config.network.fmapBase = 1 << 24
         config.network.fmapMax = 1 << 14
-        XCTAssertGreaterThan(config.estimatedMemory(worldSize: 1), physical)
+        XCTAssertGreaterThan(try XCTUnwrap(config.estimatedMemory(ranks: 1)), physical)
         XCTAssertThrowsError(try config.validate()) {
             XCTAssertTrue("\($0)".contains("would need about"), "\($0)")
         }
-        XCTAssertThrowsError(try MemoryEstimate.require(physical * 2, for: "--images 7")) {
+        XCTAssertThrowsError(try MemoryBudget.require(physical * 2, for: "--images 7")) {
             XCTAssertTrue("\($0)".hasPrefix("--images 7 would need about"), "\($0)")
         }
-        XCTAssertNoThrow(try MemoryEstimate.require(physical / 2, for: "half"))
+        XCTAssertNoThrow(try MemoryBudget.require(physical / 2, for: "half"))
     }
 }
