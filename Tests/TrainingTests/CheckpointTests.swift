@@ -101,7 +101,7 @@ final class CheckpointTests: XCTestCase {
 
     /// A checkpoint written before the collective watchdog has no timeout setting: it reads, with the default.
     func testStateWithoutACollectiveTimeoutIsRead() throws {
-        let current = sample().file["state"]!
+        let current = try sample().file["state"]!
         var state = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(current.payload)) as? [String: Any])
         var config = try XCTUnwrap(state["config"] as? [String: Any])
         XCTAssertNotNil(config.removeValue(forKey: "collective_timeout_seconds"))
