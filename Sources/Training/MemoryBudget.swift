@@ -55,6 +55,16 @@ public enum MemoryBudget {
 }
 
 extension TrainingConfig {
+    /// Fails when a run on `ranks` ranks would need more memory on a rank than this machine has: checked
+    /// where a run starts, not by `validate`, since a configuration may be meant for bigger machines.
+    public func requireMemory(ranks: Int) throws {
+        guard let bytes = estimatedMemory(ranks: ranks) else { return }
+        try MemoryBudget.require(
+            bytes,
+            for: "training this network (fmap_base, fmap_max, latent_size, resolution, minibatch, grid_samples, "
+                + "swd_images) on \(ranks) rank\(ranks == 1 ? "" : "s")")
+    }
+
     /// What a run on `ranks` ranks needs on each: its largest phase's `memoryPerRank`, a sample grid and,
     /// when measured, the SWD descriptors. Nil when the phases do not divide among the ranks.
     public func estimatedMemory(ranks: Int) -> Double? {

@@ -129,12 +129,6 @@ extension TrainingConfig {
         try run.validate()
         guard worldSize > 0 else { throw ConfigError(message: "world size \(worldSize) must be positive") }
         _ = try phaseLayouts(ranks: worldSize)
-        if let bytes = estimatedMemory(ranks: worldSize) {
-            try MemoryBudget.require(
-                bytes,
-                for: "training this network (fmap_base, fmap_max, latent_size, resolution, minibatch, "
-                    + "grid_samples, swd_images)")
-        }
     }
 }
 

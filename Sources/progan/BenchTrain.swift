@@ -47,6 +47,7 @@ struct BenchTrain: ParsableCommand {
             if let deterministic { config.deterministic = deterministic }
             if let microbatch { config.microbatch = microbatch }
             try config.validate(worldSize: world.size)
+            try config.requireMemory(ranks: world.size)
             setBLASThreads(threads)
             let prepared = try benchmarkDataset(resolution: config.network.resolution, world: world)
             let trainer = try Trainer(config: config, dataset: prepared, collective: world)

@@ -64,6 +64,7 @@ struct Train: ParsableCommand {
         do {
             config = try options.resolved(flags.overrides)
             try config.validate(worldSize: world.size)
+            try config.requireMemory(ranks: world.size)
             if isLeader { ownership = try takeOwnership(directory) }
             try agreeThatAllRanksStart(nil, world: world)
             world.collectiveTimeout = config.collectiveTimeoutSeconds

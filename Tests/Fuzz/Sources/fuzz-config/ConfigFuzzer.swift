@@ -14,6 +14,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         do {
             let config = try preset.config.overlaid(withJSON: json, source: "fuzz.json")
             try config.validate(worldSize: 1)
+            _ = config.estimatedMemory(ranks: 2)
             let written = try config.encoded()
             let reread = try TrainingConfig.decode(written)
             guard reread == config else { fatalError("config.json does not read back as written: \(config)") }

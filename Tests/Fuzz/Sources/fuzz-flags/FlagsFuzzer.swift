@@ -26,6 +26,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         let settings = try TrainSettings.parse(arguments)
         let config = try settings.options.resolved(settings.flags.overrides)
         try config.validate(worldSize: 1)
+        try config.requireMemory(ranks: 1)
         _ = try config.encoded()
         fuzzVerbose("valid: \(arguments)")
     } catch {
