@@ -7,10 +7,10 @@ import PackageDescription
 //   Reports (HTML report, time-lapse animations) · Interop (networks of a checkpoint as safetensors and back)
 //   Training (losses, EMA, checkpoints, trainer loop, sample grids)
 //   Model (layers, G, D, schedule) · Dataset (prepared image sets) · Metrics (SWD, MS-SSIM)
-//   Distributed (MPI communicator) · ImageIO (PNG) · Engine (tensors, autograd, conv, Adam, RNG)
+//   Distributed (MPI communicator) · ImageIO (PNG, JPEG) · Engine (tensors, autograd, conv, Adam, RNG)
 //   Safetensors · CheckpointFile (the two file formats' containers)
 //   SafeIO (atomic writes, CRC32, bounds-checked byte reader, overflow-checked element count)
-//   MPIShim, PNGShim, StopSignal (C) over CMPI, CPNG, CBLAS (system libraries)
+//   MPIShim, PNGShim, JPEGShim, StopSignal (C) over CMPI, CPNG, CTurboJPEG, CBLAS (system libraries)
 // Tests/<X>Tests test target X (CLITests: progan; Safetensors' are in InteropTests), over test-only helpers:
 //   ImageFixtures (pattern images, image folders) over TestSupport (temporary directories, error assertions)
 //   EngineTesting (naive Double kernels and central differences, the yardsticks of Engine's maths)
@@ -32,12 +32,15 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "MPIShim", dependencies: ["CMPI"]),
+        .systemLibrary(
+            name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .target(name: "PNGShim", dependencies: ["CPNG"]),
+        .target(name: "JPEGShim", dependencies: ["CTurboJPEG"]),
         .target(name: "StopSignal"),
 
         .target(name: "SafeIO"),
         .target(name: "Engine", dependencies: ["CBLAS"], exclude: ["README.md"]),
-        .target(name: "ImageIO", dependencies: ["PNGShim", "SafeIO"]),
+        .target(name: "ImageIO", dependencies: ["PNGShim", "JPEGShim", "SafeIO"]),
         .target(name: "Distributed", dependencies: ["MPIShim"]),
         .target(name: "Dataset", dependencies: ["ImageIO", "SafeIO", "Engine"]),
         .target(name: "Model", dependencies: ["Engine"]),
@@ -77,7 +80,8 @@ let package = Package(
 
         .testTarget(name: "SafeIOTests", dependencies: ["SafeIO", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTesting"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SafeIO", "ImageFixtures", "TestSupport"]),
+        .testTarget(
+            name: "ImageIOTests", dependencies: ["ImageIO", "SafeIO", "CTurboJPEG", "ImageFixtures", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(
             name: "DatasetTests",

@@ -34,7 +34,7 @@ final class PreparationTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(report.levels, [4, 8, 16, 32, 64])
         XCTAssertEqual(report.skipped.map(\.file), ["corrupt.png", "empty.png", "truncated.png"])
         XCTAssertEqual(report.skipped[1].error, .emptyFile(path: folder + "/empty.png"))
-        guard case .notPNG = report.skipped[0].error, case .corrupt = report.skipped[2].error else {
+        guard case .unknownFormat = report.skipped[0].error, case .corrupt = report.skipped[2].error else {
             return XCTFail("unexpected reasons: \(report.skipped.map(\.error))")
         }
         XCTAssertEqual(
