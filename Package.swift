@@ -10,7 +10,7 @@ import PackageDescription
 //   Distributed (MPI communicator) · ImageIO (PNG, JPEG) · Engine (tensors, autograd, conv, Adam, RNG)
 //   Safetensors · CheckpointFile (the two file formats' containers)
 //   SafeIO (atomic writes, CRC32, bounds-checked byte reader, overflow-checked element count)
-//   MPIShim, PNGShim, JPEGShim, StopSignal (C) over CMPI, CPNG, CTurboJPEG, CBLAS (system libraries)
+//   MPIShim, PNGShim, JPEGShim, CRC32CShim, StopSignal (C) over CMPI, CPNG, CTurboJPEG, CBLAS (system libraries)
 // Tests/<X>Tests test target X (CLITests: progan; Safetensors' are in InteropTests), over test-only helpers:
 //   ImageFixtures (pattern images, image folders) over TestSupport (temporary directories, error assertions)
 //   EngineTesting (naive Double kernels and central differences, the yardsticks of Engine's maths)
@@ -36,13 +36,14 @@ let package = Package(
             name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .target(name: "PNGShim", dependencies: ["CPNG"]),
         .target(name: "JPEGShim", dependencies: ["CTurboJPEG"]),
+        .target(name: "CRC32CShim"),
         .target(name: "StopSignal"),
 
         .target(name: "SafeIO"),
         .target(name: "Engine", dependencies: ["CBLAS"], exclude: ["README.md"]),
         .target(name: "ImageIO", dependencies: ["PNGShim", "JPEGShim", "SafeIO"]),
         .target(name: "Distributed", dependencies: ["MPIShim"]),
-        .target(name: "Dataset", dependencies: ["ImageIO", "SafeIO", "Engine"]),
+        .target(name: "Dataset", dependencies: ["ImageIO", "SafeIO", "Engine", "CRC32CShim"]),
         .target(name: "Model", dependencies: ["Engine"]),
         // Optimized in debug builds too: the metrics sort millions of projections, which unspecialized
         // generic code does 30x slower, and the unit tests run them on realistic sizes.

@@ -11,7 +11,7 @@ public enum ImageFile {
 
     /// The whole file at `path` (bytes of a file-system path, which need not be UTF-8), errors naming
     /// it as `displayPath`.
-    static func read(path: [CChar], displayPath: String) throws(ImageError) -> [UInt8] {
+    public static func read(path: [CChar], displayPath: String) throws(ImageError) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
         guard descriptor >= 0 else { throw .cannotOpen(path: displayPath, reason: String(cString: strerror(errno))) }
         defer { close(descriptor) }
