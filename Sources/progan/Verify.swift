@@ -38,9 +38,7 @@ struct Verify: ParsableCommand {
                         + "rank\(world.size == 1 ? "" : "s"); identity \(prepared.identity)")
             }
             try world.finalize()
-            if !problems.isEmpty { throw ExitCode.failure }
-        } catch let exit as ExitCode {
-            throw exit
+            if !problems.isEmpty { Foundation.exit(1) }
         } catch {
             world.endJob(error)
         }
