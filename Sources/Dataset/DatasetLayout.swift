@@ -33,7 +33,8 @@ import SafeIO
 
 /// The parts of a dataset file that are cut into checked chunks.
 enum Region: Equatable {
-    case labels, sources, level(Int)
+    case labels, sources
+    case level(Int)
 }
 
 /// Where each part of a file holding `count` images at `resolution` lives.

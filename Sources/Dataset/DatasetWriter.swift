@@ -49,7 +49,9 @@ struct DatasetWriter: @unchecked Sendable {
         let chunks = layout.regions.flatMap { region in
             (0..<layout.chunkCount(of: region)).map { chunk -> Range<Int> in
                 let offset = layout.placement(of: region).offset + chunk * layout.chunkSize
-                return offset..<min(offset + layout.chunkSize, layout.placement(of: region).offset + layout.size(of: region))
+                return
+                    offset..<min(
+                        offset + layout.chunkSize, layout.placement(of: region).offset + layout.size(of: region))
             }
         }
         let table = layout.chunkTableOffset

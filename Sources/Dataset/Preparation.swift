@@ -88,7 +88,8 @@ extension PreparedDataset {
         }
         let classes = try ClassAssignment(files: usable.map(\.file), folder: folder)
         let sources = usable.map {
-            SourceRecord(path: $0.file.displayPath, size: $0.scan.size, crc32c: DatasetHeader.hex(UInt64($0.scan.crc32c)))
+            SourceRecord(
+                path: $0.file.displayPath, size: $0.scan.size, crc32c: DatasetHeader.hex(UInt64($0.scan.crc32c)))
         }
         let sourcesJSON = Array(try JSONEncoder().encode(sources))
         let layout = DatasetLayout(

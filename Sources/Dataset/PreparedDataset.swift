@@ -81,7 +81,9 @@ public final class PreparedDataset: @unchecked Sendable {
     public func labels() throws(DatasetError) -> [Int]? {
         guard layout.classCount > 0 else { return nil }
         let bytes = try checkedBytes(of: .labels)
-        let labels = (0..<count).map { Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+        let labels = (0..<count).map {
+            Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
+        }
         // Checked data can only disagree with its header if it was written wrong; still, never index with it blindly.
         guard labels.allSatisfy({ $0 < layout.classCount }) else {
             throw .corruptHeader(path: path, problem: "a label outside the \(layout.classCount) classes")

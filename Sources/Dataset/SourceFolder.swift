@@ -80,7 +80,8 @@ struct FolderListing {
                 let file = SourceFile(relativePath: entryPath)
                 skipped.append(
                     SkippedImage(
-                        file: file.displayPath, error: .notARegularFile(path: "\(folder)/\(file.displayPath)", kind: kind)))
+                        file: file.displayPath,
+                        error: .notARegularFile(path: "\(folder)/\(file.displayPath)", kind: kind)))
             }
         }
         for subfolder in subfolders { walk(relative: subfolder) }

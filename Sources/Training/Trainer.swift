@@ -78,7 +78,8 @@ public final class Trainer {
         begin(.discriminator, resolution: point.resolution)
         var reals: [Tensor] = []
         for (index, samples) in microbatches.enumerated() {
-            reals.append(try minibatches.reals(samples, position: progress.dataPosition, step: progress.step, at: point))
+            reals.append(
+                try minibatches.reals(samples, position: progress.dataPosition, step: progress.step, at: point))
             let terms = discriminatorTerms(samples, reals: reals[index], at: point)
             try backward(terms, into: .discriminator, last: index == microbatches.count - 1)
             log.add(terms.logged)

@@ -20,7 +20,8 @@ struct ProGAN: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            Train.self, Prepare.self, Verify.self, Generate.self, Interpolate.self, Evaluate.self, Report.self, Timelapse.self,
+            Train.self, Prepare.self, Verify.self, Generate.self, Interpolate.self, Evaluate.self, Report.self,
+            Timelapse.self,
             Summary.self, Inspect.self, Export.self, Import.self, Bench.self,
         ])
 

@@ -22,11 +22,18 @@ struct Verify: ParsableCommand {
             let prepared = try PreparedDataset(path: dataset)
             let report = prepared.verify(part: world.rank, of: world.size)
             // Rank 0 prints everything: the others send their damaged-chunk lines and counts.
-            let lines = report.damaged.map { "error: \($0)" } + (report.identityMatches ? [] : ["error: \(dataset): the identity in the header does not match the chunk checksums"])
+            let lines =
+                report.damaged.map { "error: \($0)" }
+                + (report.identityMatches
+                    ? [] : ["error: \(dataset): the identity in the header does not match the chunk checksums"])
             let gathered = try world.allgather(unevenBytes: Array(lines.joined(separator: "\n").utf8))
             let bytes = try world.allgather(bytes: withUnsafeBytes(of: report.bytes.littleEndian) { Array($0) })
-            let totalBytes = bytes.reduce(0) { $0 + $1.withUnsafeBytes { Int(littleEndian: $0.loadUnaligned(as: Int.self)) } }
-            let problems = gathered.flatMap { String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init) }
+            let totalBytes = bytes.reduce(0) {
+                $0 + $1.withUnsafeBytes { Int(littleEndian: $0.loadUnaligned(as: Int.self)) }
+            }
+            let problems = gathered.flatMap {
+                String(decoding: $0, as: UTF8.self).split(separator: "\n").map(String.init)
+            }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             if world.rank == 0 {
                 problems.forEach { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }

@@ -119,7 +119,8 @@ final class PreparedDatasetTests: TemporaryDirectoryTestCase {
         var batch = [Float](repeating: .nan, count: 3 * 8 * 8)
         for _ in 0..<2 {
             XCTAssertThrowsError(try dataset.fillBatch(indices: [0], resolution: 8, mirror: nil, into: &batch)) {
-                XCTAssertEqual($0 as? DatasetError, .corruptChunk(path: path, region: "level 8x8", chunk: 0, images: 0..<2))
+                XCTAssertEqual(
+                    $0 as? DatasetError, .corruptChunk(path: path, region: "level 8x8", chunk: 0, images: 0..<2))
                 XCTAssert("\($0)".hasPrefix("\(path): checksum mismatch in level 8x8, images 0..<2 (chunk 0)"), "\($0)")
             }
         }
