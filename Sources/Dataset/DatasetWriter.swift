@@ -1,5 +1,6 @@
 import Dispatch
 import ImageIO
+import SafeIO
 
 /// Fills a mapped file of `layout`'s size: regions first (from any number of threads, each image to its
 /// own place), then the chunk table and the header, which cover them.
@@ -67,5 +68,33 @@ struct DatasetWriter: @unchecked Sendable {
         let header = try DatasetHeader(layout: layout, classNames: classNames, identity: identity.value).encoded()
         UnsafeMutableRawBufferPointer(rebasing: bytes[0..<header.count]).copyBytes(from: header)
         return identity.value
+    }
+}
+
+extension PreparedDataset {
+    /// A dataset of `count` noise images at `resolution`, unlabelled and without sources, written without
+    /// decoding anything: the subject of the open, first-batch and verify benchmarks at sizes no image
+    /// folder here has.
+    public static func writeSynthetic(count: Int, resolution: Int, output: String) throws {
+        guard DatasetLayout.isValid(resolution: resolution) else { throw DatasetError.invalidResolution(resolution) }
+        let layout = DatasetLayout(
+            resolution: resolution, count: count, chunkSize: DatasetLayout.defaultChunkSize, classCount: 0,
+            classNamesSize: try DatasetHeader.encodedClassNames([]).count, sourcesSize: 2)
+        try AtomicFile.write(to: output) { temporaryPath in
+            let file = try MappedFile(resizing: temporaryPath, to: layout.fileSize)
+            let writer = DatasetWriter(layout: layout, bytes: file.bytes)
+            try withExtendedLifetime(file) {
+                writer.store(Array("[]".utf8), in: .sources)
+                for side in layout.levels {
+                    let offset = layout.placement(of: .level(side)).offset
+                    var state: UInt64 = 0x9E37_79B9_7F4A_7C15 &* UInt64(side)
+                    for index in offset..<offset + layout.size(of: .level(side)) {
+                        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                        file.bytes[index] = UInt8(truncatingIfNeeded: state >> 56)
+                    }
+                }
+                _ = try writer.finish(classNames: [])
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dataset
+import Distributed
 import Foundation
 
 struct Prepare: ParsableCommand {
@@ -38,14 +39,25 @@ struct Prepare: ParsableCommand {
         }
     }
 
+    /// Under mpirun, rank 0 prepares on all its cores while the others wait: the ranks of one machine
+    /// would only compete for the same cores, and ranks elsewhere may not see the output path.
     func run() throws {
-        let start = DispatchTime.now().uptimeNanoseconds
-        let report = try PreparedDataset.prepare(
-            folder: folder, resolution: resolution, maxImages: maxImages, output: out,
-            progress: progressLine(since: start))
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        describe(report, seconds: seconds).forEach { print($0) }
-        warnings(report).forEach { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+        let world = joinWorld()
+        do {
+            if world.rank == 0 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                let report = try PreparedDataset.prepare(
+                    folder: folder, resolution: resolution, maxImages: maxImages, output: out,
+                    progress: progressLine(since: start))
+                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                describe(report, seconds: seconds).forEach { print($0) }
+                warnings(report).forEach { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            }
+            try world.barrier()
+            try world.finalize()
+        } catch {
+            world.endJob(error)
+        }
     }
 }
 
