@@ -41,6 +41,17 @@ public func fuzzCRC32<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UI
     return ~crc
 }
 
+/// CRC-32C (Castagnoli, reflected 0x82F63B78), the checksum of prepared datasets (format 2), computed
+/// here for the same reason as fuzzCRC32.
+public func fuzzCRC32C<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
+    var crc: UInt32 = 0xFFFF_FFFF
+    for byte in bytes {
+        crc ^= UInt32(byte)
+        for _ in 0..<8 { crc = crc & 1 == 1 ? 0x82F6_3B78 ^ (crc >> 1) : crc >> 1 }
+    }
+    return ~crc
+}
+
 public func storeLittleEndian(_ value: UInt32, into bytes: inout [UInt8], at offset: Int) {
     for i in 0..<4 { bytes[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(i))) }
 }
