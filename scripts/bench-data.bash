@@ -19,7 +19,8 @@ say "| images (64x64) | file | open (median ms) | first batch of 32 (median ms) 
 say "|---|---|---|---|"
 for count in 1000 50000; do
     line=$("$progan" bench data "$data_work/$count.pgds" --synthetic "$count" --repetitions 9)
-    say "| $count | $(($(field bytes "$line") / 1000000)) MB | $(field open_ms "$line") | $(field first_batch_ms "$line") |"
+    megabytes=$(($(field bytes "$line") / 1000000))
+    say "| $count | $megabytes MB | $(field open_ms "$line") | $(field first_batch_ms "$line") |"
 done
 verify_rates=() zlib_rates=()
 for _ in $(seq "$data_runs"); do
@@ -41,22 +42,33 @@ say ""
 say "## prepare: 5000 images 256x256 to 64x64, images/s (median of $data_runs)"
 say ""
 "$bench_python" scripts/data/make_images.py "$emoji" "$data_work/images" 5000 256
-say "| input | progan 1 core | progan 2 cores | progan mpirun -np 2 | PIL 1 process | PIL 2 processes | progan/PIL (2) |"
+say "| input | progan 1 core | progan 2 cores | progan mpirun -np 2 | PIL 1 process | PIL 2 processes |" \
+    "progan/PIL (2) |"
 say "|---|---|---|---|---|---|---|"
+# prepare_rate FOLDER OUTPUT LAUNCHER...: images/s of one `progan prepare` to 64x64 started by LAUNCHER.
+prepare_rate() {
+    local folder=$1 output=$2
+    shift 2
+    "$@" "$progan" prepare "$folder" --out "$output" --resolution 64 2>/dev/null |
+        sed -nE '1s/.*\(([0-9.]+) images\/s\).*/\1/p'
+}
+# pil_rate FOLDER CORES WORKERS: images/s of PIL's decode and resize to 64x64 in WORKERS processes on CORES.
+pil_rate() { field images_per_second "$(taskset -c "$2" "$bench_python" scripts/data/pil_prepare.py "$1" 64 "$3")"; }
 for kind in jpg png; do
     folder=$data_work/images/$kind
     ours1=() ours2=() mpi=() pil1=() pil2=()
     for _ in $(seq "$data_runs"); do
-        ours1+=("$(taskset -c 0 "$progan" prepare "$folder" --out "$data_work/1.pgds" --resolution 64 2>/dev/null | sed -nE '1s/.*\(([0-9.]+) images\/s\).*/\1/p')")
-        ours2+=("$(taskset -c 0,1 "$progan" prepare "$folder" --out "$data_work/2.pgds" --resolution 64 2>/dev/null | sed -nE '1s/.*\(([0-9.]+) images\/s\).*/\1/p')")
-        mpi+=("$(mpirun --allow-run-as-root --oversubscribe -np 2 "$progan" prepare "$folder" --out "$data_work/m.pgds" --resolution 64 2>/dev/null | sed -nE '1s/.*\(([0-9.]+) images\/s\).*/\1/p')")
-        pil1+=("$(field images_per_second "$(taskset -c 0 "$bench_python" scripts/data/pil_prepare.py "$folder" 64 1)")")
-        pil2+=("$(field images_per_second "$(taskset -c 0,1 "$bench_python" scripts/data/pil_prepare.py "$folder" 64 2)")")
+        ours1+=("$(prepare_rate "$folder" "$data_work/1.pgds" taskset -c 0)")
+        ours2+=("$(prepare_rate "$folder" "$data_work/2.pgds" taskset -c 0,1)")
+        mpi+=("$(prepare_rate "$folder" "$data_work/m.pgds" mpirun --allow-run-as-root --oversubscribe -np 2)")
+        pil1+=("$(pil_rate "$folder" 0 1)")
+        pil2+=("$(pil_rate "$folder" 0,1 2)")
     done
     cmp -s "$data_work/1.pgds" "$data_work/2.pgds" && cmp -s "$data_work/1.pgds" "$data_work/m.pgds" ||
         say "**the $kind datasets from 1 core, 2 cores and mpirun differ**"
-    say "| $kind | $(median "${ours1[@]}") | $(median "${ours2[@]}") | $(median "${mpi[@]}") | $(median "${pil1[@]}") |" \
-        "$(median "${pil2[@]}") | $(ratio "$(median "${ours2[@]}")" "$(median "${pil2[@]}")") |"
+    ours=$(median "${ours2[@]}") pil=$(median "${pil2[@]}")
+    say "| $kind | $(median "${ours1[@]}") | $ours | $(median "${mpi[@]}") | $(median "${pil1[@]}") | $pil |" \
+        "$(ratio "$ours" "$pil") |"
 done
 say ""
 say "progan decodes every image twice (a scan for sizes and usability, then the conversion) and stores all"

@@ -28,13 +28,17 @@ struct BenchData: ParsableCommand {
     var repetitions = 5
 
     func validate() throws {
-        guard (1...1_000_000).contains(synthetic ?? 1) else { throw ValidationError("--synthetic must be 1 to 1000000") }
+        guard (1...1_000_000).contains(synthetic ?? 1) else {
+            throw ValidationError("--synthetic must be 1 to 1000000")
+        }
         guard (1...4096).contains(batch) else { throw ValidationError("--batch must be 1 to 4096") }
         guard (1...1000).contains(repetitions) else { throw ValidationError("--repetitions must be 1 to 1000") }
     }
 
     func run() throws {
-        if let synthetic { try PreparedDataset.writeSynthetic(count: synthetic, resolution: resolution, output: dataset) }
+        if let synthetic {
+            try PreparedDataset.writeSynthetic(count: synthetic, resolution: resolution, output: dataset)
+        }
         var opens: [Double] = [], batches: [Double] = []
         var generator = SystemRandomNumberGenerator()
         for _ in 0...repetitions {
@@ -58,6 +62,7 @@ struct BenchData: ParsableCommand {
 
     private func median(_ values: ArraySlice<Double>) -> Double {
         let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return sorted.count % 2 == 1
+            ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 }

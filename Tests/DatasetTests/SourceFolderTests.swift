@@ -17,9 +17,11 @@ final class SourceFolderTests: TemporaryDirectoryTestCase {
         let root = try directory.folder("pets")
         for folder in ["cats", "cats/old", "dogs", "birds"] { _ = try directory.folder("pets/" + folder) }
         try directory.write(try JPEGTools.compress(try emoji("smile")), to: "pets/cats/a.jpg")
-        try directory.write(try JPEGTools.compress(try emoji("clock1"), options: ["-progressive"]), to: "pets/cats/old/b.JPEG")
+        try directory.write(
+            try JPEGTools.compress(try emoji("clock1"), options: ["-progressive"]), to: "pets/cats/old/b.JPEG")
         try emoji("shipit").write(path: root + "/cats/c.png")
-        try directory.write(try JPEGTools.compress(try emoji("squirrel"), options: ["-grayscale"]), to: "pets/dogs/d.jpg")
+        try directory.write(
+            try JPEGTools.compress(try emoji("squirrel"), options: ["-grayscale"]), to: "pets/dogs/d.jpg")
         let truncated = try JPEGTools.compress(try emoji("smile"))
         try directory.write(Array(truncated.prefix(truncated.count / 2)), to: "pets/dogs/e.jpg")
         try emoji("black_circle").write(path: root + "/birds/f.png")
@@ -33,7 +35,10 @@ final class SourceFolderTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(report.imagesUsed, 5)
         XCTAssertEqual(
             report.classes,
-            [ClassCount(name: "birds", count: 1), ClassCount(name: "cats", count: 3), ClassCount(name: "dogs", count: 1)])
+            [
+                ClassCount(name: "birds", count: 1), ClassCount(name: "cats", count: 3),
+                ClassCount(name: "dogs", count: 1),
+            ])
         XCTAssertEqual(report.skipped.map(\.file), ["dogs/e.jpg"])
         XCTAssertEqual(
             "\(report.skipped[0].error)",
@@ -43,7 +48,8 @@ final class SourceFolderTests: TemporaryDirectoryTestCase {
         // Byte order of the relative paths: birds/f, cats/a, cats/c, cats/old/b, dogs/d.
         XCTAssertEqual(try dataset.labels(), [0, 1, 1, 1, 2])
         XCTAssertEqual(
-            try dataset.sources().map(\.path), ["birds/f.png", "cats/a.jpg", "cats/c.png", "cats/old/b.JPEG", "dogs/d.jpg"])
+            try dataset.sources().map(\.path),
+            ["birds/f.png", "cats/a.jpg", "cats/c.png", "cats/old/b.JPEG", "dogs/d.jpg"])
         // The JPEG's pixels are djpeg's, cropped and resized like a PNG's.
         let reference = try JPEGTools.reference(try directory.read("pets/dogs/d.jpg"))
         XCTAssertEqual(try dataset.image(4, resolution: 16), reference.centreCropped().areaResized(toSide: 16))
@@ -55,17 +61,21 @@ final class SourceFolderTests: TemporaryDirectoryTestCase {
             ["birds/f.png", "round"], ["cats/a.jpg", "face"], ["cats/c.png", "face"], ["cats/old/b.JPEG", "round"],
             ["dogs/d.jpg", 7], ["dogs/e.jpg", "face"],
         ]
-        try JSONSerialization.data(withJSONObject: ["labels": table]).write(to: URL(fileURLWithPath: root + "/labels.json"))
+        try JSONSerialization.data(withJSONObject: ["labels": table]).write(
+            to: URL(fileURLWithPath: root + "/labels.json"))
         let output = directory.file("pets.pgds")
         let report = try PreparedDataset.prepare(folder: root, resolution: 8, output: output)
-        XCTAssertEqual(report.classes, [ClassCount(name: "7", count: 1), ClassCount(name: "face", count: 2), ClassCount(name: "round", count: 2)])
+        XCTAssertEqual(
+            report.classes,
+            [ClassCount(name: "7", count: 1), ClassCount(name: "face", count: 2), ClassCount(name: "round", count: 2)])
         XCTAssertEqual(try PreparedDataset(path: output).labels(), [2, 1, 1, 2, 0])
     }
 
     func testAFileMissingFromLabelsJSONIsAnErrorNamingIt() throws {
         let root = try makeLabelledFolder()
         try Data(#"{"labels": [["cats/a.jpg", "x"]]}"#.utf8).write(to: URL(fileURLWithPath: root + "/labels.json"))
-        XCTAssertThrowsError(try PreparedDataset.prepare(folder: root, resolution: 8, output: directory.file("x.pgds"))) {
+        XCTAssertThrowsError(try PreparedDataset.prepare(folder: root, resolution: 8, output: directory.file("x.pgds")))
+        {
             XCTAssertEqual("\($0)", "\(root)/labels.json: no class for birds/f.png")
         }
     }
@@ -92,7 +102,8 @@ final class SourceFolderTests: TemporaryDirectoryTestCase {
         let report = try PreparedDataset.prepare(
             folder: try makeLabelledFolder(), resolution: 8, maxImages: 2, output: directory.file("two.pgds"))
         XCTAssertEqual(report.imagesUsed, 2)
-        XCTAssertEqual(try PreparedDataset(path: directory.file("two.pgds")).sources().map(\.path), ["birds/f.png", "cats/a.jpg"])
+        XCTAssertEqual(
+            try PreparedDataset(path: directory.file("two.pgds")).sources().map(\.path), ["birds/f.png", "cats/a.jpg"])
     }
 
     func testTheSameFolderGivesTheSameBytes() throws {
