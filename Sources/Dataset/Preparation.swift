@@ -91,7 +91,11 @@ extension PreparedDataset {
             SourceRecord(
                 path: $0.file.displayPath, size: $0.scan.size, crc32c: DatasetHeader.hex(UInt64($0.scan.crc32c)))
         }
-        let sourcesJSON = Array(try JSONEncoder().encode(sources))
+        // Sorted keys: the encoder's order otherwise follows each process's hash seed, and the file must
+        // be the same bytes from any run.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let sourcesJSON = Array(try encoder.encode(sources))
         let layout = DatasetLayout(
             resolution: resolution ?? defaultResolution(sides: usable.map { min($0.scan.width, $0.scan.height) }),
             count: usable.count, chunkSize: DatasetLayout.defaultChunkSize, classCount: classes.names.count,

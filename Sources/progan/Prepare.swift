@@ -39,8 +39,9 @@ struct Prepare: ParsableCommand {
         }
     }
 
-    /// Under mpirun, rank 0 prepares on all its cores while the others wait: the ranks of one machine
-    /// would only compete for the same cores, and ranks elsewhere may not see the output path.
+    /// Under mpirun, rank 0 prepares on all its cores while the others go straight to MPI_Finalize, whose
+    /// wait sleeps (a barrier would spin and take a core from the decoding): the ranks of one machine would
+    /// only compete for the same cores, and ranks elsewhere may not see the output path.
     func run() throws {
         let world = joinWorld()
         do {
@@ -53,7 +54,6 @@ struct Prepare: ParsableCommand {
                 describe(report, seconds: seconds).forEach { print($0) }
                 warnings(report).forEach { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
             }
-            try world.barrier()
             try world.finalize()
         } catch {
             world.endJob(error)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Dataset format 2 from the outside: a FIFO named like an image does not hang `prepare`; `verify` passes an
+# Dataset format 2 from the outside: a FIFO named like an image does not hang `prepare`, and a second
+# prepare on one core writes the same bytes; `verify` passes an
 # intact file and names the level and images of a flipped bit (exit 1), and training on that file stops at
 # its first read of the damaged chunk; a version 1 file asks for preparation again; a resume on another
 # dataset is refused by name; `mpirun -np 2 progan verify` splits the chunks.
@@ -15,6 +16,9 @@ grep -q "fifo.png: not a regular file (a FIFO)" <<<"$output" || fail "the FIFO w
 grep -q "classes: a: 3, b: 2" <<<"$output" || fail "class counts missing: $output"
 
 "$progan" verify "$work/set.pgds" | grep -q "intact" || fail "verify rejected an intact dataset"
+# Another process (another hash seed) and another core count write the same bytes.
+taskset -c 0 "$progan" prepare "$work/images" --out "$work/again.pgds" --resolution 16 >/dev/null 2>&1
+cmp "$work/set.pgds" "$work/again.pgds" || fail "a second prepare of the same folder wrote other bytes"
 
 # The last byte is in the 16x16 level's only chunk, which holds images 0..<5.
 cp "$work/set.pgds" "$work/flipped.pgds"
