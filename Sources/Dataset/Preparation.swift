@@ -89,7 +89,7 @@ extension PreparedDataset {
         let classes = try ClassAssignment(files: usable.map(\.file), folder: folder)
         let sources = usable.map {
             SourceRecord(
-                path: $0.file.displayPath, size: $0.scan.size, crc32c: DatasetHeader.hex(UInt64($0.scan.crc32c)))
+                path: $0.file.displayPath, size: $0.scan.size, crc32c: String(format: "%08x", $0.scan.crc32c))
         }
         // Sorted keys: the encoder's order otherwise follows each process's hash seed, and the file must
         // be the same bytes from any run.
