@@ -94,7 +94,7 @@ public final class TrainingRun {
     /// One training step, taken in lock step by every replica.
     private func step() throws -> StepLog {
         try group.adoptLeaderCounters(trainer.replica)
-        let log = try group.mean(trainer.step())
+        let log = try group.sum(trainer.step())
         if trainer.progress.step % config.consistencyCheckSteps == 0 { try group.verifyAgreement(trainer.replica) }
         return log
     }

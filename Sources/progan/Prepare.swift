@@ -34,6 +34,7 @@ struct Prepare: ParsableCommand {
     var maxImages: Int?
 
     func validate() throws {
+        try checkOutputPath(out, "--out")
         if let maxImages, maxImages < 1 {
             throw ValidationError("--max-images must be at least 1, got \(maxImages)")
         }
@@ -52,7 +53,7 @@ struct Prepare: ParsableCommand {
                     progress: progressLine(since: start))
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 describe(report, seconds: seconds).forEach { print($0) }
-                warnings(report).forEach { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+                warnSkipped(report)
             }
             try world.finalize()
         } catch {
@@ -86,7 +87,7 @@ func describe(_ report: PreparationReport, seconds: Double) -> [String] {
             ? [] : ["classes: " + report.classes.map { "\($0.name): \($0.count)" }.joined(separator: ", ")])
 }
 
-/// Every skipped file and why, for stderr.
-func warnings(_ report: PreparationReport) -> [String] {
-    report.skipped.map { "warning: skipped \($0.error)" }
+/// Every file a preparation skipped, as warnings.
+func warnSkipped(_ report: PreparationReport) {
+    for skipped in report.skipped { warn("skipped \(skipped.error)") }
 }
