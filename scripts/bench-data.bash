@@ -60,7 +60,8 @@ for kind in jpg png; do
     for _ in $(seq "$data_runs"); do
         ours1+=("$(prepare_rate "$folder" "$data_work/1.pgds" taskset -c 0)")
         ours2+=("$(prepare_rate "$folder" "$data_work/2.pgds" taskset -c 0,1)")
-        mpi+=("$(prepare_rate "$folder" "$data_work/m.pgds" mpirun --allow-run-as-root --oversubscribe -np 2)")
+        # Without --bind-to none, OpenMPI binds each of 2 ranks to one core, and rank 0's threads share it.
+        mpi+=("$(prepare_rate "$folder" "$data_work/m.pgds" mpirun --allow-run-as-root --bind-to none -np 2)")
         pil1+=("$(pil_rate "$folder" 0 1)")
         pil2+=("$(pil_rate "$folder" 0,1 2)")
     done

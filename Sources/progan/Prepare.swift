@@ -42,7 +42,8 @@ struct Prepare: ParsableCommand {
 
     /// Under mpirun, rank 0 prepares on all its cores while the others go straight to MPI_Finalize, whose
     /// wait sleeps (a barrier would spin and take a core from the decoding): the ranks of one machine would
-    /// only compete for the same cores, and ranks elsewhere may not see the output path.
+    /// only compete for the same cores, and ranks elsewhere may not see the output path. (OpenMPI binds
+    /// each of up to 2 ranks to one core by default: run it with --bind-to none to give rank 0 them all.)
     func run() throws {
         let world = joinWorld()
         do {
