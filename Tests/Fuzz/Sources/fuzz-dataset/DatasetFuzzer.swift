@@ -17,7 +17,8 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     } catch DatasetError.corruptHeader(_, "header checksum mismatch") {
         var bytes = Array(UnsafeBufferPointer(start: data, count: size))
         let namesSize = Int(bytes[36]) | Int(bytes[37]) << 8 | Int(bytes[38]) << 16 | Int(bytes[39]) << 24
-        storeLittleEndian(fuzzCRC32(bytes[0..<56] + bytes[64..<64 + namesSize], polynomial: 0x82F6_3B78), into: &bytes, at: 56)
+        storeLittleEndian(
+            fuzzCRC32(bytes[0..<56] + bytes[64..<64 + namesSize], polynomial: 0x82F6_3B78), into: &bytes, at: 56)
         writeFuzzInput(path, bytes, size)
         do { try exercise(path) } catch { fuzzVerbose("\(error)") }
     } catch {
