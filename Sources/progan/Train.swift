@@ -63,6 +63,7 @@ struct Train: ParsableCommand {
             try config.validate(worldSize: world.size)
             if isLeader { ownership = try takeOwnership(directory) }
             try agreeThatAllRanksStart(nil, world: world)
+            world.collectiveTimeout = config.collectiveTimeoutSeconds
         } catch {
             try? agreeThatAllRanksStart(error, world: world)
             end(error)
@@ -183,7 +184,12 @@ struct Train: ParsableCommand {
             describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9).forEach(report)
             warnSkipped(prepared)
         }
+        // Preparing a large folder takes longer than any collective should, so the others wait for it
+        // under the longest timeout there is (`progan prepare` beforehand avoids the wait).
+        let timeout = world.collectiveTimeout
+        world.collectiveTimeout = RunSettings.longestCollectiveTimeout
         try world.barrier()
+        world.collectiveTimeout = timeout
         return path
     }
 }
