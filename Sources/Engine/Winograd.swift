@@ -139,7 +139,7 @@ private func transformFilters(
 ) {
     let pairs = outChannels * inChannels
     (flipped ? flippedFilterTransformMatrix : filterTransformMatrix).withUnsafeBufferPointer { matrix in
-        gemm(
+        panelGemm(
             transposeA: false, transposeB: true, m: 36, n: pairs, k: 9, a: matrix.baseAddress!, lda: 9, b: filter,
             ldb: 9,
             c: u, ldc: pairs, accumulate: false)
@@ -162,13 +162,13 @@ private func winogradConvolve(
         let v = Workspace.buffer(.winogradInput, 36 * inputStride),
             m = Workspace.buffer(.winogradProducts, 36 * outputStride)
         transformInputs(input, plan, chunk: chunk, into: v)
-        forEachSlice(of: 36, gemmsOnCallingThread: true) { positions in
-            for xi in positions {
-                gemm(
-                    transposeA: transposedFilter, transposeB: false, m: o, n: n, k: c, a: u + xi * o * c,
-                    lda: transposedFilter ? o : c,
-                    b: v + xi * inputStride, ldb: columns, c: m + xi * outputStride, ldc: columns, accumulate: false)
-            }
+        // The 36 GEMMs of a chunk are shared out whole, one thread each, rather than each split across
+        // threads that would meet after every call.
+        parallelForEach(36) { xi in
+            gemm(
+                transposeA: transposedFilter, transposeB: false, m: o, n: n, k: c, a: u + xi * o * c,
+                lda: transposedFilter ? o : c,
+                b: v + xi * inputStride, ldb: columns, c: m + xi * outputStride, ldc: columns, accumulate: false)
         }
         transformOutputs(m, plan, chunk: chunk, into: output, epilogue: epilogue)
     }
@@ -218,17 +218,15 @@ func winogradBackwardFilter(
             z = Workspace.buffer(.winogradProducts, 36 * outputStride)
         transformInputs(input, plan, chunk: chunk, into: v)
         transformOutputGradients(outputGradient, plan, chunk: chunk, into: z)
-        forEachSlice(of: 36, gemmsOnCallingThread: true) { positions in
-            for xi in positions {
-                gemm(
-                    transposeA: false, transposeB: true, m: o, n: c, k: n, a: z + xi * outputStride, lda: columns,
-                    b: v + xi * inputStride,
-                    ldb: columns, c: du + xi * o * c, ldc: c, accumulate: index > 0)
-            }
+        parallelForEach(36) { xi in
+            gemm(
+                transposeA: false, transposeB: true, m: o, n: c, k: n, a: z + xi * outputStride, lda: columns,
+                b: v + xi * inputStride,
+                ldb: columns, c: du + xi * o * c, ldc: c, accumulate: index > 0)
         }
     }
     filterTransformMatrix.withUnsafeBufferPointer { matrix in
-        gemm(
+        panelGemm(
             transposeA: true, transposeB: false, m: o * c, n: 9, k: 36, a: du, lda: o * c, b: matrix.baseAddress!,
             ldb: 9,
             c: filterGradient, ldc: 9, accumulate: false)

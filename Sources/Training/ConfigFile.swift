@@ -78,7 +78,7 @@ extension TrainingRecipe.EMAConfig: Codable {
 extension RunSettings: Codable {
     enum CodingKeys: String, CodingKey {
         case totalKimg, tickKimg, checkpointTicks, keepCheckpoints, gridSamples, consistencyCheckSteps, swdTicks,
-            swdImages, schedule
+            swdImages, threads, schedule
     }
 
     /// Where configurations written before the split kept the run's length.
@@ -99,6 +99,7 @@ extension RunSettings: Codable {
         consistencyCheckSteps = try container.decode(Int.self, forKey: .consistencyCheckSteps)
         swdTicks = try container.decodeIfPresent(Int.self, forKey: .swdTicks) ?? swdTicks
         swdImages = try container.decodeIfPresent(Int.self, forKey: .swdImages) ?? swdImages
+        threads = try container.decodeIfPresent(Int.self, forKey: .threads)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -111,6 +112,7 @@ extension RunSettings: Codable {
         try container.encode(consistencyCheckSteps, forKey: .consistencyCheckSteps)
         try container.encode(swdTicks, forKey: .swdTicks)
         try container.encode(swdImages, forKey: .swdImages)
+        try container.encodeIfPresent(threads, forKey: .threads)
     }
 }
 

@@ -115,6 +115,9 @@ public struct RunSettings: Equatable, Sendable {
     /// generated and real images and logs it (0: never; it costs about a second per 256 images at 32x32).
     public var swdTicks = 0
     public var swdImages = 256
+    /// Engine threads per rank; nil: as many as the cores the rank is bound to. Results do not depend
+    /// on it (the engine cuts work into blocks fixed by the shapes), so it is not part of the recipe.
+    public var threads: Int?
 
     public init() {}
 }
@@ -171,6 +174,9 @@ extension TrainingRecipe {
 }
 
 extension RunSettings {
+    /// More threads per rank than any machine has cores is a typo.
+    public static let threadLimit = 4096
+
     func validate() throws {
         func fail(_ message: String) -> ConfigError { ConfigError(message: message) }
         guard totalKimg > 0 else { throw fail("total_kimg \(totalKimg) must be positive") }
@@ -183,6 +189,9 @@ extension RunSettings {
             throw fail("consistency_check_steps \(consistencyCheckSteps) must be positive")
         }
         guard swdTicks >= 0 else { throw fail("swd_ticks \(swdTicks) must not be negative") }
+        if let threads, !(1...RunSettings.threadLimit).contains(threads) {
+            throw fail("threads \(threads) must be between 1 and \(RunSettings.threadLimit)")
+        }
         guard swdImages >= 2, swdImages % 2 == 0 else {
             throw fail("swd_images \(swdImages) must be an even number of at least 2")
         }

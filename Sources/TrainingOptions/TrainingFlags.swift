@@ -84,6 +84,12 @@ public struct TrainingFlags: ParsableArguments {
         help: ArgumentHelp("Generated and real images per in-training SWD measurement.", valueName: "n"))
     var swdImages: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Engine threads per rank (default: the cores the rank is bound to); results do not depend on it.",
+            valueName: "n"))
+    var threads: Int?
+
     public init() {}
 
     /// Every flag given, as a change to the configuration.
@@ -112,6 +118,7 @@ public struct TrainingFlags: ParsableArguments {
             ConfigOverride(flag: "--grid-samples", gridSamples) { $0.gridSamples = $1 },
             ConfigOverride(flag: "--swd-ticks", swdTicks) { $0.swdTicks = $1 },
             ConfigOverride(flag: "--swd-images", swdImages) { $0.swdImages = $1 },
+            ConfigOverride(flag: "--threads", threads) { $0.threads = $1 },
         ]
         return table.compactMap { $0 }
     }

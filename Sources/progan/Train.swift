@@ -50,9 +50,9 @@ struct Train: ParsableCommand {
             world.endJob(error)
         }
         do {
-            // OpenBLAS splits some products differently with more threads, which changes the rounding:
-            // a deterministic run takes its parallelism from ranks only.
-            if config.deterministic { setBLASThreads(1) }
+            // The engine's results do not depend on its thread count, so every mode may use all the
+            // cores this rank is bound to.
+            ThreadPool.threads = config.threads ?? ThreadPool.boundCores
             let datasetPath = try preparedDataset(config: config, world: world, report: report)
             let trainer = try Trainer(
                 config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
@@ -67,7 +67,8 @@ struct Train: ParsableCommand {
             }
             try group.synchronize(trainer.replica)
             report(
-                "\(world.size) rank\(world.size == 1 ? "" : "s"); G \(trainer.replica.generatorWeights.count) and "
+                "\(world.size) rank\(world.size == 1 ? "" : "s") x \(ThreadPool.threads) "
+                    + "thread\(ThreadPool.threads == 1 ? "" : "s"); G \(trainer.replica.generatorWeights.count) and "
                     + "D \(trainer.replica.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)"
                     + (config.deterministic ? "; deterministic" : ""))
             pgstop_install()
