@@ -1,4 +1,3 @@
-
 /// Shape of a stride-1, zero-padded 2-D convolution of an NCHW batch with an [O, C, k, k] filter.
 public struct ConvGeometry: Equatable {
     public let batch, inChannels, height, width, outChannels, kernel, padding: Int

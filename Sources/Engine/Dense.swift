@@ -67,7 +67,8 @@ public func panelGemm(
 ) {
     let byColumns = n >= m, side = byColumns ? n : m
     var panels = 1
-    while panels < 64 && Double(2 * m * n * k) >= Double(2 * panels) * panelFLOPs && side >= 2 * panels * panelAlignment {
+    while panels < 64 && Double(2 * m * n * k) >= Double(2 * panels) * panelFLOPs && side >= 2 * panels * panelAlignment
+    {
         panels *= 2
     }
     let size = ((side + panels - 1) / panels + panelAlignment - 1) / panelAlignment * panelAlignment

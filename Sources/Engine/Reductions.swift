@@ -18,7 +18,8 @@ func sumAxis(_ x: Tensor, outer: Int, axis: Int, inner: Int, resultShape: [Int])
         let partials = Tensor(zeros: [chunks, outer, inner])
         parallelForEach(chunks) { index in
             let start = index * chunk
-            accumulate(x.pointer, outer: outer, axis: axis, inner: inner, along: start..<min(axis, start + chunk),
+            accumulate(
+                x.pointer, outer: outer, axis: axis, inner: inner, along: start..<min(axis, start + chunk),
                 into: partials.pointer + index * sums, columns: 0..<inner)
         }
         for index in 0..<chunks {

@@ -128,8 +128,9 @@ public final class ThreadPool: @unchecked Sendable {
 
     /// `body(i)` for every i in 0..<count, on all threads; returns when every block is done.
     func run(_ count: Int, _ body: (Int) -> Void) {
-        guard count > 1, workers > 0, running.compareExchange(expected: false, desired: true, ordering: .acquiring)
-            .exchanged
+        guard count > 1, workers > 0,
+            running.compareExchange(expected: false, desired: true, ordering: .acquiring)
+                .exchanged
         else {
             for index in 0..<count { body(index) }
             return

@@ -13,7 +13,8 @@ struct BenchConv: ParsableCommand {
             """)
 
     @Option(help: ArgumentHelp("Images per convolution call.", valueName: "n")) var batch = 16
-    @Option(parsing: .upToNextOption, help: ArgumentHelp("Engine thread counts to measure, each a row.", valueName: "n"))
+    @Option(
+        parsing: .upToNextOption, help: ArgumentHelp("Engine thread counts to measure, each a row.", valueName: "n"))
     var threads: [Int] = [1, 2]
     @Option(help: ArgumentHelp("Timed repetitions per figure (the median is reported).", valueName: "n"))
     var repetitions = 5
