@@ -116,13 +116,18 @@ public struct RunSettings: Equatable, Sendable {
     public var swdTicks = 0
     public var swdImages = 256
     /// Engine threads per rank; nil: as many as the cores the rank is bound to. Results do not depend
-    /// on it (the engine cuts work into blocks fixed by the shapes), so it is not part of the recipe.
+    /// on it (the engine cuts work into blocks fixed by the shapes), so it is not part of the recipe,
+    /// and checkpoints leave it out (`layoutFree`).
     public var threads: Int?
 
     public init() {}
 }
 
 extension TrainingConfig {
+    /// The configuration as checkpoints record it: without the threads per rank, which, like the number
+    /// of ranks, describe where the run trains, not what, so that every layout writes the same bytes.
+    public var layoutFree: TrainingConfig { with { $0.threads = nil } }
+
     /// Checks the whole configuration for a run on `worldSize` ranks; the error says which setting is
     /// wrong and why.
     public func validate(worldSize: Int = 1) throws {
