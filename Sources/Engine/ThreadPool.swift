@@ -38,36 +38,50 @@ public final class ThreadPool: @unchecked Sendable {
         return max(1, mask.reduce(0) { $0 + $1.nonzeroBitCount })
     }
 
-    /// One kernel's blocks: `body(i)` for i in 0..<count, claimed through `next`.
+    /// One kernel's blocks: `body(i)` for i in 0..<count, claimed through `next`, counted in `done`.
     private final class Job: @unchecked Sendable {
         let count: Int
-        let body: (Int) -> Void
+        /// Read only by a thread that has claimed a block, so `run` may drop it once every block is done,
+        /// while a late worker still holds the job: the caller's closure never outlives `run`.
+        var body: ((Int) -> Void)?
         let next = Atomic<Int>(0)
+        let done = Atomic<Int>(0)
 
         init(count: Int, body: @escaping (Int) -> Void) {
             self.count = count
             self.body = body
         }
 
-        func drain() {
+        /// Runs blocks until none is left; true if this thread finished the job's last block.
+        func drain() -> Bool {
+            var finishedLast = false
             while true {
                 let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard index < count else { return }
-                body(index)
+                guard index < count else { return finishedLast }
+                body!(index)
+                finishedLast = done.wrappingAdd(1, ordering: .releasing).newValue == count
             }
         }
+
+        var isDone: Bool { done.load(ordering: .acquiring) == count }
     }
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let finished = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Bumped for every job (and for every resize that retires workers); workers watch it.
+    private let generation = Atomic<Int>(0)
+    private let running = Atomic<Bool>(false)
     // Guarded by `mutex`.
     private var job: Job?
-    private var generation = 0
-    private var busyWorkers = 0
+    private var sleepingWorkers = 0
+    private var callerWaiting = false
     private var workers = 0
     private var retiring = 0
-    private let running = Atomic<Bool>(false)
+
+    /// Polls of `generation` (or of a job's last blocks) before sleeping: kernels come back to back, and
+    /// a thread that polls a few microseconds takes the next one without a system call either way.
+    private static let spins = 20_000
 
     private init() {
         pthread_mutex_init(mutex, nil)
@@ -85,12 +99,13 @@ public final class ThreadPool: @unchecked Sendable {
         locked {
             if target < workers {
                 retiring = workers - target
-                generation += 1
+                job = nil
+                generation.wrappingAdd(1, ordering: .releasing)
                 pthread_cond_broadcast(wake)
                 while retiring > 0 { pthread_cond_wait(finished, mutex) }
             }
             // A new worker starts from the current generation, so it takes the next job, not an old one.
-            let start = generation
+            let start = generation.load(ordering: .relaxed)
             while workers < target {
                 workers += 1
                 Thread { [unowned self] in self.work(seen: start) }.start()
@@ -99,57 +114,58 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    /// A worker: waits for each new job, helps drain it, reports back; leaves when told to retire.
+    /// A worker: waits for each new job, helps drain it; leaves when told to retire.
     private func work(seen: Int) {
         var seen = seen
         while true {
+            var polls = 0
+            while generation.load(ordering: .acquiring) == seen && polls < Self.spins { polls += 1 }
             pthread_mutex_lock(mutex)
-            while generation == seen { pthread_cond_wait(wake, mutex) }
-            seen = generation
+            while generation.load(ordering: .acquiring) == seen {
+                sleepingWorkers += 1
+                pthread_cond_wait(wake, mutex)
+                sleepingWorkers -= 1
+            }
+            seen = generation.load(ordering: .acquiring)
             if retiring > 0 {
                 retiring -= 1
                 pthread_cond_broadcast(finished)
                 pthread_mutex_unlock(mutex)
                 return
             }
-            // A wake that retired other workers carries no job.
-            var current = job
+            let current = job
             pthread_mutex_unlock(mutex)
-            guard current != nil else { continue }
-            current?.drain()
-            // The job's closure must not outlive `run`, which waits for this.
-            current = nil
-            locked {
-                busyWorkers -= 1
-                if busyWorkers == 0 { pthread_cond_broadcast(finished) }
-            }
+            if current?.drain() == true { locked { if callerWaiting { pthread_cond_signal(finished) } } }
         }
     }
 
     /// `body(i)` for every i in 0..<count, on all threads; returns when every block is done.
     func run(_ count: Int, _ body: (Int) -> Void) {
         guard count > 1, workers > 0,
-            running.compareExchange(expected: false, desired: true, ordering: .acquiring)
-                .exchanged
+            running.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged
         else {
             for index in 0..<count { body(index) }
             return
         }
         defer { running.store(false, ordering: .releasing) }
         withoutActuallyEscaping(body) { body in
-            var current: Job? = Job(count: count, body: body)
+            let current = Job(count: count, body: body)
             locked {
                 job = current
-                busyWorkers = workers
-                generation += 1
-                pthread_cond_broadcast(wake)
+                generation.wrappingAdd(1, ordering: .releasing)
+                if sleepingWorkers > 0 { pthread_cond_broadcast(wake) }
             }
-            current?.drain()
-            current = nil
-            locked {
-                while busyWorkers > 0 { pthread_cond_wait(finished, mutex) }
-                job = nil
+            if !current.drain() {
+                var polls = 0
+                while !current.isDone && polls < Self.spins { polls += 1 }
+                locked {
+                    callerWaiting = true
+                    while !current.isDone { pthread_cond_wait(finished, mutex) }
+                    callerWaiting = false
+                }
             }
+            current.body = nil
+            locked { job = nil }
         }
     }
 }
