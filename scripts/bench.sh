@@ -34,6 +34,8 @@ report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 say() { echo "$@" | tee -a "$report"; }
 field() { sed -nE "s/.*[ ^]$1=([^ %]+).*/\1/p" <<<" $2"; }
+# speed_ratio LINE-A LINE-B: images/s of bench line A over B's.
+speed_ratio() { ratio "$(field images_per_second "$1")" "$(field images_per_second "$2")"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
 
 peer_python=""
@@ -79,7 +81,8 @@ train_row() {
     peer=("$@")
     local common=(bench train --arch pgp --resolution "$resolution" --no-deterministic --steps "$steps" --warmup 1 "${ours[@]}")
     local one="" two_threads="" two_ranks="" scalings=() peer_one="" peer_two="" run line_one line_two line_ranks
-    local exact_one="" exact_two="" line_exact_one line_exact_two exact_scalings=() exact_vs_fast_one=() exact_vs_fast_two=()
+    local exact_one="" exact_two="" line_exact_one line_exact_two exact_scalings=()
+    local exact_vs_fast_one=() exact_vs_fast_two=()
     local pair=("" "") pair_lines pair_scalings=() core pair_images
     local peer_common=(scripts/torch/bench_peer.py --resolution "$resolution" --steps "$steps" --warmup 1 "${peer[@]}")
     for ((run = 0; run < runs; run++)); do
@@ -97,9 +100,9 @@ train_row() {
             line_exact_two=$("$progan" "${common[@]}" --threads 2 --deterministic)
             exact_one+=$line_exact_one$'\n'
             exact_two+=$line_exact_two$'\n'
-            exact_scalings+=("$(ratio "$(field images_per_second "$line_exact_two")" "$(field images_per_second "$line_exact_one")")")
-            exact_vs_fast_one+=("$(ratio "$(field images_per_second "$line_exact_one")" "$(field images_per_second "$line_one")")")
-            exact_vs_fast_two+=("$(ratio "$(field images_per_second "$line_exact_two")" "$(field images_per_second "$line_two")")")
+            exact_scalings+=("$(speed_ratio "$line_exact_two" "$line_exact_one")")
+            exact_vs_fast_one+=("$(speed_ratio "$line_exact_one" "$line_one")")
+            exact_vs_fast_two+=("$(speed_ratio "$line_exact_two" "$line_two")")
             scalings+=("$(ratio "$(field images_per_second "$line_ranks")" "$(field images_per_second "$line_one")")")
             # Each rank's half of the work as two independent processes, one per core, no MPI between them.
             for core in 0 1; do
@@ -130,7 +133,9 @@ train_row() {
     [[ $threads == "1 2" ]] || return 0
     # shellcheck disable=SC2046  # one number per word
     local e1=$(median $(fields images_per_second "$exact_one")) e2=$(median $(fields images_per_second "$exact_two"))
-    thread_rows+=("| $label | ${resolution}x$resolution | $runs | $e1 | $e2 | $(median "${exact_scalings[@]}") | $o1 | $o2t | $(ratio "$o2t" "$o1") | $(median "${exact_vs_fast_one[@]}") | $(median "${exact_vs_fast_two[@]}") |")
+    local thread_row="| $label | ${resolution}x$resolution | $runs | $e1 | $e2 | $(median "${exact_scalings[@]}") |"
+    thread_row+=" $o1 | $o2t | $(ratio "$o2t" "$o1") | $(median "${exact_vs_fast_one[@]}") |"
+    thread_rows+=("$thread_row $(median "${exact_vs_fast_two[@]}") |")
     local reduce_ms=$(fields reduce_ms "$two_ranks")
     # shellcheck disable=SC2046  # one number per word
     local row="| $label | ${resolution}x$resolution | $(awk '{ printf "%.1f", $1 / 2 }' <<<"$(median $(fields step_ms "$one"))") |"
@@ -168,7 +173,9 @@ say "(fixed point) and give the same bits at any thread count; fast ones sum flo
 say "over 1x1 (deterministic: the median of the ratios of runs side by side); deterministic / fast compares the same"
 say "layout, runs side by side, median of the ratios."
 say ""
-say "| widths | size | runs | deterministic 1x1 | deterministic 1x2 | thread scaling, deterministic | fast 1x1 | fast 1x2 | thread scaling, fast | deterministic / fast 1x1 | deterministic / fast 1x2 |"
+say "| widths | size | runs | deterministic 1x1 | deterministic 1x2 | thread scaling, deterministic |"\
+" fast 1x1 | fast 1x2 |"\
+" thread scaling, fast | deterministic / fast 1x1 | deterministic / fast 1x2 |"
 say "|---|---|---|---|---|---|---|---|---|---|---|"
 for row in "${thread_rows[@]}"; do say "$row"; done
 say ""

@@ -1,6 +1,6 @@
-// Resolution changes between ProGAN blocks, shared out over the engine's threads by image plane. Both ops are linear and each is (a multiple of) the
-// other's adjoint: the pullback of a 2x nearest upsample sums 2x2 blocks, that of a 2x2 average pool
-// spreads a quarter of the gradient to each pixel.
+// Resolution changes between ProGAN blocks, shared out over the engine's threads by image plane. Both
+// ops are linear and each is (a multiple of) the other's adjoint: the pullback of a 2x nearest upsample
+// sums 2x2 blocks, that of a 2x2 average pool spreads a quarter of the gradient to each pixel.
 
 /// Nearest-neighbour 2x upsampling: [N, C, H, W] -> [N, C, 2H, 2W].
 public func upsample2x(_ x: Tensor) -> Tensor {

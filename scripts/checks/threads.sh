@@ -15,7 +15,8 @@ flags=(--dataset "$work/set.pgds" --preset tiny --config "$work/wide.json" --res
 for threads in 1 2 3; do
     "$progan" train "${flags[@]}" --threads $threads --out "$work/t$threads" >"$work/t$threads.log" 2>&1 ||
         fail "--threads $threads failed: $(tail -3 "$work/t$threads.log")"
-    grep -q "1 rank x $threads thread" "$work/t$threads.log" || fail "--threads $threads: not in the log: $(head -3 "$work/t$threads.log")"
+    grep -q "1 rank x $threads thread" "$work/t$threads.log" ||
+        fail "--threads $threads: not in the log: $(head -3 "$work/t$threads.log")"
 done
 for threads in 2 3; do
     cmp "$work/t1/checkpoints/final.ckpt" "$work/t$threads/checkpoints/final.ckpt" ||
