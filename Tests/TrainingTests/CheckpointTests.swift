@@ -83,4 +83,19 @@ final class CheckpointTests: XCTestCase {
             XCTAssertEqual("\($0)", "old.ckpt: checkpoint format version 9; this build reads version 1")
         }
     }
+
+    /// A checkpoint written before the recipe/run split (the run's length inside the schedule) still reads,
+    /// so a run started with the previous version resumes.
+    func testStateWithTheLengthInTheScheduleIsRead() throws {
+        let current = sample().file["state"]!
+        var state = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(current.payload)) as? [String: Any])
+        var config = try XCTUnwrap(state["config"] as? [String: Any])
+        var schedule = try XCTUnwrap(config["schedule"] as? [String: Any])
+        schedule["total_kimg"] = config.removeValue(forKey: "total_kimg")
+        config["schedule"] = schedule
+        state["config"] = config
+        let legacy = CheckpointFile.Section(
+            name: "state", payload: Array(try JSONSerialization.data(withJSONObject: state)))
+        XCTAssertEqual(try TrainingState(legacy, path: "old.ckpt"), sample().state)
+    }
 }
