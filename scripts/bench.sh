@@ -23,7 +23,8 @@
 # Environment: STEPS (timed steps per run, default 4 for the cpu widths, 1 for the peer's widths), RUNS
 #   (runs of each of our configurations, default 5 for the cpu widths, 3 for the peer's at 32x32; one at
 #   64x64), PEER_RUNS (the peer's runs, default RUNS for the cpu widths and 1 for its own, where one
-#   1-thread step takes it over a minute), PROGAN_PEER_VENV (the peer's venv, default .venv-peer).
+#   1-thread step takes it over a minute), PROGAN_PEER_VENV (the peer's venv, default .venv-peer),
+#   PROGAN_BENCH_PEER=0 (leave the peer out: our figures only, in well under half the time).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 quick=false
@@ -39,7 +40,9 @@ speed_ratio() { ratio "$(field images_per_second "$1")" "$(field images_per_seco
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
 
 peer_python=""
-if peer_log=$(scripts/torch/install-peer.sh 2>&1); then
+if [[ ${PROGAN_BENCH_PEER:-1} == 0 ]]; then
+    echo "peer left out (PROGAN_BENCH_PEER=0)"
+elif peer_log=$(scripts/torch/install-peer.sh 2>&1); then
     peer_python=$(tail -1 <<<"$peer_log")
 else
     echo "peer skipped: pro_gan_pytorch could not be installed:"
@@ -192,7 +195,8 @@ say "|---|---|---|---|---|---|---|---|"
 for row in "${split_rows[@]}"; do say "$row"; done
 if [[ -z $peer_python ]]; then
     say ""
-    say "Peer figures missing: pro_gan_pytorch could not be installed (see scripts/torch/install-peer.sh)."
+    say "Peer figures missing: left out (PROGAN_BENCH_PEER=0), or pro_gan_pytorch could not be installed"\
+" (see scripts/torch/install-peer.sh)."
 fi
 
 cp "$report" BENCHMARKS.md
