@@ -19,7 +19,8 @@ public final class ThreadPool: @unchecked Sendable {
     /// The pool every kernel uses; `threads` sizes it.
     static let shared = ThreadPool()
 
-    /// Threads per process the kernels use, the calling thread included (default 1).
+    /// Threads per process the kernels use, the calling thread included; at first the cores the process
+    /// is bound to (`boundCores`).
     public static var threads: Int {
         get { shared.workers + 1 }
         set {
@@ -87,6 +88,7 @@ public final class ThreadPool: @unchecked Sendable {
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
         pthread_cond_init(finished, nil)
+        resize(workers: Self.boundCores - 1)
     }
 
     private func locked<T>(_ body: () -> T) -> T {

@@ -10,7 +10,10 @@ import XCTest
 final class ThreadingTests: XCTestCase {
     static let threadCounts = [1, 2, 3, 7]
 
-    override func tearDown() { ThreadPool.threads = 1 }
+    private var threadsBefore = 1
+
+    override func setUp() { threadsBefore = ThreadPool.threads }
+    override func tearDown() { ThreadPool.threads = threadsBefore }
 
     /// The values `compute` returns at every thread count, checked to be bitwise equal; the 1-thread ones.
     @discardableResult
