@@ -164,7 +164,7 @@ private func winogradConvolve(
         transformInputs(input, plan, chunk: chunk, into: v)
         // The 36 GEMMs of a chunk are shared out whole, one thread each, rather than each split across
         // threads that would meet after every call.
-        parallelForEach(36) { xi in
+        parallelForEach(36, itemSize: gemmItemSize(o, n, c)) { xi in
             gemm(
                 transposeA: transposedFilter, transposeB: false, m: o, n: n, k: c, a: u + xi * o * c,
                 lda: transposedFilter ? o : c,
@@ -173,6 +173,11 @@ private func winogradConvolve(
         transformOutputs(m, plan, chunk: chunk, into: output, epilogue: epilogue)
     }
 }
+
+/// A GEMM of m x n x k as a number of elements of a pointwise op that take about as long (about 12
+/// multiply-adds each, at the rate of the small GEMMs here), so that a layer of tiny GEMMs runs them in
+/// a few blocks instead of waking every thread for each.
+private func gemmItemSize(_ m: Int, _ n: Int, _ k: Int) -> Int { m * n * k / 12 }
 
 /// y = conv(x, w), through F(4x4, 3x3).
 func winogradForward(
@@ -218,7 +223,7 @@ func winogradBackwardFilter(
             z = Workspace.buffer(.winogradProducts, 36 * outputStride)
         transformInputs(input, plan, chunk: chunk, into: v)
         transformOutputGradients(outputGradient, plan, chunk: chunk, into: z)
-        parallelForEach(36) { xi in
+        parallelForEach(36, itemSize: gemmItemSize(o, n, c)) { xi in
             gemm(
                 transposeA: false, transposeB: true, m: o, n: c, k: n, a: z + xi * outputStride, lda: columns,
                 b: v + xi * inputStride,
