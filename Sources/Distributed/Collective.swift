@@ -8,6 +8,8 @@ public protocol Collective {
     func sum(_ values: UnsafeMutableBufferPointer<Float>) throws
     func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws
     func sum(_ values: inout [Double]) throws
+    /// Replaces `values` by their maximum over all ranks.
+    func max(_ values: inout [Int64]) throws
     /// Starts replacing `values` by their sum over all ranks; the buffer must stay untouched until the
     /// returned reduction's `wait()`.
     func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum
@@ -19,11 +21,18 @@ public protocol Collective {
     /// Every rank's block, indexed by rank, when blocks may differ in length.
     func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]]
     func barrier() throws
+    /// The largest lag of one rank behind the others in a collective since the last call, where known
+    /// (rank 0 of an MPI job).
+    func takeLargestLag() -> RankLag?
 }
 
 /// A reduction in flight.
 public protocol PendingSum {
     func wait() throws
+    /// Lets MPI move the reduction on without blocking and tells whether it has completed. OpenMPI
+    /// progresses non-blocking collectives only inside MPI calls, so computation that overlaps one
+    /// should call this now and then.
+    func progress() throws -> Bool
 }
 
 extension PendingReduction: PendingSum {}
@@ -31,6 +40,7 @@ extension PendingReduction: PendingSum {}
 /// A reduction over one rank, complete as soon as it starts.
 struct CompletedSum: PendingSum {
     func wait() throws {}
+    func progress() throws -> Bool { true }
 }
 
 public struct SingleProcess: Collective {
@@ -40,6 +50,7 @@ public struct SingleProcess: Collective {
     public func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     public func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
     public func sum(_ values: inout [Double]) throws {}
+    public func max(_ values: inout [Int64]) throws {}
     public func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { CompletedSum() }
     public func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { CompletedSum() }
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
@@ -52,6 +63,7 @@ extension Communicator: Collective {
     public func sum(_ values: UnsafeMutableBufferPointer<Float>) throws { try allreduceSum(values) }
     public func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws { try allreduceSum(values) }
     public func sum(_ values: inout [Double]) throws { try allreduceSum(&values) }
+    public func max(_ values: inout [Int64]) throws { try allreduceMax(&values) }
     public func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum {
         try startAllreduceSum(values)
     }
@@ -61,6 +73,8 @@ extension Communicator: Collective {
 }
 
 extension Collective {
+    public func takeLargestLag() -> RankLag? { nil }
+
     /// Replaces every other rank's values with root's.
     public func broadcast(_ values: inout [Int64], root: Int) throws {
         try values.withUnsafeMutableBytes { try broadcast($0, root: root) }

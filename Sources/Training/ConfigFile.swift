@@ -126,8 +126,13 @@ extension TrainingConfig {
     /// unchanged, for the decoder to report.
     static func upgradingLegacyKeys(_ data: Data, under key: String) -> Data {
         guard var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-            var config = object[key] as? [String: Any], moveLegacyKeys(&config)
+            var config = object[key] as? [String: Any]
         else { return data }
+        let moved = moveLegacyKeys(&config)
+        // Checkpoints written before the collective watchdog have no timeout: the default applies.
+        let timeoutKey = "collective_timeout_seconds"
+        guard moved || config[timeoutKey] == nil else { return data }
+        if config[timeoutKey] == nil { config[timeoutKey] = RunSettings().collectiveTimeoutSeconds }
         object[key] = config
         return (try? JSONSerialization.data(withJSONObject: object)) ?? data
     }

@@ -46,6 +46,13 @@ public struct TrainingFlags: ParsableArguments {
         help: "Reduce gradients exactly, so any number of ranks gives the same bits (preset: on).")
     var deterministic: Bool?
 
+    @Flag(
+        name: .customLong("minibatch-per-rank"), inversion: .prefixedNo,
+        help: ArgumentHelp(
+            "Read the minibatch table per rank: the global minibatch grows with the ranks, and runs on "
+                + "different numbers of ranks differ (preset: off)."))
+    var minibatchPerRank: Bool?
+
     @Flag(inversion: .prefixedNo, help: "Flip real images horizontally at random (preset: on, tiny: off).")
     var mirror: Bool?
 
@@ -85,6 +92,13 @@ public struct TrainingFlags: ParsableArguments {
     var swdImages: Int?
 
     @Option(
+        name: .customLong("collective-timeout"),
+        help: ArgumentHelp(
+            "Seconds a rank waits in one collective before the job ends, naming the ranks that did not arrive.",
+            valueName: "s"))
+    var collectiveTimeout: Double?
+
+    @Option(
         help: ArgumentHelp(
             "Engine threads per rank (default: the cores the rank is bound to); results do not depend on it.",
             valueName: "n"))
@@ -110,6 +124,7 @@ public struct TrainingFlags: ParsableArguments {
             },
             ConfigOverride(flag: "--microbatch", microbatch) { $0.microbatch = $1 },
             ConfigOverride(flag: "--deterministic", deterministic) { $0.deterministic = $1 },
+            ConfigOverride(flag: "--minibatch-per-rank", minibatchPerRank) { $0.minibatchPerRank = $1 },
             ConfigOverride(flag: "--mirror", mirror) { $0.mirror = $1 },
             ConfigOverride(flag: "--skip-non-finite-steps", skipNonFiniteSteps) { $0.skipNonFiniteSteps = $1 },
             ConfigOverride(flag: "--tick-kimg", tickKimg) { $0.tickKimg = $1 },
@@ -118,6 +133,7 @@ public struct TrainingFlags: ParsableArguments {
             ConfigOverride(flag: "--grid-samples", gridSamples) { $0.gridSamples = $1 },
             ConfigOverride(flag: "--swd-ticks", swdTicks) { $0.swdTicks = $1 },
             ConfigOverride(flag: "--swd-images", swdImages) { $0.swdImages = $1 },
+            ConfigOverride(flag: "--collective-timeout", collectiveTimeout) { $0.collectiveTimeoutSeconds = $1 },
             ConfigOverride(flag: "--threads", threads) { $0.threads = $1 },
         ]
         return table.compactMap { $0 }

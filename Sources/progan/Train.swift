@@ -4,6 +4,7 @@ import Distributed
 import Engine
 import Foundation
 import Model
+import SafeIO
 import StopSignal
 import Training
 import TrainingOptions
@@ -33,34 +34,53 @@ struct Train: ParsableCommand {
                 + "PATH: from that checkpoint; none: start afresh.", valueName: "auto|PATH|none"))
     var resume = ResumeChoice.auto
 
+    @Flag(
+        name: .customLong("dry-run"),
+        help: "Print the plan for the ranks mpirun starts (the same as `progan plan`) and exit without training.")
+    var dryRun = false
+
+    func validate() throws { try checkOutputPath(out, "--out") }
+
     func run() throws {
+        if dryRun { return printPlan() }
         let world = joinWorld()
         let isLeader = world.rank == 0
         let console = Console.standardOutput()
         let report: (String) -> Void = { line in
             if isLeader { console.line(line) }
         }
+        let directory = RunDirectory(out)
         let config: TrainingConfig
+        // Rank 0 owns the run directory before it writes anything into it, until the process ends.
+        var ownership: (lock: DirectoryLock, created: Bool)?
+        // A run that fails before its first write leaves no directory it created.
+        func end(_ error: Error) -> Never {
+            if ownership?.created == true { directory.removeIfUnused() }
+            world.endJob(error)
+        }
         do {
             config = try options.resolved(flags.overrides)
             try config.validate(worldSize: world.size)
+            if isLeader { ownership = try takeOwnership(directory) }
             try agreeThatAllRanksStart(nil, world: world)
+            world.collectiveTimeout = config.collectiveTimeoutSeconds
         } catch {
             try? agreeThatAllRanksStart(error, world: world)
-            world.endJob(error)
+            end(error)
         }
         do {
             // The engine's results do not depend on its thread count, so every mode may use all the
             // cores this rank is bound to.
             ThreadPool.threads = config.threads ?? ThreadPool.boundCores
+            // Rank 0 alone reads the checkpoint (other hosts may not see the run directory), before the
+            // dataset is prepared, so that a run that cannot resume leaves the directory as it was; the
+            // synchronization below hands its state to every rank.
+            let resumePoint = isLeader ? try checkpointToResume(directory) : nil
             let datasetPath = try preparedDataset(config: config, world: world, report: report)
             let trainer = try Trainer(
                 config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
             let group = ReplicaGroup(world)
-            let directory = RunDirectory(out)
-            // Rank 0 alone reads the checkpoint (other hosts may not see the run directory); the
-            // synchronization below hands its state to every rank.
-            if isLeader, let (checkpoint, path) = try checkpointToResume(directory, report: report) {
+            if let (checkpoint, path) = resumePoint {
                 try trainer.restore(checkpoint, path: path)
                 let kimg = formatted(Double(checkpoint.state.imagesShown) / 1000, 2)
                 report("resuming from \(path): step \(checkpoint.state.step), \(kimg) kimg")
@@ -71,6 +91,7 @@ struct Train: ParsableCommand {
                     + "thread\(ThreadPool.threads == 1 ? "" : "s"); G \(trainer.replica.generatorWeights.count) and "
                     + "D \(trainer.replica.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)"
                     + (config.deterministic ? "; deterministic" : ""))
+            if let note = try config.idleRanksNote(ranks: world.size) { report(note) }
             pgstop_install()
             try TrainingRun(
                 trainer: trainer, group: group, directory: directory, console: console,
@@ -78,7 +99,38 @@ struct Train: ParsableCommand {
             ).run()
             try world.finalize()
         } catch {
-            world.endJob(error)
+            end(error)
+        }
+        withExtendedLifetime(ownership?.lock) {}
+    }
+
+    /// Locks the run directory and removes what writers killed mid-write left in it, saying so.
+    private func takeOwnership(_ directory: RunDirectory) throws -> (lock: DirectoryLock, created: Bool) {
+        let (lock, removed, created) = try directory.takeOwnership()
+        if !removed.isEmpty {
+            warn(
+                "removed \(removed.count) temporary file\(removed.count == 1 ? "" : "s") left by an interrupted run: "
+                    + removed.map { String($0.dropFirst(directory.path.count + 1)) }.joined(separator: ", "))
+        }
+        return (lock, created)
+    }
+
+    /// The plan for this configuration on the job's ranks, from rank 0 only; MPI is not started, so
+    /// the world size comes from OpenMPI's environment.
+    private func printPlan() {
+        let environment = ProcessInfo.processInfo.environment
+        guard (environment["OMPI_COMM_WORLD_RANK"].flatMap { Int($0) } ?? 0) == 0 else { return }
+        let ranks = environment["OMPI_COMM_WORLD_SIZE"].flatMap { Int($0) } ?? 1
+        let threads = environment["OPENBLAS_NUM_THREADS"].flatMap { Int($0) } ?? 1
+        do {
+            let config = try options.resolved(flags.overrides)
+            try config.validate(worldSize: ranks)
+            let model = CostModel(
+                config: config, costs: NetworkCosts(config.network), gbps: 25, latency: 2e-6, measured: [:])
+            let report = try LayoutReport(config: config, model: model, machine: nil, ranks: ranks, threads: threads)
+            report.lines(title: " (dry run)").forEach { print($0) }
+        } catch {
+            fail(error)
         }
     }
 
@@ -106,11 +158,10 @@ struct Train: ParsableCommand {
     }
 
     /// The checkpoint `--resume` asks for, if any.
-    private func checkpointToResume(_ directory: RunDirectory, report: (String) -> Void) throws -> (Checkpoint, String)?
-    {
+    private func checkpointToResume(_ directory: RunDirectory) throws -> (Checkpoint, String)? {
         switch resume {
         case .none: return nil
-        case .auto: return try directory.newestUsableCheckpoint(report: report).map { ($0.checkpoint, $0.path) }
+        case .auto: return try directory.newestUsableCheckpoint(warn: warn).map { ($0.checkpoint, $0.path) }
         case .checkpoint(let path): return (try Checkpoint.read(path: path), path)
         }
     }
@@ -131,8 +182,14 @@ struct Train: ParsableCommand {
             let start = DispatchTime.now().uptimeNanoseconds
             let prepared = try PreparedDataset.prepare(folder: dataset, resolution: resolution, output: path)
             describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9).forEach(report)
+            warnSkipped(prepared)
         }
+        // Preparing a large folder takes longer than any collective should, so the others wait for it
+        // under the longest timeout there is (`progan prepare` beforehand avoids the wait).
+        let timeout = world.collectiveTimeout
+        world.collectiveTimeout = RunSettings.longestCollectiveTimeout
         try world.barrier()
+        world.collectiveTimeout = timeout
         return path
     }
 }

@@ -98,4 +98,16 @@ final class CheckpointTests: XCTestCase {
             name: "state", payload: Array(try JSONSerialization.data(withJSONObject: state)))
         XCTAssertEqual(try TrainingState(legacy, path: "old.ckpt"), sample().state)
     }
+
+    /// A checkpoint written before the collective watchdog has no timeout setting: it reads, with the default.
+    func testStateWithoutACollectiveTimeoutIsRead() throws {
+        let current = sample().file["state"]!
+        var state = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(current.payload)) as? [String: Any])
+        var config = try XCTUnwrap(state["config"] as? [String: Any])
+        XCTAssertNotNil(config.removeValue(forKey: "collective_timeout_seconds"))
+        state["config"] = config
+        let older = CheckpointFile.Section(
+            name: "state", payload: Array(try JSONSerialization.data(withJSONObject: state)))
+        XCTAssertEqual(try TrainingState(older, path: "old.ckpt"), sample().state)
+    }
 }
