@@ -121,10 +121,10 @@ struct Train: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         guard (environment["OMPI_COMM_WORLD_RANK"].flatMap { Int($0) } ?? 0) == 0 else { return }
         let ranks = environment["OMPI_COMM_WORLD_SIZE"].flatMap { Int($0) } ?? 1
-        let threads = environment["OPENBLAS_NUM_THREADS"].flatMap { Int($0) } ?? 1
         do {
             let config = try options.resolved(flags.overrides)
             try config.validate(worldSize: ranks)
+            let threads = config.threads ?? ThreadPool.boundCores
             let model = CostModel(
                 config: config, costs: NetworkCosts(config.network), gbps: 25, latency: 2e-6, measured: [:])
             let report = try LayoutReport(config: config, model: model, machine: nil, ranks: ranks, threads: threads)
