@@ -87,7 +87,8 @@ public final class Trainer {
         begin(.discriminator, resolution: point.resolution, overlapping: overlapping)
         var reals: [Tensor] = []
         for (index, samples) in microbatches.enumerated() {
-            reals.append(minibatches.reals(samples, position: progress.dataPosition, step: progress.step, at: point))
+            reals.append(
+                try minibatches.reals(samples, position: progress.dataPosition, step: progress.step, at: point))
             let terms = discriminatorTerms(samples, reals: reals[index], at: point)
             try backward(terms, into: .discriminator, last: overlapping && index == microbatches.count - 1)
             log.add(terms.logged)

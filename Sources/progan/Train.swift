@@ -14,11 +14,11 @@ struct Train: ParsableCommand {
         abstract: "Train G and D with progressive growing; run under mpirun for data-parallel training.",
         discussion: """
             Every MPI rank trains a replica on its share of each global minibatch; rank 0 prints progress and \
-            writes the run directory (config.json, metrics.jsonl, samples/, checkpoints/). A PNG folder given \
-            as --dataset is prepared into the run directory first.
+            writes the run directory (config.json, metrics.jsonl, samples/, checkpoints/). A folder of PNG and JPEG \
+            images given as --dataset is prepared into the run directory first.
             """)
 
-    @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG images.", valueName: "path"))
+    @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG and JPEG images.", valueName: "path"))
     var dataset: String
 
     @Option(help: ArgumentHelp("Run directory.", valueName: "dir"))
@@ -180,7 +180,8 @@ struct Train: ParsableCommand {
         if world.rank == 0 {
             try RunDirectory(out).create()
             let start = DispatchTime.now().uptimeNanoseconds
-            let prepared = try PreparedDataset.prepare(folder: dataset, resolution: resolution, output: path)
+            let prepared = try PreparedDataset.prepare(
+                folder: dataset, resolution: resolution, output: path, progress: progressLine(since: start))
             describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9).forEach(report)
             warnSkipped(prepared)
         }
