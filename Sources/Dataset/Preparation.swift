@@ -43,8 +43,13 @@ extension PreparedDataset {
     /// Images are decoded twice, once to learn which are usable and their sizes
     /// and once to convert them, so memory holds one image at a time however
     /// large the dataset.
+    ///
+    /// `stopRequested` is asked before each image; when it answers true the preparation ends with
+    /// `DatasetError.stopped` and leaves no file behind.
     @discardableResult
-    public static func prepare(folder: String, resolution: Int? = nil, output: String) throws -> PreparationReport {
+    public static func prepare(
+        folder: String, resolution: Int? = nil, output: String, stopRequested: () -> Bool = { false }
+    ) throws -> PreparationReport {
         if let resolution, !DatasetLayout.isValid(resolution: resolution) {
             throw DatasetError.invalidResolution(resolution)
         }
@@ -54,17 +59,21 @@ extension PreparedDataset {
         // Decoding happens inside the write, after the temporary file exists,
         // so an unwritable output fails before the slow part rather than after.
         try AtomicFile.write(to: output) { temporaryPath in
-            report = try write(files, from: folder, resolution: resolution, to: temporaryPath, reportingAs: output)
+            report = try write(
+                files, from: folder, resolution: resolution, to: temporaryPath, reportingAs: output,
+                stopRequested: stopRequested)
         }
         return report!
     }
 
     private static func write(
-        _ files: [String], from folder: String, resolution: Int?, to temporaryPath: String, reportingAs output: String
+        _ files: [String], from folder: String, resolution: Int?, to temporaryPath: String, reportingAs output: String,
+        stopRequested: () -> Bool
     ) throws -> PreparationReport {
         var usable: [(file: String, width: Int, height: Int)] = []
         var skipped: [SkippedImage] = []
         for file in files {
+            if stopRequested() { throw DatasetError.stopped(output: output) }
             do {
                 let image = try RGBImage.read(path: "\(folder)/\(file)")
                 usable.append((file, image.width, image.height))
@@ -84,6 +93,7 @@ extension PreparedDataset {
         try withExtendedLifetime(file) {
             layout.writeHeader(into: file.bytes)
             for (index, image) in usable.enumerated() {
+                if stopRequested() { throw DatasetError.stopped(output: output) }
                 try storeLevels(of: "\(folder)/\(image.file)", as: index, layout: layout, into: file.bytes)
             }
             layout.writeChecksum(into: file.bytes)

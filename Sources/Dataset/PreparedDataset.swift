@@ -34,6 +34,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case corruptHeader(path: String, problem: String)
     case sizeMismatch(path: String, size: Int, expected: Int, count: Int, resolution: Int)
     case checksumMismatch(path: String)
+    /// A preparation interrupted by a stop request; its temporary file is removed.
+    case stopped(output: String)
 
     public var description: String {
         switch self {
@@ -63,6 +65,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
                 + "\(expected) bytes: the file is truncated or corrupt"
         case .checksumMismatch(let path):
             return "\(path): checksum mismatch: the file is corrupt"
+        case .stopped(let output):
+            return "\(output): preparation stopped on request; nothing written"
         }
     }
 }

@@ -77,7 +77,7 @@ extension TrainingRecipe.EMAConfig: Codable {
 
 extension RunSettings: Codable {
     enum CodingKeys: String, CodingKey {
-        case totalKimg, tickKimg, checkpointTicks, keepCheckpoints, gridSamples, consistencyCheckSteps, swdTicks,
+        case totalKimg, tickKimg, checkpointTicks, checkpointMinutes, keepCheckpoints, gridSamples, consistencyCheckSteps, swdTicks,
             swdImages, schedule
     }
 
@@ -94,6 +94,7 @@ extension RunSettings: Codable {
         }
         tickKimg = try container.decode(Double.self, forKey: .tickKimg)
         checkpointTicks = try container.decode(Int.self, forKey: .checkpointTicks)
+        checkpointMinutes = try container.decodeIfPresent(Double.self, forKey: .checkpointMinutes) ?? checkpointMinutes
         keepCheckpoints = try container.decode(Int.self, forKey: .keepCheckpoints)
         gridSamples = try container.decode(Int.self, forKey: .gridSamples)
         consistencyCheckSteps = try container.decode(Int.self, forKey: .consistencyCheckSteps)
@@ -106,6 +107,7 @@ extension RunSettings: Codable {
         try container.encode(totalKimg, forKey: .totalKimg)
         try container.encode(tickKimg, forKey: .tickKimg)
         try container.encode(checkpointTicks, forKey: .checkpointTicks)
+        try container.encode(checkpointMinutes, forKey: .checkpointMinutes)
         try container.encode(keepCheckpoints, forKey: .keepCheckpoints)
         try container.encode(gridSamples, forKey: .gridSamples)
         try container.encode(consistencyCheckSteps, forKey: .consistencyCheckSteps)

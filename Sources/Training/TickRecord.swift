@@ -27,6 +27,11 @@ public struct TickRecord: Equatable {
     public var peakResidentMiB: Double
     /// The tick's sample grid, relative to the run directory.
     public var grid: String
+    /// How long training paused to copy the checkpoints taken in this tick (nil when none was).
+    public var checkpointPauseSeconds: Double?
+    /// The batch job and its restart count, when the run is a Slurm job.
+    public var slurmJobID: String?
+    public var slurmRestartCount: Int?
 
     public init(
         tick: Int, step: Int, kimg: Double, resolution: Int, phase: Phase, alpha: Double, minibatch: Int,
@@ -67,7 +72,8 @@ extension TickRecord: Codable {
 
     private static let fixedKeys: Set = [
         "tick", "step", "kimg", "resolution", "phase", "alpha", "minibatch", "learning_rate", "skipped_updates",
-        "images_per_second", "tick_seconds", "peak_rss_mib", "grid",
+        "images_per_second", "tick_seconds", "peak_rss_mib", "grid", "checkpoint_pause_seconds", "slurm_job_id",
+        "slurm_restart_count",
     ]
 
     public init(from decoder: Decoder) throws {
@@ -89,6 +95,9 @@ extension TickRecord: Codable {
         imagesPerSecond = try optional("images_per_second", 0)
         tickSeconds = try optional("tick_seconds", 0)
         peakResidentMiB = try optional("peak_rss_mib", 0)
+        checkpointPauseSeconds = try container.decodeIfPresent(Double.self, forKey: Key("checkpoint_pause_seconds"))
+        slurmJobID = try container.decodeIfPresent(String.self, forKey: Key("slurm_job_id"))
+        slurmRestartCount = try container.decodeIfPresent(Int.self, forKey: Key("slurm_restart_count"))
         losses = [:]
         quality = [:]
         for key in container.allKeys where !Self.fixedKeys.contains(key.stringValue) {
@@ -116,6 +125,9 @@ extension TickRecord: Codable {
         try container.encode(tickSeconds, forKey: Key("tick_seconds"))
         try container.encode(peakResidentMiB, forKey: Key("peak_rss_mib"))
         try container.encode(grid, forKey: Key("grid"))
+        try container.encodeIfPresent(checkpointPauseSeconds, forKey: Key("checkpoint_pause_seconds"))
+        try container.encodeIfPresent(slurmJobID, forKey: Key("slurm_job_id"))
+        try container.encodeIfPresent(slurmRestartCount, forKey: Key("slurm_restart_count"))
         for (name, value) in losses { try container.encode(value, forKey: Key(name)) }
         for (name, value) in quality { try container.encode(value, forKey: Key(name)) }
     }

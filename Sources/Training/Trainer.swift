@@ -67,8 +67,13 @@ public final class Trainer {
     /// This rank's share is processed in micro-batches, each with its own forward and backward pass and
     /// loss (a mean over the micro-batch); the reducer averages their gradients over every micro-batch
     /// of the global minibatch, on all ranks.
+    ///
+    /// `abandon` is asked before each of D's micro-batches, the points where no update of this step has
+    /// happened yet: when it answers true the step is dropped and nil returned, leaving the replica as
+    /// it was before the step (bar a phase change's optimizer reset, which the step would redo), so a
+    /// checkpoint taken then resumes exactly. All ranks must get the same answers.
     @discardableResult
-    public func step() throws -> StepLog {
+    public func step(abandon: () throws -> Bool = { false }) throws -> StepLog? {
         let point = enterPhase()
         let size = config.microbatchSize(perRank: minibatches.share(of: point.minibatch).count)
         let microbatches = minibatches.microbatches(of: point.minibatch, size: size)
@@ -78,6 +83,7 @@ public final class Trainer {
         begin(.discriminator, resolution: point.resolution)
         var reals: [Tensor] = []
         for (index, samples) in microbatches.enumerated() {
+            if try abandon() { return nil }
             reals.append(minibatches.reals(samples, position: progress.dataPosition, step: progress.step, at: point))
             let terms = discriminatorTerms(samples, reals: reals[index], at: point)
             try backward(terms, into: .discriminator, last: index == microbatches.count - 1)

@@ -9,7 +9,8 @@ struct Prepare: ParsableCommand {
         discussion: """
             Reads every *.png directly in the folder (not subfolders) in file-name order, composites transparency \
             onto white, centre-crops to a square, area-resizes to the resolution and stores every level down \
-            to 4x4. Unreadable images are skipped and listed. The output is replaced atomically.
+            to 4x4. Unreadable images are skipped and listed. The output is replaced atomically. A stop \
+            signal (see train) leaves no file behind and exits with status 75.
             """)
 
     @Argument(help: ArgumentHelp("Folder of PNG images.", valueName: "dir"))
@@ -26,8 +27,17 @@ struct Prepare: ParsableCommand {
     var resolution: Int?
 
     func run() throws {
+        // Before the temporary file exists: a signal then removes it instead of leaving it behind.
+        do { try StopRequests.install() } catch { fail(error) }
         let start = DispatchTime.now().uptimeNanoseconds
-        let report = try PreparedDataset.prepare(folder: folder, resolution: resolution, output: out)
+        let report: PreparationReport
+        do {
+            report = try PreparedDataset.prepare(
+                folder: folder, resolution: resolution, output: out, stopRequested: { StopRequests.requested })
+        } catch DatasetError.stopped {
+            print("\(out): preparation stopped on request (\(StopRequests.signalName)); nothing written")
+            Foundation.exit(ExitStatus.stoppedOnRequest)
+        }
         describe(report, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9).forEach { print($0) }
     }
 }

@@ -4,7 +4,6 @@ import Distributed
 import Engine
 import Foundation
 import Model
-import StopSignal
 import Training
 import TrainingOptions
 
@@ -15,6 +14,10 @@ struct Train: ParsableCommand {
             Every MPI rank trains a replica on its share of each global minibatch; rank 0 prints progress and \
             writes the run directory (config.json, metrics.jsonl, samples/, checkpoints/). A PNG folder given \
             as --dataset is prepared into the run directory first.
+
+            SIGTERM, SIGINT, SIGHUP or SIGUSR1 on any rank (the set is PROGAN_STOP_SIGNALS) stops the run at \
+            the next micro-batch boundary with a checkpoint; the exit status is then 75 and the same command \
+            resumes. 0: finished; 1: error.
             """)
 
     @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG images.", valueName: "path"))
@@ -34,6 +37,8 @@ struct Train: ParsableCommand {
     var resume = ResumeChoice.auto
 
     func run() throws {
+        // Before anything is written, so that no signal kills the process halfway through a file.
+        do { try StopRequests.install() } catch { fail(error) }
         let world = joinWorld()
         let isLeader = world.rank == 0
         let console = Console.standardOutput()
@@ -53,7 +58,10 @@ struct Train: ParsableCommand {
             // OpenBLAS splits some products differently with more threads, which changes the rounding:
             // a deterministic run takes its parallelism from ranks only.
             if config.deterministic { setBLASThreads(1) }
-            let datasetPath = try preparedDataset(config: config, world: world, report: report)
+            guard let datasetPath = try preparedDataset(config: config, world: world, report: report) else {
+                try world.finalize()
+                Foundation.exit(ExitStatus.stoppedOnRequest)
+            }
             let trainer = try Trainer(
                 config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
             let group = ReplicaGroup(world)
@@ -66,16 +74,18 @@ struct Train: ParsableCommand {
                 report("resuming from \(path): step \(checkpoint.state.step), \(kimg) kimg")
             }
             try group.synchronize(trainer.replica)
+            let job = SchedulerJob.slurm(ProcessInfo.processInfo.environment)
+            if let job { report(job.description) }
             report(
                 "\(world.size) rank\(world.size == 1 ? "" : "s"); G \(trainer.replica.generatorWeights.count) and "
                     + "D \(trainer.replica.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)"
                     + (config.deterministic ? "; deterministic" : ""))
-            pgstop_install()
-            try TrainingRun(
+            let outcome = try TrainingRun(
                 trainer: trainer, group: group, directory: directory, console: console,
-                stopRequested: { pgstop_requested() != 0 }
+                stopRequested: { StopRequests.requested }, job: job
             ).run()
             try world.finalize()
+            if outcome != .finished { Foundation.exit(ExitStatus.stoppedOnRequest) }
         } catch {
             world.endJob(error)
         }
@@ -115,8 +125,9 @@ struct Train: ParsableCommand {
     }
 
     /// The dataset file to train on: `--dataset` itself, or, for a folder, a file rank 0 prepares in the
-    /// run directory while the other ranks wait.
-    private func preparedDataset(config: TrainingConfig, world: Communicator, report: (String) -> Void) throws -> String
+    /// run directory while the other ranks wait; nil when a rank asked to stop meanwhile.
+    private func preparedDataset(config: TrainingConfig, world: Communicator, report: (String) -> Void) throws
+        -> String?
     {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dataset, isDirectory: &isDirectory) else {
@@ -125,13 +136,23 @@ struct Train: ParsableCommand {
         guard isDirectory.boolValue else { return dataset }
         let resolution = config.network.resolution
         let path = "\(out)/dataset-\(resolution).pgds"
+        var stopped = [0.0]
         if world.rank == 0 {
             try RunDirectory(out).create()
             let start = DispatchTime.now().uptimeNanoseconds
-            let prepared = try PreparedDataset.prepare(folder: dataset, resolution: resolution, output: path)
-            describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9).forEach(report)
+            do {
+                let prepared = try PreparedDataset.prepare(
+                    folder: dataset, resolution: resolution, output: path, stopRequested: { StopRequests.requested })
+                describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                    .forEach(report)
+            } catch DatasetError.stopped {
+                report("stopped on request while preparing \(dataset); the same command starts again")
+                stopped[0] = 1
+            }
         }
-        try world.barrier()
-        return path
+        // Waits for rank 0 and learns whether any rank asked to stop meanwhile.
+        stopped[0] += StopRequests.requested ? 1 : 0
+        try world.sum(&stopped)
+        return stopped[0] > 0 ? nil : path
     }
 }
