@@ -5,6 +5,8 @@
 #   scripts/train.sh [progan train flags]     e.g. scripts/train.sh --total-kimg 20 --seed 7
 #   RANKS=N      number of MPI ranks (default: the number of cores)
 #   HOSTFILE=F   run across the hosts of an OpenMPI hostfile (see hostfiles/)
+#   SIGKILL_DELAY=S  seconds the ranks get to checkpoint after a SIGTERM to mpirun (default 60)
+# Exit status: 0 finished, 1 error, 75 stopped on request with a checkpoint (the same command resumes).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [[ -n ${HOSTFILE:-} ]]; then
@@ -27,7 +29,9 @@ given --out || args+=(--out "runs/emoji-$(date +%Y%m%d-%H%M%S)")
 
 cores=$(nproc)
 ranks=${RANKS:-$cores}
-launch=(mpirun -np "$ranks" -x OPENBLAS_NUM_THREADS=1)
+# On SIGTERM mpirun forwards it to the ranks and SIGKILLs them odls_base_sigkill_timeout seconds later (1 by
+# default): the ranks need longer to stop at a micro-batch boundary and write a checkpoint (exit status 75).
+launch=(mpirun -np "$ranks" -x OPENBLAS_NUM_THREADS=1 --mca odls_base_sigkill_timeout "${SIGKILL_DELAY:-60}")
 # mpirun refuses to run as root unless told that it is intended.
 ((EUID == 0)) && launch+=(--allow-run-as-root)
 if [[ -n ${HOSTFILE:-} ]]; then
