@@ -5,7 +5,8 @@
 #   scripts/train.sh [progan train flags]     e.g. scripts/train.sh --total-kimg 20 --seed 7
 #   RANKS=N      number of MPI ranks (default: the number of cores)
 #   HOSTFILE=F   run across the hosts of an OpenMPI hostfile (see hostfiles/)
-#   SIGKILL_DELAY=S  seconds the ranks get to checkpoint after a SIGTERM to mpirun (default 60)
+#   SIGKILL_DELAY=S  mpirun's odls_base_sigkill_timeout (default 20): a SIGTERM sent to mpirun itself reaches
+#                the ranks after S seconds and SIGKILL after 2S; a signal sent to this script reaches them at once
 # Exit status: 0 finished, 1 error, 75 stopped on request with a checkpoint (the same command resumes).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -16,6 +17,7 @@ if [[ -n ${HOSTFILE:-} ]]; then
         timeout 5 getent hosts "$host" >/dev/null || { echo "error: $HOSTFILE: host '$host' does not resolve" >&2; exit 1; }
     done
 fi
+[[ ${SIGKILL_DELAY:-20} =~ ^[0-9]{1,5}$ ]] || { echo "error: SIGKILL_DELAY '$SIGKILL_DELAY' must be whole seconds" >&2; exit 1; }
 scripts/setup.sh >&2
 
 args=("$@")
@@ -29,9 +31,10 @@ given --out || args+=(--out "runs/emoji-$(date +%Y%m%d-%H%M%S)")
 
 cores=$(nproc)
 ranks=${RANKS:-$cores}
-# On SIGTERM mpirun forwards it to the ranks and SIGKILLs them odls_base_sigkill_timeout seconds later (1 by
-# default): the ranks need longer to stop at a micro-batch boundary and write a checkpoint (exit status 75).
-launch=(mpirun -np "$ranks" -x OPENBLAS_NUM_THREADS=1 --mca odls_base_sigkill_timeout "${SIGKILL_DELAY:-60}")
+# A SIGTERM sent to mpirun itself reaches the ranks odls_base_sigkill_timeout seconds later, and SIGKILL as
+# long again after it (1 s by default): long enough for the ranks to stop with a checkpoint. A stop ending in
+# status 75 also keeps mpirun waiting twice that before it exits.
+launch=(mpirun -np "$ranks" -x OPENBLAS_NUM_THREADS=1 --mca odls_base_sigkill_timeout "${SIGKILL_DELAY:-20}")
 # mpirun refuses to run as root unless told that it is intended.
 ((EUID == 0)) && launch+=(--allow-run-as-root)
 if [[ -n ${HOSTFILE:-} ]]; then
@@ -42,4 +45,5 @@ elif ((ranks > cores)); then
 else
     launch+=(--bind-to core --map-by core)
 fi
-exec "${launch[@]}" .build/release/progan train "${args[@]}"
+# Signals to this script reach every rank at once (see scripts/launch.sh).
+exec scripts/launch.sh "${launch[@]}" .build/release/progan train "${args[@]}"

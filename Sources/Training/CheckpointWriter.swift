@@ -30,6 +30,13 @@ final class CheckpointWriter {
         self.afterWrite = afterWrite
     }
 
+    /// Whether a write is in flight.
+    var isWriting: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return writing
+    }
+
     /// Starts writing `checkpoint` to `path` in the background, once the write in flight (if any) ended.
     func start(_ checkpoint: Checkpoint, path: String) {
         condition.lock()

@@ -138,8 +138,10 @@ public final class TrainingRun {
                 + "samples in \(directory.samplesPath)")
     }
 
+    /// Whether `checkpoint_minutes` have passed since the last checkpoint; a write still in flight defers
+    /// the next one rather than stop training to wait for it.
     private var wallClockCheckpointIsDue: Bool {
-        config.checkpointMinutes > 0
+        config.checkpointMinutes > 0 && !checkpoints.isWriting
             && Double(DispatchTime.now().uptimeNanoseconds - lastCheckpoint) / 60e9 >= config.checkpointMinutes
     }
 

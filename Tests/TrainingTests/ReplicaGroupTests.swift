@@ -41,6 +41,15 @@ final class ReplicaGroupTests: XCTestCase {
         }
     }
 
+    /// A stop requested on any rank, not only on the leader, stops every rank.
+    func testAStopRequestOnAnyRankCounts() throws {
+        for (here, peer) in [(false, false), (false, true), (true, false), (true, true)] {
+            XCTAssertEqual(
+                try ReplicaGroup(PeerRequests(peerRequests: peer)).anyRankRequestsStop(here), here || peer,
+                "here \(here), on the other rank \(peer)")
+        }
+    }
+
     /// Replicas that drift apart are caught by the agreement hash, naming the rank that differs.
     func testDivergedReplicaIsNamed() throws {
         let leader = Replica(recipe)
@@ -72,6 +81,22 @@ final class ReplicaGroupTests: XCTestCase {
 }
 
 /// What the leader sent, in order.
+/// Rank 0 of two whose peer's stop request is `peerRequests`: sums add it, as MPI would.
+private struct PeerRequests: Collective {
+    let peerRequests: Bool
+    var rank: Int { 0 }
+    var size: Int { 2 }
+    func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
+    func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
+    func sum(_ values: inout [Double]) throws { values[0] += peerRequests ? 1 : 0 }
+    func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { fatalError("not used") }
+    func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { fatalError("not used") }
+    func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
+    func allgather(bytes: [UInt8]) throws -> [[UInt8]] { [bytes, bytes] }
+    func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]] { [unevenBytes, unevenBytes] }
+    func barrier() throws {}
+}
+
 private final class Wire {
     var messages: [[UInt8]] = []
 }
