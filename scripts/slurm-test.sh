@@ -27,7 +27,8 @@ unavailable() {
 grep -q ' /sys/fs/cgroup' /proc/mounts || unavailable "no cgroup file system at /sys/fs/cgroup"
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
     echo "installing slurm-wlm and munge"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slurm-wlm munge >/tmp/slurm-test-apt.log 2>&1 ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slurm-wlm munge \
+        >/tmp/slurm-test-apt.log 2>&1 ||
         unavailable "apt-get cannot install slurm-wlm and munge: $(tail -1 /tmp/slurm-test-apt.log)"
 fi
 
@@ -61,7 +62,8 @@ chmod 755 "$base/munge"
 mungekey --create --keyfile="$base/munge/munge.key" >/dev/null 2>&1 || unavailable "mungekey failed"
 chmod 600 "$base/munge/munge.key"
 munged --socket="$base/munge/sock" --key-file="$base/munge/munge.key" --log-file="$base/munge/log" \
-    --pid-file="$base/munge/pid" --seed-file="$base/munge/seed" || unavailable "munged does not start: $(tail -1 "$base/munge/log")"
+    --pid-file="$base/munge/pid" --seed-file="$base/munge/seed" ||
+    unavailable "munged does not start: $(tail -1 "$base/munge/log")"
 
 host=$(hostname -s)
 cat >"$SLURM_CONF" <<CONF
@@ -120,7 +122,8 @@ timeout 120 mpirun --allow-run-as-root --oversubscribe -np 2 -x OPENBLAS_NUM_THR
     fail "the uninterrupted run failed: $(tail -3 "$work/uninterrupted.log")"
 
 job=$(DATASET=$work/set.pgds RUN_DIR=$work/run TRAIN_FLAGS=$flags STAGE_DIR=$base/stage PROGAN=$progan \
-    sbatch --parsable --chdir="$work" --output="$work/job.out" scripts/slurm/train.sbatch) || fail "sbatch refused the job"
+    sbatch --parsable --chdir="$work" --output="$work/job.out" scripts/slurm/train.sbatch) ||
+    fail "sbatch refused the job"
 echo "submitted job $job"
 job_state() { scontrol show job "$job" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p'; }
 

@@ -20,7 +20,7 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
     public var fmapDecay: Double
     public var fmapMax: Int
     /// Latent vector length; nil means nf(0), as in the official code.
-    public var latentSize: Int?
+    @WrittenAsNull public var latentSize: Int?
     /// Minibatch standard deviation group size in D's last block (paper section 3); 1 disables the layer.
     public var mbstdGroupSize: Int
     /// Image channels (3: RGB).
@@ -31,14 +31,9 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
         resolution: Int, fmapBase: Int = 8192, fmapDecay: Double = 1, fmapMax: Int = 512,
         latentSize: Int? = nil, mbstdGroupSize: Int = 4, imageChannels: Int = 3, arch: Architecture = .progan
     ) {
-        self.resolution = resolution
-        self.fmapBase = fmapBase
-        self.fmapDecay = fmapDecay
-        self.fmapMax = fmapMax
-        self.latentSize = latentSize
-        self.mbstdGroupSize = mbstdGroupSize
-        self.imageChannels = imageChannels
-        self.arch = arch
+        (self.resolution, self.fmapBase, self.fmapDecay, self.fmapMax) = (resolution, fmapBase, fmapDecay, fmapMax)
+        (self.latentSize, self.mbstdGroupSize) = (latentSize, mbstdGroupSize)
+        (self.imageChannels, self.arch) = (imageChannels, arch)
     }
 
     /// pro_gan_pytorch's own widths: nf(stage) = clip(16384 / 2^stage, 1, 512), latent 512 (its
@@ -58,23 +53,10 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
         fmapBase = try container.decode(Int.self, forKey: .fmapBase)
         fmapDecay = try container.decode(Double.self, forKey: .fmapDecay)
         fmapMax = try container.decode(Int.self, forKey: .fmapMax)
-        latentSize = try container.decodeIfPresent(Int.self, forKey: .latentSize)
+        _latentSize = try container.decode(WrittenAsNull<Int>.self, forKey: .latentSize)
         mbstdGroupSize = try container.decode(Int.self, forKey: .mbstdGroupSize)
         imageChannels = try container.decode(Int.self, forKey: .imageChannels)
         arch = try container.decodeIfPresent(Architecture.self, forKey: .arch) ?? .progan
-    }
-
-    /// Writes an unset latent size as null, so a configuration file names every setting.
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(resolution, forKey: .resolution)
-        try container.encode(fmapBase, forKey: .fmapBase)
-        try container.encode(fmapDecay, forKey: .fmapDecay)
-        try container.encode(fmapMax, forKey: .fmapMax)
-        try container.encode(latentSize, forKey: .latentSize)
-        try container.encode(mbstdGroupSize, forKey: .mbstdGroupSize)
-        try container.encode(imageChannels, forKey: .imageChannels)
-        try container.encode(arch, forKey: .arch)
     }
 
     /// Feature maps of a stage. A G block at resolution 2^r has nf(r - 1) maps.

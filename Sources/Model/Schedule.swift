@@ -19,12 +19,9 @@ public struct ScheduleConfig: Codable, Equatable, Sendable {
         stabilizeKimg: Double, fadeKimg: Double, minibatch: [Int: Int] = [:],
         minibatchDefault: Int, learningRate: [Int: Float] = [:], learningRateDefault: Float
     ) {
-        self.stabilizeKimg = stabilizeKimg
-        self.fadeKimg = fadeKimg
-        self.minibatch = minibatch
-        self.minibatchDefault = minibatchDefault
-        self.learningRate = learningRate
-        self.learningRateDefault = learningRateDefault
+        (self.stabilizeKimg, self.fadeKimg) = (stabilizeKimg, fadeKimg)
+        (self.minibatch, self.minibatchDefault) = (minibatch, minibatchDefault)
+        (self.learningRate, self.learningRateDefault) = (learningRate, learningRateDefault)
     }
 
     public func minibatch(at resolution: Int) -> Int { minibatch[resolution] ?? minibatchDefault }

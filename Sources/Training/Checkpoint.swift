@@ -117,7 +117,8 @@ extension TrainingState {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         do {
-            self = try decoder.decode(TrainingState.self, from: Data(section.payload))
+            let payload = TrainingConfig.upgradingLegacyKeys(Data(section.payload), under: "config")
+            self = try decoder.decode(TrainingState.self, from: payload)
         } catch {
             throw CheckpointError(path: path, problem: "unreadable state section (\(error))")
         }

@@ -3,8 +3,8 @@ import Model
 import SafeIO
 
 // config.json: one flat object holding both parts of the configuration. Optional settings are written
-// as null rather than left out, so a run's config.json names every setting and reads back as the same
-// configuration whatever preset it is laid over.
+// as null rather than left out (`WrittenAsNull`), so a run's config.json names every setting and reads
+// back as the same configuration whatever preset it is laid over.
 
 extension TrainingConfig: Codable {
     public init(from decoder: Decoder) throws {
@@ -15,104 +15,6 @@ extension TrainingConfig: Codable {
     public func encode(to encoder: Encoder) throws {
         try recipe.encode(to: encoder)
         try run.encode(to: encoder)
-    }
-}
-
-extension TrainingRecipe: Codable {
-    enum CodingKeys: String, CodingKey {
-        case network, schedule, loss, adam, ema, resetOptimizerOnGrowth, mirror, seed, deterministic, microbatch,
-            skipNonFiniteSteps, bucketValues
-    }
-
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        network = try container.decode(NetworkConfig.self, forKey: .network)
-        schedule = try container.decode(ScheduleConfig.self, forKey: .schedule)
-        loss = try container.decode(LossConfig.self, forKey: .loss)
-        adam = try container.decode(AdamConfig.self, forKey: .adam)
-        ema = try container.decode(EMAConfig.self, forKey: .ema)
-        resetOptimizerOnGrowth = try container.decode(Bool.self, forKey: .resetOptimizerOnGrowth)
-        mirror = try container.decode(Bool.self, forKey: .mirror)
-        seed = try container.decode(UInt64.self, forKey: .seed)
-        deterministic = try container.decode(Bool.self, forKey: .deterministic)
-        microbatch = try container.decodeIfPresent(Int.self, forKey: .microbatch)
-        skipNonFiniteSteps = try container.decode(Bool.self, forKey: .skipNonFiniteSteps)
-        bucketValues = try container.decode(Int.self, forKey: .bucketValues)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(network, forKey: .network)
-        try container.encode(schedule, forKey: .schedule)
-        try container.encode(loss, forKey: .loss)
-        try container.encode(adam, forKey: .adam)
-        try container.encode(ema, forKey: .ema)
-        try container.encode(resetOptimizerOnGrowth, forKey: .resetOptimizerOnGrowth)
-        try container.encode(mirror, forKey: .mirror)
-        try container.encode(seed, forKey: .seed)
-        try container.encode(deterministic, forKey: .deterministic)
-        try container.encode(microbatch, forKey: .microbatch)
-        try container.encode(skipNonFiniteSteps, forKey: .skipNonFiniteSteps)
-        try container.encode(bucketValues, forKey: .bucketValues)
-    }
-}
-
-extension TrainingRecipe.EMAConfig: Codable {
-    enum CodingKeys: String, CodingKey { case beta, halfLifeKimg, rampup }
-
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        beta = try container.decode(Double.self, forKey: .beta)
-        halfLifeKimg = try container.decodeIfPresent(Double.self, forKey: .halfLifeKimg)
-        rampup = try container.decodeIfPresent(Double.self, forKey: .rampup)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(beta, forKey: .beta)
-        try container.encode(halfLifeKimg, forKey: .halfLifeKimg)
-        try container.encode(rampup, forKey: .rampup)
-    }
-}
-
-extension RunSettings: Codable {
-    enum CodingKeys: String, CodingKey {
-        case totalKimg, tickKimg, checkpointTicks, checkpointMinutes, keepCheckpoints, gridSamples, consistencyCheckSteps, swdTicks,
-            swdImages, schedule
-    }
-
-    /// Where configurations written before the split kept the run's length.
-    private enum LegacyScheduleKeys: String, CodingKey { case totalKimg }
-
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        if let total = try container.decodeIfPresent(Double.self, forKey: .totalKimg) {
-            totalKimg = total
-        } else {
-            let legacy = try container.nestedContainer(keyedBy: LegacyScheduleKeys.self, forKey: .schedule)
-            totalKimg = try legacy.decode(Double.self, forKey: .totalKimg)
-        }
-        tickKimg = try container.decode(Double.self, forKey: .tickKimg)
-        checkpointTicks = try container.decode(Int.self, forKey: .checkpointTicks)
-        checkpointMinutes = try container.decodeIfPresent(Double.self, forKey: .checkpointMinutes) ?? checkpointMinutes
-        keepCheckpoints = try container.decode(Int.self, forKey: .keepCheckpoints)
-        gridSamples = try container.decode(Int.self, forKey: .gridSamples)
-        consistencyCheckSteps = try container.decode(Int.self, forKey: .consistencyCheckSteps)
-        swdTicks = try container.decodeIfPresent(Int.self, forKey: .swdTicks) ?? swdTicks
-        swdImages = try container.decodeIfPresent(Int.self, forKey: .swdImages) ?? swdImages
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(totalKimg, forKey: .totalKimg)
-        try container.encode(tickKimg, forKey: .tickKimg)
-        try container.encode(checkpointTicks, forKey: .checkpointTicks)
-        try container.encode(checkpointMinutes, forKey: .checkpointMinutes)
-        try container.encode(keepCheckpoints, forKey: .keepCheckpoints)
-        try container.encode(gridSamples, forKey: .gridSamples)
-        try container.encode(consistencyCheckSteps, forKey: .consistencyCheckSteps)
-        try container.encode(swdTicks, forKey: .swdTicks)
-        try container.encode(swdImages, forKey: .swdImages)
     }
 }
 
@@ -219,12 +121,40 @@ extension TrainingConfig {
     /// Per-resolution tables: their keys are resolutions, not settings, so an overlay replaces them whole.
     private static let tableKeys: Set<String> = ["schedule.minibatch", "schedule.learning_rate"]
 
+    /// A JSON document holding a configuration under `key` (a checkpoint's state), with the keys of older
+    /// versions moved to where this version reads them; a document that is not such an object comes back
+    /// unchanged, for the decoder to report.
+    static func upgradingLegacyKeys(_ data: Data, under key: String) -> Data {
+        guard var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+            var config = object[key] as? [String: Any]
+        else { return data }
+        let moved = moveLegacyKeys(&config)
+        guard fillAbsentRunSettings(&config) || moved else { return data }
+        object[key] = config
+        return (try? JSONSerialization.data(withJSONObject: object)) ?? data
+    }
+
     /// Files written before the recipe/run split kept the run's length in the schedule.
-    private static func moveLegacyKeys(_ object: inout [String: Any]) {
-        guard var schedule = object["schedule"] as? [String: Any], let total = schedule["total_kimg"] else { return }
+    @discardableResult
+    private static func moveLegacyKeys(_ object: inout [String: Any]) -> Bool {
+        guard var schedule = object["schedule"] as? [String: Any], let total = schedule["total_kimg"] else {
+            return false
+        }
         schedule["total_kimg"] = nil
         object["schedule"] = schedule
         if object["total_kimg"] == nil { object["total_kimg"] = total }
+        return true
+    }
+
+    /// Run settings added after a file was written take their defaults (they change no weight), so a
+    /// checkpoint of an older version still resumes.
+    private static func fillAbsentRunSettings(_ object: inout [String: Any]) -> Bool {
+        guard let data = try? encodeJSON(RunSettings()),
+            let defaults = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { return false }
+        let absent = defaults.filter { object[$0.key] == nil }
+        object.merge(absent) { old, _ in old }
+        return !absent.isEmpty
     }
 
     private static func merge(

@@ -7,42 +7,71 @@ import Model
 /// The line is one flat JSON object: the fixed fields below by their snake_case names, then each loss
 /// term and quality figure under its own name ("d_loss", "gradient_penalty", "swd_16", "ms_ssim"), so
 /// that a new loss term or metric reaches every reader without a format change.
+@dynamicMemberLookup
 public struct TickRecord: Equatable {
-    public var tick: Int
-    public var step: Int
-    public var kimg: Double
-    public var resolution: Int
-    public var phase: Phase
-    public var alpha: Double
-    public var minibatch: Int
-    public var learningRate: Double
+    public var fields: Fields
     /// Loss terms averaged over the tick; nil for a mean that is not finite (updates skipped by
     /// `skip_non_finite_steps`), which JSON cannot hold.
     public var losses: [String: Double?]
     /// Quality figures of the averaged generator, on the ticks where they are measured.
     public var quality: [String: Double]
-    public var skippedUpdates: Int
-    public var imagesPerSecond: Double
-    public var tickSeconds: Double
-    public var peakResidentMiB: Double
-    /// The tick's sample grid, relative to the run directory.
-    public var grid: String
-    /// How long training paused to copy the checkpoints taken in this tick (nil when none was).
-    public var checkpointPauseSeconds: Double?
-    /// The batch job and its restart count, when the run is a Slurm job.
-    public var slurmJobID: String?
-    public var slurmRestartCount: Int?
 
-    public init(
-        tick: Int, step: Int, kimg: Double, resolution: Int, phase: Phase, alpha: Double, minibatch: Int,
-        learningRate: Double, losses: [String: Double?], quality: [String: Double], skippedUpdates: Int,
-        imagesPerSecond: Double, tickSeconds: Double, peakResidentMiB: Double, grid: String
-    ) {
-        (self.tick, self.step, self.kimg, self.resolution, self.phase) = (tick, step, kimg, resolution, phase)
-        (self.alpha, self.minibatch, self.learningRate) = (alpha, minibatch, learningRate)
-        (self.losses, self.quality, self.skippedUpdates) = (losses, quality, skippedUpdates)
-        (self.imagesPerSecond, self.tickSeconds, self.peakResidentMiB) = (imagesPerSecond, tickSeconds, peakResidentMiB)
-        self.grid = grid
+    /// Where the run stood and how fast it went: the keys every line has.
+    public struct Fields: Codable, Equatable {
+        public var tick: Int
+        public var step: Int
+        public var kimg: Double
+        public var resolution: Int
+        public var phase: Phase
+        public var alpha: Double
+        public var minibatch: Int
+        public var learningRate: Double
+        public var skippedUpdates: Int
+        public var imagesPerSecond: Double
+        public var tickSeconds: Double
+        /// Absent from lines written before it was measured.
+        public var peakResidentMiB: Double?
+        /// The tick's sample grid, relative to the run directory.
+        public var grid: String
+        /// How long training paused to copy the checkpoints taken in the tick (absent when none was).
+        public var checkpointPauseSeconds: Double?
+        /// The batch job and its restart count, when the run is a Slurm job.
+        public var slurmJobID: String?
+        public var slurmRestartCount: Int?
+
+        public init(
+            tick: Int, step: Int, kimg: Double, resolution: Int, phase: Phase, alpha: Double, minibatch: Int,
+            learningRate: Double, skippedUpdates: Int, imagesPerSecond: Double, tickSeconds: Double,
+            peakResidentMiB: Double?, grid: String
+        ) {
+            (self.tick, self.step, self.kimg, self.resolution, self.phase) = (tick, step, kimg, resolution, phase)
+            (self.alpha, self.minibatch, self.learningRate) = (alpha, minibatch, learningRate)
+            (self.skippedUpdates, self.imagesPerSecond, self.tickSeconds) = (
+                skippedUpdates, imagesPerSecond, tickSeconds
+            )
+            (self.peakResidentMiB, self.grid) = (peakResidentMiB, grid)
+        }
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case tick, step, kimg, resolution, phase, alpha, minibatch, grid
+            case learningRate = "learning_rate"
+            case skippedUpdates = "skipped_updates"
+            case imagesPerSecond = "images_per_second"
+            case tickSeconds = "tick_seconds"
+            case peakResidentMiB = "peak_rss_mib"
+            case checkpointPauseSeconds = "checkpoint_pause_seconds"
+            case slurmJobID = "slurm_job_id"
+            case slurmRestartCount = "slurm_restart_count"
+        }
+    }
+
+    public init(_ fields: Fields, losses: [String: Double?], quality: [String: Double]) {
+        (self.fields, self.losses, self.quality) = (fields, losses, quality)
+    }
+
+    public subscript<Value>(dynamicMember path: WritableKeyPath<Fields, Value>) -> Value {
+        get { fields[keyPath: path] }
+        set { fields[keyPath: path] = newValue }
     }
 
     /// Quality figures are named by what they measure; every other free key is a loss term.
@@ -52,12 +81,15 @@ public struct TickRecord: Equatable {
     public var scalars: [(tag: String, value: Double)] {
         let losses = self.losses.sorted { $0.key < $1.key }.compactMap { key, value in value.map { (key, $0) } }
         let quality = self.quality.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        let run: [(String, Double)] = [
-            ("resolution", Double(resolution)), ("alpha", alpha), ("minibatch", Double(minibatch)),
-            ("learning_rate", learningRate), ("skipped_updates", Double(skippedUpdates)),
-            ("images_per_second", imagesPerSecond), ("tick_seconds", tickSeconds), ("peak_rss_mib", peakResidentMiB),
+        let run: [(String, Double?)] = [
+            ("resolution", Double(fields.resolution)), ("alpha", fields.alpha), ("minibatch", Double(fields.minibatch)),
+            ("learning_rate", fields.learningRate), ("skipped_updates", Double(fields.skippedUpdates)),
+            ("images_per_second", fields.imagesPerSecond), ("tick_seconds", fields.tickSeconds),
+            ("peak_rss_mib", fields.peakResidentMiB),
         ]
-        return (losses + quality + run).map { (tag: $0.0, value: $0.1) }
+        return (losses + quality + run.compactMap { name, value in value.map { (name, $0) } }).map {
+            (tag: $0.0, value: $0.1)
+        }
     }
 }
 
@@ -70,37 +102,12 @@ extension TickRecord: Codable {
         init?(intValue: Int) { nil }
     }
 
-    private static let fixedKeys: Set = [
-        "tick", "step", "kimg", "resolution", "phase", "alpha", "minibatch", "learning_rate", "skipped_updates",
-        "images_per_second", "tick_seconds", "peak_rss_mib", "grid", "checkpoint_pause_seconds", "slurm_job_id",
-        "slurm_restart_count",
-    ]
-
     public init(from decoder: Decoder) throws {
+        fields = try Fields(from: decoder)
         let container = try decoder.container(keyedBy: Key.self)
-        func value<T: Decodable>(_ name: String) throws -> T { try container.decode(T.self, forKey: Key(name)) }
-        func optional<T: Decodable>(_ name: String, _ fallback: T) throws -> T {
-            try container.decodeIfPresent(T.self, forKey: Key(name)) ?? fallback
-        }
-        tick = try value("tick")
-        step = try value("step")
-        kimg = try value("kimg")
-        resolution = try value("resolution")
-        phase = try value("phase")
-        alpha = try value("alpha")
-        minibatch = try value("minibatch")
-        learningRate = try value("learning_rate")
-        grid = try value("grid")
-        skippedUpdates = try optional("skipped_updates", 0)
-        imagesPerSecond = try optional("images_per_second", 0)
-        tickSeconds = try optional("tick_seconds", 0)
-        peakResidentMiB = try optional("peak_rss_mib", 0)
-        checkpointPauseSeconds = try container.decodeIfPresent(Double.self, forKey: Key("checkpoint_pause_seconds"))
-        slurmJobID = try container.decodeIfPresent(String.self, forKey: Key("slurm_job_id"))
-        slurmRestartCount = try container.decodeIfPresent(Int.self, forKey: Key("slurm_restart_count"))
         losses = [:]
         quality = [:]
-        for key in container.allKeys where !Self.fixedKeys.contains(key.stringValue) {
+        for key in container.allKeys where Fields.CodingKeys(rawValue: key.stringValue) == nil {
             let number = try container.decodeIfPresent(Double.self, forKey: key)
             if Self.isQualityKey(key.stringValue) {
                 if let number { quality[key.stringValue] = number }
@@ -111,23 +118,8 @@ extension TickRecord: Codable {
     }
 
     public func encode(to encoder: Encoder) throws {
+        try fields.encode(to: encoder)
         var container = encoder.container(keyedBy: Key.self)
-        try container.encode(tick, forKey: Key("tick"))
-        try container.encode(step, forKey: Key("step"))
-        try container.encode(kimg, forKey: Key("kimg"))
-        try container.encode(resolution, forKey: Key("resolution"))
-        try container.encode(phase, forKey: Key("phase"))
-        try container.encode(alpha, forKey: Key("alpha"))
-        try container.encode(minibatch, forKey: Key("minibatch"))
-        try container.encode(learningRate, forKey: Key("learning_rate"))
-        try container.encode(skippedUpdates, forKey: Key("skipped_updates"))
-        try container.encode(imagesPerSecond, forKey: Key("images_per_second"))
-        try container.encode(tickSeconds, forKey: Key("tick_seconds"))
-        try container.encode(peakResidentMiB, forKey: Key("peak_rss_mib"))
-        try container.encode(grid, forKey: Key("grid"))
-        try container.encodeIfPresent(checkpointPauseSeconds, forKey: Key("checkpoint_pause_seconds"))
-        try container.encodeIfPresent(slurmJobID, forKey: Key("slurm_job_id"))
-        try container.encodeIfPresent(slurmRestartCount, forKey: Key("slurm_restart_count"))
         for (name, value) in losses { try container.encode(value, forKey: Key(name)) }
         for (name, value) in quality { try container.encode(value, forKey: Key(name)) }
     }

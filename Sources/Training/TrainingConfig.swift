@@ -40,7 +40,7 @@ public struct TrainingConfig: Equatable, Sendable {
 
 /// What determines the trained weights. The defaults are the official implementation's (config.py,
 /// train.py) for CelebA-HQ at 1024x1024, i.e. the `paper` preset.
-public struct TrainingRecipe: Equatable, Sendable {
+public struct TrainingRecipe: Codable, Equatable, Sendable {
     public var network = NetworkConfig(resolution: 1024)
     /// The official single-GPU minibatch table, learning rate 0.001 (0.0015 at 1024).
     public var schedule = ScheduleConfig(
@@ -61,7 +61,7 @@ public struct TrainingRecipe: Equatable, Sendable {
     /// Images per forward/backward pass. Deterministic runs need a size that does not depend on the
     /// number of ranks; nil means the minibatch-stddev group size there, and each rank's whole share
     /// of the minibatch otherwise.
-    public var microbatch: Int?
+    @WrittenAsNull public var microbatch: Int?
     /// On a non-finite loss or gradient, skip that update and count it instead of stopping the run.
     public var skipNonFiniteSteps = false
     /// Gradient values per allreduce bucket; buckets start reducing during the backward pass. Part of
@@ -77,15 +77,15 @@ public struct TrainingRecipe: Equatable, Sendable {
     }
 
     /// Generator weight averaging (paper section 4.2 "G_smoothing"; Karras et al. 2018, appendix A.1).
-    public struct EMAConfig: Equatable, Sendable {
+    public struct EMAConfig: Codable, Equatable, Sendable {
         /// Per-step decay, used when `halfLifeKimg` is nil.
         public var beta: Double
         /// Half-life in thousands of images (StyleGAN2-ADA's `ema_kimg`): β = 0.5^(batch / half-life).
         /// Short CPU runs need this; β = 0.999 keeps most of the random initial G for thousands of steps.
-        public var halfLifeKimg: Double?
+        @WrittenAsNull public var halfLifeKimg: Double?
         /// Caps the half-life at this fraction of the images shown so far, so early samples are not
         /// dominated by the initial weights (StyleGAN2-ADA's `ema_rampup`).
-        public var rampup: Double?
+        @WrittenAsNull public var rampup: Double?
 
         /// The decay for one step of `minibatch` images after `imagesShown` images.
         public func beta(minibatch: Int, imagesShown: Int) -> Double {
@@ -97,7 +97,7 @@ public struct TrainingRecipe: Equatable, Sendable {
 }
 
 /// How long a run trains and what it reports; none of it changes the weights.
-public struct RunSettings: Equatable, Sendable {
+public struct RunSettings: Codable, Equatable, Sendable {
     /// Length of the whole run in thousands of images; the final resolution trains until then.
     public var totalKimg: Double = 12000
     /// Progress lines, sample grids and metrics are written every `tickKimg` thousand images.
@@ -185,7 +185,8 @@ extension RunSettings {
             throw fail("checkpoint_ticks and keep_checkpoints must be positive")
         }
         guard checkpointMinutes.isFinite, (0...Self.maximumCheckpointMinutes).contains(checkpointMinutes) else {
-            throw fail("checkpoint_minutes \(checkpointMinutes) must be from 0 (off) to \(Int(Self.maximumCheckpointMinutes))")
+            throw fail(
+                "checkpoint_minutes \(checkpointMinutes) must be from 0 (off) to \(Int(Self.maximumCheckpointMinutes))")
         }
         guard gridSamples > 0 else { throw fail("grid_samples \(gridSamples) must be positive") }
         guard consistencyCheckSteps > 0 else {

@@ -196,20 +196,21 @@ public final class TrainingRun {
                         "\(name) \(String(format: name.hasPrefix("swd") ? "%.2f" : "%.4f", value))"
                     }.joined(separator: "  "))
         }
-        var record = TickRecord(
+        var fields = TickRecord.Fields(
             tick: tick, step: progress.step, kimg: Double(progress.imagesShown) / 1000, resolution: point.resolution,
             phase: point.phase, alpha: rounded(Double(point.alpha), significantDigits: 4), minibatch: point.minibatch,
             learningRate: rounded(Double(point.learningRate), significantDigits: 6),
-            losses: window.means.mapValues { $0.isFinite ? rounded($0, significantDigits: 6) : nil }, quality: quality,
             skippedUpdates: trainer.skippedUpdates,
             imagesPerSecond: rounded(window.imagesPerSecond, significantDigits: 4),
             tickSeconds: rounded(window.seconds, significantDigits: 6),
             peakResidentMiB: rounded(TensorMemory.peakResidentMiB, significantDigits: 5),
             grid: "samples/\((gridPath as NSString).lastPathComponent)")
-        record.checkpointPauseSeconds = checkpointPause.map { rounded($0, significantDigits: 4) }
-        record.slurmJobID = job?.id
-        record.slurmRestartCount = job?.restartCount
+        fields.checkpointPauseSeconds = checkpointPause.map { rounded($0, significantDigits: 4) }
+        fields.slurmJobID = job?.id
+        fields.slurmRestartCount = job?.restartCount
         checkpointPause = nil
+        let losses = window.means.mapValues { $0.isFinite ? rounded($0, significantDigits: 6) : nil }
+        let record = TickRecord(fields, losses: losses, quality: quality)
         try directory.appendMetrics(record.jsonLine())
         try tensorBoard?.write(
             step: progress.imagesShown, scalars: record.scalars, images: [(tag: "samples", image: grid)])

@@ -21,7 +21,8 @@ enum StopRequests {
     static func install() throws {
         let signals = try parse(ProcessInfo.processInfo.environment[variable] ?? defaultSignals)
         guard pgstop_install(signals, Int32(signals.count)) == 0 else {
-            throw StopRequestError(message: "\(variable): cannot install the handlers: \(String(cString: strerror(errno)))")
+            throw StopRequestError(
+                message: "\(variable): cannot install the handlers: \(String(cString: strerror(errno)))")
         }
     }
 

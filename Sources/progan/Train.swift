@@ -126,7 +126,9 @@ struct Train: ParsableCommand {
 
     /// The dataset file to train on: `--dataset` itself, or, for a folder, a file rank 0 prepares in the
     /// run directory while the other ranks wait; nil when a rank asked to stop meanwhile.
-    private func preparedDataset(config: TrainingConfig, world: Communicator, report: (String) -> Void) throws
+    private func preparedDataset(
+        config: TrainingConfig, world: Communicator, report: (String) -> Void
+    ) throws
         -> String?
     {
         var isDirectory: ObjCBool = false

@@ -28,11 +28,11 @@ final class RunFixture {
 
     /// Tick `tick` of the fixture: 4x4 for two ticks, then a fade-in to 8x8 and 8x8 stable.
     static func record(tick: Int, quality: [String: Double] = [:]) -> TickRecord {
-        TickRecord(
+        let fields = TickRecord.Fields(
             tick: tick, step: tick * 12, kimg: Double(tick) / 10, resolution: tick <= 2 ? 4 : 8,
             phase: tick == 3 ? .fadeIn : .stabilize, alpha: tick == 3 ? 0.5 : 1, minibatch: 8, learningRate: 0.002,
-            losses: ["d_loss": 1.0 / Double(tick), "gp": 0.25, "g_loss": -0.5], quality: quality,
             skippedUpdates: 0, imagesPerSecond: 100, tickSeconds: 1, peakResidentMiB: 300,
             grid: "samples/tick-00000\(tick).png")
+        return TickRecord(fields, losses: ["d_loss": 1.0 / Double(tick), "gp": 0.25, "g_loss": -0.5], quality: quality)
     }
 }

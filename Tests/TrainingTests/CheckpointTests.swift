@@ -83,4 +83,31 @@ final class CheckpointTests: XCTestCase {
             XCTAssertEqual("\($0)", "old.ckpt: checkpoint format version 9; this build reads version 1")
         }
     }
+
+    /// A checkpoint written before the recipe/run split (the run's length inside the schedule) still reads,
+    /// so a run started with the previous version resumes.
+    func testStateWithTheLengthInTheScheduleIsRead() throws {
+        let current = sample().file["state"]!
+        var state = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(current.payload)) as? [String: Any])
+        var config = try XCTUnwrap(state["config"] as? [String: Any])
+        var schedule = try XCTUnwrap(config["schedule"] as? [String: Any])
+        schedule["total_kimg"] = config.removeValue(forKey: "total_kimg")
+        config["schedule"] = schedule
+        state["config"] = config
+        let legacy = CheckpointFile.Section(
+            name: "state", payload: Array(try JSONSerialization.data(withJSONObject: state)))
+        XCTAssertEqual(try TrainingState(legacy, path: "old.ckpt"), sample().state)
+    }
+
+    /// A checkpoint written before a run setting existed (checkpoint_minutes) reads with its default.
+    func testStateWithoutANewerRunSettingIsRead() throws {
+        var state = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(sample().file["state"]!.payload)) as? [String: Any])
+        var config = try XCTUnwrap(state["config"] as? [String: Any])
+        XCTAssertNotNil(config.removeValue(forKey: "checkpoint_minutes"))
+        state["config"] = config
+        let older = CheckpointFile.Section(
+            name: "state", payload: Array(try JSONSerialization.data(withJSONObject: state)))
+        XCTAssertEqual(try TrainingState(older, path: "old.ckpt"), sample().state)
+    }
 }

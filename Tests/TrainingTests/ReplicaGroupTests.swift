@@ -101,37 +101,37 @@ private final class Wire {
     var messages: [[UInt8]] = []
 }
 
-/// Rank 0 of two: records its broadcasts and its allgather blocks. Rank 1's blocks are the leader's own,
-/// or, with `peerDiffers`, their complement.
-private struct Leader: Collective {
-    let wire: Wire
-    var peerDiffers = false
-    var rank: Int { 0 }
+/// Two ranks whose only traffic is what the replica protocol sends; sums are never reached by it.
+private protocol ScriptedRank: Collective {}
+
+extension ScriptedRank {
     var size: Int { 2 }
     func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
     func sum(_ values: inout [Double]) throws {}
     func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { fatalError("not used") }
     func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { fatalError("not used") }
+    func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]] { try allgather(bytes: unevenBytes) }
+    func barrier() throws {}
+}
+
+/// Rank 0 of two: records its broadcasts and its allgather blocks. Rank 1's blocks are the leader's own,
+/// or, with `peerDiffers`, their complement.
+private struct Leader: ScriptedRank {
+    let wire: Wire
+    var peerDiffers = false
+    var rank: Int { 0 }
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws { wire.messages.append(Array(bytes)) }
     func allgather(bytes: [UInt8]) throws -> [[UInt8]] {
         wire.messages.append(bytes)
         return [bytes, peerDiffers ? bytes.map { ~$0 } : bytes]
     }
-    func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]] { try allgather(bytes: unevenBytes) }
-    func barrier() throws {}
 }
 
 /// Rank 1 of two: receives what the leader recorded, in the same order.
-private struct Follower: Collective {
+private struct Follower: ScriptedRank {
     let wire: Wire
     var rank: Int { 1 }
-    var size: Int { 2 }
-    func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
-    func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
-    func sum(_ values: inout [Double]) throws {}
-    func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { fatalError("not used") }
-    func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { fatalError("not used") }
     private func next() -> [UInt8] { wire.messages.removeFirst() }
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
         let message = next()
@@ -139,6 +139,4 @@ private struct Follower: Collective {
         bytes.copyBytes(from: message)
     }
     func allgather(bytes: [UInt8]) throws -> [[UInt8]] { [next(), bytes] }
-    func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]] { try allgather(bytes: unevenBytes) }
-    func barrier() throws {}
 }

@@ -41,7 +41,9 @@ echo "SIGKILL while $in_flight was written: $previous intact"
 
 kimg=$("$progan" inspect "$previous" | sed -n 's/.*images shown[^0-9]*\([0-9]*\).*/\1/p' | head -1)
 [[ -n $kimg ]] || fail "cannot read the images shown of $previous"
-OPENBLAS_NUM_THREADS=1 "$progan" train "${flags[@]}" --total-kimg "$(((kimg + 64) / 1000)).$(printf %03d $(((kimg + 64) % 1000)))" \
+total=$((kimg + 64))
+OPENBLAS_NUM_THREADS=1 "$progan" train "${flags[@]}" --total-kimg "$((total / 1000)).$(printf %03d $((total % 1000)))" \
     >"$work/resume.log" 2>&1 || fail "the resumed run failed: $(tail -3 "$work/resume.log")"
-grep -q "resuming from $previous" "$work/resume.log" || fail "did not resume from $previous: $(head -3 "$work/resume.log")"
+grep -q "resuming from $previous" "$work/resume.log" ||
+    fail "did not resume from $previous: $(head -3 "$work/resume.log")"
 echo "resumed from $previous"

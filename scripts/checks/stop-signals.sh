@@ -9,7 +9,11 @@
 source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 launcher=
 # The job's processes: the launch script, its mpirun, mpirun's ranks.
-job_processes() { local pid; for pid in $(pgrep -P "$launcher"); do echo "$pid"; pgrep -P "$pid"; done; echo "$launcher"; }
+job_processes() {
+    local pid
+    for pid in $(pgrep -P "$launcher"); do echo "$pid"; pgrep -P "$pid"; done
+    echo "$launcher"
+}
 trap '[[ -n $launcher ]] && kill -9 $(job_processes) 2>/dev/null; rm -rf "$work"' EXIT
 
 "$progan" prepare "$emoji" --out "$work/set.pgds" --resolution 8 >/dev/null || fail "prepare failed"
@@ -48,7 +52,7 @@ stop() {
     local name=$1 signal=$2 who=$3 target pid
     train "$work/$name"
     until (($(ticks "$work/$name") >= 1)); do
-        kill -0 "$launcher" 2>/dev/null || fail "$name: the run ended before its first tick: $(tail -3 "$work/$name.log")"
+        kill -0 "$launcher" 2>/dev/null || fail "$name: the run ended before its first tick"
         sleep 0.05
     done
     sleep 1
@@ -64,7 +68,8 @@ stop() {
     [[ -n ${target:-} ]] || fail "$name: no $who process found"
     kill -s "$signal" "$target"
     finish "$name"
-    grep -q "stopped on request before step" "$work/$name.log" || fail "$name: no stop message: $(tail -3 "$work/$name.log")"
+    grep -q "stopped on request before step" "$work/$name.log" ||
+        fail "$name: no stop message: $(tail -3 "$work/$name.log")"
     compgen -G "$work/$name/checkpoints/step-*.ckpt" >/dev/null || fail "$name: no checkpoint written"
     echo "SIG$signal to $who: exit $status, $(grep 'stopped on request' "$work/$name.log")"
 }
