@@ -166,7 +166,10 @@ public final class TrainingRun {
                 + "last): copied in \(String(format: "%.3f", pause)) s; writing \(path) in the background")
     }
 
+    /// With `checkpoint_minutes`, says when a background write ended and how far training went meanwhile
+    /// (without it, checkpoints come with ticks and need no lines of their own).
     private func reportWritten(_ written: [CheckpointWriter.Written]) {
+        guard config.checkpointMinutes > 0 else { return }
         for write in written where write.step != trainer.progress.step {
             console.line(
                 "checkpoint \(write.path) written in \(String(format: "%.2f", write.seconds)) s while training "
