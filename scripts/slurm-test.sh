@@ -7,6 +7,7 @@
 #
 # Where Slurm cannot run (not root, no cgroup file system, the packages cannot be installed) it says why
 # and exits 0; it fails only when Slurm started and the job then misbehaved. Needs the release build.
+# KEEP_SLURM_BASE=1 keeps the temporary directory (configuration, daemon logs, the job's output) to debug.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 progan=$PWD/.build/release/progan
@@ -25,13 +26,6 @@ unavailable() {
 [[ -x $progan ]] || fail "$progan is missing: swift build -c release"
 ((EUID == 0)) || unavailable "not running as root"
 grep -q ' /sys/fs/cgroup' /proc/mounts || unavailable "no cgroup file system at /sys/fs/cgroup"
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
-    echo "installing slurm-wlm and munge"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slurm-wlm munge \
-        >/tmp/slurm-test-apt.log 2>&1 ||
-        unavailable "apt-get cannot install slurm-wlm and munge: $(tail -1 /tmp/slurm-test-apt.log)"
-fi
-
 base=$(mktemp -d /tmp/progan-slurm.XXXXXX)
 chmod 755 "$base"
 export SLURM_CONF=$base/slurm.conf
@@ -55,6 +49,14 @@ stop_everything() {
     [[ -n ${KEEP_SLURM_BASE:-} ]] || rm -rf "$base"
 }
 trap stop_everything EXIT
+
+if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v munged >/dev/null; then
+    echo "installing slurm-wlm and munge"
+    install() { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends slurm-wlm munge; }
+    # A fresh machine may have no package lists yet.
+    { install || { apt-get update && install; }; } >"$base/apt.log" 2>&1 ||
+        unavailable "apt-get cannot install slurm-wlm and munge: $(tail -1 "$base/apt.log")"
+fi
 
 # munge: the key, socket and pid file under $base.
 mkdir -p "$base/munge" "$base/state" "$base/spool" "$base/tmpfs" "$base/run" "$base/tmp"
