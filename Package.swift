@@ -9,7 +9,8 @@ import PackageDescription
 //   Model (layers, G, D, schedule) · Dataset (prepared image sets) · Metrics (SWD, MS-SSIM)
 //   Distributed (MPI communicator) · ImageIO (PNG) · Engine (tensors, autograd, conv, Adam, RNG)
 //   Safetensors · CheckpointFile (the two file formats' containers)
-//   SafeIO (atomic writes, CRC32, bounds-checked byte reader, overflow-checked element count)
+//   SafeIO (atomic writes, CRC32, bounds-checked byte reader, overflow-checked element count, directory lock,
+//     output-path check, scratch directories removed at exit)
 //   MPIShim, PNGShim, StopSignal (C) over CMPI, CPNG, CBLAS (system libraries)
 // Tests/<X>Tests test target X (CLITests: progan; Safetensors' are in InteropTests), over test-only helpers:
 //   ImageFixtures (pattern images, image folders) over TestSupport (temporary directories, error assertions)

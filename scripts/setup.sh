@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev libpng-dev pkg-config libjs-emojify)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libpng-dev pkg-config libjs-emojify strace)
 
 missing=()
 for package in "${packages[@]}"; do

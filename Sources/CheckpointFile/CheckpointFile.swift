@@ -82,6 +82,14 @@ public struct CheckpointFile: Equatable, FileFormat {
 
     public static let fileKind = "checkpoint"
 
+    /// The format version a file claims, nil when it does not begin with the magic number and a version:
+    /// what tells a file of another progan (refused, kept) from a damaged one before parsing.
+    public static func claimedVersion(_ bytes: [UInt8]) -> UInt32? {
+        var reader = ByteReader(bytes: bytes, path: "")
+        guard let start = try? reader.take(magic.count, "magic number"), start.elementsEqual(magic) else { return nil }
+        return try? reader.read("format version")
+    }
+
     public static func parse(_ bytes: [UInt8], path: String) throws -> CheckpointFile {
         var reader = ByteReader(bytes: bytes, path: path)
         guard bytes.count >= magic.count, try reader.take(magic.count, "magic number").elementsEqual(magic) else {

@@ -34,10 +34,7 @@ public final class Animation {
             guard let ffmpeg = Self.ffmpegPath() else {
                 throw FileError(path: path, problem: "an .mp4 needs ffmpeg on PATH; write an animated .png instead")
             }
-            let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "progan-frames-\(UUID().uuidString)"
-            ).path
-            try createDirectory(scratch)
+            let scratch = try TemporaryPaths.makeDirectory(named: "progan-frames")
             encoder = .video(ffmpeg: ffmpeg, frames: scratch, count: 0)
         default:
             throw FileError(
@@ -46,7 +43,7 @@ public final class Animation {
     }
 
     deinit {
-        if case .video(_, let frames, _) = encoder { try? FileManager.default.removeItem(atPath: frames) }
+        if case .video(_, let frames, _) = encoder { TemporaryPaths.remove(frames) }
     }
 
     /// Adds a frame; every frame must have the size of the first.

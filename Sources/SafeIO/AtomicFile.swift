@@ -30,8 +30,7 @@ public enum AtomicFile {
         let (directory, fileName) = split(path)
         // The random part keeps concurrent writers (several ranks, several
         // processes) from sharing a temporary file; O_EXCL makes sure of it.
-        let temporaryPath =
-            "\(directory)/.\(fileName).\(getpid()).\(String(UInt64.random(in: .min ... .max), radix: 16)).tmp"
+        let temporaryPath = "\(directory)/" + temporaryName(for: fileName)
         let descriptor = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
         guard descriptor >= 0 else {
             throw FileError.fromErrno(path: path, action: "cannot create a temporary file in \(directory)")
@@ -82,6 +81,52 @@ public enum AtomicFile {
         guard result == 0 else {
             throw FileError.fromErrno(path: path, action: action())
         }
+    }
+
+    /// `.NAME.PID.RANDOM.tmp`: hidden, and recognizable afterwards by `isTemporaryName`.
+    private static func temporaryName(for fileName: String) -> String {
+        ".\(fileName).\(getpid()).\(String(UInt64.random(in: .min ... .max), radix: 16)).tmp"
+    }
+
+    /// Whether `name` is one of this type's temporary names, and the PID of the process that made it.
+    static func temporaryOwner(_ name: String) -> pid_t? {
+        guard name.hasPrefix("."), name.hasSuffix(".tmp") else { return nil }
+        let parts = name.dropFirst().dropLast(".tmp".count).split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 3, !parts[0].isEmpty, let random = parts.last, !random.isEmpty, random.count <= 16,
+            random.allSatisfy(\.isHexDigit), let pid = pid_t(parts[parts.count - 2]), pid > 0
+        else { return nil }
+        return pid
+    }
+
+    /// Removes the temporary files that writers killed mid-write (SIGKILL, power loss) left in `directory`
+    /// and the directories under it (symbolic links are not followed); returns their paths. Files of a
+    /// process that is still alive on this host are left alone. Only for a directory the caller owns
+    /// (`DirectoryLock`): another writer's temporary file may be mid-write.
+    public static func removeAbandonedTemporaries(under directory: String) -> [String] {
+        guard let stream = opendir(directory) else { return [] }
+        defer { closedir(stream) }
+        var removed: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+            }
+            guard name != ".", name != ".." else { continue }
+            let path = directory + "/" + name
+            var status = stat()
+            guard lstat(path, &status) == 0 else { continue }
+            switch status.st_mode & S_IFMT {
+            case S_IFDIR:
+                removed += removeAbandonedTemporaries(under: path)
+            case S_IFREG:
+                guard let pid = temporaryOwner(name), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else {
+                    continue
+                }
+                if unlink(path) == 0 { removed.append(path) }
+            default:
+                continue
+            }
+        }
+        return removed
     }
 
     private static func split(_ path: String) -> (directory: String, fileName: String) {

@@ -1,3 +1,4 @@
+import CheckpointFile
 import Foundation
 import SafeIO
 
@@ -9,6 +10,8 @@ import SafeIO
 ///     RUN_DIR/samples/tick-NNNNNN.png   averaged-G samples from fixed latents, one per tick
 ///     RUN_DIR/checkpoints/step-NNNNNNNNN.ckpt   the newest `keep` checkpoints
 ///     RUN_DIR/checkpoints/final.ckpt            the networks at the end of the run
+///     RUN_DIR/checkpoints/damaged/              checkpoints found damaged on resume, kept for inspection
+///     RUN_DIR/.lock                the owner's lock (`takeOwnership`)
 ///     RUN_DIR/tensorboard/events.out.tfevents.*  scalars and grids per tick, one file per (re)start
 public struct RunDirectory {
     public let path: String
@@ -29,43 +32,140 @@ public struct RunDirectory {
         for directory in [path, samplesPath, checkpointsPath] { try createDirectory(directory) }
     }
 
-    /// Step checkpoints, oldest first.
+    public var damagedCheckpointsPath: String { checkpointsPath + "/damaged" }
+
+    /// Makes the directory this process's alone for as long as the returned lock lives (a second run on
+    /// it fails at once, naming the host and PID of the first), then removes the temporary files of
+    /// writers that were killed mid-write; returns the lock, what was removed, and whether the directory
+    /// is new (see `removeIfUnused`).
+    public func takeOwnership() throws -> (lock: DirectoryLock, removedTemporaries: [String], created: Bool) {
+        let created = access(path, F_OK) != 0
+        try createDirectory(path)
+        let lock = try DirectoryLock(directory: path)
+        return (lock, AtomicFile.removeAbandonedTemporaries(under: path), created)
+    }
+
+    /// Removes a directory that holds nothing but the lock and empty folders: what a run that failed
+    /// before its first write leaves of a directory it created.
+    public func removeIfUnused() {
+        guard let entries = FileManager.default.enumerator(atPath: path) else { return }
+        for case let entry as String in entries where entry != ".lock" {
+            let type =
+                try? FileManager.default.attributesOfItem(atPath: path + "/" + entry)[.type] as? FileAttributeType
+            guard type == .typeDirectory else { return }
+        }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// The step of a checkpoint file name, `step-NNNNNNNNN.ckpt` (nine digits or more), nil for any other name.
+    static func checkpointStep(fileName name: String) -> Int? {
+        guard name.hasPrefix("step-"), name.hasSuffix(".ckpt") else { return nil }
+        let digits = name.dropFirst("step-".count).dropLast(".ckpt".count)
+        guard digits.count >= 9, digits.count <= 18, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            return nil
+        }
+        return Int(digits)
+    }
+
+    /// Every entry of `checkpoints/` named like a step checkpoint (of any file type), oldest step first.
     public func stepCheckpoints() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: checkpointsPath)) ?? []
-        return names.filter { $0.hasPrefix("step-") && $0.hasSuffix(".ckpt") }.sorted().map {
-            checkpointsPath + "/" + $0
-        }
+        return names.compactMap { name in Self.checkpointStep(fileName: name).map { ($0, name) } }
+            .sorted { $0.0 < $1.0 }.map { checkpointsPath + "/" + $0.1 }
     }
 
     /// Deletes the step checkpoints of steps after `step`: what a fresh start or a resume from an older
-    /// checkpoint replaces (newer ones there were unusable, or belong to the abandoned run).
+    /// checkpoint replaces (they belong to the abandoned run). Only regular files are deleted.
     public func removeCheckpoints(after step: Int) {
-        for path in stepCheckpoints() {
-            let name = (path as NSString).lastPathComponent.dropFirst("step-".count).dropLast(".ckpt".count)
-            if let written = Int(name), written > step { try? FileManager.default.removeItem(atPath: path) }
+        for path in stepCheckpoints() where Self.checkpointStep(fileName: fileName(path))! > step {
+            removeIfRegularFile(path)
         }
     }
 
-    /// Deletes all but the newest `keep` step checkpoints.
+    /// Deletes all but the newest `keep` step checkpoints; only regular files are deleted, and only they count.
     public func pruneCheckpoints(keep: Int) {
-        for old in stepCheckpoints().dropLast(keep) { try? FileManager.default.removeItem(atPath: old) }
+        for old in stepCheckpoints().filter(isRegularFile).dropLast(keep) { removeIfRegularFile(old) }
     }
 
-    /// The newest step checkpoint that reads back intact, trying older ones when newer ones are corrupt
-    /// or truncated (each reported through `report`); nil when the directory has none.
-    public func newestUsableCheckpoint(report: (String) -> Void) throws -> (checkpoint: Checkpoint, path: String)? {
+    /// The newest step checkpoint, nil when the directory has none. Newer ones that are provably damaged
+    /// (truncated, failing a checksum, without the magic number) are reported through `warn`, moved into
+    /// `checkpoints/damaged/` and passed over; anything else that keeps the newest from being used (a newer
+    /// format version, a permission or I/O error, a directory under a checkpoint's name, content that
+    /// passes its checksums but does not decode) is an error, and nothing is moved or deleted.
+    public func newestUsableCheckpoint(warn: (String) -> Void) throws -> (checkpoint: Checkpoint, path: String)? {
         let candidates = stepCheckpoints()
         for path in candidates.reversed() {
-            do {
-                return (try Checkpoint.read(path: path), path)
-            } catch {
-                report("skipping unusable checkpoint: \(error)")
+            switch try readForResume(path) {
+            case .usable(let checkpoint):
+                return (checkpoint, path)
+            case .damaged(let problem):
+                let destination = try moveAside(path)
+                warn("skipping unusable checkpoint: \(path): \(problem); moved to \(destination)")
             }
         }
         guard candidates.isEmpty else {
-            throw FileError(path: checkpointsPath, problem: "none of the \(candidates.count) checkpoints is usable")
+            throw FileError(
+                path: checkpointsPath,
+                problem: "none of the \(candidates.count) checkpoints is usable (moved to \(damagedCheckpointsPath))")
         }
         return nil
+    }
+
+    private enum ResumeCandidate {
+        case usable(Checkpoint)
+        case damaged(problem: String)
+    }
+
+    private func readForResume(_ path: String) throws -> ResumeCandidate {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { throw FileError.fromErrno(path: path, action: "cannot examine") }
+        guard status.st_mode & S_IFMT == S_IFREG else {
+            let kind = status.st_mode & S_IFMT == S_IFDIR ? "a directory" : "not a regular file"
+            throw FileError(
+                path: path, problem: "is \(kind), not a checkpoint; move it out of \(checkpointsPath) to resume")
+        }
+        guard status.st_size > 0 else { return .damaged(problem: "empty file (truncated)") }
+        let bytes = try readFileBytes(path, describedAs: Checkpoint.fileKind)
+        guard let version = CheckpointFile.claimedVersion(bytes) else {
+            return .damaged(problem: "not a progan checkpoint (bad magic number or truncated header)")
+        }
+        guard version == CheckpointFile.version else {
+            throw FileError(
+                path: path,
+                problem: "checkpoint format version \(version); this build reads version \(CheckpointFile.version): "
+                    + "resume with the progan that wrote it, or start afresh in another directory")
+        }
+        let file: CheckpointFile
+        do { file = try CheckpointFile.parse(bytes, path: path) } catch let error as FileError {
+            return .damaged(problem: error.problem)
+        }
+        return .usable(try Checkpoint(file, path: path))
+    }
+
+    /// Moves a damaged checkpoint into `checkpoints/damaged/` (under a new name if one is there); returns where.
+    private func moveAside(_ path: String) throws -> String {
+        try createDirectory(damagedCheckpointsPath)
+        let name = fileName(path)
+        var destination = damagedCheckpointsPath + "/" + name, copy = 1
+        while access(destination, F_OK) == 0 {
+            destination = damagedCheckpointsPath + "/\(name).\(copy)"
+            copy += 1
+        }
+        guard rename(path, destination) == 0 else {
+            throw FileError.fromErrno(path: path, action: "cannot move this damaged checkpoint to \(destination)")
+        }
+        return destination
+    }
+
+    private func fileName(_ path: String) -> String { String(path[path.index(after: path.lastIndex(of: "/")!)...]) }
+
+    private func isRegularFile(_ path: String) -> Bool {
+        var status = stat()
+        return lstat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFREG
+    }
+
+    private func removeIfRegularFile(_ path: String) {
+        if isRegularFile(path) { unlink(path) }
     }
 
     /// Keeps only the metrics lines of steps up to `step` (all of them for a resumed run's past, none

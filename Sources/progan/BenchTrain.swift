@@ -3,6 +3,7 @@ import Dataset
 import Distributed
 import Engine
 import Foundation
+import SafeIO
 import Training
 import TrainingOptions
 
@@ -82,16 +83,23 @@ struct BenchTrain: ParsableCommand {
         }
     }
 
-    /// The dataset to read, prepared by rank 0 into a temporary file when given a folder.
+    /// The dataset to read, prepared by rank 0 into a scratch directory when given a folder (the ranks of a
+    /// benchmark share a host); the directory goes once every rank has read the file.
     private func benchmarkDataset(resolution: Int, world: Collective) throws -> PreparedDataset {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dataset, isDirectory: &isDirectory), isDirectory.boolValue else {
             return try PreparedDataset(path: dataset)
         }
-        let path = NSTemporaryDirectory() + "/progan-bench-\(resolution).pgds"
-        if world.rank == 0 { try PreparedDataset.prepare(folder: dataset, resolution: resolution, output: path) }
+        var scratch: String?
+        if world.rank == 0 {
+            scratch = try TemporaryPaths.makeDirectory(named: "progan-bench")
+            try PreparedDataset.prepare(folder: dataset, resolution: resolution, output: scratch! + "/set.pgds")
+        }
+        let path = String(decoding: try world.allgather(unevenBytes: Array((scratch ?? "").utf8))[0], as: UTF8.self)
+        let prepared = try PreparedDataset(path: path + "/set.pgds")
         try world.barrier()
-        return try PreparedDataset(path: path)
+        if let scratch { TemporaryPaths.remove(scratch) }
+        return prepared
     }
 
     /// Median time of a plain float allreduce of `count` values: the floor the trainer's reduction is

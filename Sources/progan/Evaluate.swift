@@ -3,6 +3,7 @@ import Dataset
 import Distributed
 import Engine
 import Foundation
+import SafeIO
 import Metrics
 import Model
 import Training
@@ -59,10 +60,7 @@ struct Evaluate: ParsableCommand {
             // images, and so the numbers, the same on any number of ranks.
             setBLASThreads(1)
             let trained = try checkpoint.map { try TrainedGenerator(checkpoint: Checkpoint.read(path: $0), path: $0) }
-            let (datasetPath, temporary) = try preparedDatasetPath(
-                rank: world.rank, resolution: trained?.resolution ?? resolution)
-            defer { if temporary { try? FileManager.default.removeItem(atPath: datasetPath) } }
-            let reals = try PreparedDataset(path: datasetPath)
+            let reals = try preparedDataset(resolution: trained?.resolution ?? resolution)
             let side = trained?.resolution ?? resolution ?? reals.resolution
             guard side >= SlicedWasserstein.smallestLevel else {
                 throw ConfigError(
@@ -151,16 +149,19 @@ struct Evaluate: ParsableCommand {
         return ranks.rank == 0 ? result : nil
     }
 
-    /// `--dataset` if it is a prepared file; for a folder, a temporary prepared copy of this rank's own.
-    private func preparedDatasetPath(rank: Int, resolution: Int?) throws -> (path: String, temporary: Bool) {
+    /// `--dataset` if it is a prepared file; for a folder, a prepared copy of this rank's own, made in a
+    /// scratch directory that is gone once the file has been read.
+    private func preparedDataset(resolution: Int?) throws -> PreparedDataset {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dataset, isDirectory: &isDirectory) else {
             throw ConfigError(message: "\(dataset): no such file or directory")
         }
-        guard isDirectory.boolValue else { return (dataset, false) }
-        let path = NSTemporaryDirectory() + "/progan-evaluate-\(getpid())-\(rank).pgds"
+        guard isDirectory.boolValue else { return try PreparedDataset(path: dataset) }
+        let scratch = try TemporaryPaths.makeDirectory(named: "progan-evaluate")
+        defer { TemporaryPaths.remove(scratch) }
+        let path = scratch + "/set.pgds"
         _ = try PreparedDataset.prepare(folder: dataset, resolution: resolution, output: path)
-        return (path, true)
+        return try PreparedDataset(path: path)
     }
 }
 

@@ -44,6 +44,7 @@ struct Export: ParsableCommand {
     @Option(help: "Fade-in weight of the reference images, 0 to 1 (default: where training stood).") var alpha: Float?
 
     func validate() throws {
+        try checkOutputPath(out, "--out")
         guard images >= 0 else { throw ValidationError("--images must not be negative") }
         if let alpha {
             guard alpha >= 0, alpha <= 1 else { throw ValidationError("--alpha \(alpha) must be between 0 and 1") }

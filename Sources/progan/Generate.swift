@@ -20,6 +20,7 @@ struct Generate: ParsableCommand {
     var grid = false
 
     func validate() throws {
+        try checkOutputPath(out, "--out")
         guard images > 0 else { throw ValidationError("--images must be positive") }
     }
 

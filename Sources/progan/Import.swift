@@ -24,6 +24,7 @@ struct Import: ParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func validate() throws {
+        try checkOutputPath(out, "--out")
         guard options.arch == nil, options.resolution == nil else {
             throw ValidationError("--arch and --resolution come from the imported model")
         }
@@ -45,6 +46,8 @@ struct Import: ParsableCommand {
             }
             let checkpoint = try ModelExchange.checkpoint(from: file, path: model, training: try options.resolved())
             let directory = RunDirectory(out)
+            let (lock, _, _) = try directory.takeOwnership()
+            defer { withExtendedLifetime(lock) {} }
             guard directory.stepCheckpoints().isEmpty else {
                 throw FileError(
                     path: directory.checkpointsPath,

@@ -41,6 +41,8 @@ struct Interpolate: ParsableCommand {
             throw ValidationError("--keyframes must be at least 2 and --frames-per-keyframe at least 1")
         }
         guard out != nil || video != nil else { throw ValidationError("give --out, --video or both") }
+        try checkOutputPath(out, "--out")
+        try checkOutputPath(video, "--video")
     }
 
     func run() throws {
@@ -51,6 +53,8 @@ struct Interpolate: ParsableCommand {
                 throw ValidationError(
                     "--size \(frameSize) is not a multiple of the generator's resolution \(trained.resolution)")
             }
+            // A stop request ends the walk through `fail`, whose exit removes the video's scratch frames.
+            try StopRequests.install()
             if let out { try createDirectory(out) }
             let animation = try video.map { try Animation(path: $0, framesPerSecond: fps) }
             var random = PhiloxRandom(seed: seed)
@@ -65,6 +69,7 @@ struct Interpolate: ParsableCommand {
                     let picture = imageGrid(image, columns: 1, cellSize: frameSize)
                     if let out { try picture.write(path: String(format: "%@/frame-%04d.png", out, frame)) }
                     try animation?.add(picture)
+                    try stopIfRequested()
                     frame += 1
                 }
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import SafeIO
 
 /// pro_gan_pytorch models are read and written by the Python package in scripts/torch (`progan_torch`, whose
 /// converter needs PyTorch). The converter is looked for in one fixed order, and the first place that exists
@@ -34,7 +35,7 @@ enum PGPConverter {
         if last.hasPrefix("error: ") {
             var message = String(last.dropFirst("error: ".count))
             // A scratch file handed to the converter is ours: its problem is the subject's.
-            if message.hasPrefix(scratchPrefix), let colon = message.range(of: ": ") {
+            if message.contains("/\(scratchPrefix)-"), let colon = message.range(of: ": ") {
                 message = path + message[colon.lowerBound...]
             }
             throw ConfigError(message: message)
@@ -79,12 +80,12 @@ enum PGPConverter {
     }
 }
 
-/// Where this process's scratch files are made.
-let scratchPrefix = NSTemporaryDirectory() + "/progan-\(ProcessInfo.processInfo.processIdentifier)-"
+/// What the names of this process's scratch directories begin with.
+let scratchPrefix = "progan-scratch-\(ProcessInfo.processInfo.processIdentifier)"
 
-/// A scratch file path that is removed when `body` returns.
-func withTemporaryPath<T>(_ suffix: String, _ body: (String) throws -> T) rethrows -> T {
-    let path = scratchPrefix + "\(UUID().uuidString)\(suffix)"
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try body(path)
+/// A scratch file path, in a scratch directory of its own that is removed when `body` returns (or at exit).
+func withTemporaryPath<T>(_ suffix: String, _ body: (String) throws -> T) throws -> T {
+    let directory = try TemporaryPaths.makeDirectory(named: scratchPrefix)
+    defer { TemporaryPaths.remove(directory) }
+    return try body(directory + "/model" + suffix)
 }

@@ -26,6 +26,8 @@ struct Prepare: ParsableCommand {
             valueName: "n"))
     var resolution: Int?
 
+    func validate() throws { try checkOutputPath(out, "--out") }
+
     func run() throws {
         // Before the temporary file exists: a signal then removes it instead of leaving it behind.
         do { try StopRequests.install() } catch { fail(error) }
@@ -39,10 +41,11 @@ struct Prepare: ParsableCommand {
             Foundation.exit(ExitStatus.stoppedOnRequest)
         }
         describe(report, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9).forEach { print($0) }
+        warnSkipped(report)
     }
 }
 
-/// What a preparation did, as lines for the terminal: the counts, the sizes seen, and every skipped file.
+/// What a preparation did, as lines for the terminal: the counts and the sizes seen.
 func describe(_ report: PreparationReport, seconds: Double) -> [String] {
     let side = report.resolution
     return [
@@ -51,5 +54,9 @@ func describe(_ report: PreparationReport, seconds: Double) -> [String] {
             + "(\(formatted(Double(report.fileSize) / 1e6, 2)) MB) in \(formatted(seconds, 2)) s",
         "sizes: " + report.sizes.map { "\($0.width)x\($0.height): \($0.count)" }.joined(separator: ", "),
     ]
-        + report.skipped.map { "skipped \($0.error)" }
+}
+
+/// Every file a preparation skipped, as warnings.
+func warnSkipped(_ report: PreparationReport) {
+    for skipped in report.skipped { warn("skipped \(skipped.error)") }
 }

@@ -18,6 +18,11 @@ struct Report: ParsableCommand {
     @Option(help: ArgumentHelp("HTML file to write (default: RUN_DIR/report.html).", valueName: "file"))
     var out: String?
 
+    func validate() throws {
+        try checkOutputPath(out, "--out")
+        if out == nil { try checkOutputPath(runDirectory, "run-dir") }
+    }
+
     func run() throws {
         do {
             let records = try RunRecords(path: runDirectory)

@@ -28,11 +28,15 @@ struct Timelapse: ParsableCommand {
     var minWidth = 512
 
     func validate() throws {
+        try checkOutputPath(out, "--out")
+        if out == nil { try checkOutputPath(runDirectory, "run-dir") }
         guard fps > 0, minWidth > 0 else { throw ValidationError("--fps and --min-width must be positive") }
     }
 
     func run() throws {
         do {
+            // A stop request ends the assembly through `fail`, whose exit removes the scratch frames.
+            try StopRequests.install()
             let records = try RunRecords(path: runDirectory)
             let path = out ?? "\(records.directory.path)/timelapse.\(Animation.defaultExtension)"
             let animation = try Animation(path: path, framesPerSecond: fps)
@@ -44,6 +48,7 @@ struct Timelapse: ParsableCommand {
                 try animation.add(
                     resizedNearest(
                         try RGBImage.read(path: grid), width: first.width * factor, height: first.height * factor))
+                try stopIfRequested()
             }
             print("wrote \(path): \(try animation.finish())")
         } catch { fail(error) }

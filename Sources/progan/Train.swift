@@ -4,6 +4,7 @@ import Distributed
 import Engine
 import Foundation
 import Model
+import SafeIO
 import Training
 import TrainingOptions
 
@@ -36,6 +37,8 @@ struct Train: ParsableCommand {
                 + "PATH: from that checkpoint; none: start afresh.", valueName: "auto|PATH|none"))
     var resume = ResumeChoice.auto
 
+    func validate() throws { try checkOutputPath(out, "--out") }
+
     func run() throws {
         // Before anything is written, so that no signal kills the process halfway through a file.
         do { try StopRequests.install() } catch { fail(error) }
@@ -45,19 +48,32 @@ struct Train: ParsableCommand {
         let report: (String) -> Void = { line in
             if isLeader { console.line(line) }
         }
+        let directory = RunDirectory(out)
         let config: TrainingConfig
+        // Rank 0 owns the run directory before it writes anything into it, until the process ends.
+        var ownership: (lock: DirectoryLock, created: Bool)?
+        // A run that fails before its first write leaves no directory it created.
+        func end(_ error: Error) -> Never {
+            if ownership?.created == true { directory.removeIfUnused() }
+            world.endJob(error)
+        }
         do {
             config = try options.resolved(flags.overrides)
             try config.validate(worldSize: world.size)
+            if isLeader { ownership = try takeOwnership(directory) }
             try agreeThatAllRanksStart(nil, world: world)
         } catch {
             try? agreeThatAllRanksStart(error, world: world)
-            world.endJob(error)
+            end(error)
         }
         do {
             // OpenBLAS splits some products differently with more threads, which changes the rounding:
             // a deterministic run takes its parallelism from ranks only.
             if config.deterministic { setBLASThreads(1) }
+            // Rank 0 alone reads the checkpoint (other hosts may not see the run directory), before the
+            // dataset is prepared, so that a run that cannot resume leaves the directory as it was; the
+            // synchronization below hands its state to every rank.
+            let resumePoint = isLeader ? try checkpointToResume(directory) : nil
             guard let datasetPath = try preparedDataset(config: config, world: world, report: report) else {
                 try world.finalize()
                 Foundation.exit(ExitStatus.stoppedOnRequest)
@@ -65,10 +81,7 @@ struct Train: ParsableCommand {
             let trainer = try Trainer(
                 config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
             let group = ReplicaGroup(world)
-            let directory = RunDirectory(out)
-            // Rank 0 alone reads the checkpoint (other hosts may not see the run directory); the
-            // synchronization below hands its state to every rank.
-            if isLeader, let (checkpoint, path) = try checkpointToResume(directory, report: report) {
+            if let (checkpoint, path) = resumePoint {
                 try trainer.restore(checkpoint, path: path)
                 let kimg = formatted(Double(checkpoint.state.imagesShown) / 1000, 2)
                 report("resuming from \(path): step \(checkpoint.state.step), \(kimg) kimg")
@@ -87,8 +100,20 @@ struct Train: ParsableCommand {
             try world.finalize()
             if outcome != .finished { Foundation.exit(ExitStatus.stoppedOnRequest) }
         } catch {
-            world.endJob(error)
+            end(error)
         }
+        withExtendedLifetime(ownership?.lock) {}
+    }
+
+    /// Locks the run directory and removes what writers killed mid-write left in it, saying so.
+    private func takeOwnership(_ directory: RunDirectory) throws -> (lock: DirectoryLock, created: Bool) {
+        let (lock, removed, created) = try directory.takeOwnership()
+        if !removed.isEmpty {
+            warn(
+                "removed \(removed.count) temporary file\(removed.count == 1 ? "" : "s") left by an interrupted run: "
+                    + removed.map { String($0.dropFirst(directory.path.count + 1)) }.joined(separator: ", "))
+        }
+        return (lock, created)
     }
 
     /// Settles the configuration check on every rank before any other communication. When every rank
@@ -115,20 +140,17 @@ struct Train: ParsableCommand {
     }
 
     /// The checkpoint `--resume` asks for, if any.
-    private func checkpointToResume(_ directory: RunDirectory, report: (String) -> Void) throws -> (Checkpoint, String)?
-    {
+    private func checkpointToResume(_ directory: RunDirectory) throws -> (Checkpoint, String)? {
         switch resume {
         case .none: return nil
-        case .auto: return try directory.newestUsableCheckpoint(report: report).map { ($0.checkpoint, $0.path) }
+        case .auto: return try directory.newestUsableCheckpoint(warn: warn).map { ($0.checkpoint, $0.path) }
         case .checkpoint(let path): return (try Checkpoint.read(path: path), path)
         }
     }
 
     /// The dataset file to train on: `--dataset` itself, or, for a folder, a file rank 0 prepares in the
     /// run directory while the other ranks wait; nil when a rank asked to stop meanwhile.
-    private func preparedDataset(
-        config: TrainingConfig, world: Communicator, report: (String) -> Void
-    ) throws
+    private func preparedDataset(config: TrainingConfig, world: Communicator, report: (String) -> Void) throws
         -> String?
     {
         var isDirectory: ObjCBool = false
@@ -147,6 +169,7 @@ struct Train: ParsableCommand {
                     folder: dataset, resolution: resolution, output: path, stopRequested: { StopRequests.requested })
                 describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                     .forEach(report)
+                warnSkipped(prepared)
             } catch DatasetError.stopped {
                 report("stopped on request while preparing \(dataset); the same command starts again")
                 stopped[0] = 1

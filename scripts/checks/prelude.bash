@@ -2,7 +2,8 @@
 # root with the release binary, a scratch directory removed on exit, and `fail MESSAGE` to stop.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-progan=$PWD/.build/release/progan
+# PROGAN_BINARY runs a check against another build (an older commit, to show that a check can fail).
+progan=${PROGAN_BINARY:-$PWD/.build/release/progan}
 emoji=/usr/share/javascript/emojify.js/images/emoji
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -41,8 +41,8 @@ echo "killed 3 times, resumed (last on 4 ranks): final checkpoint byte-identical
 
 # Corrupt newest checkpoints: truncated, then bit-flipped; each is skipped for the one before it.
 for damage in truncate flip; do
-    newest=$(find "$work/b/checkpoints" -name 'step-*.ckpt' | sort | tail -1)
-    previous=$(find "$work/b/checkpoints" -name 'step-*.ckpt' | sort | tail -2 | head -1)
+    newest=$(find "$work/b/checkpoints" -maxdepth 1 -name 'step-*.ckpt' | sort | tail -1)
+    previous=$(find "$work/b/checkpoints" -maxdepth 1 -name 'step-*.ckpt' | sort | tail -2 | head -1)
     if [[ $damage == truncate ]]; then
         truncate -s 1000 "$newest"
     else
