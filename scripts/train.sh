@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds, then trains the `cpu` preset on the emoji images that
-# setup installs (libjs-emojify), one MPI rank per core, and prints where the samples are.
+# setup installs (libjs-emojify), with the layout of ranks x threads that `progan plan` picks for the
+# machine, and prints where the samples are.
 #
 #   scripts/train.sh [progan train flags]     e.g. scripts/train.sh --total-kimg 20 --seed 7
-#   RANKS=N      number of MPI ranks (default: the number of cores)
-#   HOSTFILE=F   run across the hosts of an OpenMPI hostfile (see hostfiles/)
-#   SIGKILL_DELAY=S  mpirun's odls_base_sigkill_timeout (default 20): a SIGTERM sent to mpirun itself reaches
-#                the ranks after S seconds and SIGKILL after 2S; a signal sent to this script reaches them at once
+#   scripts/train.sh --dry-run                prints the chosen launch and the plan, and trains nothing
+#   PROGAN_CORES=N  plan for N cores instead of this machine's (more than it has: oversubscribed)
+#   RANKS=N THREADS=T  this layout instead of the plan's choice (checked by the plan)
+#   HOSTFILE=F      run across the hosts of an OpenMPI hostfile (see hostfiles/); inside a Slurm
+#                   allocation the allocation's nodes and cores are used
+#   SIGKILL_DELAY=S mpirun's odls_base_sigkill_timeout (default 20): a SIGTERM sent to mpirun itself reaches
+#                   the ranks after S seconds and SIGKILL after 2S; a signal sent to this script reaches them
+#                   at once (see scripts/launch.sh)
 # Exit status: 0 finished, 1 error, 75 stopped on request with a checkpoint (the same command resumes).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [[ -n ${HOSTFILE:-} ]]; then
     [[ -r $HOSTFILE ]] || { echo "error: HOSTFILE $HOSTFILE cannot be read" >&2; exit 1; }
-    # An unknown name would otherwise surface as a wall of ssh and OpenMPI messages.
-    for host in $(sed -e 's/#.*//' "$HOSTFILE" | awk 'NF { print $1 }'); do
-        timeout 5 getent hosts "$host" >/dev/null || { echo "error: $HOSTFILE: host '$host' does not resolve" >&2; exit 1; }
-    done
 fi
 [[ ${SIGKILL_DELAY:-20} =~ ^[0-9]{1,5}$ ]] || { echo "error: SIGKILL_DELAY '$SIGKILL_DELAY' must be whole seconds" >&2; exit 1; }
 scripts/setup.sh >&2
@@ -29,21 +30,65 @@ given() {
 given --dataset || args+=(--dataset /usr/share/javascript/emojify.js/images/emoji)
 given --out || args+=(--out "runs/emoji-$(date +%Y%m%d-%H%M%S)")
 
-cores=$(nproc)
-ranks=${RANKS:-$cores}
+# The configuration flags, for the plan: train's own options (data, run directory, resume) left out.
+plan_args=()
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case ${args[i]} in
+    --dataset | --out | --resume) ((i += 1)) ;;
+    --dataset=* | --out=* | --resume=* | --dry-run) ;;
+    *) plan_args+=("${args[i]}") ;;
+    esac
+done
+
+machine=()
+hostfile=${HOSTFILE:-}
+if [[ -z $hostfile && -n ${SLURM_JOB_ID:-} && -n ${SLURM_CPUS_ON_NODE:-} ]]; then
+    # The allocation as a hostfile: its nodes, each with the cores Slurm gives this job there.
+    hostfile=$(mktemp)
+    trap 'rm -f "$hostfile"' EXIT
+    scontrol show hostnames "${SLURM_JOB_NODELIST:?}" | sed "s/\$/ slots=$SLURM_CPUS_ON_NODE/" >"$hostfile"
+fi
+cores=${PROGAN_CORES:-$(nproc)}
+if [[ -n $hostfile ]]; then
+    # An unknown name would otherwise surface as a wall of ssh and OpenMPI messages.
+    for host in $(sed -e 's/#.*//' "$hostfile" | awk 'NF { print $1 }'); do
+        timeout 5 getent hosts "$host" >/dev/null || { echo "error: $hostfile: host '$host' does not resolve" >&2; exit 1; }
+    done
+    machine=(--hostfile "$hostfile")
+else
+    machine=(--cores "$cores")
+fi
+layout_flags=()
+[[ -n ${RANKS:-} ]] && layout_flags+=(--ranks "$RANKS")
+[[ -n ${THREADS:-} ]] && layout_flags+=(--threads "$THREADS")
+layout=$(.build/release/progan plan "${plan_args[@]}" "${machine[@]}" "${layout_flags[@]}" --layout-only) || exit 1
+read -r ranks threads <<<"$layout"
+
 # A SIGTERM sent to mpirun itself reaches the ranks odls_base_sigkill_timeout seconds later, and SIGKILL as
 # long again after it (1 s by default): long enough for the ranks to stop with a checkpoint. A stop ending in
 # status 75 also keeps mpirun waiting twice that before it exits.
-launch=(mpirun -np "$ranks" -x OPENBLAS_NUM_THREADS=1 --mca odls_base_sigkill_timeout "${SIGKILL_DELAY:-20}")
+launch=(mpirun -np "$ranks" -x "OPENBLAS_NUM_THREADS=$threads" --mca odls_base_sigkill_timeout "${SIGKILL_DELAY:-20}")
 # mpirun refuses to run as root unless told that it is intended.
 ((EUID == 0)) && launch+=(--allow-run-as-root)
-if [[ -n ${HOSTFILE:-} ]]; then
-    launch+=(--hostfile "$HOSTFILE" --map-by node)
-elif ((ranks > cores)); then
-    # More ranks than cores: binding each to a core of its own is impossible.
+if [[ -n $hostfile ]]; then
+    nodes=$(sed -e 's/#.*//' "$hostfile" | awk 'NF' | wc -l)
+    launch+=(--hostfile "$hostfile" --map-by "ppr:$(((ranks + nodes - 1) / nodes)):node:PE=$threads" --bind-to core)
+elif ((ranks * threads > $(nproc))); then
+    # More than the cores there are: binding each rank to cores of its own is impossible.
     launch+=(--oversubscribe --bind-to none)
 else
-    launch+=(--bind-to core --map-by core)
+    launch+=(--map-by "slot:PE=$threads" --bind-to core)
+fi
+# The engine's thread pool takes --threads where the build has it; BLAS follows OPENBLAS_NUM_THREADS.
+train_help=$(.build/release/progan train --help)
+[[ $train_help == *--threads* ]] && args+=(--threads "$threads")
+if given --dry-run; then
+    run_args=()
+    for arg in "${args[@]}"; do [[ $arg == --dry-run ]] || run_args+=("$arg"); done
+    echo "scripts/train.sh: $ranks ranks x $threads threads for ${hostfile:-$cores cores}: ${launch[*]} .build/release/progan train ${run_args[*]}"
+    # What each rank would see under mpirun, without starting MPI.
+    OMPI_COMM_WORLD_SIZE=$ranks OMPI_COMM_WORLD_RANK=0 OPENBLAS_NUM_THREADS=$threads \
+        exec .build/release/progan train "${args[@]}"
 fi
 # Signals to this script reach every rank at once (see scripts/launch.sh).
 exec scripts/launch.sh "${launch[@]}" .build/release/progan train "${args[@]}"

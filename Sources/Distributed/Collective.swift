@@ -8,6 +8,8 @@ public protocol Collective {
     func sum(_ values: UnsafeMutableBufferPointer<Float>) throws
     func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws
     func sum(_ values: inout [Double]) throws
+    /// Replaces `values` by their maximum over all ranks.
+    func max(_ values: inout [Int64]) throws
     /// Starts replacing `values` by their sum over all ranks; the buffer must stay untouched until the
     /// returned reduction's `wait()`.
     func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum
@@ -40,6 +42,7 @@ public struct SingleProcess: Collective {
     public func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     public func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
     public func sum(_ values: inout [Double]) throws {}
+    public func max(_ values: inout [Int64]) throws {}
     public func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { CompletedSum() }
     public func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { CompletedSum() }
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
@@ -52,6 +55,7 @@ extension Communicator: Collective {
     public func sum(_ values: UnsafeMutableBufferPointer<Float>) throws { try allreduceSum(values) }
     public func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws { try allreduceSum(values) }
     public func sum(_ values: inout [Double]) throws { try allreduceSum(&values) }
+    public func max(_ values: inout [Int64]) throws { try allreduceMax(&values) }
     public func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum {
         try startAllreduceSum(values)
     }

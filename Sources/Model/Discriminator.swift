@@ -78,11 +78,11 @@ public struct Discriminator: GrowingNetwork {
             }
         }
         if config.appendsStddevMap {
-            // pro_gan_pytorch takes the whole batch as one group when it is no larger than the group size.
-            features =
-                config.arch == .pgp
-                ? minibatchStddev(features, groupSize: min(config.mbstdGroupSize, n), grouping: .strided)
-                : minibatchStddev(features, groupSize: config.mbstdGroupSize)
+            // Both take the whole batch as one group when it is smaller than the group size (official
+            // networks.py: group_size = min(group_size, N)), so a micro-batch of 2 still trains.
+            let group = min(config.mbstdGroupSize, n)
+            features = minibatchStddev(
+                features, groupSize: group, grouping: config.arch == .pgp ? .strided : .consecutive)
         }
         features = finalConv.activated(features, weights)
         switch head {

@@ -32,6 +32,18 @@ public struct LossConfig: Codable, Equatable, Sendable {
     }
 }
 
+extension LossConfig {
+    /// The names `discriminatorLoss` and then `generatorLoss` log, in order: what a rank without a
+    /// micro-batch reports (as zeros).
+    var loggedNames: [String] {
+        switch kind {
+        case .wganGP: ["d_loss", "wasserstein", "gp", "drift", "g_loss"]
+        case .logistic: ["d_loss", "r1", "g_loss"]
+        case .hinge, .relativisticHinge: ["d_loss", "g_loss"]
+        }
+    }
+}
+
 /// A loss and the terms that make it up, for logging.
 public struct LossTerms {
     public let total: Tensor

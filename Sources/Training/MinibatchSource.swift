@@ -2,42 +2,24 @@ import Dataset
 import Engine
 import Model
 
-/// Which real images each step sees, and which of them this rank computes.
+/// Which real images each step sees.
 ///
 /// Samples are numbered globally: sample i of a step is the image at data position `position + i` of
-/// the seeded per-epoch order. A rank takes a fixed slice of every global minibatch and splits it into
-/// micro-batches; every random draw is indexed by global sample, so a micro-batch gives the same
+/// the seeded per-epoch order. Which of them a rank computes, in which micro-batches, is the phase's
+/// `PhaseLayout`; every random draw is indexed by global sample, so a micro-batch gives the same
 /// gradient on whichever rank computes it.
 struct MinibatchSource {
     let dataset: PreparedDataset
     let random: RandomStreams
     let mirror: Bool
     let channels: Int
-    /// This rank's place among `ranks`.
-    let rank: Int
-    let ranks: Int
     private var epochOrder: (epoch: Int, order: [Int]) = (-1, [])
 
-    init(dataset: PreparedDataset, recipe: TrainingRecipe, random: RandomStreams, rank: Int, ranks: Int) {
+    init(dataset: PreparedDataset, recipe: TrainingRecipe, random: RandomStreams) {
         self.dataset = dataset
         self.random = random
         mirror = recipe.mirror
         channels = recipe.network.imageChannels
-        self.rank = rank
-        self.ranks = ranks
-    }
-
-    /// This rank's share of a global minibatch: samples `rank·b ..< (rank+1)·b`, b = minibatch / ranks.
-    /// The global minibatch itself never depends on the number of ranks.
-    func share(of minibatch: Int) -> Range<Int> {
-        let perRank = minibatch / ranks
-        return (rank * perRank)..<((rank + 1) * perRank)
-    }
-
-    /// This rank's share cut into micro-batches of `size` samples.
-    func microbatches(of minibatch: Int, size: Int) -> [Range<Int>] {
-        let share = share(of: minibatch)
-        return stride(from: share.lowerBound, to: share.upperBound, by: size).map { $0..<($0 + size) }
     }
 
     /// Dataset index of the sample at global position `position` of the seeded epoch order.

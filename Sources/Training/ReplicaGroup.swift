@@ -6,7 +6,7 @@ import SafeIO
 ///
 /// Everything ranks exchange about the replicas besides gradients goes through here: the start-up
 /// layout check and copy of the leader's state, the leader's counters before every step, the stop
-/// requests, the periodic agreement hash and the mean of the logged losses.
+/// requests, the periodic agreement hash and the sum of the logged losses.
 public struct ReplicaGroup {
     public let collective: Collective
 
@@ -73,11 +73,11 @@ public struct ReplicaGroup {
         }
     }
 
-    /// The mean of every rank's logged losses.
-    public func mean(_ log: StepLog) throws -> StepLog {
+    /// The sum of every rank's logged losses: each rank logs its share of the step's mean (`Trainer.step`).
+    public func sum(_ log: StepLog) throws -> StepLog {
         var values = log.map { Double($0.1) }
         try collective.sum(&values)
-        return zip(log, values).map { ($0.0.0, Float($0.1 / Double(collective.size))) }
+        return zip(log, values).map { ($0.0.0, Float($0.1)) }
     }
 
     private func verifyLayouts(_ replica: Replica) throws {

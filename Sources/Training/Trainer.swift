@@ -23,6 +23,10 @@ public final class Trainer {
     private var minibatches: MinibatchSource
     private let random: RandomStreams
     private let reducer: GradientReducer
+    private let rank: Int
+    private let ranks: Int
+    /// The schedule with global minibatches for this world size.
+    private let globalSchedule: ScheduleConfig
     /// Wall time spent combining gradients across ranks (including waiting for slower ranks).
     public private(set) var reductionSeconds = 0.0
     /// Updates skipped for a non-finite loss or gradient (with `skip_non_finite_steps`).
@@ -45,9 +49,9 @@ public final class Trainer {
         self.config = config
         self.dataset = dataset
         random = RandomStreams(seed: config.seed)
-        minibatches = MinibatchSource(
-            dataset: dataset, recipe: config.recipe, random: random,
-            rank: collective.rank, ranks: collective.size)
+        minibatches = MinibatchSource(dataset: dataset, recipe: config.recipe, random: random)
+        (rank, ranks) = (collective.rank, collective.size)
+        globalSchedule = config.globalSchedule(ranks: ranks)
         reducer = GradientReducer(
             deterministic: config.deterministic, bucketValues: config.bucketValues,
             toleratesNonFinite: config.skipNonFiniteSteps, collective: collective)
@@ -58,54 +62,61 @@ public final class Trainer {
 
     public var schedule: SchedulePoint {
         schedulePoint(
-            imagesShown: progress.imagesShown, config: config.schedule,
+            imagesShown: progress.imagesShown, config: globalSchedule,
             finalResolution: config.network.resolution)
     }
 
     /// One D update and one G update on the next global minibatch.
     ///
-    /// This rank's share is processed in micro-batches, each with its own forward and backward pass and
-    /// loss (a mean over the micro-batch); the reducer averages their gradients over every micro-batch
-    /// of the global minibatch, on all ranks.
+    /// This rank's micro-batches (the phase's `PhaseLayout`; possibly none) each get their own forward and
+    /// backward pass and loss (a mean over the micro-batch); the reducer averages their gradients over
+    /// every micro-batch of the global minibatch, on all ranks. The log holds this rank's share of the
+    /// step's mean losses: its sums over the global micro-batch count, which `ReplicaGroup.sum` adds up.
     ///
-    /// `abandon` is asked before each of D's micro-batches, the points where no update of this step has
-    /// happened yet: when it answers true the step is dropped and nil returned, leaving the replica as
-    /// it was before the step (bar a phase change's optimizer reset, which the step would redo), so a
-    /// checkpoint taken then resumes exactly. All ranks must get the same answers.
+    /// `abandon` is asked before D's micro-batches, where no update of this step has happened yet: when
+    /// it answers true the step is dropped and nil returned, leaving the replica as it was before the step
+    /// (bar a phase change's optimizer reset, which the step would redo), so a checkpoint taken then
+    /// resumes exactly. Every rank asks equally often (before each of the micro-batches every rank has,
+    /// at least once), before any reduction of the step starts, so `abandon` may be a collective.
     @discardableResult
     public func step(abandon: () throws -> Bool = { false }) throws -> StepLog? {
         let point = enterPhase()
-        let size = config.microbatchSize(perRank: minibatches.share(of: point.minibatch).count)
-        let microbatches = minibatches.microbatches(of: point.minibatch, size: size)
-        var log = LogAccumulator()
+        let layout = try config.phaseLayout(at: point.resolution, ranks: ranks)
+        let microbatches = layout.samples(rank: rank)
+        // A rank without a micro-batch runs no backward pass to start buckets from.
+        let overlapping = layout.idleRanks == 0
+        var log = LogAccumulator(names: config.loss.loggedNames)
 
         // D: fakes from the current G (no gradient into G), scored against this step's reals.
-        begin(.discriminator, resolution: point.resolution)
+        begin(.discriminator, resolution: point.resolution, overlapping: overlapping)
         var reals: [Tensor] = []
-        for (index, samples) in microbatches.enumerated() {
-            if try abandon() { return nil }
+        let stopPoints = max(1, layout.microbatches / layout.ranks)
+        for index in 0..<max(microbatches.count, stopPoints) {
+            if index < stopPoints, try abandon() { return nil }
+            guard index < microbatches.count else { break }
+            let samples = microbatches[index]
             reals.append(minibatches.reals(samples, position: progress.dataPosition, step: progress.step, at: point))
             let terms = discriminatorTerms(samples, reals: reals[index], at: point)
-            try backward(terms, into: .discriminator, last: index == microbatches.count - 1)
+            try backward(terms, into: .discriminator, last: overlapping && index == microbatches.count - 1)
             log.add(terms.logged)
         }
-        try update(.discriminator, microbatches: point.minibatch / size, learningRate: point.learningRate)
+        try update(.discriminator, layout: layout, overlapping: overlapping, learningRate: point.learningRate)
 
         // G: gradients flow through D's activations but not into its weights.
-        begin(.generator, resolution: point.resolution)
+        begin(.generator, resolution: point.resolution, overlapping: overlapping)
         for (index, samples) in microbatches.enumerated() {
             let terms = generatorTerms(samples, reals: reals[index], at: point)
-            try backward(terms, into: .generator, last: index == microbatches.count - 1)
+            try backward(terms, into: .generator, last: overlapping && index == microbatches.count - 1)
             log.add(terms.logged)
         }
-        try update(.generator, microbatches: point.minibatch / size, learningRate: point.learningRate)
+        try update(.generator, layout: layout, overlapping: overlapping, learningRate: point.learningRate)
 
         let beta = config.ema.beta(minibatch: point.minibatch, imagesShown: progress.imagesShown)
         replica.updateAverage(beta: Float(beta), resolution: point.resolution)
         replica.progress.step += 1
         replica.progress.imagesShown += point.minibatch
         replica.progress.dataPosition += point.minibatch
-        return log.means(over: microbatches.count)
+        return log.means(over: layout.microbatches)
     }
 
     /// The schedule point of the coming step; on entering a new phase, resets Adam as official train.py
@@ -157,15 +168,15 @@ public final class Trainer {
         return generatorLoss(config.loss, fakeScores: frozenCritic(generated), realScores: { frozenCritic(reals) })
     }
 
-    private func begin(_ network: Network, resolution: Int) {
+    private func begin(_ network: Network, resolution: Int, overlapping: Bool) {
         let store = replica.weights(network)
         reducer.begin(
             layout: store.layout, count: replica.activeParameterCount(network, resolution: resolution),
-            network: network)
+            network: network, overlapping: overlapping)
     }
 
     /// Backpropagates one micro-batch's loss into `network`'s gradients and hands them to the reducer; in
-    /// a rank's last micro-batch, parameter by parameter as they become final, so buckets start reducing
+    /// a rank's last micro-batch of an overlapping step, parameter by parameter as they become final, so buckets start reducing
     /// while the backward pass goes on.
     private func backward(_ terms: LossTerms, into network: Network, last: Bool) throws {
         try requireFinite(terms)
@@ -192,11 +203,11 @@ public final class Trainer {
     /// Replaces the active gradients by their mean over the global minibatch's micro-batches and takes
     /// an Adam step, unless a gradient is not finite: then the update is skipped (with
     /// `skip_non_finite_steps`, on every rank alike) or the run stops.
-    private func update(_ network: Network, microbatches: Int, learningRate: Float) throws {
+    private func update(_ network: Network, layout: PhaseLayout, overlapping: Bool, learningRate: Float) throws {
         let store = replica.weights(network), count = reducer.count
         let start = DispatchTime.now().uptimeNanoseconds
         try reducer.finish(
-            microbatches: microbatches, lastGradients: store.gradients.pointer,
+            microbatches: layout.microbatches, lastGradients: overlapping ? store.gradients.pointer : nil,
             into: store.gradients.pointer)
         let finite = try reducer.allFinite(UnsafeBufferPointer(start: store.gradients.pointer, count: count))
         reductionSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -216,10 +227,16 @@ public final class Trainer {
     }
 }
 
-/// Sums of the logged loss terms over a rank's micro-batches.
+/// Sums of the logged loss terms over a rank's micro-batches, for every name the loss logs (zeros on a
+/// rank without micro-batches), so every rank's log has the same entries.
 private struct LogAccumulator {
-    var names: [String] = []
-    var sums: [Double] = []
+    var names: [String]
+    var sums: [Double]
+
+    init(names: [String]) {
+        self.names = names
+        sums = Array(repeating: 0, count: names.count)
+    }
 
     mutating func add(_ terms: [(String, Float)]) {
         for (name, value) in terms {

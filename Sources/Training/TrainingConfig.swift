@@ -29,12 +29,6 @@ public struct TrainingConfig: Equatable, Sendable {
         set { run[keyPath: path] = newValue }
     }
 
-    /// Images per forward/backward pass for a rank's share of `perRank` images.
-    public func microbatchSize(perRank: Int) -> Int {
-        if let microbatch = recipe.microbatch { return microbatch }
-        return recipe.deterministic ? recipe.network.mbstdGroupSize : perRank
-    }
-
     public var totalImages: Int { Int((run.totalKimg * 1000).rounded()) }
 }
 
@@ -55,13 +49,17 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     /// Random horizontal flips of real images.
     public var mirror = true
     public var seed: UInt64 = 1000
-    /// Reduce gradients exactly (fixed point), so that a run gives the same bits on any number of ranks
-    /// that divides its minibatches.
+    /// Reduce gradients exactly (fixed point), so that a run gives the same bits on any number of ranks.
     public var deterministic = true
-    /// Images per forward/backward pass. Deterministic runs need a size that does not depend on the
-    /// number of ranks; nil means the minibatch-stddev group size there, and each rank's whole share
-    /// of the minibatch otherwise.
+    /// Images per forward/backward pass (at most the minibatch). Deterministic runs need a size that does
+    /// not depend on the number of ranks; nil means the minibatch-stddev group size there, and about each
+    /// rank's share of the minibatch otherwise (`microbatchSize(minibatch:ranks:)`).
     @WrittenAsNull public var microbatch: Int?
+    /// Read the schedule's minibatch table per rank: the global minibatch is the table's value times the
+    /// number of ranks (StyleGAN2-ADA's `--batch-gpu` idea, without scaling the learning rate). A run then
+    /// gives different weights on different numbers of ranks. Unset (nil, as in files written before
+    /// it existed) means false.
+    @WrittenAsNull public var minibatchPerRank: Bool?
     /// On a non-finite loss or gradient, skip that update and count it instead of stopping the run.
     public var skipNonFiniteSteps = false
     /// Gradient values per allreduce bucket; buckets start reducing during the backward pass. Part of
@@ -123,30 +121,13 @@ public struct RunSettings: Codable, Equatable, Sendable {
 }
 
 extension TrainingConfig {
-    /// Checks the whole configuration for a run on `worldSize` ranks; the error says which setting is
-    /// wrong and why.
+    /// Checks the whole configuration for a run on `worldSize` ranks, phase by phase; the error says which
+    /// setting is wrong and why (and at which resolution).
     public func validate(worldSize: Int = 1) throws {
         try recipe.validate()
         try run.validate()
         guard worldSize > 0 else { throw ConfigError(message: "world size \(worldSize) must be positive") }
-        for resolution in recipe.network.resolutions {
-            let batch = recipe.schedule.minibatch(at: resolution)
-            guard batch % worldSize == 0 else {
-                throw ConfigError(
-                    message: "minibatch \(batch) at \(resolution)x\(resolution) is not divisible by the "
-                        + "\(worldSize) ranks")
-            }
-            let perRank = batch / worldSize
-            let divisors = [
-                ("the minibatch-stddev group size", recipe.network.mbstdGroupSize),
-                ("the micro-batch size", microbatchSize(perRank: perRank)),
-            ]
-            for (what, size) in divisors where perRank % size != 0 {
-                throw ConfigError(
-                    message: "minibatch \(batch) at \(resolution)x\(resolution) gives \(perRank) images "
-                        + "per rank, not divisible by \(what) \(size)")
-            }
-        }
+        _ = try phaseLayouts(ranks: worldSize)
     }
 }
 
@@ -162,13 +143,7 @@ extension TrainingRecipe {
         guard ema.beta >= 0, ema.beta < 1 else { throw fail("ema.beta \(ema.beta) must be in [0, 1)") }
         if let halfLife = ema.halfLifeKimg, !(halfLife >= 0) { throw fail("ema.half_life_kimg must not be negative") }
         if let rampup = ema.rampup, !(rampup >= 0) { throw fail("ema.rampup must not be negative") }
-        if let microbatch {
-            guard microbatch > 0, microbatch % network.mbstdGroupSize == 0 else {
-                throw fail(
-                    "microbatch \(microbatch) must be a positive multiple of the minibatch-stddev group size "
-                        + "\(network.mbstdGroupSize)")
-            }
-        }
+        if let microbatch, microbatch <= 0 { throw fail("microbatch \(microbatch) must be positive") }
         guard bucketValues > 0 else { throw fail("bucket_values \(bucketValues) must be positive") }
     }
 }

@@ -103,12 +103,12 @@ public final class TrainingRun {
     /// any update of the step (the step is then abandoned, and taken again on resume).
     private func step() throws -> StepLog? {
         try group.adoptLeaderCounters(trainer.replica)
-        guard let log = try trainer.step(abandon: { try group.anyRankRequestsStop(stopRequested()) }) else {
+        guard let share = try trainer.step(abandon: { try group.anyRankRequestsStop(stopRequested()) }) else {
             return nil
         }
-        let mean = try group.mean(log)
+        let log = try group.sum(share)
         if trainer.progress.step % config.consistencyCheckSteps == 0 { try group.verifyAgreement(trainer.replica) }
-        return mean
+        return log
     }
 
     /// Writes the checkpoint of the stop on request (after any write in flight) and says how to resume.

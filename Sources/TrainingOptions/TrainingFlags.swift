@@ -46,6 +46,13 @@ public struct TrainingFlags: ParsableArguments {
         help: "Reduce gradients exactly, so any number of ranks gives the same bits (preset: on).")
     var deterministic: Bool?
 
+    @Flag(
+        name: .customLong("minibatch-per-rank"), inversion: .prefixedNo,
+        help: ArgumentHelp(
+            "Read the minibatch table per rank: the global minibatch grows with the ranks, and runs on "
+                + "different numbers of ranks differ (preset: off)."))
+    var minibatchPerRank: Bool?
+
     @Flag(inversion: .prefixedNo, help: "Flip real images horizontally at random (preset: on, tiny: off).")
     var mirror: Bool?
 
@@ -111,6 +118,7 @@ public struct TrainingFlags: ParsableArguments {
             },
             ConfigOverride(flag: "--microbatch", microbatch) { $0.microbatch = $1 },
             ConfigOverride(flag: "--deterministic", deterministic) { $0.deterministic = $1 },
+            ConfigOverride(flag: "--minibatch-per-rank", minibatchPerRank) { $0.minibatchPerRank = $1 },
             ConfigOverride(flag: "--mirror", mirror) { $0.mirror = $1 },
             ConfigOverride(flag: "--skip-non-finite-steps", skipNonFiniteSteps) { $0.skipNonFiniteSteps = $1 },
             ConfigOverride(flag: "--tick-kimg", tickKimg) { $0.tickKimg = $1 },

@@ -37,9 +37,15 @@ struct Train: ParsableCommand {
                 + "PATH: from that checkpoint; none: start afresh.", valueName: "auto|PATH|none"))
     var resume = ResumeChoice.auto
 
+    @Flag(
+        name: .customLong("dry-run"),
+        help: "Print the plan for the ranks mpirun starts (the same as `progan plan`) and exit without training.")
+    var dryRun = false
+
     func validate() throws { try checkOutputPath(out, "--out") }
 
     func run() throws {
+        if dryRun { return printPlan() }
         // Before anything is written, so that no signal kills the process halfway through a file.
         do { try StopRequests.install() } catch { fail(error) }
         let world = joinWorld()
@@ -93,6 +99,7 @@ struct Train: ParsableCommand {
                 "\(world.size) rank\(world.size == 1 ? "" : "s"); G \(trainer.replica.generatorWeights.count) and "
                     + "D \(trainer.replica.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)"
                     + (config.deterministic ? "; deterministic" : ""))
+            if let note = try config.idleRanksNote(ranks: world.size) { report(note) }
             let outcome = try TrainingRun(
                 trainer: trainer, group: group, directory: directory, console: console,
                 stopRequested: { StopRequests.requested }, job: job
@@ -114,6 +121,25 @@ struct Train: ParsableCommand {
                     + removed.map { String($0.dropFirst(directory.path.count + 1)) }.joined(separator: ", "))
         }
         return (lock, created)
+    }
+
+    /// The plan for this configuration on the job's ranks, from rank 0 only; MPI is not started, so
+    /// the world size comes from OpenMPI's environment.
+    private func printPlan() {
+        let environment = ProcessInfo.processInfo.environment
+        guard (environment["OMPI_COMM_WORLD_RANK"].flatMap { Int($0) } ?? 0) == 0 else { return }
+        let ranks = environment["OMPI_COMM_WORLD_SIZE"].flatMap { Int($0) } ?? 1
+        let threads = environment["OPENBLAS_NUM_THREADS"].flatMap { Int($0) } ?? 1
+        do {
+            let config = try options.resolved(flags.overrides)
+            try config.validate(worldSize: ranks)
+            let model = CostModel(
+                config: config, costs: NetworkCosts(config.network), gbps: 25, latency: 2e-6, measured: [:])
+            let report = try LayoutReport(config: config, model: model, machine: nil, ranks: ranks, threads: threads)
+            report.lines(title: " (dry run)").forEach { print($0) }
+        } catch {
+            fail(error)
+        }
     }
 
     /// Settles the configuration check on every rank before any other communication. When every rank
@@ -150,7 +176,9 @@ struct Train: ParsableCommand {
 
     /// The dataset file to train on: `--dataset` itself, or, for a folder, a file rank 0 prepares in the
     /// run directory while the other ranks wait; nil when a rank asked to stop meanwhile.
-    private func preparedDataset(config: TrainingConfig, world: Communicator, report: (String) -> Void) throws
+    private func preparedDataset(
+        config: TrainingConfig, world: Communicator, report: (String) -> Void
+    ) throws
         -> String?
     {
         var isDirectory: ObjCBool = false

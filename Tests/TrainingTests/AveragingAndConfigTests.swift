@@ -23,18 +23,22 @@ final class AveragingAndConfigTests: XCTestCase {
             ramped.beta(minibatch: 16, imagesShown: 1000), halfLife.beta(minibatch: 16, imagesShown: 1000))
     }
 
-    func testMinibatchNotDivisibleByStddevGroupIsAConfigError() {
+    func testMinibatchNotDivisibleByTheMicrobatchIsAConfigErrorNamingThePhase() {
         var config = TrainingConfig.tiny
-        config.schedule.minibatchDefault = 6
+        config.schedule.minibatch = [8: 6]
         XCTAssertThrowsError(try config.validate()) { error in
-            XCTAssertTrue("\(error)".contains("minibatch-stddev group size 4"), "\(error)")
+            XCTAssertEqual("\(error)", "at 8x8: minibatch 6 is not divisible by the micro-batch 4")
         }
+        config.schedule.minibatch = [:]
+        config.microbatch = 6
+        config.schedule.minibatchDefault = 12
+        XCTAssertThrowsError(try config.validate()) { error in
+            XCTAssertEqual("\(error)", "at 4x4: micro-batch 6 is not divisible by the minibatch-stddev group size 4")
+        }
+        config.microbatch = nil
         config.schedule.minibatchDefault = 8
-        XCTAssertThrowsError(try config.validate(worldSize: 3)) { XCTAssertTrue("\($0)".contains("3 ranks"), "\($0)") }
-        XCTAssertThrowsError(try config.validate(worldSize: 4)) {
-            XCTAssertTrue("\($0)".contains("2 images per rank"), "\($0)")
-        }
-        XCTAssertNoThrow(try config.validate(worldSize: 2))
+        // No rank ceiling: ranks beyond the micro-batches wait.
+        for ranks in [1, 2, 3, 4, 16, 512] { XCTAssertNoThrow(try config.validate(worldSize: ranks), "\(ranks) ranks") }
     }
 
     func testPresetsAreValidAndSurviveJSON() throws {

@@ -113,4 +113,18 @@ final class LossTests: XCTestCase {
             discriminatorLoss(config, reals: reals, fakes: fakes, critic: critic, uniforms: Tensor(zeros: [2])).total
                 .scalar, 0)
     }
+
+    /// A rank without a micro-batch logs zeros under `loggedNames`: they must be what the losses log, in
+    /// order, or the ranks' logs would not line up in the sum.
+    func testLoggedNamesAreWhatEachLossLogs() {
+        let critic = { (images: Tensor) -> Tensor in sumPerSample(images) }
+        let reals = Tensor(shape: [2, 1, 1, 1], repeating: 1), fakes = Tensor(shape: [2, 1, 1, 1], repeating: -1)
+        for kind in LossKind.allCases {
+            var config = LossConfig()
+            config.kind = kind
+            let d = discriminatorLoss(config, reals: reals, fakes: fakes, critic: critic, uniforms: Tensor(zeros: [2]))
+            let g = generatorLoss(config, fakeScores: critic(fakes), realScores: { critic(reals) })
+            XCTAssertEqual((d.logged + g.logged).map(\.0), config.loggedNames, kind.rawValue)
+        }
+    }
 }

@@ -109,6 +109,7 @@ extension ScriptedRank {
     func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
     func sum(_ values: inout [Double]) throws {}
+    func max(_ values: inout [Int64]) throws {}
     func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { fatalError("not used") }
     func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { fatalError("not used") }
     func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]] { try allgather(bytes: unevenBytes) }

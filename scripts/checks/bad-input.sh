@@ -38,10 +38,11 @@ expect_error "zero minibatch" "minibatch 0" "$progan" train --dataset "$work/set
 expect_error "negative length" "total_kimg -1.0 must be positive" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --total-kimg=-1
 expect_error "zero images" "--images must be positive" "$progan" generate "$checkpoint" --out "$work/g4" --images 0
 expect_error "resolution not a power of two" "resolution 48 is not a power of two" "$progan" train --dataset "$work/set.pgds" --out "$work/r5" --resolution 48
-expect_error "minibatch vs stddev group" "not divisible by the minibatch-stddev group size 4" \
+expect_error "minibatch vs micro-batch" "at 4x4: minibatch 6 is not divisible by the micro-batch 4" \
     "$progan" train --dataset "$work/set.pgds" --out "$work/r5" "${flags[@]}" --minibatch 6
-expect_error "minibatch vs ranks" "not divisible by the 3 ranks" \
-    "${mpirun[@]}" -np 3 "$progan" train --dataset "$work/set.pgds" --out "$work/r5" "${flags[@]}" --minibatch 8
+expect_error "micro-batch vs stddev group" "micro-batch 6 is not divisible by the minibatch-stddev group size 4" \
+    "${mpirun[@]}" -np 3 "$progan" train --dataset "$work/set.pgds" --out "$work/r5" "${flags[@]}" --minibatch 12 \
+    --microbatch 6
 [[ ! -e $work/r5 ]] || fail "a rejected configuration left a run directory"
 
 printf '# a host that does not exist\nno-such-host.invalid slots=1\n' >"$work/hosts"
