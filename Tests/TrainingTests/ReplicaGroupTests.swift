@@ -81,24 +81,17 @@ final class ReplicaGroupTests: XCTestCase {
 }
 
 /// What the leader sent, in order.
-/// Rank 0 of two whose peer's stop request is `peerRequests`: sums add it, as MPI would.
-private struct PeerRequests: Collective {
-    let peerRequests: Bool
-    var rank: Int { 0 }
-    var size: Int { 2 }
-    func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
-    func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
-    func sum(_ values: inout [Double]) throws { values[0] += peerRequests ? 1 : 0 }
-    func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { fatalError("not used") }
-    func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { fatalError("not used") }
-    func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
-    func allgather(bytes: [UInt8]) throws -> [[UInt8]] { [bytes, bytes] }
-    func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]] { [unevenBytes, unevenBytes] }
-    func barrier() throws {}
-}
-
 private final class Wire {
     var messages: [[UInt8]] = []
+}
+
+/// Rank 0 of two whose peer's stop request is `peerRequests`: sums add it, as MPI would.
+private struct PeerRequests: ScriptedRank {
+    let peerRequests: Bool
+    var rank: Int { 0 }
+    func sum(_ values: inout [Double]) throws { values[0] += peerRequests ? 1 : 0 }
+    func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
+    func allgather(bytes: [UInt8]) throws -> [[UInt8]] { [bytes, bytes] }
 }
 
 /// Two ranks whose only traffic is what the replica protocol sends; sums are never reached by it.
