@@ -21,11 +21,18 @@ public protocol Collective {
     /// Every rank's block, indexed by rank, when blocks may differ in length.
     func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]]
     func barrier() throws
+    /// The largest lag of one rank behind the others in a collective since the last call, where known
+    /// (rank 0 of an MPI job).
+    func takeLargestLag() -> RankLag?
 }
 
 /// A reduction in flight.
 public protocol PendingSum {
     func wait() throws
+    /// Lets MPI move the reduction on without blocking and tells whether it has completed. OpenMPI
+    /// progresses non-blocking collectives only inside MPI calls, so computation that overlaps one
+    /// should call this now and then.
+    func progress() throws -> Bool
 }
 
 extension PendingReduction: PendingSum {}
@@ -33,6 +40,7 @@ extension PendingReduction: PendingSum {}
 /// A reduction over one rank, complete as soon as it starts.
 struct CompletedSum: PendingSum {
     func wait() throws {}
+    func progress() throws -> Bool { true }
 }
 
 public struct SingleProcess: Collective {
@@ -65,6 +73,8 @@ extension Communicator: Collective {
 }
 
 extension Collective {
+    public func takeLargestLag() -> RankLag? { nil }
+
     /// Replaces every other rank's values with root's.
     public func broadcast(_ values: inout [Int64], root: Int) throws {
         try values.withUnsafeMutableBytes { try broadcast($0, root: root) }

@@ -1,3 +1,4 @@
+import Glibc
 import MPIShim
 
 /// All ranks of the job (MPI_COMM_WORLD), seen from this process.
@@ -5,11 +6,14 @@ import MPIShim
 /// Collective methods must be called by every rank in the same order with
 /// matching arguments. A rank that cannot continue must end the whole job with
 /// `abort(code:message:)` (or `failFast`): returning or exiting alone would
-/// leave the other ranks blocked in their next collective.
+/// leave the other ranks blocked in their next collective. A rank that never
+/// arrives at a collective (stopped, hung) ends the job after
+/// `collectiveTimeout` seconds, named by the `Watchdog`.
 public final class Communicator: Sendable {
     public let rank: Int
     public let size: Int
     public let processorName: String
+    let watchdog: Watchdog
 
     // A static let is initialised once, thread-safely, which is exactly the
     // once-per-process rule MPI_Init imposes.
@@ -28,21 +32,43 @@ public final class Communicator: Sendable {
         try MPIError.check(pgmpi_rank(&rank), "MPI_Comm_rank")
         try MPIError.check(pgmpi_size(&size), "MPI_Comm_size")
         var nameStatus: Int32 = 0
-        let name = stringFromC(capacity: 256) { nameStatus = pgmpi_processor_name($0, $1) }
+        let name = stringFromC(capacity: Self.hostCapacity) { nameStatus = pgmpi_processor_name($0, $1) }
         try MPIError.check(nameStatus, "MPI_Get_processor_name")
         self.rank = Int(rank)
         self.size = Int(size)
         self.processorName = name
+        watchdog = Watchdog(rank: Int(rank), size: Int(size), host: name)
+        // Gathered now: once a rank has stopped, no one can ask it for its name.
+        var block = Array(name.utf8.prefix(Self.hostCapacity))
+        block += [UInt8](repeating: 0, count: Self.hostCapacity - block.count)
+        watchdog.hosts = try allgatherUnchecked(block).map { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
+
+    private static let hostCapacity = 256
+
+    /// Seconds any rank waits in one collective before it ends the job with a message naming the ranks
+    /// that did not arrive (default 600). Set it to the same value on every rank.
+    public var collectiveTimeout: Double {
+        get { watchdog.timeout }
+        set { watchdog.timeout = newValue }
+    }
+
+    /// The largest lag of one rank behind the others in a collective since the last call: known to rank
+    /// 0 only (nil elsewhere, and when no collective completed).
+    public func takeLargestLag() -> RankLag? { watchdog.takeLargestLag() }
 
     /// Collective, so only for the success path: every rank must call it before
     /// exiting, or mpirun reports the job as failed. No MPI call may follow it.
     public func finalize() throws {
+        guard !watchdog.finalized else { return }
+        try barrier()
+        try watchdog.settle()
+        watchdog.finalized = true
         try MPIError.check(pgmpi_finalize(), "MPI_Finalize")
     }
 
     public func barrier() throws {
-        try MPIError.check(pgmpi_barrier(), "MPI_Barrier")
+        try run("MPI_Ibarrier", bytes: 0) { pgmpi_start_barrier($0) }
     }
 
     /// Prints "[rank N] message" to stderr and ends every rank of the job with
@@ -64,8 +90,9 @@ public final class Communicator: Sendable {
     /// Copies `root`'s bytes into every other rank's buffer; all buffers must
     /// have the same length.
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
-        try MPIError.check(
-            pgmpi_broadcast_bytes(bytes.baseAddress, bytes.count, Int32(clamping: root)), "MPI_Bcast")
+        try run("MPI_Ibcast", bytes: bytes.count) {
+            pgmpi_start_broadcast(bytes.baseAddress, bytes.count, Int32(clamping: root), $0)
+        }
     }
 
     /// Replaces every other rank's array with `root`'s, whatever its length.
@@ -80,32 +107,30 @@ public final class Communicator: Sendable {
 
     /// Replaces each element with its sum over all ranks.
     public func allreduceSum<Element: MPISummable>(_ values: UnsafeMutableBufferPointer<Element>) throws {
-        try MPIError.check(
-            Element.mpiAllreduceSum(values.baseAddress, count: values.count), "MPI_Allreduce(sum)")
+        try startAllreduceSum(values).wait()
     }
 
     public func allreduceSum<Element: MPISummable>(_ values: inout [Element]) throws {
         try values.withUnsafeMutableBufferPointer { try allreduceSum($0) }
     }
 
-    /// Starts summing `values` over all ranks in place and returns at once, so
+    /// Starts summing `values` over all ranks and returns at once, so
     /// computation can overlap communication. `values` must stay alive and
     /// untouched until the returned reduction's `wait()` returns; an array's
     /// storage cannot be pinned that long, hence only a buffer overload.
     public func startAllreduceSum<Element: MPISummable>(
         _ values: UnsafeMutableBufferPointer<Element>
     ) throws -> PendingReduction {
-        var request: OpaquePointer?
-        try MPIError.check(
-            Element.mpiStartAllreduceSum(values.baseAddress, count: values.count, request: &request),
-            "MPI_Iallreduce(sum)")
-        return PendingReduction(request: request!)
+        try start("MPI_Iallreduce(sum)", bytes: values.count * MemoryLayout<Element>.stride) {
+            Element.mpiStartAllreduceSum(values.baseAddress, count: values.count, request: $0)
+        }
     }
 
     /// Replaces each element with its maximum over all ranks.
     public func allreduceMax<Element: MPIMaxReducible>(_ values: UnsafeMutableBufferPointer<Element>) throws {
-        try MPIError.check(
-            Element.mpiAllreduceMax(values.baseAddress, count: values.count), "MPI_Allreduce(max)")
+        try start("MPI_Iallreduce(max)", bytes: values.count * MemoryLayout<Element>.stride) {
+            Element.mpiStartAllreduceMax(values.baseAddress, count: values.count, request: $0)
+        }.wait()
     }
 
     public func allreduceMax<Element: MPIMaxReducible>(_ values: inout [Element]) throws {
@@ -116,17 +141,41 @@ public final class Communicator: Sendable {
     /// of the same length; if they do not, every rank throws.
     public func allgather(bytes block: [UInt8]) throws -> [[UInt8]] {
         try requireSameLengthOnAllRanks(block.count, operation: "allgather")
+        return try allgatherUnchecked(block)
+    }
+
+    private func allgatherUnchecked(_ block: [UInt8]) throws -> [[UInt8]] {
         var gathered = [UInt8](repeating: 0, count: block.count * size)
         try block.withUnsafeBytes { send in
             try gathered.withUnsafeMutableBytes { receive in
-                try MPIError.check(
-                    pgmpi_allgather_bytes(send.baseAddress, send.count, receive.baseAddress),
-                    "MPI_Allgather")
+                try run("MPI_Iallgather", bytes: send.count) {
+                    pgmpi_start_allgather(send.baseAddress, send.count, receive.baseAddress, $0)
+                }
             }
         }
         return (0..<size).map { rank in
             Array(gathered[rank * block.count..<(rank + 1) * block.count])
         }
+    }
+
+    /// Starts a collective through `begin` (a shim start function) under the watchdog.
+    private func start(
+        _ operation: String, bytes: Int, _ begin: (UnsafeMutablePointer<OpaquePointer?>) -> Int32
+    ) throws -> PendingReduction {
+        let arrival = try watchdog.arrive(operation, bytes: bytes)
+        var request: OpaquePointer?
+        try MPIError.check(begin(&request), operation)
+        return PendingReduction(request: request!, arrival: arrival, watchdog: watchdog)
+    }
+
+    /// Runs a collective to completion under the watchdog; the buffers `begin` passes must stay valid
+    /// until it returns.
+    private func run(
+        _ operation: String, bytes: Int, _ begin: (UnsafeMutablePointer<OpaquePointer?>) -> Int32
+    )
+        throws
+    {
+        try start(operation, bytes: bytes, begin).wait()
     }
 
     /// Returns every rank's block, indexed by rank, when blocks may differ in length.
@@ -150,5 +199,22 @@ public final class Communicator: Sendable {
                 description: "\(operation): ranks passed blocks of different lengths "
                     + "(\(shortest) to \(longest) bytes; this rank \(length))")
         }
+    }
+}
+
+extension Communicator {
+    /// The algorithm OpenMPI 4.1's libnbc picks for a non-blocking sum of `bytes` over `ranks` ranks (from
+    /// its nbc_iallreduce.c), unless `coll_libnbc_iallreduce_algorithm` forces one: binomial reduce and
+    /// broadcast (~2·log2(p)·S bytes per rank) under 4 ranks or 64 KiB, otherwise reduce-scatter and
+    /// allgather (~2·S). Called out of place, as here; in place it would always be binomial.
+    public static func iallreduceAlgorithm(ranks: Int, bytes: Int) -> String {
+        let forced = ["1": "ring", "2": "binomial", "3": "reduce-scatter+allgather", "4": "recursive-doubling"]
+        if let setting = getenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm").map({ String(cString: $0) }),
+            let name = forced[setting]
+        {
+            return name + " (forced)"
+        }
+        if ranks < 2 { return "none" }
+        return ranks < 4 || bytes < 65536 ? "binomial" : "reduce-scatter+allgather"
     }
 }

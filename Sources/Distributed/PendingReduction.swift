@@ -1,19 +1,30 @@
 import MPIShim
 
-/// A non-blocking allreduce in flight. Its buffer must stay alive and untouched
+/// A non-blocking collective in flight, under the watchdog. Its buffer must stay alive and untouched
 /// until `wait()` returns.
 public final class PendingReduction {
     private var request: OpaquePointer?
+    private let arrival: Watchdog.Arrival
+    private let watchdog: Watchdog
 
-    init(request: OpaquePointer) {
-        self.request = request
+    init(request: OpaquePointer, arrival: Watchdog.Arrival, watchdog: Watchdog) {
+        (self.request, self.arrival, self.watchdog) = (request, arrival, watchdog)
     }
 
-    /// Blocks until the reduced values are in the buffer. Later calls return at once.
+    /// Blocks until the reduced values are in the buffer, or ends the job if some rank does not join
+    /// within the collective timeout. Later calls return at once.
     public func wait() throws {
         guard let request else { return }
         self.request = nil
-        try MPIError.check(pgmpi_wait(request), "MPI_Wait")
+        try watchdog.complete(request, arrival)
+    }
+
+    /// Polls the collective once (MPI_Test); true once it has completed.
+    public func progress() throws -> Bool {
+        guard let request else { return true }
+        guard try watchdog.test(request, arrival) else { return false }
+        self.request = nil
+        return true
     }
 
     deinit {

@@ -13,21 +13,18 @@ public protocol MPISummable: MPIReducible {}
 public protocol MPIMaxReducible: MPIReducible {}
 
 extension MPISummable {
-    static func mpiAllreduceSum(_ values: UnsafeMutablePointer<Self>?, count: Int) -> Int32 {
-        pgmpi_allreduce(values, count, mpiElement, PGMPI_SUM)
-    }
-
     static func mpiStartAllreduceSum(
-        _ values: UnsafeMutablePointer<Self>?, count: Int,
-        request: UnsafeMutablePointer<OpaquePointer?>
+        _ values: UnsafeMutablePointer<Self>?, count: Int, request: UnsafeMutablePointer<OpaquePointer?>
     ) -> Int32 {
-        pgmpi_start_allreduce_sum(values, count, mpiElement, request)
+        pgmpi_start_allreduce(values, count, mpiElement, PGMPI_SUM, request)
     }
 }
 
 extension MPIMaxReducible {
-    static func mpiAllreduceMax(_ values: UnsafeMutablePointer<Self>?, count: Int) -> Int32 {
-        pgmpi_allreduce(values, count, mpiElement, PGMPI_MAX)
+    static func mpiStartAllreduceMax(
+        _ values: UnsafeMutablePointer<Self>?, count: Int, request: UnsafeMutablePointer<OpaquePointer?>
+    ) -> Int32 {
+        pgmpi_start_allreduce(values, count, mpiElement, PGMPI_MAX, request)
     }
 }
 

@@ -4,11 +4,25 @@
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 struct pgmpi_request {
     MPI_Request handle;
+    // The allreduce's copy of its input; NULL for the other collectives.
+    void *send_buffer;
 };
+
+// A note in flight: its words must outlive the MPI_Isend that reads them.
+struct pending_note {
+    MPI_Request handle;
+    int64_t words[PGMPI_NOTE_WORDS];
+    struct pending_note *next;
+};
+
+static MPI_Comm note_channel = MPI_COMM_NULL;
+static struct pending_note *notes_in_flight = NULL;
+static const int note_tag = 1;
 
 static int checked_count(size_t count, int *mpi_count) {
     if (count > INT_MAX) {
@@ -25,7 +39,8 @@ int pgmpi_init(void) {
         return status;
     }
     // SERIALIZED rather than FUNNELED: Swift code (async mains, test runners)
-    // may call MPI from different threads, though never concurrently.
+    // may call MPI from different threads, though never concurrently. No
+    // progress thread is needed: waiting ranks poll with MPI_Test.
     int provided = MPI_THREAD_SINGLE;
     status = MPI_Init_thread(NULL, NULL, MPI_THREAD_SERIALIZED, &provided);
     if (status != MPI_SUCCESS) {
@@ -34,7 +49,12 @@ int pgmpi_init(void) {
     if (provided < MPI_THREAD_SERIALIZED) {
         return MPI_ERR_OTHER;
     }
-    return MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    status = MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    if (status != MPI_SUCCESS) {
+        return status;
+    }
+    // The duplicate inherits the error handler.
+    return MPI_Comm_dup(MPI_COMM_WORLD, &note_channel);
 }
 
 int pgmpi_finalize(void) {
@@ -46,6 +66,12 @@ int pgmpi_finalize(void) {
     }
     if (status != MPI_SUCCESS || !initialized || finalized) {
         return status;
+    }
+    if (note_channel != MPI_COMM_NULL) {
+        status = MPI_Comm_free(&note_channel);
+        if (status != MPI_SUCCESS) {
+            return status;
+        }
     }
     return MPI_Finalize();
 }
@@ -66,10 +92,6 @@ int pgmpi_processor_name(char *buffer, size_t capacity) {
         snprintf(buffer, capacity, "%.*s", length, name);
     }
     return status;
-}
-
-int pgmpi_barrier(void) {
-    return MPI_Barrier(MPI_COMM_WORLD);
 }
 
 void pgmpi_abort(int code, const char *message) {
@@ -101,15 +123,6 @@ void pgmpi_abort(int code, const char *message) {
     _exit(exit_code);
 }
 
-int pgmpi_broadcast_bytes(void *bytes, size_t count, int root) {
-    int mpi_count = 0;
-    int status = checked_count(count, &mpi_count);
-    if (status != MPI_SUCCESS) {
-        return status;
-    }
-    return MPI_Bcast(bytes, mpi_count, MPI_BYTE, root, MPI_COMM_WORLD);
-}
-
 static MPI_Datatype datatype(pgmpi_element element) {
     switch (element) {
     case PGMPI_FLOAT:
@@ -123,52 +136,135 @@ static MPI_Datatype datatype(pgmpi_element element) {
     return MPI_DATATYPE_NULL;
 }
 
-int pgmpi_allreduce(void *values, size_t count, pgmpi_element element, pgmpi_operation operation) {
-    int mpi_count = 0;
-    int status = checked_count(count, &mpi_count);
-    if (status != MPI_SUCCESS) {
-        return status;
-    }
-    MPI_Op op = operation == PGMPI_MAX ? MPI_MAX : MPI_SUM;
-    return MPI_Allreduce(MPI_IN_PLACE, values, mpi_count, datatype(element), op, MPI_COMM_WORLD);
+static size_t element_size(pgmpi_element element) {
+    return element == PGMPI_FLOAT ? sizeof(float) : sizeof(int64_t);
 }
 
-int pgmpi_start_allreduce_sum(void *values, size_t count, pgmpi_element element,
-                              pgmpi_request **request) {
+static int new_request(pgmpi_request **request) {
+    *request = calloc(1, sizeof **request);
+    return *request != NULL ? MPI_SUCCESS : MPI_ERR_NO_MEM;
+}
+
+// Frees a request whose start failed and passes the failure on.
+static int discarded(int status, pgmpi_request **request) {
+    if (status != MPI_SUCCESS) {
+        free((*request)->send_buffer);
+        free(*request);
+        *request = NULL;
+    }
+    return status;
+}
+
+int pgmpi_start_allreduce(void *values, size_t count, pgmpi_element element, pgmpi_operation operation,
+                          pgmpi_request **request) {
     *request = NULL;
     int mpi_count = 0;
     int status = checked_count(count, &mpi_count);
+    if (status != MPI_SUCCESS || (status = new_request(request)) != MPI_SUCCESS) {
+        return status;
+    }
+    size_t bytes = count * element_size(element);
+    (*request)->send_buffer = malloc(bytes > 0 ? bytes : 1);
+    if ((*request)->send_buffer == NULL) {
+        return discarded(MPI_ERR_NO_MEM, request);
+    }
+    memcpy((*request)->send_buffer, values, bytes);
+    MPI_Op op = operation == PGMPI_MAX ? MPI_MAX : MPI_SUM;
+    status = MPI_Iallreduce((*request)->send_buffer, values, mpi_count, datatype(element), op, MPI_COMM_WORLD,
+                            &(*request)->handle);
+    return discarded(status, request);
+}
+
+int pgmpi_start_broadcast(void *bytes, size_t count, int root, pgmpi_request **request) {
+    *request = NULL;
+    int mpi_count = 0;
+    int status = checked_count(count, &mpi_count);
+    if (status != MPI_SUCCESS || (status = new_request(request)) != MPI_SUCCESS) {
+        return status;
+    }
+    status = MPI_Ibcast(bytes, mpi_count, MPI_BYTE, root, MPI_COMM_WORLD, &(*request)->handle);
+    return discarded(status, request);
+}
+
+int pgmpi_start_allgather(const void *block, size_t block_size, void *gathered, pgmpi_request **request) {
+    *request = NULL;
+    int mpi_count = 0;
+    int status = checked_count(block_size, &mpi_count);
+    if (status != MPI_SUCCESS || (status = new_request(request)) != MPI_SUCCESS) {
+        return status;
+    }
+    status = MPI_Iallgather(block, mpi_count, MPI_BYTE, gathered, mpi_count, MPI_BYTE, MPI_COMM_WORLD,
+                            &(*request)->handle);
+    return discarded(status, request);
+}
+
+int pgmpi_start_barrier(pgmpi_request **request) {
+    *request = NULL;
+    int status = new_request(request);
     if (status != MPI_SUCCESS) {
         return status;
     }
-    pgmpi_request *pending = malloc(sizeof *pending);
+    return discarded(MPI_Ibarrier(MPI_COMM_WORLD, &(*request)->handle), request);
+}
+
+int pgmpi_test(pgmpi_request *request, int *done) {
+    *done = 0;
+    int status = MPI_Test(&request->handle, done, MPI_STATUS_IGNORE);
+    if (status != MPI_SUCCESS || *done) {
+        free(request->send_buffer);
+        free(request);
+    }
+    return status;
+}
+
+int pgmpi_note_send(int destination, const int64_t note[PGMPI_NOTE_WORDS]) {
+    struct pending_note *pending = malloc(sizeof *pending);
     if (pending == NULL) {
         return MPI_ERR_NO_MEM;
     }
-    status = MPI_Iallreduce(MPI_IN_PLACE, values, mpi_count, datatype(element), MPI_SUM,
-                            MPI_COMM_WORLD, &pending->handle);
+    memcpy(pending->words, note, sizeof pending->words);
+    int status = MPI_Isend(pending->words, PGMPI_NOTE_WORDS, MPI_INT64_T, destination, note_tag, note_channel,
+                           &pending->handle);
     if (status != MPI_SUCCESS) {
         free(pending);
         return status;
     }
-    *request = pending;
+    pending->next = notes_in_flight;
+    notes_in_flight = pending;
     return MPI_SUCCESS;
 }
 
-int pgmpi_wait(pgmpi_request *request) {
-    int status = MPI_Wait(&request->handle, MPI_STATUS_IGNORE);
-    free(request);
-    return status;
-}
-
-int pgmpi_allgather_bytes(const void *block, size_t block_size, void *gathered) {
-    int mpi_count = 0;
-    int status = checked_count(block_size, &mpi_count);
-    if (status != MPI_SUCCESS) {
+int pgmpi_note_receive(int64_t note[PGMPI_NOTE_WORDS], int *source, int *received) {
+    MPI_Status probed;
+    *received = 0;
+    int status = MPI_Iprobe(MPI_ANY_SOURCE, note_tag, note_channel, received, &probed);
+    if (status != MPI_SUCCESS || !*received) {
         return status;
     }
-    return MPI_Allgather(block, mpi_count, MPI_BYTE, gathered, mpi_count, MPI_BYTE,
-                         MPI_COMM_WORLD);
+    *source = probed.MPI_SOURCE;
+    return MPI_Recv(note, PGMPI_NOTE_WORDS, MPI_INT64_T, probed.MPI_SOURCE, note_tag, note_channel,
+                    MPI_STATUS_IGNORE);
+}
+
+int pgmpi_notes_in_flight(int *count) {
+    *count = 0;
+    struct pending_note **link = &notes_in_flight;
+    while (*link != NULL) {
+        int done = 0;
+        int status = MPI_Test(&(*link)->handle, &done, MPI_STATUS_IGNORE);
+        if (status != MPI_SUCCESS) {
+            return status;
+        }
+        if (done) {
+            struct pending_note *sent = *link;
+            *link = sent->next;
+            free(sent);
+        } else {
+            *count += 1;
+            link = &(*link)->next;
+        }
+    }
+    return MPI_SUCCESS;
 }
 
 void pgmpi_error_string(int code, char *buffer, size_t capacity) {

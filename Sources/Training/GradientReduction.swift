@@ -5,10 +5,11 @@ import Model
 /// Sums the gradients of a step's micro-batches on this rank and averages them over all micro-batches
 /// of the global minibatch, across ranks. The one place where gradients are combined.
 ///
-/// The active parameters are grouped into buckets of about `bucketValues` values, in layout order.
-/// When every rank computes a micro-batch in the step, a bucket's allreduce starts (non-blocking) during
-/// the backward pass of the rank's last micro-batch, as soon as every parameter in it has its final
-/// gradient, so communication overlaps the rest of the backward pass. Otherwise the ranks without a
+/// The active parameters are laid into buckets of `bucketValues` values, in layout order (small tensors
+/// share a bucket, large ones are split). When every rank computes a micro-batch in the step, a bucket's
+/// allreduce starts (non-blocking, out of place) during the backward pass of the rank's last micro-batch,
+/// as soon as every parameter in it has its final gradient, and the reductions in flight are polled after
+/// each layer, so communication overlaps the rest of the backward pass. Otherwise the ranks without a
 /// micro-batch, which run no backward pass, could not start the buckets in the same order as the others:
 /// then every rank starts them all in `finish`, in layout order. `finish` waits for all of them.
 ///
@@ -27,8 +28,12 @@ final class GradientReducer {
     /// Gradient values reduced in the current step.
     private(set) var count = 0
     private var parameters: [Parameter] = []
-    private var bucketOfParameter: [Int] = []
+    private var bucketsOfParameter: [Range<Int>] = []
     private var buckets: [Bucket] = []
+    /// Bucket allreduces started, and the bytes they summed, since the reducer was made.
+    private(set) var started = (count: 0, bytes: 0)
+    /// The reductions started and not yet seen complete, oldest first.
+    private var inFlight: [PendingSum] = []
     private var addedInLastMicrobatch: [Bool] = []
     private var parameterAtOffset: [Int: Int] = [:]
     private let collective: Collective
@@ -82,17 +87,32 @@ final class GradientReducer {
         parameterAtOffset = Dictionary(uniqueKeysWithValues: parameters.enumerated().map { ($1.offset, $0) })
         addedInLastMicrobatch = Array(repeating: false, count: parameters.count)
         buckets = []
-        bucketOfParameter = []
-        for parameter in parameters {
-            if let last = buckets.last, last.range.count + parameter.count <= bucketValues {
-                buckets[buckets.count - 1].range = last.range.lowerBound..<(parameter.offset + parameter.count)
-                buckets[buckets.count - 1].parametersLeft += 1
+        inFlight = []
+        bucketsOfParameter = parameters.map(addToBuckets)
+    }
+
+    /// Lays `parameter`'s values into buckets of `bucketValues` values: the last bucket's room first (small
+    /// tensors share a bucket), then new ones (a large tensor is split, so no single reduction dwarfs the
+    /// others). Returns the buckets it touches.
+    private func addToBuckets(_ parameter: Parameter) -> Range<Int> {
+        var offset = parameter.offset
+        let end = parameter.offset + parameter.count
+        var first: Int?
+        repeat {
+            let last = buckets.count - 1
+            if last >= 0, buckets[last].range.count < bucketValues, buckets[last].range.upperBound == offset {
+                let piece = min(bucketValues - buckets[last].range.count, end - offset)
+                buckets[last].range = buckets[last].range.lowerBound..<(offset + piece)
+                buckets[last].parametersLeft += 1
+                offset += piece
             } else {
-                buckets.append(
-                    Bucket(range: parameter.offset..<(parameter.offset + parameter.count), parametersLeft: 1))
+                let piece = min(bucketValues, end - offset)
+                buckets.append(Bucket(range: offset..<(offset + piece), parametersLeft: 1))
+                offset += piece
             }
-            bucketOfParameter.append(buckets.count - 1)
-        }
+            first = first ?? buckets.count - 1
+        } while offset < end
+        return first!..<buckets.count
     }
 
     /// Adds a whole micro-batch's gradients (every micro-batch but a rank's last, and all of them when
@@ -102,10 +122,20 @@ final class GradientReducer {
     }
 
     /// Adds one parameter's final gradient of a rank's last micro-batch, and starts the allreduce of its
-    /// bucket once the bucket is complete. Called from `backward`; errors surface in `finish`.
+    /// bucket once the bucket is complete. Called from `backward` after each layer, which is also when the
+    /// reductions already started are moved on (MPI progresses them only inside MPI calls), so they
+    /// proceed while the rest of the backward pass runs. Errors surface in `finish`.
     func addFinal(_ gradient: UnsafeMutablePointer<Float>, base: UnsafeMutablePointer<Float>) {
         guard overlapping, failure == nil, let index = parameterAtOffset[gradient - base] else { return }
-        do { try addLast(parameter: index, gradients: base) } catch { failure = error }
+        do {
+            try addLast(parameter: index, gradients: base)
+            try progressReductions()
+        } catch { failure = error }
+    }
+
+    /// Polls the oldest reduction still in flight (one MPI_Test moves all of them on) and drops those done.
+    private func progressReductions() throws {
+        while let oldest = inFlight.first, try oldest.progress() { inFlight.removeFirst() }
     }
 
     /// Adds what the last micro-batch's backward pass did not report (parameters it never used; nil when
@@ -148,30 +178,33 @@ final class GradientReducer {
         addedInLastMicrobatch[index] = true
         let parameter = parameters[index]
         if let gradients { try accumulate(gradients, parameter.offset..<(parameter.offset + parameter.count)) }
-        let bucket = bucketOfParameter[index]
-        buckets[bucket].parametersLeft -= 1
-        guard buckets[bucket].parametersLeft == 0 else { return }
-        try startReduction(of: bucket)
+        for bucket in bucketsOfParameter[index] {
+            buckets[bucket].parametersLeft -= 1
+            if buckets[bucket].parametersLeft == 0 { try startReduction(of: bucket) }
+        }
     }
 
     private func startReduction(of index: Int) throws {
         let range = buckets[index].range
-        guard deterministic else {
+        if deterministic {
+            // The pre-pass: every rank learns the widest sum of the bucket, so all choose the same limbs.
+            var widest = [Int64(fixedSums.normalize(range) ?? 2 * FixedPointSums.largestReducedBits)]
+            try collective.max(&widest)
+            guard let limbs = FixedPointSums.limbs(widest: Int(widest[0]), ranks: collective.size) else {
+                throw TrainingError(
+                    message: "the gradient sums of \(network.rawValue) reach 2^\(widest[0] - 40): too large to "
+                        + "reduce exactly over \(collective.size) ranks (training diverged; lower the learning "
+                        + "rate or resume from an earlier checkpoint)")
+            }
+            buckets[index].limbs = limbs
+            buckets[index].reductions = try fixedSums.startSum(range, limbs: limbs, over: collective)
+        } else {
             let values = UnsafeMutableBufferPointer(start: floatSum + range.lowerBound, count: range.count)
             buckets[index].reductions = [try collective.startSum(values)]
-            return
         }
-        // The pre-pass: every rank learns the widest sum of the bucket, so all choose the same limbs.
-        var widest = [Int64(fixedSums.normalize(range) ?? 2 * FixedPointSums.largestReducedBits)]
-        try collective.max(&widest)
-        guard let limbs = FixedPointSums.limbs(widest: Int(widest[0]), ranks: collective.size) else {
-            throw TrainingError(
-                message: "the gradient sums of \(network.rawValue) reach 2^\(widest[0] - 40): too large to "
-                    + "reduce exactly over \(collective.size) ranks (training diverged; lower the learning rate "
-                    + "or resume from an earlier checkpoint)")
-        }
-        buckets[index].limbs = limbs
-        buckets[index].reductions = try fixedSums.startSum(range, limbs: limbs, over: collective)
+        inFlight += buckets[index].reductions
+        started.count += buckets[index].reductions.count
+        started.bytes += range.count * (deterministic ? 8 * buckets[index].limbs : 4)
     }
 
     private func accumulate(_ gradients: UnsafePointer<Float>, _ range: Range<Int>) throws {

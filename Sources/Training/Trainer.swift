@@ -29,6 +29,8 @@ public final class Trainer {
     private let globalSchedule: ScheduleConfig
     /// Wall time spent combining gradients across ranks (including waiting for slower ranks).
     public private(set) var reductionSeconds = 0.0
+    /// Gradient allreduces started and the bytes they summed, over the trainer's life.
+    public var reductions: (count: Int, bytes: Int) { reducer.started }
     /// Updates skipped for a non-finite loss or gradient (with `skip_non_finite_steps`).
     public private(set) var skippedUpdates = 0
 

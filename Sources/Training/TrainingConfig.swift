@@ -116,6 +116,10 @@ public struct RunSettings: Codable, Equatable, Sendable {
     /// generated and real images and logs it (0: never; it costs about a second per 256 images at 32x32).
     public var swdTicks = 0
     public var swdImages = 256
+    /// Seconds a rank waits in one collective before the job ends with a message naming the ranks that
+    /// did not arrive (a rank stopped, hung or dead). Generous: rank 0 alone writes checkpoints, grids
+    /// and metrics while the others wait.
+    public var collectiveTimeoutSeconds = 600.0
 
     public init() {}
 }
@@ -151,6 +155,7 @@ extension TrainingRecipe {
 extension RunSettings {
     /// A year: anything longer is a typo.
     static let maximumCheckpointMinutes = 525_600.0
+    public static let longestCollectiveTimeout = 7 * 24 * 3600.0
 
     func validate() throws {
         func fail(_ message: String) -> ConfigError { ConfigError(message: message) }
@@ -170,6 +175,11 @@ extension RunSettings {
         guard swdTicks >= 0 else { throw fail("swd_ticks \(swdTicks) must not be negative") }
         guard swdImages >= 2, swdImages % 2 == 0 else {
             throw fail("swd_images \(swdImages) must be an even number of at least 2")
+        }
+        guard (1...RunSettings.longestCollectiveTimeout).contains(collectiveTimeoutSeconds) else {
+            throw fail(
+                "collective_timeout_seconds \(collectiveTimeoutSeconds) must be between 1 and "
+                    + "\(Int(RunSettings.longestCollectiveTimeout)) (a week)")
         }
     }
 }

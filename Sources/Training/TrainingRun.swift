@@ -1,4 +1,5 @@
 import Dataset
+import Distributed
 import Engine
 import Foundation
 import ImageIO
@@ -217,7 +218,9 @@ public final class TrainingRun {
         try directory.appendMetrics(record.jsonLine())
         try tensorBoard?.write(
             step: progress.imagesShown, scalars: record.scalars, images: [(tag: "samples", image: grid)])
-        console.tick(progressLine(tick: tick, window: window, imagesShown: progress.imagesShown))
+        console.tick(
+            progressLine(tick: tick, window: window, imagesShown: progress.imagesShown)
+                + laggardNote(group.collective.takeLargestLag()))
         // The grid and metric batches leave buffers of sizes no training step asks for.
         TensorMemory.releaseUnused()
     }
@@ -235,6 +238,16 @@ public final class TrainingRun {
             + "\(point.resolution)x\(point.resolution) \(phase)  " + losses.joined(separator: "  ")
             + "  \(String(format: "%.1f", window.imagesPerSecond)) img/s  ETA \(formatDuration(remaining))"
     }
+
+    /// `  slowest: rank 3 (node7) 2.4 s behind` when, in some collective of the tick, one rank arrived at
+    /// least `Self.reportedLag` seconds after another: an early sign of a rank the watchdog may end.
+    private func laggardNote(_ lag: RankLag?) -> String {
+        guard let lag, lag.seconds >= Self.reportedLag else { return "" }
+        return "  slowest: rank \(lag.rank) (\(lag.host)) \(String(format: "%.1f", lag.seconds)) s behind"
+    }
+
+    /// Lags below this are the ordinary jitter of ranks sharing cores.
+    private static let reportedLag = 1.0
 
     /// SWD (x1e3, per level and mean) between the averaged generator's images and the reals, and the
     /// MS-SSIM of generated pairs, on `swdImages` fixed latents and real images, so values are comparable

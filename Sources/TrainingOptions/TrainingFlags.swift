@@ -98,6 +98,13 @@ public struct TrainingFlags: ParsableArguments {
         help: ArgumentHelp("Generated and real images per in-training SWD measurement.", valueName: "n"))
     var swdImages: Int?
 
+    @Option(
+        name: .customLong("collective-timeout"),
+        help: ArgumentHelp(
+            "Seconds a rank waits in one collective before the job ends, naming the ranks that did not arrive.",
+            valueName: "s"))
+    var collectiveTimeout: Double?
+
     public init() {}
 
     /// Every flag given, as a change to the configuration.
@@ -128,6 +135,7 @@ public struct TrainingFlags: ParsableArguments {
             ConfigOverride(flag: "--grid-samples", gridSamples) { $0.gridSamples = $1 },
             ConfigOverride(flag: "--swd-ticks", swdTicks) { $0.swdTicks = $1 },
             ConfigOverride(flag: "--swd-images", swdImages) { $0.swdImages = $1 },
+            ConfigOverride(flag: "--collective-timeout", collectiveTimeout) { $0.collectiveTimeoutSeconds = $1 },
         ]
         return table.compactMap { $0 }
     }

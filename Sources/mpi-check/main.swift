@@ -5,6 +5,12 @@
 //   mpirun -np 2 mpi-check                    checks the collectives
 //   mpirun -np 2 mpi-check --fail-on-rank R   rank R fails on purpose; the job
 //                                             must end through MPI_Abort
+//   mpirun -np 2 mpi-check --stop-rank R      rank R stops itself (SIGSTOP) before a
+//                                             barrier; the watchdog must end the job
+//                                             within 3 s (the collective timeout), naming R
+//   mpirun -np 4 mpi-check --bench-allreduce N  times sums of N int64 values (the gradient
+//                                             reduction of deterministic mode): median ms
+import Dispatch
 import Distributed
 import Glibc
 
@@ -30,20 +36,26 @@ struct Checker {
 enum Mode {
     case checkCollectives
     case failOnRank(Int)
+    case stopRank(Int)
+    case benchAllreduce(Int)
 
     init?(arguments: [String]) {
         if arguments.isEmpty {
             self = .checkCollectives
             return
         }
-        guard arguments.count == 2, arguments[0] == "--fail-on-rank", let rank = Int(arguments[1])
-        else { return nil }
-        self = .failOnRank(rank)
+        guard arguments.count == 2, let rank = Int(arguments[1]) else { return nil }
+        switch arguments[0] {
+        case "--fail-on-rank": self = .failOnRank(rank)
+        case "--stop-rank": self = .stopRank(rank)
+        case "--bench-allreduce" where rank > 0: self = .benchAllreduce(rank)
+        default: return nil
+        }
     }
 }
 
 guard let mode = Mode(arguments: Array(CommandLine.arguments.dropFirst())) else {
-    fputs("usage: mpi-check [--fail-on-rank RANK]\n", stderr)
+    fputs("usage: mpi-check [--fail-on-rank RANK | --stop-rank RANK | --bench-allreduce VALUES]\n", stderr)
     exit(2)
 }
 
@@ -118,6 +130,25 @@ func checkCollectives(_ world: Communicator, _ checker: inout Checker) throws {
     }
 
     try checker.expectSucceeds { try world.barrier() }
+    try checkLagIsReported(world, &checker)
+}
+
+/// The last rank arrives 0.3 s late at a barrier: rank 0 must name it as the slowest, with about that lag.
+/// Waiting times reach rank 0 with each rank's next arrival, hence the barriers that follow.
+func checkLagIsReported(_ world: Communicator, _ checker: inout Checker) throws {
+    guard world.size > 1 else { return }
+    try world.barrier()
+    _ = world.takeLargestLag()
+    if world.rank == world.size - 1 { usleep(300_000) }
+    for _ in 0..<3 { try world.barrier() }
+    let lag = world.takeLargestLag()
+    if world.rank == 0 {
+        try checker.expect(
+            lag?.rank == world.size - 1 && (0.25..<3).contains(lag?.seconds ?? 0),
+            "the late rank \(world.size - 1) named as lagging 0.3 s: \(String(describing: lag))")
+    } else {
+        try checker.expect(lag == nil, "a rank other than 0 knows no lag")
+    }
 }
 
 func blockContributed(by rank: Int) -> [UInt8] {
@@ -187,6 +218,33 @@ world.failFast {
         // The healthy ranks wait where a real job would be stuck: in a collective.
         try world.barrier()
         throw CheckFailure(description: "mpi-check: barrier returned although rank \(failingRank) failed")
+    case .stopRank(let stoppedRank):
+        guard (0..<world.size).contains(stoppedRank) else {
+            throw CheckFailure(description: "--stop-rank \(stoppedRank): no such rank in a job of \(world.size)")
+        }
+        world.collectiveTimeout = 3
+        try world.barrier()
+        if world.rank == stoppedRank { raise(SIGSTOP) }
+        try world.barrier()
+        throw CheckFailure(description: "mpi-check: barrier returned although rank \(stoppedRank) stopped")
+    case .benchAllreduce(let count):
+        let values = UnsafeMutableBufferPointer<Int64>.allocate(capacity: count)
+        defer { values.deallocate() }
+        values.initialize(repeating: Int64(world.rank))
+        var seconds: [Double] = []
+        for _ in 0..<25 {
+            try world.barrier()
+            let start = DispatchTime.now().uptimeNanoseconds
+            try world.startAllreduceSum(values).wait()
+            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        let median = seconds.sorted()[seconds.count / 2]
+        if world.rank == 0 {
+            let milliseconds = (median * 1e6).rounded() / 1000
+            let algorithm = Communicator.iallreduceAlgorithm(ranks: world.size, bytes: count * 8)
+            print("allreduce of \(count * 8) bytes on \(world.size) ranks: median \(milliseconds) ms; \(algorithm)")
+        }
+        try world.finalize()
     case .checkCollectives:
         var checker = Checker()
         try checkCollectives(world, &checker)

@@ -14,7 +14,9 @@ struct BenchTrain: ParsableCommand {
         discussion: """
             Run it under mpirun to measure ranks (scripts/bench.sh does, for 1 rank x 1 thread, 1 rank x 2 \
             threads and 2 ranks x 1 thread). Rank 0 prints one line of key=value figures, including the \
-            time a bare allreduce of the same number of floats takes in the same run; per rank, rank 0 \
+            time a bare allreduce of the same number of floats takes in the same run, the bytes the gradient \
+            allreduces sum per step, how many they are, and the algorithm OpenMPI's libnbc picks for a full \
+            bucket (by its 4.1 rule); per rank, rank 0 \
             first: the time per step spent combining gradients (reduce_ms, including waiting for slower \
             ranks; the rest of a step is computing) and the peak resident set (MiB); and how many tensor \
             buffers a timed step took from the system allocator instead of the pool (0 once the first \
@@ -51,12 +53,18 @@ struct BenchTrain: ParsableCommand {
             try ReplicaGroup(world).synchronize(trainer.replica)
             for _ in 0..<warmup { try trainer.step() }
             let reducedBefore = trainer.reductionSeconds, allocatedBefore = TensorMemory.allocations
+            let reductionsBefore = trainer.reductions
             try world.barrier()
             let start = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<steps { try trainer.step() }
             try world.barrier()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let reduction = trainer.reductionSeconds - reducedBefore
+            let allreduces = (
+                count: trainer.reductions.count - reductionsBefore.count,
+                bytes: trainer.reductions.bytes - reductionsBefore.bytes
+            )
+            let fullBucketBytes = config.bucketValues * (config.deterministic ? 8 : 4)
             let allocated = TensorMemory.allocations - allocatedBefore
             let gradientCount = trainer.replica.generatorWeights.count + trainer.replica.discriminatorWeights.count
             let bare = try bareAllreduceSeconds(count: gradientCount, world: world)
@@ -73,6 +81,11 @@ struct BenchTrain: ParsableCommand {
                         + "reduce_share=\(formatted(100 * reduction / seconds, 2))% "
                         + "reduce_ms=\(perRank.map { formatted($0[1], 1) }.joined(separator: "/")) "
                         + "bare_allreduce_ms=\(formatted(bare * 1000, 3)) gradient_floats=\(gradientCount) "
+                        + "allreduce_bytes_per_step=\(allreduces.bytes / steps) "
+                        + "allreduces_per_step=\(formatted(Double(allreduces.count) / Double(steps), 1)) "
+                        + "allreduce_algorithm="
+                        + Communicator.iallreduceAlgorithm(ranks: world.size, bytes: fullBucketBytes)
+                        .replacingOccurrences(of: " ", with: "_") + " "
                         + "peak_rss_mib=\(perRank.map { formatted($0[0], 1) }.joined(separator: "/")) "
                         + "fresh_allocations_per_step=\(formatted(Double(allocated) / Double(steps), 1))")
             }

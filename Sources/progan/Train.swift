@@ -68,6 +68,7 @@ struct Train: ParsableCommand {
             try config.validate(worldSize: world.size)
             if isLeader { ownership = try takeOwnership(directory) }
             try agreeThatAllRanksStart(nil, world: world)
+            world.collectiveTimeout = config.collectiveTimeoutSeconds
         } catch {
             try? agreeThatAllRanksStart(error, world: world)
             end(error)
@@ -203,9 +204,14 @@ struct Train: ParsableCommand {
                 stopped[0] = 1
             }
         }
-        // Waits for rank 0 and learns whether any rank asked to stop meanwhile.
+        // Waits for rank 0 and learns whether any rank asked to stop meanwhile. Preparing a large folder takes
+        // longer than any collective should, so the others wait for it under the longest timeout there is
+        // (`progan prepare` beforehand avoids the wait).
         stopped[0] += StopRequests.requested ? 1 : 0
+        let timeout = world.collectiveTimeout
+        world.collectiveTimeout = RunSettings.longestCollectiveTimeout
         try world.sum(&stopped)
+        world.collectiveTimeout = timeout
         return stopped[0] > 0 ? nil : path
     }
 }

@@ -9,7 +9,7 @@ final class MPIErrorTests: XCTestCase {
         var byte: UInt8 = 1
         for root in [1, -1, Int.max] {
             XCTAssertThrowsError(try withUnsafeMutableBytes(of: &byte) { try world.broadcast($0, root: root) }) {
-                assertMPIError($0, operation: "MPI_Bcast", mentioning: "root")
+                assertMPIError($0, operation: "MPI_Ibcast", mentioning: "root")
             }
         }
         XCTAssertEqual(byte, 1)
@@ -25,14 +25,14 @@ final class MPIErrorTests: XCTestCase {
             try withUnsafeMutableBytes(of: &byte) {
                 try world.broadcast(UnsafeMutableRawBufferPointer(start: $0.baseAddress, count: count), root: 0)
             }
-        ) { assertMPIError($0, operation: "MPI_Bcast", mentioning: "count") }
+        ) { assertMPIError($0, operation: "MPI_Ibcast", mentioning: "count") }
 
         var float: Float = 0, double: Double = 0
         XCTAssertThrowsError(
             try withUnsafeMutablePointer(to: &float) {
                 try world.allreduceSum(UnsafeMutableBufferPointer(start: $0, count: count))
             }
-        ) { assertMPIError($0, operation: "MPI_Allreduce(sum)", mentioning: "count") }
+        ) { assertMPIError($0, operation: "MPI_Iallreduce(sum)", mentioning: "count") }
         XCTAssertThrowsError(
             try withUnsafeMutablePointer(to: &float) {
                 _ = try world.startAllreduceSum(UnsafeMutableBufferPointer(start: $0, count: count))
@@ -42,7 +42,7 @@ final class MPIErrorTests: XCTestCase {
             try withUnsafeMutablePointer(to: &double) {
                 try world.allreduceMax(UnsafeMutableBufferPointer(start: $0, count: count))
             }
-        ) { assertMPIError($0, operation: "MPI_Allreduce(max)", mentioning: "count") }
+        ) { assertMPIError($0, operation: "MPI_Iallreduce(max)", mentioning: "count") }
     }
 
     private func assertMPIError(

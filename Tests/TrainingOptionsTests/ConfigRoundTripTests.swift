@@ -14,7 +14,8 @@ final class ConfigRoundTripTests: XCTestCase {
         ["--stabilize-kimg", "0.3"], ["--fade-kimg", "0.5"], ["--minibatch", "24"], ["--learning-rate", "0.0042"],
         ["--microbatch", "8"], ["--no-deterministic"], ["--no-mirror"], ["--skip-non-finite-steps"],
         ["--tick-kimg", "0.25"], ["--checkpoint-ticks", "7"], ["--keep-checkpoints", "5"], ["--grid-samples", "12"],
-        ["--swd-ticks", "3"], ["--swd-images", "64"], ["--minibatch-per-rank"], ["--checkpoint-minutes", "2.5"],
+        ["--swd-ticks", "3"], ["--swd-images", "64"], ["--minibatch-per-rank"], ["--collective-timeout", "42.5"],
+        ["--checkpoint-minutes", "2.5"],
     ]
 
     private var directory = ""

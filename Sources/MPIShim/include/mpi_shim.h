@@ -12,14 +12,20 @@
 // ending the job from inside the failing call.
 // Element counts are size_t for Swift's convenience, but MPI counts are int:
 // larger counts fail with MPI_ERR_COUNT rather than being truncated.
+//
+// Collectives are only started here, never waited for: the caller polls them
+// with pgmpi_test, so that a collective a rank never joins can end in a
+// message (the watchdog in Distributed) instead of a hang.
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-// Safe to call more than once; only the first call initialises MPI.
+// Safe to call more than once; only the first call initialises MPI and opens
+// the watchdog's channel (a duplicate of MPI_COMM_WORLD).
 int pgmpi_init(void);
 // Safe to call more than once or before pgmpi_init. Collective: every rank
 // must reach it, so never call it on an error path (use pgmpi_abort).
@@ -29,35 +35,48 @@ int pgmpi_rank(int *rank);
 int pgmpi_size(int *size);
 // Writes a NUL-terminated name, truncated to fit `capacity` bytes.
 int pgmpi_processor_name(char *buffer, size_t capacity);
-int pgmpi_barrier(void);
 
 // Prints "[rank N] message" to stderr and ends every rank of the job.
 void pgmpi_abort(int code, const char *message) __attribute__((noreturn));
 
-int pgmpi_broadcast_bytes(void *bytes, size_t count, int root);
+// A collective in flight. Its buffers must stay alive and untouched until
+// pgmpi_test reports it done.
+typedef struct pgmpi_request pgmpi_request;
 
 // The element types and operations of the reductions below: one tag per C
 // type, so that one entry point serves them all.
 typedef enum { PGMPI_FLOAT, PGMPI_DOUBLE, PGMPI_INT64 } pgmpi_element;
 typedef enum { PGMPI_SUM, PGMPI_MAX } pgmpi_operation;
 
+// Each start function, on success, stores a request that must be passed to
+// pgmpi_test until it reports done; on failure it stores NULL.
+
 // Replaces each of `count` elements of type `element` by its sum or maximum
-// over all ranks.
-int pgmpi_allreduce(void *values, size_t count, pgmpi_element element, pgmpi_operation operation);
-
-// A non-blocking reduction in flight. The buffer must stay alive and untouched
-// until pgmpi_wait returns.
-typedef struct pgmpi_request pgmpi_request;
-
-// On success *request must be passed to pgmpi_wait exactly once; on failure
-// *request is NULL.
-int pgmpi_start_allreduce_sum(void *values, size_t count, pgmpi_element element, pgmpi_request **request);
-// Completes the reduction and frees `request`, whether or not it succeeded.
-int pgmpi_wait(pgmpi_request *request);
-
+// over all ranks. The values are first copied to a send buffer of the
+// request's own: OpenMPI's non-blocking allreduce falls back to a binomial
+// reduce-then-broadcast whenever it runs in place.
+int pgmpi_start_allreduce(void *values, size_t count, pgmpi_element element, pgmpi_operation operation,
+                          pgmpi_request **request);
+int pgmpi_start_broadcast(void *bytes, size_t count, int root, pgmpi_request **request);
 // Every rank contributes `block_size` bytes; `gathered` receives
 // size * block_size bytes, rank r's block at offset r * block_size.
-int pgmpi_allgather_bytes(const void *block, size_t block_size, void *gathered);
+int pgmpi_start_allgather(const void *block, size_t block_size, void *gathered, pgmpi_request **request);
+int pgmpi_start_barrier(pgmpi_request **request);
+
+// Progresses MPI and sets *done when the collective has completed; the
+// request is then freed, as it is when the test fails.
+int pgmpi_test(pgmpi_request *request, int *done);
+
+// The watchdog's channel: small fixed-size notes between ranks on a
+// communicator of their own, so they never match a collective's messages.
+enum { PGMPI_NOTE_WORDS = 4 };
+
+// Sends a note without blocking; the shim keeps it until MPI is done with it.
+int pgmpi_note_send(int destination, const int64_t note[PGMPI_NOTE_WORDS]);
+// Receives one waiting note, if any: *received tells, *source names its sender.
+int pgmpi_note_receive(int64_t note[PGMPI_NOTE_WORDS], int *source, int *received);
+// Progresses the notes sent so far and stores how many are still in flight.
+int pgmpi_notes_in_flight(int *count);
 
 // Writes MPI's NUL-terminated description of `code`, truncated to fit.
 void pgmpi_error_string(int code, char *buffer, size_t capacity);
