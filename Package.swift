@@ -7,11 +7,11 @@ import PackageDescription
 //   Reports (HTML report, time-lapse animations) · Interop (networks of a checkpoint as safetensors and back)
 //   Training (losses, EMA, checkpoints, trainer loop, sample grids)
 //   Model (layers, G, D, schedule) · Dataset (prepared image sets) · Metrics (SWD, MS-SSIM)
-//   Distributed (MPI communicator) · ImageIO (PNG) · Engine (tensors, autograd, conv, Adam, RNG)
+//   Distributed (MPI communicator) · ImageIO (PNG, JPEG) · Engine (tensors, autograd, conv, Adam, RNG)
 //   Safetensors · CheckpointFile (the two file formats' containers)
 //   SafeIO (atomic writes, CRC32, bounds-checked byte reader, overflow-checked element count, directory lock,
 //     output-path check, scratch directories removed at exit)
-//   MPIShim, PNGShim, StopSignal (C) over CMPI, CPNG, CBLAS (system libraries)
+//   MPIShim, PNGShim, JPEGShim, CRC32CShim, StopSignal (C) over CMPI, CPNG, CTurboJPEG, CBLAS (system libraries)
 // Tests/<X>Tests test target X (CLITests: progan; Safetensors' are in InteropTests), over test-only helpers:
 //   ImageFixtures (pattern images, image folders) over TestSupport (temporary directories, error assertions)
 //   EngineTesting (naive Double kernels and central differences, the yardsticks of Engine's maths)
@@ -33,14 +33,18 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "MPIShim", dependencies: ["CMPI"]),
+        .systemLibrary(
+            name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
         .target(name: "PNGShim", dependencies: ["CPNG"]),
+        .target(name: "JPEGShim", dependencies: ["CTurboJPEG"]),
+        .target(name: "CRC32CShim"),
         .target(name: "StopSignal"),
 
         .target(name: "SafeIO"),
         .target(name: "Engine", dependencies: ["CBLAS"], exclude: ["README.md"]),
-        .target(name: "ImageIO", dependencies: ["PNGShim", "SafeIO"]),
+        .target(name: "ImageIO", dependencies: ["PNGShim", "JPEGShim", "SafeIO"]),
         .target(name: "Distributed", dependencies: ["MPIShim"]),
-        .target(name: "Dataset", dependencies: ["ImageIO", "SafeIO", "Engine"]),
+        .target(name: "Dataset", dependencies: ["ImageIO", "SafeIO", "Engine", "CRC32CShim"]),
         .target(name: "Model", dependencies: ["Engine"]),
         // Optimized in debug builds too: the metrics sort millions of projections, which unspecialized
         // generic code does 30x slower, and the unit tests run them on realistic sizes.
@@ -78,7 +82,8 @@ let package = Package(
 
         .testTarget(name: "SafeIOTests", dependencies: ["SafeIO", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "EngineTesting"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "SafeIO", "ImageFixtures", "TestSupport"]),
+        .testTarget(
+            name: "ImageIOTests", dependencies: ["ImageIO", "SafeIO", "CTurboJPEG", "ImageFixtures", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed"]),
         .testTarget(
             name: "DatasetTests",

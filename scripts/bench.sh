@@ -14,16 +14,19 @@
 #      the same split function by function).
 # Our runs use fast (float) gradient reduction, as the peer does; the micro-batch is each rank's share.
 #
-# Usage: scripts/bench.sh [--quick]
+# Usage: scripts/bench.sh [--quick | --data]
 #   --quick   leaves out the peer's own widths at 64x64 (about 20 minutes on 2 cores)
+#   --data    runs only the dataset section instead (scripts/bench-data.bash: open, first batch, verify,
+#             prepare against PIL; about 15 minutes), printed and not written to BENCHMARKS.md
 # Environment: STEPS (timed steps per run, default 4 for the cpu widths, 1 for the peer's widths), RUNS
 #   (runs of each of our configurations, default 5 for the cpu widths, 3 for the peer's at 32x32; one at
 #   64x64), PEER_RUNS (the peer's runs, default RUNS for the cpu widths and 1 for its own, where one
 #   1-thread step takes it over a minute), PROGAN_PEER_VENV (the peer's venv, default .venv-peer).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-quick=false
+quick=false data=false
 [[ ${1:-} == --quick ]] && quick=true
+[[ ${1:-} == --data ]] && data=true
 scripts/setup.sh >/dev/null
 source scripts/bench.bash
 report=$(mktemp)
@@ -31,6 +34,19 @@ trap 'rm -f "$report"' EXIT
 say() { echo "$@" | tee -a "$report"; }
 field() { sed -nE "s/.*[ ^]$1=([^ %]+).*/\1/p" <<<" $2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
+# median VALUES...: the middle value (the mean of the middle two for an even count), "-" for none.
+median() {
+    (($# > 0)) || { echo -; return; }
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# fields NAME LINES: the NAME field of every line.
+fields() { local line; while IFS= read -r line; do [[ -n $line ]] && field "$1" "$line"; done <<<"$2"; }
+
+if $data; then
+    emoji=/usr/share/javascript/emojify.js/images/emoji
+    source scripts/bench-data.bash
+    exit 0
+fi
 
 peer_python=""
 if peer_log=$(scripts/torch/install-peer.sh 2>&1); then
@@ -53,14 +69,6 @@ say '```'
 OPENBLAS_NUM_THREADS=2 "$progan" bench conv --threads 1 2 --batch 16 --layers 512x4 512x8 512x16 512x32 256x64 64x32 | tee -a "$report"
 say '```'
 say ""
-
-# median VALUES...: the middle value (the mean of the middle two for an even count), "-" for none.
-median() {
-    (($# > 0)) || { echo -; return; }
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-# fields NAME LINES: the NAME field of every line.
-fields() { local line; while IFS= read -r line; do [[ -n $line ]] && field "$1" "$line"; done <<<"$2"; }
 
 # train_row LABEL RESOLUTION STEPS THREADS RUNS PEER-RUNS OUR-FLAGS -- PEER-FLAGS, THREADS "1 2" or "2" (2-core
 # figures only). Our configurations run RUNS times and the peer's PEER-RUNS times, interleaved, so slow drifts

@@ -2,6 +2,7 @@
 # scripts/fuzz.sh TARGET SECONDS — build a libFuzzer binary for one reader of untrusted files and fuzz it.
 #
 #   TARGET   png         RGBImage.read(path:)          (ImageIO, PNGShim over libpng, SafeIO)
+#            jpeg        RGBImage.read(path:) on JPEGs (ImageIO, JPEGShim over libjpeg-turbo)
 #            dataset     PreparedDataset(path:) + fillBatch / image(_:resolution:)   (Dataset, ...)
 #            checkpoint  Checkpoint.read(path:)        (CheckpointFile; Training for the state and tensor table)
 #            safetensors SafetensorsFile.read(path:)   (Safetensors, SafeIO)
@@ -23,13 +24,13 @@ root=$PWD
 
 die() { echo "fuzz.sh: $*" >&2; exit 2; }
 
-(($# == 2)) || die "usage: scripts/fuzz.sh png|dataset|checkpoint|safetensors SECONDS"
+(($# == 2)) || die "usage: scripts/fuzz.sh png|jpeg|dataset|checkpoint|safetensors SECONDS"
 target=$1
 seconds=$2
 [[ $seconds =~ ^[0-9]+$ ]] && ((seconds > 0)) || die "SECONDS must be a positive whole number, got '$seconds'"
 case $target in
-    png | dataset | checkpoint | safetensors) ;;
-    *) die "unknown target '$target' (expected png, dataset, checkpoint or safetensors)" ;;
+    png | jpeg | dataset | checkpoint | safetensors) ;;
+    *) die "unknown target '$target' (expected png, jpeg, dataset, checkpoint or safetensors)" ;;
 esac
 command -v swift >/dev/null || die "swift not found on PATH"
 command -v timeout >/dev/null || die "timeout (coreutils) not found"
@@ -85,6 +86,21 @@ if [[ -z $(ls -A "$corpus") ]]; then
                 ls -S "$emoji"/*.png | tail -n 10 | xargs -r cp -t "$corpus/"
             else
                 echo "fuzz.sh: note: $emoji missing, starting from an empty corpus" >&2
+            fi ;;
+        jpeg)
+            # A 75x75 pattern (partial MCUs at the edges) through cjpeg's variants: baseline, progressive,
+            # gray, arithmetic with restarts, RGB at full chroma; each takes a different decoder path.
+            if command -v cjpeg >/dev/null && command -v python3 >/dev/null; then
+                python3 -c 'import sys; sys.stdout.buffer.write(b"P6 75 75 255\n" + bytes((i * 37 ^ i >> 5) % 256 for i in range(75 * 75 * 3)))' \
+                    >"$seeds/pattern.ppm"
+                n=0
+                for options in "" "-progressive" "-grayscale" "-arithmetic -restart 1" "-rgb -sample 1x1"; do
+                    n=$((n + 1))
+                    # shellcheck disable=SC2086  # the options are words
+                    cjpeg $options -outfile "$corpus/seed$n.jpg" "$seeds/pattern.ppm"
+                done
+            else
+                echo "fuzz.sh: note: cjpeg or python3 missing, starting from an empty corpus" >&2
             fi ;;
         dataset)
             seed_dataset && cp "$seeds/small.pgds" "$corpus/" ;;

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev libpng-dev pkg-config libjs-emojify strace)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libpng-dev libturbojpeg0-dev libjpeg-turbo-progs pkg-config
+    libjs-emojify strace)
 
 missing=()
 for package in "${packages[@]}"; do

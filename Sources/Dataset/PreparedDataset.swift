@@ -1,174 +1,14 @@
-import Glibc
+import Foundation
 import ImageIO
 import SafeIO
 
-// Prepared dataset file, format version 1. All integers are little-endian UInt32.
-//
-//   offset  bytes  field
-//        0      8  magic "PGDSET\0\0"
-//        8      4  format version = 1
-//       12      4  resolution R: a power of two from 4 to 1024
-//       16      4  image count N > 0
-//       20      4  channels = 3 (R, G, B)
-//       24      4  levels L = log2(R) - 1 (4x4, 8x8, ..., RxR)
-//       28         one block per level, 4x4 first and RxR last: N x 3 x r x r
-//                  UInt8 in NCHW order (rows top to bottom, columns left to right)
-//   size-4      4  CRC-32 (SafeIO.CRC32) of every byte before it
-//
-// Every level is stored, like the official dataset_tool, so that a training
-// phase at r x r reads ready-made pixels instead of downsampling each batch;
-// smallest first, so the early phases touch only the front of the file.
-
-/// Why a dataset could not be prepared or loaded; `description` is one line
-/// naming the file or folder and the problem.
-public enum DatasetError: Error, Equatable, CustomStringConvertible {
-    case invalidResolution(Int)
-    case noSuchDirectory(folder: String)
-    case notADirectory(folder: String)
-    case noPNGFiles(folder: String)
-    case noUsableImages(folder: String, found: Int, skipped: Int)
-    case imageChanged(ImageError)
-    case notADataset(path: String)
-    case tooShort(path: String, size: Int)
-    case unsupportedVersion(path: String, version: UInt32)
-    case corruptHeader(path: String, problem: String)
-    case sizeMismatch(path: String, size: Int, expected: Int, count: Int, resolution: Int)
-    case checksumMismatch(path: String)
-    /// A preparation interrupted by a stop request; its temporary file is removed.
-    case stopped(output: String)
-
-    public var description: String {
-        switch self {
-        case .invalidResolution(let resolution):
-            return "resolution \(resolution) is not a power of two from 4 to 1024"
-        case .noSuchDirectory(let folder):
-            return "\(folder): no such directory"
-        case .notADirectory(let folder):
-            return "\(folder): not a directory"
-        case .noPNGFiles(let folder):
-            return "\(folder): no PNG files found"
-        case .noUsableImages(let folder, let found, let skipped):
-            return "\(folder): no usable PNG images (\(found) files, \(skipped) skipped)"
-        case .imageChanged(let error):
-            return "\(error) (it changed while the dataset was being prepared)"
-        case .notADataset(let path):
-            return "\(path): not a prepared dataset (no PGDSET signature); create one with progan prepare"
-        case .tooShort(let path, let size):
-            return "\(path): truncated: \(size) bytes is shorter than the header and checksum"
-        case .unsupportedVersion(let path, let version):
-            return "\(path): built by format version \(version); this build reads version "
-                + "\(DatasetLayout.version) — run progan prepare again"
-        case .corruptHeader(let path, let problem):
-            return "\(path): corrupt header: \(problem)"
-        case .sizeMismatch(let path, let size, let expected, let count, let resolution):
-            return "\(path): \(size) bytes, but \(count) images at \(resolution)x\(resolution) take "
-                + "\(expected) bytes: the file is truncated or corrupt"
-        case .checksumMismatch(let path):
-            return "\(path): checksum mismatch: the file is corrupt"
-        case .stopped(let output):
-            return "\(output): preparation stopped on request; nothing written"
-        }
-    }
-}
-
-/// Where each part of a file holding `count` images at `resolution` lives.
-struct DatasetLayout {
-    static let magic: [UInt8] = Array("PGDSET".utf8) + [0, 0]
-    static let version: UInt32 = 1
-    static let channels = 3
-    static let headerSize = 28
-    static let checksumSize = 4
-
-    let resolution: Int
-    let count: Int
-
-    static func isValid(resolution: Int) -> Bool {
-        (4...1024).contains(resolution) && resolution & (resolution - 1) == 0
-    }
-
-    /// 4, 8, ..., resolution.
-    var levels: [Int] {
-        Array(sequence(first: 4) { $0 < resolution ? $0 * 2 : nil })
-    }
-
-    func imageOffset(_ index: Int, resolution side: Int) -> Int {
-        let smallerLevelBytes = levels.prefix { $0 < side }.reduce(0) { $0 + $1 * $1 } * Self.channels * count
-        return Self.headerSize + smallerLevelBytes + index * Self.channels * side * side
-    }
-
-    // Cannot overflow for any header: at most 2^32 images of under 2^23 bytes each.
-    var checksumOffset: Int { imageOffset(count, resolution: resolution) }
-
-    var fileSize: Int { checksumOffset + Self.checksumSize }
-
-    func writeHeader(into bytes: UnsafeMutableRawBufferPointer) {
-        bytes.copyBytes(from: Self.magic)
-        let fields = [Int(Self.version), resolution, count, Self.channels, levels.count]
-        for (index, field) in fields.enumerated() {
-            bytes.storeBytes(
-                of: UInt32(field).littleEndian, toByteOffset: Self.magic.count + 4 * index, as: UInt32.self)
-        }
-    }
-
-    func writeChecksum(into bytes: UnsafeMutableRawBufferPointer) {
-        let checksum = CRC32.checksum(
-            UnsafeBufferPointer(rebasing: bytes.bindMemory(to: UInt8.self)[..<checksumOffset]))
-        bytes.storeBytes(of: checksum.littleEndian, toByteOffset: checksumOffset, as: UInt32.self)
-    }
-
-    /// Checks everything `writeHeader` and `writeChecksum` put in `bytes`. The
-    /// header's numbers serve only to compute the expected size until the file
-    /// is known to have it, so a corrupt count can make the caller neither
-    /// allocate nor read out of bounds.
-    static func validated(_ bytes: UnsafeRawBufferPointer, path: String) throws(DatasetError) -> DatasetLayout {
-        func field(_ index: Int) -> UInt32 {
-            UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: magic.count + 4 * index, as: UInt32.self))
-        }
-        guard bytes.count >= magic.count, bytes.prefix(magic.count).elementsEqual(magic) else {
-            throw .notADataset(path: path)
-        }
-        guard bytes.count >= headerSize + checksumSize else {
-            throw .tooShort(path: path, size: bytes.count)
-        }
-        guard field(0) == version else {
-            throw .unsupportedVersion(path: path, version: field(0))
-        }
-        let layout = DatasetLayout(resolution: Int(field(1)), count: Int(field(2)))
-        guard isValid(resolution: layout.resolution) else {
-            throw .corruptHeader(path: path, problem: DatasetError.invalidResolution(layout.resolution).description)
-        }
-        guard layout.count > 0 else {
-            throw .corruptHeader(path: path, problem: "it holds no images")
-        }
-        guard field(3) == channels else {
-            throw .corruptHeader(path: path, problem: "\(field(3)) channels instead of \(channels)")
-        }
-        guard field(4) == layout.levels.count else {
-            throw .corruptHeader(
-                path: path,
-                problem: "\(field(4)) levels, but resolution \(layout.resolution) has \(layout.levels.count)")
-        }
-        guard bytes.count == layout.fileSize else {
-            throw .sizeMismatch(
-                path: path, size: bytes.count, expected: layout.fileSize, count: layout.count,
-                resolution: layout.resolution)
-        }
-        let stored = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: layout.checksumOffset, as: UInt32.self))
-        let computed = CRC32.checksum(
-            UnsafeBufferPointer(rebasing: bytes.bindMemory(to: UInt8.self)[..<layout.checksumOffset]))
-        guard stored == computed else {
-            throw .checksumMismatch(path: path)
-        }
-        return layout
-    }
-}
-
-/// A prepared dataset file (see the format above), mapped into memory rather
-/// than read so that the ranks of a job on one machine share one copy of it in
-/// the page cache.
+/// A prepared dataset file (see DatasetLayout for the format), mapped into memory rather than read so
+/// that the ranks of a job on one machine share one copy of it in the page cache.
 ///
-/// Sendable because nothing changes after `init`; the file is only ever
-/// replaced by rename (AtomicFile), never rewritten in place under a mapping.
+/// Each chunk is checked against its checksum the first time any of its bytes is read; a damaged one
+/// throws `DatasetError.corruptChunk` from then on, so no batch ever holds its pixels.
+/// Sendable because the mapping never changes after `init` (the file is only ever replaced by rename)
+/// and the record of checked chunks is behind a lock.
 public final class PreparedDataset: @unchecked Sendable {
     public let path: String
     public let count: Int
@@ -178,28 +18,41 @@ public final class PreparedDataset: @unchecked Sendable {
     public let levels: [Int]
     /// Colour channels per image (RGB); `fillBatch` writes this many planes per image.
     public static let channels = DatasetLayout.channels
+    /// The classes, in label order; empty for an unlabelled dataset.
+    public let classNames: [String]
+    /// 16 hex digits that change with any stored byte (header, labels, sources, pixels): what a checkpoint
+    /// records to refuse resuming on another dataset.
+    public let identity: String
 
-    private let layout: DatasetLayout
-    private let file: MappedFile
+    let layout: DatasetLayout
+    let file: MappedFile
+    private let levelOffsets: [Int: Int]
+    private let checks: ChunkChecks
 
     public init(path: String) throws {
         file = try MappedFile(readingFrom: path)
-        layout = try DatasetLayout.validated(UnsafeRawBufferPointer(file.bytes), path: path)
+        let header = try DatasetHeader.read(UnsafeRawBufferPointer(file.bytes), path: path)
+        let layout = header.layout
+        self.layout = layout
         self.path = path
         count = layout.count
         resolution = layout.resolution
         levels = layout.levels
+        classNames = header.classNames
+        identity = DatasetHeader.hex(header.identity)
+        levelOffsets = Dictionary(uniqueKeysWithValues: levels.map { ($0, layout.placement(of: .level($0)).offset) })
+        checks = ChunkChecks(count: layout.totalChunks)
     }
 
     /// Writes images `indices` at `resolution` as floats in [-1, 1] in NCHW
     /// order, mirrored left to right where `mirror[i]` is true.
     public func fillBatch(
         indices: [Int], resolution side: Int, mirror: [Bool]?, into output: UnsafeMutablePointer<Float>
-    ) {
+    ) throws(DatasetError) {
         precondition(mirror == nil || mirror!.count == indices.count, "fillBatch needs one mirror flag per index")
         var destination = output
         for (position, index) in indices.enumerated() {
-            let source = pixels(index, resolution: side)
+            let source = try pixels(index, resolution: side)
             let flipped = mirror?[position] ?? false
             // Planes are contiguous, so an image is 3 * side rows of `side` pixels.
             for row in 0..<DatasetLayout.channels * side {
@@ -212,8 +65,8 @@ public final class PreparedDataset: @unchecked Sendable {
         }
     }
 
-    public func image(_ index: Int, resolution side: Int) -> RGBImage {
-        let planes = pixels(index, resolution: side)
+    public func image(_ index: Int, resolution side: Int) throws(DatasetError) -> RGBImage {
+        let planes = try pixels(index, resolution: side)
         let planeSize = side * side
         var interleaved = [UInt8](repeating: 0, count: DatasetLayout.channels * planeSize)
         for pixel in 0..<planeSize {
@@ -224,12 +77,105 @@ public final class PreparedDataset: @unchecked Sendable {
         return RGBImage(width: side, height: side, pixels: interleaved)
     }
 
-    private func pixels(_ index: Int, resolution side: Int) -> UnsafePointer<UInt8> {
-        precondition(levels.contains(side), "\(path) has no \(side)x\(side) level; it holds \(levels)")
+    /// The class index of every image, in dataset order; nil for an unlabelled dataset.
+    public func labels() throws(DatasetError) -> [Int]? {
+        guard layout.classCount > 0 else { return nil }
+        let bytes = try checkedBytes(of: .labels)
+        let labels = (0..<count).map {
+            Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self)))
+        }
+        // Checked data can only disagree with its header if it was written wrong; still, never index with it blindly.
+        guard labels.allSatisfy({ $0 < layout.classCount }) else {
+            throw .corruptHeader(path: path, problem: "a label outside the \(layout.classCount) classes")
+        }
+        return labels
+    }
+
+    /// The source files the images were made from, in dataset order.
+    public func sources() throws(DatasetError) -> [SourceRecord] {
+        let bytes = try checkedBytes(of: .sources)
+        guard let records = try? JSONDecoder().decode([SourceRecord].self, from: Data(bytes)) else {
+            throw .corruptHeader(path: path, problem: "the source list is not valid JSON")
+        }
+        return records
+    }
+
+    private func pixels(_ index: Int, resolution side: Int) throws(DatasetError) -> UnsafePointer<UInt8> {
+        guard let levelOffset = levelOffsets[side] else {
+            preconditionFailure("\(path) has no \(side)x\(side) level; it holds \(levels)")
+        }
         precondition((0..<count).contains(index), "image \(index) is out of range for \(path) with \(count) images")
+        let imageSize = DatasetLayout.channels * side * side
+        let start = index * imageSize
+        try check(.level(side), bytes: start..<start + imageSize)
         return UnsafePointer(
-            file.bytes.baseAddress!.advanced(by: layout.imageOffset(index, resolution: side))
-                .assumingMemoryBound(to: UInt8.self))
+            file.bytes.baseAddress!.advanced(by: levelOffset + start).assumingMemoryBound(to: UInt8.self))
+    }
+
+    private func checkedBytes(of region: Region) throws(DatasetError) -> UnsafeRawBufferPointer {
+        let size = layout.size(of: region)
+        try check(region, bytes: 0..<size)
+        let offset = layout.placement(of: region).offset
+        return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(file.bytes)[offset..<offset + size])
+    }
+
+    /// Verifies, once, every chunk of `region` that holds a byte of `bytes` (offsets within the region).
+    private func check(_ region: Region, bytes: Range<Int>) throws(DatasetError) {
+        let chunks = bytes.lowerBound / layout.chunkSize...(bytes.upperBound - 1) / layout.chunkSize
+        let first = layout.placement(of: region).firstChunk
+        for chunk in chunks {
+            try checks.once(first + chunk) { () throws(DatasetError) in
+                guard verifyChunk(chunk, of: region) else { throw corruption(chunk, of: region) }
+            }
+        }
+    }
+
+    /// Whether chunk `chunk` (counted within `region`) matches its checksum.
+    func verifyChunk(_ chunk: Int, of region: Region) -> Bool {
+        let (offset, firstChunk) = layout.placement(of: region)
+        let start = chunk * layout.chunkSize
+        let end = min(start + layout.chunkSize, layout.size(of: region))
+        let bytes = UnsafeRawBufferPointer(file.bytes)
+        let stored = UInt32(
+            littleEndian: bytes.loadUnaligned(
+                fromByteOffset: layout.chunkTableOffset + 4 * (firstChunk + chunk), as: UInt32.self))
+        return ChunkChecksum.of(UnsafeRawBufferPointer(rebasing: bytes[offset + start..<offset + end])) == stored
+    }
+
+    func corruption(_ chunk: Int, of region: Region) -> DatasetError {
+        switch region {
+        case .labels: return .corruptChunk(path: path, region: "labels", chunk: chunk, images: nil)
+        case .sources: return .corruptChunk(path: path, region: "source list", chunk: chunk, images: nil)
+        case .level(let side):
+            return .corruptChunk(
+                path: path, region: "level \(side)x\(side)", chunk: chunk,
+                images: layout.images(inChunk: chunk, ofLevel: side))
+        }
+    }
+}
+
+/// One source file of a dataset: its path relative to the image folder (invalid UTF-8 shown as U+FFFD),
+/// size and CRC-32C, so that a dataset says what it was made from.
+public struct SourceRecord: Codable, Equatable, Sendable {
+    public let path: String
+    public let size: Int
+    public let crc32c: String
+}
+
+/// Which chunks have been found intact (a byte per chunk: 128 KB for a 126 GB file), behind a lock. A
+/// damaged chunk is checked again at every read, and fails again.
+private final class ChunkChecks: @unchecked Sendable {
+    private var intact: [Bool]
+    private let lock = NSLock()
+
+    init(count: Int) { intact = [Bool](repeating: false, count: count) }
+
+    func once(_ chunk: Int, _ verify: () throws(DatasetError) -> Void) throws(DatasetError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !intact[chunk] else { return }
+        try verify()
+        intact[chunk] = true
     }
 }
 

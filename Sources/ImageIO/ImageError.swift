@@ -4,9 +4,12 @@ import PNGShim
 /// the file and the problem.
 public enum ImageError: Error, Equatable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
+    /// A FIFO, device, socket or directory: refused from its `fstat`, before any read could block.
+    case notARegularFile(path: String, kind: String)
     case emptyFile(path: String)
-    case notPNG(path: String, reason: String)
-    case corrupt(path: String, libpngMessage: String)
+    case fileTooLarge(path: String, size: Int)
+    case unknownFormat(path: String, reason: String)
+    case corrupt(path: String, format: String, message: String)
     case tooLarge(path: String, width: Int, height: Int)
     case outOfMemory(path: String)
     case writeFailed(path: String, reason: String)
@@ -15,14 +18,21 @@ public enum ImageError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .cannotOpen(let path, let reason):
             return "\(path): cannot open (\(reason))"
+        case .notARegularFile(let path, let kind):
+            return "\(path): not a regular file (\(kind))"
         case .emptyFile(let path):
             return "\(path): file is empty"
-        case .notPNG(let path, let reason):
-            return "\(path): not a PNG file (\(reason))"
-        case .corrupt(let path, let libpngMessage):
-            return "\(path): truncated or corrupt PNG data (\(libpngMessage))"
+        case .fileTooLarge(let path, let size):
+            return "\(path): \(size) bytes exceeds the limit of \(ImageFile.maximumSize) bytes for an image file"
+        case .unknownFormat(let path, let reason):
+            return "\(path): not a PNG or JPEG file (\(reason))"
+        case .corrupt(let path, let format, let message):
+            return "\(path): truncated or corrupt \(format) data (\(message))"
         case .tooLarge(let path, let width, let height):
-            return "\(path): \(width)x\(height) pixels exceeds the limit of \(PGPNG_MAX_SIDE) per side"
+            let limit =
+                max(width, height) > PGPNG_MAX_SIDE
+                ? "\(PGPNG_MAX_SIDE) pixels per side" : "\(ImageFile.maximumPixels) pixels in all"
+            return "\(path): \(width)x\(height) pixels exceeds the limit of \(limit)"
         case .outOfMemory(let path):
             return "\(path): out of memory while decoding"
         case .writeFailed(let path, let reason):

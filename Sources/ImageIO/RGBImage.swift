@@ -18,24 +18,6 @@ public struct RGBImage: Equatable, Sendable {
         self.pixels = pixels
     }
 
-    /// Decodes any PNG to 8-bit RGB; transparent pixels are composited onto
-    /// white (see pgpng_read_rgb8).
-    public static func read(path: String) throws(ImageError) -> RGBImage {
-        var pixels: UnsafeMutablePointer<UInt8>?
-        var width: UInt32 = 0
-        var height: UInt32 = 0
-        var detail = [CChar](repeating: 0, count: 256)
-        let status = pgpng_read_rgb8(path, &pixels, &width, &height, &detail, detail.count)
-        if let error = ImageError(status, path: path, detail: detail, width: Int(width), height: Int(height)) {
-            throw error
-        }
-        defer { pgpng_free(pixels) }
-        let byteCount = Int(width) * Int(height) * 3
-        return RGBImage(
-            width: Int(width), height: Int(height),
-            pixels: Array(UnsafeBufferPointer(start: pixels, count: byteCount)))
-    }
-
     /// Writes the image as a PNG file atomically: readers of `path` see either
     /// the previous file or the complete new one.
     public func write(path: String) throws(ImageError) {
@@ -68,18 +50,14 @@ public struct RGBImage: Equatable, Sendable {
 }
 
 extension ImageError {
-    /// nil for PGPNG_OK.
+    /// nil for PGPNG_OK; encoding fails only for want of memory or inside libpng.
     fileprivate init?(_ status: pgpng_status, path: String, detail: [CChar], width: Int, height: Int) {
         let reason = detail.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         switch status {
         case .PGPNG_OK: return nil
-        case .PGPNG_CANNOT_OPEN: self = .cannotOpen(path: path, reason: reason)
-        case .PGPNG_EMPTY_FILE: self = .emptyFile(path: path)
-        case .PGPNG_NOT_PNG: self = .notPNG(path: path, reason: reason)
-        case .PGPNG_CORRUPT: self = .corrupt(path: path, libpngMessage: reason)
-        case .PGPNG_TOO_LARGE: self = .tooLarge(path: path, width: width, height: height)
         case .PGPNG_OUT_OF_MEMORY: self = .outOfMemory(path: path)
-        case .PGPNG_WRITE_FAILED: self = .writeFailed(path: path, reason: reason)
+        case .PGPNG_TOO_LARGE: self = .tooLarge(path: path, width: width, height: height)
+        case .PGPNG_CORRUPT, .PGPNG_WRITE_FAILED: self = .writeFailed(path: path, reason: reason)
         }
     }
 }

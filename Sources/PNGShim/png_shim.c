@@ -1,34 +1,9 @@
 #include "png_shim.h"
 
-#include <errno.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { SIGNATURE_LENGTH = 8 };
-
-static pgpng_status check_signature(FILE *file, char *detail, size_t detail_capacity) {
-    png_byte signature[SIGNATURE_LENGTH];
-    size_t length = fread(signature, 1, sizeof signature, file);
-    if (ferror(file)) {
-        // fopen succeeds on a directory; the read is where that shows.
-        snprintf(detail, detail_capacity, "%s", strerror(errno));
-        return PGPNG_CANNOT_OPEN;
-    }
-    if (length == 0) {
-        return PGPNG_EMPTY_FILE;
-    }
-    if (length < SIGNATURE_LENGTH) {
-        snprintf(detail, detail_capacity, "only %zu bytes, shorter than the PNG signature", length);
-        return PGPNG_NOT_PNG;
-    }
-    if (png_sig_cmp(signature, 0, SIGNATURE_LENGTH) != 0) {
-        snprintf(detail, detail_capacity, "bad signature");
-        return PGPNG_NOT_PNG;
-    }
-    return PGPNG_OK;
-}
 
 // libpng's own background compositing (png_image_finish_read with a
 // background colour) blends in linear light, which turns 50% black over white
@@ -47,18 +22,15 @@ static void composite_onto_white(uint8_t *pixels, size_t pixel_count) {
     }
 }
 
-static pgpng_status decode(FILE *file, uint8_t **pixels, uint32_t *width, uint32_t *height,
-                           char *detail, size_t detail_capacity) {
-    pgpng_status status = check_signature(file, detail, detail_capacity);
-    if (status != PGPNG_OK) {
-        return status;
-    }
-    rewind(file);
-
+pgpng_status pgpng_decode_rgb8(const uint8_t *data, size_t size, uint8_t **pixels, uint32_t *width,
+                               uint32_t *height, char *detail, size_t detail_capacity) {
+    *pixels = NULL;
+    *width = 0;
+    *height = 0;
     png_image image;
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_stdio(&image, file)) {
+    if (!png_image_begin_read_from_memory(&image, data, size)) {
         snprintf(detail, detail_capacity, "%s", image.message);
         png_image_free(&image);
         return PGPNG_CORRUPT;
@@ -91,21 +63,6 @@ static pgpng_status decode(FILE *file, uint8_t **pixels, uint32_t *width, uint32
     composite_onto_white(buffer, pixel_count);
     *pixels = buffer;
     return PGPNG_OK;
-}
-
-pgpng_status pgpng_read_rgb8(const char *path, uint8_t **pixels, uint32_t *width,
-                             uint32_t *height, char *detail, size_t detail_capacity) {
-    *pixels = NULL;
-    *width = 0;
-    *height = 0;
-    FILE *file = fopen(path, "rb");
-    if (file == NULL) {
-        snprintf(detail, detail_capacity, "%s", strerror(errno));
-        return PGPNG_CANNOT_OPEN;
-    }
-    pgpng_status status = decode(file, pixels, width, height, detail, detail_capacity);
-    fclose(file);
-    return status;
 }
 
 pgpng_status pgpng_encode_rgb8(const uint8_t *pixels, uint32_t width, uint32_t height,

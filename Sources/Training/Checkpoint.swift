@@ -47,6 +47,14 @@ public struct TrainingState: Codable, Equatable {
     public var randomScheme: String
     /// Named tensors: which buffer section, where, and what shape.
     public var tensors: [TensorEntry]
+    /// The dataset trained on (absent in checkpoints from before dataset format 2, and in imported ones).
+    public var dataset: DatasetRecord? = nil
+
+    /// A dataset's file name and identity (PreparedDataset.identity), so a resume on another dataset is refused.
+    public struct DatasetRecord: Codable, Equatable {
+        public let name: String
+        public let identity: String
+    }
 
     public struct TensorEntry: Codable, Equatable {
         public let section: CheckpointSection

@@ -32,12 +32,12 @@ struct MinibatchSource {
     /// Real images of global samples `samples` of the step that starts at data position `position`,
     /// cross-faded during a fade-in the way G's output is (official train.py `process_reals`): a blend of
     /// the image and its downsampled-then-upsampled copy.
-    mutating func reals(_ samples: Range<Int>, position: Int, step: Int, at point: SchedulePoint) -> Tensor {
+    mutating func reals(_ samples: Range<Int>, position: Int, step: Int, at point: SchedulePoint) throws -> Tensor {
         let indices = samples.map { datasetIndex(position + $0) }
         let flips = mirror ? random.uniforms(.mirrorFlips, step: step, samples: samples).scalars.map { $0 < 0.5 } : nil
         let size = point.resolution
         let images = Tensor(zeros: [samples.count, channels, size, size])
-        dataset.fillBatch(indices: indices, resolution: size, mirror: flips, into: images.pointer)
+        try dataset.fillBatch(indices: indices, resolution: size, mirror: flips, into: images.pointer)
         return point.alpha < 1 ? fadeTowardCoarse(images, alpha: point.alpha) : images
     }
 }

@@ -33,7 +33,7 @@ public enum MetricImages {
     /// Reals: the dataset in a seeded random order, reshuffled each time the set runs past its end.
     public static func reals(
         _ dataset: PreparedDataset, positions: Range<Int>, resolution: Int, seed: UInt64
-    ) -> ImageBatch {
+    ) throws -> ImageBatch {
         var order: (cycle: Int, permutation: [Int]) = (-1, [])
         let indices = positions.map { position -> Int in
             let cycle = position / dataset.count
@@ -44,7 +44,7 @@ public enum MetricImages {
             return order.permutation[position % dataset.count]
         }
         let batch = Tensor(zeros: [indices.count, PreparedDataset.channels, resolution, resolution])
-        dataset.fillBatch(indices: indices, resolution: resolution, mirror: nil, into: batch.pointer)
+        try dataset.fillBatch(indices: indices, resolution: resolution, mirror: nil, into: batch.pointer)
         return ImageBatch(unitRange: batch)
     }
 
@@ -63,11 +63,13 @@ public enum MetricImages {
 }
 
 /// Feeds `positions` to `set` in batches of `batchSize` (an even number, so MS-SSIM pairs stay aligned).
-public func feed(_ set: inout MetricSet, positions: Range<Int>, batchSize: Int, images: (Range<Int>) -> ImageBatch) {
+public func feed(
+    _ set: inout MetricSet, positions: Range<Int>, batchSize: Int, images: (Range<Int>) throws -> ImageBatch
+) rethrows {
     precondition(
         batchSize > 0 && batchSize % 2 == 0 && positions.lowerBound % 2 == 0,
         "metric batches must start at even positions")
     for start in stride(from: positions.lowerBound, to: positions.upperBound, by: batchSize) {
-        set.add(images(start..<min(start + batchSize, positions.upperBound)))
+        set.add(try images(start..<min(start + batchSize, positions.upperBound)))
     }
 }

@@ -1,4 +1,5 @@
 import Engine
+import Foundation
 import Model
 
 extension Trainer {
@@ -10,7 +11,8 @@ extension Trainer {
             dataPosition: progress.dataPosition, resolution: progress.resolution, phase: progress.phase,
             adamGeneratorStep: replica.generatorOptimizer.step,
             adamDiscriminatorStep: replica.discriminatorOptimizer.step,
-            randomScheme: TrainingState.randomSchemeDescription, tensors: TrainingState.tensorTable(config.network))
+            randomScheme: TrainingState.randomSchemeDescription, tensors: TrainingState.tensorTable(config.network),
+            dataset: .init(name: (dataset.path as NSString).lastPathComponent, identity: dataset.identity))
         var buffers: [CheckpointSection: [Float]] = [:]
         for (section, buffer) in replica.buffers {
             buffers[section] = Array(UnsafeBufferPointer(start: buffer.pointer, count: buffer.count))
@@ -28,6 +30,12 @@ extension Trainer {
                 problem: "written by a run with a different recipe ("
                     + config.recipeDifferences(from: written).joined(separator: "; ")
                     + "); only the run settings (total_kimg, ticks, grids, checkpoints, SWD) may change on resume")
+        }
+        if let recorded = checkpoint.state.dataset, recorded.identity != dataset.identity {
+            throw CheckpointError(
+                path: path,
+                problem: "trained on dataset \(recorded.name) (identity \(recorded.identity)), but --dataset "
+                    + "\(dataset.path) is another one (identity \(dataset.identity)); resume with the same dataset")
         }
         for (section, buffer) in replica.buffers {
             guard let values = checkpoint.buffers[section], values.count == buffer.count else {

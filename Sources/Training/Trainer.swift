@@ -97,7 +97,8 @@ public final class Trainer {
             if index < stopPoints, try abandon() { return nil }
             guard index < microbatches.count else { break }
             let samples = microbatches[index]
-            reals.append(minibatches.reals(samples, position: progress.dataPosition, step: progress.step, at: point))
+            reals.append(
+                try minibatches.reals(samples, position: progress.dataPosition, step: progress.step, at: point))
             let terms = discriminatorTerms(samples, reals: reals[index], at: point)
             try backward(terms, into: .discriminator, last: overlapping && index == microbatches.count - 1)
             log.add(terms.logged)

@@ -192,7 +192,7 @@ public final class TrainingRun {
         if config.swdTicks > 0, tick % config.swdTicks == 0 || final,
             point.resolution >= SlicedWasserstein.smallestLevel
         {
-            let metrics = measureGenerator(resolution: point.resolution)
+            let metrics = try measureGenerator(resolution: point.resolution)
             for (name, value) in metrics { quality[name] = rounded(value, significantDigits: 5) }
             console.line(
                 "tick \(tick)  "
@@ -252,20 +252,17 @@ public final class TrainingRun {
     /// SWD (x1e3, per level and mean) between the averaged generator's images and the reals, and the
     /// MS-SSIM of generated pairs, on `swdImages` fixed latents and real images, so values are comparable
     /// from tick to tick.
-    private func measureGenerator(resolution: Int) -> [(String, Double)] {
+    private func measureGenerator(resolution: Int) throws -> [(String, Double)] {
         let count = config.swdImages, batchSize = 32
         // Metric draws get their own seed so they never coincide with the training or grid streams.
         let seed = config.seed ^ 0x5357_445f_4d45_5452
         let swd = SlicedWasserstein(resolution: resolution, seed: seed)
-        let reals =
-            realMetricSets[resolution]
-            ?? {
-                var reals = MetricSet(swd: swd)
-                feed(&reals, positions: 0..<count, batchSize: batchSize) {
-                    MetricImages.reals(trainer.dataset, positions: $0, resolution: resolution, seed: seed)
-                }
-                return reals
-            }()
+        var reals = realMetricSets[resolution] ?? MetricSet(swd: swd)
+        if realMetricSets[resolution] == nil {
+            try feed(&reals, positions: 0..<count, batchSize: batchSize) {
+                try MetricImages.reals(trainer.dataset, positions: $0, resolution: resolution, seed: seed)
+            }
+        }
         realMetricSets[resolution] = reals
         var generated = MetricSet(swd: swd)
         feed(&generated, positions: 0..<count, batchSize: batchSize) {
@@ -302,7 +299,7 @@ public final class TrainingRun {
         let size = config.network.resolution
         let count = min(config.gridSamples, trainer.dataset.count)
         let images = Tensor(zeros: [count, config.network.imageChannels, size, size])
-        trainer.dataset.fillBatch(indices: Array(0..<count), resolution: size, mirror: nil, into: images.pointer)
+        try trainer.dataset.fillBatch(indices: Array(0..<count), resolution: size, mirror: nil, into: images.pointer)
         try imageGrid(images, columns: gridColumns, cellSize: size).write(path: directory.samplesPath + "/reals.png")
     }
 }

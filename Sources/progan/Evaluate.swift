@@ -78,12 +78,12 @@ struct Evaluate: ParsableCommand {
             let positions = start..<(world.rank == world.size - 1 ? images : min(start + share, images))
             let swd = SlicedWasserstein(resolution: side, seed: seed)
 
-            func measured(_ images: (Range<Int>) -> ImageBatch) throws -> MetricSet {
+            func measured(_ images: (Range<Int>) throws -> ImageBatch) throws -> MetricSet {
                 var set = MetricSet(swd: swd)
-                feed(&set, positions: positions, batchSize: 16, images: images)
+                try feed(&set, positions: positions, batchSize: 16, images: images)
                 return set
             }
-            let firstReals = try measured { MetricImages.reals(reals, positions: $0, resolution: side, seed: seed) }
+            let firstReals = try measured { try MetricImages.reals(reals, positions: $0, resolution: side, seed: seed) }
             var rows: [(String, [Double])] = []
             var similarity: [(String, Double, Int)] = [
                 ("reals", firstReals.multiScaleSSIMSum, firstReals.multiScaleSSIMPairs)
@@ -102,7 +102,7 @@ struct Evaluate: ParsableCommand {
             if realsVsReals {
                 // The second set walks the dataset in another order: an independent draw of the same size.
                 let secondReals = try measured {
-                    MetricImages.reals(reals, positions: $0, resolution: side, seed: ~seed)
+                    try MetricImages.reals(reals, positions: $0, resolution: side, seed: ~seed)
                 }
                 if let secondDescriptors = try gathered(secondReals.descriptors, over: world), let realDescriptors {
                     rows.append(("reals vs reals (floor)", swd.distances(secondDescriptors, realDescriptors)))

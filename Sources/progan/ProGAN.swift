@@ -20,8 +20,8 @@ struct ProGAN: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            Train.self, Prepare.self, Generate.self, Interpolate.self, Evaluate.self, Report.self, Timelapse.self,
-            Summary.self, Inspect.self, Export.self, Import.self, Bench.self, Plan.self,
+            Train.self, Prepare.self, Verify.self, Generate.self, Interpolate.self, Evaluate.self, Report.self,
+            Timelapse.self, Summary.self, Inspect.self, Export.self, Import.self, Bench.self, Plan.self,
         ])
 
     /// Bad arguments are one line on standard error with a non-zero exit, like every other bad input

@@ -13,15 +13,15 @@ struct Train: ParsableCommand {
         abstract: "Train G and D with progressive growing; run under mpirun for data-parallel training.",
         discussion: """
             Every MPI rank trains a replica on its share of each global minibatch; rank 0 prints progress and \
-            writes the run directory (config.json, metrics.jsonl, samples/, checkpoints/). A PNG folder given \
-            as --dataset is prepared into the run directory first.
+            writes the run directory (config.json, metrics.jsonl, samples/, checkpoints/). A folder of PNG and JPEG \
+            images given as --dataset is prepared into the run directory first.
 
             SIGTERM, SIGINT, SIGHUP or SIGUSR1 on any rank (the set is PROGAN_STOP_SIGNALS) stops the run at \
             the next micro-batch boundary with a checkpoint; the exit status is then 75 and the same command \
             resumes. 0: finished; 1: error.
             """)
 
-    @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG images.", valueName: "path"))
+    @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG and JPEG images.", valueName: "path"))
     var dataset: String
 
     @Option(help: ArgumentHelp("Run directory.", valueName: "dir"))
@@ -195,7 +195,8 @@ struct Train: ParsableCommand {
             let start = DispatchTime.now().uptimeNanoseconds
             do {
                 let prepared = try PreparedDataset.prepare(
-                    folder: dataset, resolution: resolution, output: path, stopRequested: { StopRequests.requested })
+                    folder: dataset, resolution: resolution, output: path, progress: progressLine(since: start),
+                    stopRequested: { StopRequests.requested })
                 describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                     .forEach(report)
                 warnSkipped(prepared)

@@ -23,14 +23,27 @@ final class PreparedDatasetTests: TemporaryDirectoryTestCase {
 
     func testTheHeaderAndLayoutMatchTheDocumentedFormat() throws {
         XCTAssertEqual(Array(validBytes[0..<8]), Array("PGDSET".utf8) + [0, 0])
-        XCTAssertEqual((0..<5).map(field), [1, 8, 2, 3, 2])
-        XCTAssertEqual(validBytes.count, 28 + 2 * 3 * (16 + 64) + 4)
-        // The 4x4 level comes first: its first bytes are image 0's red plane.
+        // version, resolution, count, channels, levels, chunk size, classes, class-names length ("[]")
+        XCTAssertEqual((0..<8).map(field), [2, 8, 2, 3, 2, 1 << 20, 0, 2])
+        XCTAssertEqual(Array(validBytes[64..<66]), Array("[]".utf8))
+        // The header checksum is CRC-32C of bytes 0..<56 and the class names.
+        XCTAssertEqual(
+            littleEndian(validBytes[56..<60]), CRC32.checksum(validBytes[0..<56] + validBytes[64..<66], .castagnoli))
+        // Then three chunks (sources, 4x4, 8x8), each region on a page boundary: sources at 4096, the
+        // 4x4 level (2 x 48 bytes) at 8192, the 8x8 level (2 x 192 bytes) at 12288.
+        let table = (0..<3).map { littleEndian(validBytes[66 + 4 * $0..<70 + 4 * $0]) }
+        XCTAssertEqual(validBytes.count, 12288 + 2 * 3 * 64)
         let dataset = try PreparedDataset(path: directory.file("valid.pgds"))
-        let smallest = dataset.image(0, resolution: 4)
-        XCTAssertEqual(Array(validBytes[28..<32]), (0..<4).map { smallest.pixels[3 * $0] })
-        let storedChecksum = validBytes.suffix(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        XCTAssertEqual(storedChecksum, CRC32.checksum(validBytes.dropLast(4)))
+        let smallest = try dataset.image(0, resolution: 4)
+        XCTAssertEqual(Array(validBytes[8192..<8196]), (0..<4).map { smallest.pixels[3 * $0] })
+        XCTAssertEqual(table[1], CRC32.checksum(validBytes[8192..<8192 + 96], .castagnoli))
+        XCTAssertEqual(table[2], CRC32.checksum(validBytes[12288...], .castagnoli))
+        let sources = try dataset.sources()
+        XCTAssertEqual(sources.map(\.path), ["0.png", "1.png"])
+        let firstFile = try directory.read("images/0.png")
+        XCTAssertEqual(sources[0].size, firstFile.count)
+        XCTAssertEqual(sources[0].crc32c, String(format: "%08x", CRC32.checksum(firstFile, .castagnoli)))
+        XCTAssertEqual(table[0], CRC32.checksum(validBytes[4096..<4096 + Int(field(8))], .castagnoli))
     }
 
     func testLoadingReturnsThePreparedPixels() throws {
@@ -38,7 +51,7 @@ final class PreparedDatasetTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(dataset.count, 2)
         XCTAssertEqual(dataset.resolution, 8)
         XCTAssertEqual(dataset.levels, [4, 8])
-        XCTAssertEqual((0..<2).map { dataset.image($0, resolution: 8) }, images)
+        XCTAssertEqual(try (0..<2).map { try dataset.image($0, resolution: 8) }, images)
     }
 
     func testFillBatchScalesToMinusOneToOneAndMirrorsColumns() throws {
@@ -47,7 +60,7 @@ final class PreparedDatasetTests: TemporaryDirectoryTestCase {
         let mirror = [false, true, false]
         let imageSize = 3 * 8 * 8
         var batch = [Float](repeating: .nan, count: indices.count * imageSize)
-        dataset.fillBatch(indices: indices, resolution: 8, mirror: mirror, into: &batch)
+        try dataset.fillBatch(indices: indices, resolution: 8, mirror: mirror, into: &batch)
 
         XCTAssert(batch.allSatisfy { (-1...1).contains($0) }, "values outside [-1, 1]")
         XCTAssertEqual(batch.min(), -1)
@@ -70,8 +83,8 @@ final class PreparedDatasetTests: TemporaryDirectoryTestCase {
         let dataset = try PreparedDataset(path: directory.file("valid.pgds"))
         var unflipped = [Float](repeating: .nan, count: 2 * 3 * 4 * 4)
         var allFalse = unflipped
-        dataset.fillBatch(indices: [0, 1], resolution: 4, mirror: nil, into: &unflipped)
-        dataset.fillBatch(indices: [0, 1], resolution: 4, mirror: [false, false], into: &allFalse)
+        try dataset.fillBatch(indices: [0, 1], resolution: 4, mirror: nil, into: &unflipped)
+        try dataset.fillBatch(indices: [0, 1], resolution: 4, mirror: [false, false], into: &allFalse)
         XCTAssertEqual(unflipped, allFalse)
         XCTAssertFalse(unflipped.contains { $0.isNaN }, "fillBatch left values unwritten")
     }
@@ -80,14 +93,14 @@ final class PreparedDatasetTests: TemporaryDirectoryTestCase {
         let path = try directory.write(Array(validBytes.dropLast(10)), to: "truncated.pgds")
         XCTAssertEqual(
             try loadError(path) as? DatasetError,
-            .sizeMismatch(path: path, size: validBytes.count - 10, expected: validBytes.count, count: 2, resolution: 8))
+            .sizeMismatch(path: path, size: validBytes.count - 10, expected: validBytes.count))
     }
 
     func testTrailingBytesAreRejected() throws {
         let path = try directory.write(validBytes + [0, 0, 0, 0], to: "long.pgds")
         XCTAssertEqual(
             try loadError(path) as? DatasetError,
-            .sizeMismatch(path: path, size: validBytes.count + 4, expected: validBytes.count, count: 2, resolution: 8))
+            .sizeMismatch(path: path, size: validBytes.count + 4, expected: validBytes.count))
     }
 
     func testAFileShorterThanTheHeaderIsRejected() throws {
@@ -95,13 +108,42 @@ final class PreparedDatasetTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try loadError(path) as? DatasetError, .tooShort(path: path, size: 20))
     }
 
-    func testAFlippedPixelByteFailsTheChecksum() throws {
+    func testAFlippedPixelIsReportedWhenItsChunkIsFirstReadNamingLevelAndImages() throws {
         var bytes = validBytes
-        bytes[100] ^= 0x10
+        bytes[12288 + 200] ^= 0x10
         let path = try directory.write(bytes, to: "flipped.pgds")
+        // Opening does not read the pixels; the other level and the source list are intact.
+        let dataset = try PreparedDataset(path: path)
+        XCTAssertNoThrow(try dataset.image(1, resolution: 4))
+        XCTAssertNoThrow(try dataset.sources())
+        var batch = [Float](repeating: .nan, count: 3 * 8 * 8)
+        for _ in 0..<2 {
+            XCTAssertThrowsError(try dataset.fillBatch(indices: [0], resolution: 8, mirror: nil, into: &batch)) {
+                XCTAssertEqual(
+                    $0 as? DatasetError, .corruptChunk(path: path, region: "level 8x8", chunk: 0, images: 0..<2))
+                XCTAssert("\($0)".hasPrefix("\(path): checksum mismatch in level 8x8, images 0..<2 (chunk 0)"), "\($0)")
+            }
+        }
+        XCTAssert(batch.allSatisfy(\.isNaN), "a damaged chunk's pixels reached the batch")
+        let report = dataset.verify()
+        XCTAssertEqual(report.damaged, [.corruptChunk(path: path, region: "level 8x8", chunk: 0, images: 0..<2)])
+        XCTAssertEqual(report.chunks, 3)
+        XCTAssertTrue(report.identityMatches)
+    }
+
+    func testAFlippedHeaderBitIsRefusedAtOpen() throws {
+        var bytes = validBytes
+        bytes[65] ^= 0x01
+        let path = try directory.write(bytes, to: "header.pgds")
+        XCTAssertEqual(
+            try loadError(path) as? DatasetError, .corruptHeader(path: path, problem: "header checksum mismatch"))
+    }
+
+    func testAVersionOneFileAsksForPreparationAgain() throws {
+        let path = try directory.write(withField(0, setTo: 1), to: "v1.pgds")
         let error = try loadError(path)
-        XCTAssertEqual(error as? DatasetError, .checksumMismatch(path: path))
-        XCTAssertEqual("\(error)", "\(path): checksum mismatch: the file is corrupt")
+        XCTAssertEqual(error as? DatasetError, .oldVersion(path: path))
+        XCTAssert("\(error)".contains("run progan prepare on its image folder again"), "\(error)")
     }
 
     func testAWrongMagicIsNotADataset() throws {
@@ -114,22 +156,21 @@ final class PreparedDatasetTests: TemporaryDirectoryTestCase {
     }
 
     func testAnotherFormatVersionAsksForARebuild() throws {
-        let path = try directory.write(withField(0, setTo: 2), to: "version.pgds")
+        let path = try directory.write(withField(0, setTo: 3), to: "version.pgds")
         let error = try loadError(path)
-        XCTAssertEqual(error as? DatasetError, .unsupportedVersion(path: path, version: 2))
-        XCTAssert("\(error)".contains("built by format version 2; this build reads version 1"), "\(error)")
+        XCTAssertEqual(error as? DatasetError, .unsupportedVersion(path: path, version: 3))
+        XCTAssert("\(error)".contains("built by format version 3; this build reads version 2"), "\(error)")
         XCTAssert("\(error)".hasSuffix("run progan prepare again"), "\(error)")
     }
 
     func testAHugeCountInATinyFileIsRejectedBeforeAnyUse() throws {
         let path = try directory.write(withField(2, setTo: .max), to: "huge.pgds")
         let error = try loadError(path)
-        guard case .sizeMismatch(_, let size, let expected, let count, _) = error as? DatasetError else {
+        guard case .sizeMismatch(_, let size, let expected) = error as? DatasetError else {
             return XCTFail("expected .sizeMismatch, got \(error)")
         }
         XCTAssertEqual(size, validBytes.count)
-        XCTAssertEqual(count, Int(UInt32.max))
-        XCTAssertEqual(expected, 28 + Int(UInt32.max) * 3 * (16 + 64) + 4)
+        XCTAssertGreaterThan(expected, Int(UInt32.max) * 3 * (16 + 64))
     }
 
     func testImpossibleHeaderFieldsAreRejected() throws {
@@ -139,6 +180,7 @@ final class PreparedDatasetTests: TemporaryDirectoryTestCase {
             (2, 0, "it holds no images"),
             (3, 4, "4 channels instead of 3"),
             (4, 3, "3 levels, but resolution 8 has 2"),
+            (5, 1000, "chunk size 1000 is not a positive multiple of 4096"),
         ]
         for (field, value, problem) in cases {
             let path = try directory.write(withField(field, setTo: value), to: "header\(field)-\(value).pgds")
@@ -152,16 +194,25 @@ final class PreparedDatasetTests: TemporaryDirectoryTestCase {
         XCTAssertEqual("\(try loadError(directory.path))", "\(directory.path): not a regular file")
     }
 
-    /// Header field `index` counts the UInt32s after the magic: version, resolution, count, channels, levels.
+    /// Header field `index` counts the UInt32s after the magic: version, resolution, count, channels, levels,
+    /// chunk size, classes, class-names length, then the low half of the sources length (8).
     private func field(_ index: Int) -> UInt32 {
-        validBytes[8 + 4 * index..<12 + 4 * index].reversed().reduce(0) { $0 << 8 | UInt32($1) }
+        littleEndian(validBytes[8 + 4 * index..<12 + 4 * index])
     }
 
+    private func littleEndian(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        bytes.reversed().reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    /// The valid file with one header field changed and the header checksum made to match again, so that
+    /// the check of the field itself is what answers.
     private func withField(_ index: Int, setTo value: UInt32) -> [UInt8] {
         var bytes = validBytes
         for byte in 0..<4 {
             bytes[8 + 4 * index + byte] = UInt8(truncatingIfNeeded: value >> (8 * byte))
         }
+        let checksum = CRC32.checksum(bytes[0..<56] + bytes[64..<66], .castagnoli)
+        for byte in 0..<4 { bytes[56 + byte] = UInt8(truncatingIfNeeded: checksum >> (8 * UInt32(byte))) }
         return bytes
     }
 

@@ -15,7 +15,9 @@ let package = Package(
     ],
     targets: [
         .target(name: "FuzzSupport"),
-        .executableTarget(name: "fuzz-png", dependencies: ["FuzzSupport", reader("ImageIO")]),
+        .target(name: "ImageFuzzing", dependencies: ["FuzzSupport", reader("ImageIO")]),
+        .executableTarget(name: "fuzz-png", dependencies: ["ImageFuzzing"]),
+        .executableTarget(name: "fuzz-jpeg", dependencies: ["ImageFuzzing"]),
         .executableTarget(name: "fuzz-dataset", dependencies: ["FuzzSupport", reader("Dataset")]),
         .executableTarget(name: "fuzz-checkpoint", dependencies: ["FuzzSupport", reader("Training")]),
         .executableTarget(name: "fuzz-safetensors", dependencies: ["FuzzSupport", reader("Safetensors")]),

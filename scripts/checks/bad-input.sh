@@ -6,7 +6,7 @@ mpirun=(mpirun --allow-run-as-root --oversubscribe -x OPENBLAS_NUM_THREADS=1)
 
 mkdir "$work/unusable"
 printf 'not a png' >"$work/unusable/a.png"
-expect_error "only unusable images" "no usable PNG images" "$progan" prepare "$work/unusable" --out "$work/none.pgds"
+expect_error "only unusable images" "no usable images" "$progan" prepare "$work/unusable" --out "$work/none.pgds"
 
 "$progan" prepare "$emoji" --out "$work/set.pgds" --resolution 8 >/dev/null || fail "prepare failed"
 flags=(--preset tiny --resolution 8 --stabilize-kimg 0.016 --fade-kimg 0.016 --total-kimg 0.048 --tick-kimg 0.016)

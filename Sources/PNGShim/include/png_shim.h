@@ -21,9 +21,6 @@ extern "C" {
 
 typedef enum __attribute__((enum_extensibility(closed))) pgpng_status {
     PGPNG_OK = 0,
-    PGPNG_CANNOT_OPEN,   // detail: strerror text
-    PGPNG_EMPTY_FILE,
-    PGPNG_NOT_PNG,       // detail: what was wrong with the signature
     PGPNG_CORRUPT,       // detail: libpng's message
     PGPNG_TOO_LARGE,     // *width and *height hold the refused dimensions
     PGPNG_OUT_OF_MEMORY,
@@ -37,8 +34,10 @@ typedef enum __attribute__((enum_extensibility(closed))) pgpng_status {
 // On PGPNG_OK, *pixels must be released with pgpng_free; on any other status it
 // is NULL and `detail` holds a NUL-terminated explanation, truncated to
 // `detail_capacity` bytes.
-pgpng_status pgpng_read_rgb8(const char *path, uint8_t **pixels, uint32_t *width,
-                             uint32_t *height, char *detail, size_t detail_capacity);
+// The caller reads the file (ImageIO opens only regular files, without blocking) and checks the
+// signature, so this sees the bytes of a whole PNG file.
+pgpng_status pgpng_decode_rgb8(const uint8_t *data, size_t size, uint8_t **pixels, uint32_t *width,
+                               uint32_t *height, char *detail, size_t detail_capacity);
 
 // Encodes 8-bit RGB pixels (row-major, 3 bytes per pixel) as a PNG in memory, so that callers can
 // write it atomically or embed it (TensorBoard events, HTML reports, APNG frames). On PGPNG_OK, *png

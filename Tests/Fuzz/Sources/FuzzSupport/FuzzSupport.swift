@@ -30,13 +30,15 @@ public func writeFuzzInput(_ path: String, _ bytes: UnsafeRawPointer?, _ count: 
     }
 }
 
-/// CRC-32 (IEEE, reflected 0xEDB88320), the checksum both file formats use; computed here rather
+/// CRC-32 (IEEE, reflected 0xEDB88320), the checksum of checkpoints and safetensors; computed here rather
 /// than with SafeIO's so that the harness does not trust the code under test to fix its own inputs.
-public func fuzzCRC32<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
+/// `polynomial` 0x82F63B78 gives CRC-32C (Castagnoli), the checksum of prepared datasets (format 2).
+public func fuzzCRC32<C: Collection>(_ bytes: C, polynomial: UInt32 = 0xEDB8_8320) -> UInt32
+where C.Element == UInt8 {
     var crc: UInt32 = 0xFFFF_FFFF
     for byte in bytes {
         crc ^= UInt32(byte)
-        for _ in 0..<8 { crc = crc & 1 == 1 ? 0xEDB8_8320 ^ (crc >> 1) : crc >> 1 }
+        for _ in 0..<8 { crc = crc & 1 == 1 ? polynomial ^ (crc >> 1) : crc >> 1 }
     }
     return ~crc
 }

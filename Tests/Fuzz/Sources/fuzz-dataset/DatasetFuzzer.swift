@@ -1,9 +1,10 @@
-// libFuzzer target for PreparedDataset(path:) plus reads through fillBatch and image(_:resolution:).
-// Build and run: scripts/fuzz.sh dataset SECONDS.
+// libFuzzer target for PreparedDataset(path:) plus reads through fillBatch, image(_:resolution:), labels(),
+// sources() and verify(). Build and run: scripts/fuzz.sh dataset SECONDS.
 //
-// Every valid file ends in a CRC-32 of all the bytes before it, which random mutation almost never
-// keeps right, so a file rejected only for its checksum is retried once with the checksum fixed:
-// that lets the fuzzer reach the code after validation (the reads) as well as the rejection paths.
+// A valid header (format 2) holds a CRC-32C of its first 56 bytes and the class names, which random
+// mutation almost never keeps right, so a file rejected only for that checksum is retried once with it
+// fixed: that lets the fuzzer reach the layout checks and the reads as well as the rejection paths. A
+// damaged chunk is a thrown error, a correct answer.
 import FuzzSupport
 import Dataset
 
@@ -13,12 +14,13 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     writeFuzzInput(path, data, size)
     do {
         try exercise(path)
-    } catch DatasetError.checksumMismatch {
-        guard size >= 4 else { return 0 }
+    } catch DatasetError.corruptHeader(_, "header checksum mismatch") {
         var bytes = Array(UnsafeBufferPointer(start: data, count: size))
-        storeLittleEndian(fuzzCRC32(bytes[..<(size - 4)]), into: &bytes, at: size - 4)
+        let namesSize = Int(bytes[36]) | Int(bytes[37]) << 8 | Int(bytes[38]) << 16 | Int(bytes[39]) << 24
+        storeLittleEndian(
+            fuzzCRC32(bytes[0..<56] + bytes[64..<64 + namesSize], polynomial: 0x82F6_3B78), into: &bytes, at: 56)
         writeFuzzInput(path, bytes, size)
-        try? exercise(path)
+        do { try exercise(path) } catch { fuzzVerbose("\(error)") }
     } catch {
         // Any other thrown error is the correct answer to a bad file.
         fuzzVerbose("\(error)")
@@ -34,10 +36,18 @@ private func exercise(_ path: String) throws {
         let floats = indices.count * PreparedDataset.channels * side * side
         let batch = UnsafeMutablePointer<Float>.allocate(capacity: floats)
         defer { batch.deallocate() }
-        dataset.fillBatch(indices: indices, resolution: side, mirror: indices.map { $0 % 2 == 1 }, into: batch)
-        dataset.fillBatch(indices: indices, resolution: side, mirror: nil, into: batch)
-        for i in 0..<floats { precondition(batch[i] >= -1 && batch[i] <= 1, "pixel out of [-1, 1]") }
-        let image = dataset.image(dataset.count - 1, resolution: side)
-        precondition(image.width == side && image.height == side)
+        try? dataset.fillBatch(indices: indices, resolution: side, mirror: indices.map { $0 % 2 == 1 }, into: batch)
+        if (try? dataset.fillBatch(indices: indices, resolution: side, mirror: nil, into: batch)) != nil {
+            for i in 0..<floats { precondition(batch[i] >= -1 && batch[i] <= 1, "pixel out of [-1, 1]") }
+        }
+        if let image = try? dataset.image(dataset.count - 1, resolution: side) {
+            precondition(image.width == side && image.height == side)
+        }
     }
+    if let labels = try? dataset.labels() {
+        precondition(labels.count == dataset.count && labels.allSatisfy { $0 < dataset.classNames.count })
+    }
+    _ = try? dataset.sources()
+    let report = dataset.verify()
+    precondition(report.chunks > 0)
 }

@@ -1,0 +1,76 @@
+# Sourced by scripts/bench.sh --data (needs $progan, say, median, field, ratio, $report): the dataset figures.
+#   1. open and first-batch time of synthetic 64x64 datasets of 1k and 50k images (the open must not grow);
+#   2. `progan verify` in GB/s against zlib's crc32 (Python's zlib module) over the same file;
+#   3. `prepare` throughput for 5000 JPEGs and 5000 PNGs (256x256, to 64x64) on 1 and 2 cores (taskset),
+#      and under `mpirun -np 2` (rank 0 prepares, output compared with cmp), beside PIL doing the same
+#      decode, crop and BOX resize in 1 and 2 processes (scripts/data/pil_prepare.py, dataset_tool.py's steps).
+# DATA_RUNS (default 3) runs of each; the figure is the median. PIL comes from PyPI in .venv-bench.
+data_runs=${DATA_RUNS:-3}
+data_work=$(mktemp -d)
+trap 'rm -rf "$data_work" "$report"' EXIT
+bench_python=.venv-bench/bin/python
+if [[ ! -x $bench_python ]] || ! "$bench_python" -c 'import PIL, numpy' 2>/dev/null; then
+    python3 -m venv .venv-bench && .venv-bench/bin/pip install -q pillow numpy
+fi
+
+say "## Datasets: open, first batch, verify"
+say ""
+say "| images (64x64) | file | open (median ms) | first batch of 32 (median ms) |"
+say "|---|---|---|---|"
+for count in 1000 50000; do
+    line=$("$progan" bench data "$data_work/$count.pgds" --synthetic "$count" --repetitions 9)
+    megabytes=$(($(field bytes "$line") / 1000000))
+    say "| $count | $megabytes MB | $(field open_ms "$line") | $(field first_batch_ms "$line") |"
+done
+verify_rates=() zlib_rates=()
+for _ in $(seq "$data_runs"); do
+    verify_rates+=("$("$progan" verify "$data_work/50000.pgds" | sed -nE 's/.*\(([0-9.]+) GB\/s\).*/\1/p')")
+    zlib_rates+=("$("$bench_python" -c '
+import sys, time, zlib
+start, crc, size = time.perf_counter(), 0, 0
+with open(sys.argv[1], "rb", buffering=0) as file:
+    while chunk := file.read(1 << 20):
+        crc, size = zlib.crc32(chunk, crc), size + len(chunk)
+print(f"{size / (time.perf_counter() - start) / 1e9:.2f}")' "$data_work/50000.pgds")")
+done
+verify_rate=$(median "${verify_rates[@]}") zlib_rate=$(median "${zlib_rates[@]}")
+say ""
+say "verify of the 50k file (CRC-32C per 1 MiB chunk, all cores): $verify_rate GB/s; zlib crc32 over the same"
+say "bytes (one core, Python's zlib, page cache warm): $zlib_rate GB/s; ratio $(ratio "$verify_rate" "$zlib_rate")."
+say ""
+
+say "## prepare: 5000 images 256x256 to 64x64, images/s (median of $data_runs)"
+say ""
+"$bench_python" scripts/data/make_images.py "$emoji" "$data_work/images" 5000 256
+say "| input | progan 1 core | progan 2 cores | progan mpirun -np 2 | PIL 1 process | PIL 2 processes |" \
+    "progan/PIL (2) |"
+say "|---|---|---|---|---|---|---|"
+# prepare_rate FOLDER OUTPUT LAUNCHER...: images/s of one `progan prepare` to 64x64 started by LAUNCHER.
+prepare_rate() {
+    local folder=$1 output=$2
+    shift 2
+    "$@" "$progan" prepare "$folder" --out "$output" --resolution 64 2>/dev/null |
+        sed -nE '1s/.*\(([0-9.]+) images\/s\).*/\1/p'
+}
+# pil_rate FOLDER CORES WORKERS: images/s of PIL's decode and resize to 64x64 in WORKERS processes on CORES.
+pil_rate() { field images_per_second "$(taskset -c "$2" "$bench_python" scripts/data/pil_prepare.py "$1" 64 "$3")"; }
+for kind in jpg png; do
+    folder=$data_work/images/$kind
+    ours1=() ours2=() mpi=() pil1=() pil2=()
+    for _ in $(seq "$data_runs"); do
+        ours1+=("$(prepare_rate "$folder" "$data_work/1.pgds" taskset -c 0)")
+        ours2+=("$(prepare_rate "$folder" "$data_work/2.pgds" taskset -c 0,1)")
+        # Without --bind-to none, OpenMPI binds each of 2 ranks to one core, and rank 0's threads share it.
+        mpi+=("$(prepare_rate "$folder" "$data_work/m.pgds" mpirun --allow-run-as-root --bind-to none -np 2)")
+        pil1+=("$(pil_rate "$folder" 0 1)")
+        pil2+=("$(pil_rate "$folder" 0,1 2)")
+    done
+    cmp -s "$data_work/1.pgds" "$data_work/2.pgds" && cmp -s "$data_work/1.pgds" "$data_work/m.pgds" ||
+        say "**the $kind datasets from 1 core, 2 cores and mpirun differ**"
+    ours=$(median "${ours2[@]}") pil=$(median "${pil2[@]}")
+    say "| $kind | $(median "${ours1[@]}") | $ours | $(median "${mpi[@]}") | $(median "${pil1[@]}") | $pil |" \
+        "$(ratio "$ours" "$pil") |"
+done
+say ""
+say "progan decodes every image twice (a scan for sizes and usability, then the conversion) and stores all"
+say "levels 4..64; PIL decodes once and stores nothing. The three progan outputs are compared with cmp."
