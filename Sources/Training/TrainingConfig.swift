@@ -102,6 +102,9 @@ public struct RunSettings: Codable, Equatable, Sendable {
     public var tickKimg: Double = 160
     /// A checkpoint every this many ticks (and at the end).
     public var checkpointTicks = 10
+    /// Also a checkpoint whenever this many minutes of wall-clock time have passed since the last one,
+    /// whichever comes first (0: by ticks only). Written in the background while training goes on.
+    public var checkpointMinutes = 0.0
     /// Checkpoints kept in the run directory; older ones are deleted.
     public var keepCheckpoints = 3
     /// Samples in each grid, drawn from fixed latents so the grids form a time-lapse.
@@ -158,6 +161,8 @@ extension TrainingRecipe {
 }
 
 extension RunSettings {
+    /// A year: anything longer is a typo.
+    static let maximumCheckpointMinutes = 525_600.0
     public static let longestCollectiveTimeout = 7 * 24 * 3600.0
     /// More threads per rank than any machine has cores is a typo.
     public static let threadLimit = 4096
@@ -168,6 +173,10 @@ extension RunSettings {
         guard tickKimg >= 0.001 else { throw fail("tick_kimg \(tickKimg) must be at least 0.001 (one image)") }
         guard checkpointTicks > 0, keepCheckpoints > 0 else {
             throw fail("checkpoint_ticks and keep_checkpoints must be positive")
+        }
+        guard checkpointMinutes.isFinite, (0...Self.maximumCheckpointMinutes).contains(checkpointMinutes) else {
+            throw fail(
+                "checkpoint_minutes \(checkpointMinutes) must be from 0 (off) to \(Int(Self.maximumCheckpointMinutes))")
         }
         guard gridSamples > 0 else { throw fail("grid_samples \(gridSamples) must be positive") }
         guard consistencyCheckSteps > 0 else {

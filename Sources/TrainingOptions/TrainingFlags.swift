@@ -72,6 +72,13 @@ public struct TrainingFlags: ParsableArguments {
     var checkpointTicks: Int?
 
     @Option(
+        name: .customLong("checkpoint-minutes"),
+        help: ArgumentHelp(
+            "Also a checkpoint after this many minutes since the last one, written in the background (0: off).",
+            valueName: "m"))
+    var checkpointMinutes: Double?
+
+    @Option(
         name: .customLong("keep-checkpoints"),
         help: ArgumentHelp("Step checkpoints kept in the run directory; older ones are deleted.", valueName: "n"))
     var keepCheckpoints: Int?
@@ -129,6 +136,7 @@ public struct TrainingFlags: ParsableArguments {
             ConfigOverride(flag: "--skip-non-finite-steps", skipNonFiniteSteps) { $0.skipNonFiniteSteps = $1 },
             ConfigOverride(flag: "--tick-kimg", tickKimg) { $0.tickKimg = $1 },
             ConfigOverride(flag: "--checkpoint-ticks", checkpointTicks) { $0.checkpointTicks = $1 },
+            ConfigOverride(flag: "--checkpoint-minutes", checkpointMinutes) { $0.checkpointMinutes = $1 },
             ConfigOverride(flag: "--keep-checkpoints", keepCheckpoints) { $0.keepCheckpoints = $1 },
             ConfigOverride(flag: "--grid-samples", gridSamples) { $0.gridSamples = $1 },
             ConfigOverride(flag: "--swd-ticks", swdTicks) { $0.swdTicks = $1 },

@@ -3,7 +3,6 @@ import Engine
 import Foundation
 import Reports
 import SafeIO
-import StopSignal
 import Training
 
 struct Interpolate: ParsableCommand {
@@ -55,7 +54,7 @@ struct Interpolate: ParsableCommand {
                     "--size \(frameSize) is not a multiple of the generator's resolution \(trained.resolution)")
             }
             // A stop request ends the walk through `fail`, whose exit removes the video's scratch frames.
-            pgstop_install()
+            try StopRequests.install()
             if let out { try createDirectory(out) }
             let animation = try video.map { try Animation(path: $0, framesPerSecond: fps) }
             var random = PhiloxRandom(seed: seed)
