@@ -146,6 +146,29 @@ private func transformFilters(
     }
 }
 
+/// A chunk's tile count and transformed width, and its two workspace matrices: the transformed inputs
+/// (36 planes of [inChannels, columns]) and the products or transformed output gradients (36 planes of
+/// [outChannels, columns]).
+private struct ChunkWorkspace {
+    let tiles: Int
+    let columns: Int
+    let inputs: UnsafeMutablePointer<Float>
+    let outputs: UnsafeMutablePointer<Float>
+    private let inputStride: Int
+    private let outputStride: Int
+
+    init(_ chunk: Range<Int>, inChannels c: Int, outChannels o: Int) {
+        (tiles, columns) = (chunk.count, transformedColumns(tiles: chunk.count))
+        inputStride = transformedPlaneStride(rows: c, columns: columns)
+        outputStride = transformedPlaneStride(rows: o, columns: columns)
+        inputs = Workspace.buffer(.winogradInput, 36 * inputStride)
+        outputs = Workspace.buffer(.winogradProducts, 36 * outputStride)
+    }
+
+    func input(_ plane: Int) -> UnsafeMutablePointer<Float> { inputs + plane * inputStride }
+    func output(_ plane: Int) -> UnsafeMutablePointer<Float> { outputs + plane * outputStride }
+}
+
 /// A 3x3 conv of `input` by the transformed filter `u` ([36][O][C], or [36][C][O] read transposed when
 /// `transposedFilter`), written to `output` through `epilogue`.
 private func winogradConvolve(
@@ -155,22 +178,18 @@ private func winogradConvolve(
     let plan = WinogradPlan(g)
     let (c, o) = (g.inChannels, g.outChannels)
     for chunk in plan.chunks {
-        let (n, columns) = (chunk.count, transformedColumns(tiles: chunk.count))
-        let (inputStride, outputStride) = (
-            transformedPlaneStride(rows: c, columns: columns), transformedPlaneStride(rows: o, columns: columns)
-        )
-        let v = Workspace.buffer(.winogradInput, 36 * inputStride),
-            m = Workspace.buffer(.winogradProducts, 36 * outputStride)
-        transformInputs(input, plan, chunk: chunk, into: v)
+        let work = ChunkWorkspace(chunk, inChannels: c, outChannels: o)
+        let (n, columns) = (work.tiles, work.columns)
+        transformInputs(input, plan, chunk: chunk, into: work.inputs)
         // The 36 GEMMs of a chunk are shared out whole, one thread each, rather than each split across
         // threads that would meet after every call.
         parallelForEach(36, itemSize: gemmItemSize(o, n, c)) { xi in
             gemm(
                 transposeA: transposedFilter, transposeB: false, m: o, n: n, k: c, a: u + xi * o * c,
                 lda: transposedFilter ? o : c,
-                b: v + xi * inputStride, ldb: columns, c: m + xi * outputStride, ldc: columns, accumulate: false)
+                b: work.input(xi), ldb: columns, c: work.output(xi), ldc: columns, accumulate: false)
         }
-        transformOutputs(m, plan, chunk: chunk, into: output, epilogue: epilogue)
+        transformOutputs(work.outputs, plan, chunk: chunk, into: output, epilogue: epilogue)
     }
 }
 
@@ -215,18 +234,14 @@ func winogradBackwardFilter(
     let (c, o) = (g.inChannels, g.outChannels)
     let du = Workspace.buffer(.winogradFilter, 36 * o * c)
     for (index, chunk) in plan.chunks.enumerated() {
-        let (n, columns) = (chunk.count, transformedColumns(tiles: chunk.count))
-        let (inputStride, outputStride) = (
-            transformedPlaneStride(rows: c, columns: columns), transformedPlaneStride(rows: o, columns: columns)
-        )
-        let v = Workspace.buffer(.winogradInput, 36 * inputStride),
-            z = Workspace.buffer(.winogradProducts, 36 * outputStride)
-        transformInputs(input, plan, chunk: chunk, into: v)
-        transformOutputGradients(outputGradient, plan, chunk: chunk, into: z)
+        let work = ChunkWorkspace(chunk, inChannels: c, outChannels: o)
+        let (n, columns) = (work.tiles, work.columns)
+        transformInputs(input, plan, chunk: chunk, into: work.inputs)
+        transformOutputGradients(outputGradient, plan, chunk: chunk, into: work.outputs)
         parallelForEach(36, itemSize: gemmItemSize(o, n, c)) { xi in
             gemm(
-                transposeA: false, transposeB: true, m: o, n: c, k: n, a: z + xi * outputStride, lda: columns,
-                b: v + xi * inputStride,
+                transposeA: false, transposeB: true, m: o, n: c, k: n, a: work.output(xi), lda: columns,
+                b: work.input(xi),
                 ldb: columns, c: du + xi * o * c, ldc: c, accumulate: index > 0)
         }
     }

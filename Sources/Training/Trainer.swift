@@ -179,8 +179,8 @@ public final class Trainer {
     }
 
     /// Backpropagates one micro-batch's loss into `network`'s gradients and hands them to the reducer; in
-    /// a rank's last micro-batch of an overlapping step, parameter by parameter as they become final, so buckets start reducing
-    /// while the backward pass goes on.
+    /// a rank's last micro-batch of an overlapping step, parameter by parameter as they become final, so
+    /// buckets start reducing while the backward pass goes on.
     private func backward(_ terms: LossTerms, into network: Network, last: Bool) throws {
         try requireFinite(terms)
         let store = replica.weights(network)

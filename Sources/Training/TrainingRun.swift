@@ -45,12 +45,8 @@ public final class TrainingRun {
         trainer: Trainer, group: ReplicaGroup, directory: RunDirectory, console: Console,
         stopRequested: @escaping () -> Bool = { false }, job: SchedulerJob? = nil
     ) {
-        self.trainer = trainer
-        self.group = group
-        self.directory = directory
-        self.console = console
-        self.stopRequested = stopRequested
-        self.job = job
+        (self.trainer, self.group, self.directory, self.console) = (trainer, group, directory, console)
+        (self.stopRequested, self.job) = (stopRequested, job)
         let config = trainer.config
         gridLatents = RandomStreams(seed: config.seed).gridLatents(
             count: config.gridSamples, width: config.network.latent)
