@@ -1,8 +1,8 @@
 # Sourced by bench.sh and profile.sh: the binary they measure, how they launch 2 ranks, and the cpu preset's
 # widths for `--arch pgp` runs.
 progan=.build/release/progan
-# One rank pinned to each core, one BLAS thread per rank.
-mpirun=(mpirun -np 2 --bind-to core --map-by core -x OPENBLAS_NUM_THREADS=1)
+# One rank pinned to each core.
+mpirun=(mpirun -np 2 --bind-to core --map-by core)
 if ((EUID == 0)); then mpirun+=(--allow-run-as-root); fi
 
 # write_cpu_widths FILE: a --config overlay that gives `--arch pgp` (which otherwise takes pro_gan_pytorch's

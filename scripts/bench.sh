@@ -9,10 +9,14 @@
 #      cpu preset's widths at 32x32 and the peer's own widths at 32x32 and 64x64: ours with 1 rank x 1
 #      thread, 1 rank x 2 threads and 2 ranks x 1 thread, the peer with 1 and 2 threads, the ratios, the
 #      2-rank scaling, the share of step time spent reducing gradients, and peak RSS per rank;
-#   3. where 2 ranks lose time against 1 at 32x32: each rank's half of the work also runs as two independent
+#   3. threads at 32x32: deterministic (exact fixed-point reduction) 1 rank x 1 thread and 1 rank x 2
+#      threads, interleaved with the fast runs above: the 2-thread speed-up in deterministic mode, and
+#      deterministic against fast at the same layout;
+#   4. where 2 ranks lose time against 1 at 32x32: each rank's half of the work also runs as two independent
 #      processes pinned to the two cores (no MPI), beside each rank's reduce time (scripts/profile.sh shows
 #      the same split function by function).
-# Our runs use fast (float) gradient reduction, as the peer does; the micro-batch is each rank's share.
+# Our runs use fast (float) gradient reduction, as the peer does, except the deterministic ones of table 3;
+# the micro-batch is each rank's share.
 #
 # Usage: scripts/bench.sh [--quick | --data]
 #   --quick   leaves out the peer's own widths at 64x64 (about 20 minutes on 2 cores)
@@ -21,7 +25,8 @@
 # Environment: STEPS (timed steps per run, default 4 for the cpu widths, 1 for the peer's widths), RUNS
 #   (runs of each of our configurations, default 5 for the cpu widths, 3 for the peer's at 32x32; one at
 #   64x64), PEER_RUNS (the peer's runs, default RUNS for the cpu widths and 1 for its own, where one
-#   1-thread step takes it over a minute), PROGAN_PEER_VENV (the peer's venv, default .venv-peer).
+#   1-thread step takes it over a minute), PROGAN_PEER_VENV (the peer's venv, default .venv-peer),
+#   PROGAN_BENCH_PEER=0 (leave the peer out: our figures only, in well under half the time).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 quick=false data=false
@@ -33,6 +38,8 @@ report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 say() { echo "$@" | tee -a "$report"; }
 field() { sed -nE "s/.*[ ^]$1=([^ %]+).*/\1/p" <<<" $2"; }
+# speed_ratio LINE-A LINE-B: images/s of bench line A over B's.
+speed_ratio() { ratio "$(field images_per_second "$1")" "$(field images_per_second "$2")"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }'; }
 # median VALUES...: the middle value (the mean of the middle two for an even count), "-" for none.
 median() {
@@ -49,7 +56,9 @@ if $data; then
 fi
 
 peer_python=""
-if peer_log=$(scripts/torch/install-peer.sh 2>&1); then
+if [[ ${PROGAN_BENCH_PEER:-1} == 0 ]]; then
+    echo "peer left out (PROGAN_BENCH_PEER=0)"
+elif peer_log=$(scripts/torch/install-peer.sh 2>&1); then
     peer_python=$(tail -1 <<<"$peer_log")
 else
     echo "peer skipped: pro_gan_pytorch could not be installed:"
@@ -66,7 +75,7 @@ say ""
 say "## 3x3 convolutions, batch 16 (GFLOP/s = direct-conv FLOPs / median time)"
 say ""
 say '```'
-OPENBLAS_NUM_THREADS=2 "$progan" bench conv --threads 1 2 --batch 16 --layers 512x4 512x8 512x16 512x32 256x64 64x32 | tee -a "$report"
+"$progan" bench conv --threads 1 2 --batch 16 --layers 512x4 512x8 512x16 512x32 256x64 64x32 | tee -a "$report"
 say '```'
 say ""
 
@@ -82,21 +91,33 @@ train_row() {
     shift
     peer=("$@")
     local common=(bench train --arch pgp --resolution "$resolution" --no-deterministic --steps "$steps" --warmup 1 "${ours[@]}")
-    local one="" two_threads="" two_ranks="" scalings=() peer_one="" peer_two="" run line_one line_ranks
+    local one="" two_threads="" two_ranks="" scalings=() peer_one="" peer_two="" run line_one line_two line_ranks
+    local exact_one="" exact_two="" line_exact_one line_exact_two exact_scalings=()
+    local exact_vs_fast_one=() exact_vs_fast_two=()
     local pair=("" "") pair_lines pair_scalings=() core pair_images
     local peer_common=(scripts/torch/bench_peer.py --resolution "$resolution" --steps "$steps" --warmup 1 "${peer[@]}")
     for ((run = 0; run < runs; run++)); do
         line_one=""
-        if [[ $threads == "1 2" ]]; then line_one=$(OPENBLAS_NUM_THREADS=1 "$progan" "${common[@]}" --threads 1); fi
-        two_threads+=$(OPENBLAS_NUM_THREADS=2 "$progan" "${common[@]}" --threads 2)$'\n'
+        if [[ $threads == "1 2" ]]; then line_one=$("$progan" "${common[@]}" --threads 1); fi
+        line_two=$("$progan" "${common[@]}" --threads 2)
+        two_threads+=$line_two$'\n'
         line_ranks=$("${mpirun[@]}" "$progan" "${common[@]}" --threads 1)
         one+=$line_one$'\n'
         two_ranks+=$line_ranks$'\n'
         if [[ -n $line_one ]]; then
+            # The same layouts with exact reduction, right after the fast ones, so that each ratio compares
+            # runs taken side by side (the last flag wins over --no-deterministic).
+            line_exact_one=$("$progan" "${common[@]}" --threads 1 --deterministic)
+            line_exact_two=$("$progan" "${common[@]}" --threads 2 --deterministic)
+            exact_one+=$line_exact_one$'\n'
+            exact_two+=$line_exact_two$'\n'
+            exact_scalings+=("$(speed_ratio "$line_exact_two" "$line_exact_one")")
+            exact_vs_fast_one+=("$(speed_ratio "$line_exact_one" "$line_one")")
+            exact_vs_fast_two+=("$(speed_ratio "$line_exact_two" "$line_two")")
             scalings+=("$(ratio "$(field images_per_second "$line_ranks")" "$(field images_per_second "$line_one")")")
             # Each rank's half of the work as two independent processes, one per core, no MPI between them.
             for core in 0 1; do
-                OPENBLAS_NUM_THREADS=1 taskset -c $core "$progan" "${common[@]}" --threads 1 --minibatch 8 >"$pair_file.$core" &
+                taskset -c $core "$progan" "${common[@]}" --threads 1 --minibatch 8 >"$pair_file.$core" &
             done
             wait
             pair_lines=("$(<"$pair_file.0")" "$(<"$pair_file.1")")
@@ -110,7 +131,7 @@ train_row() {
             peer_two+=$("$peer_python" "${peer_common[@]}" --threads 2)$'\n'
         fi
     done
-    printf '%s\n' "$one" "$two_threads" "$two_ranks" "$peer_one" "$peer_two" | sed '/^$/d' >&2
+    printf '%s\n' "$one" "$two_threads" "$two_ranks" "$exact_one" "$exact_two" "$peer_one" "$peer_two" | sed '/^$/d' >&2
     # Medians are "-" where there were no runs, and ratio prints "-" for those.
     # shellcheck disable=SC2046  # one number per word
     local o1=$(median $(fields images_per_second "$one")) o2t=$(median $(fields images_per_second "$two_threads")) \
@@ -121,6 +142,11 @@ train_row() {
         "$(ratio "$o2t" "$p2") / $(ratio "$o2r" "$p2") | $(median "${scalings[@]}") | $reduce_share% |" \
         "$(fields peak_rss_mib "$one" | head -1) / $(fields peak_rss_mib "$two_ranks" | head -1) / $(fields peak_rss_mib "$peer_two" | head -1) |"
     [[ $threads == "1 2" ]] || return 0
+    # shellcheck disable=SC2046  # one number per word
+    local e1=$(median $(fields images_per_second "$exact_one")) e2=$(median $(fields images_per_second "$exact_two"))
+    local thread_row="| $label | ${resolution}x$resolution | $runs | $e1 | $e2 | $(median "${exact_scalings[@]}") |"
+    thread_row+=" $o1 | $o2t | $(ratio "$o2t" "$o1") | $(median "${exact_vs_fast_one[@]}") |"
+    thread_rows+=("$thread_row $(median "${exact_vs_fast_two[@]}") |")
     local reduce_ms=$(fields reduce_ms "$two_ranks")
     # shellcheck disable=SC2046  # one number per word
     local row="| $label | ${resolution}x$resolution | $(awk '{ printf "%.1f", $1 / 2 }' <<<"$(median $(fields step_ms "$one"))") |"
@@ -140,7 +166,7 @@ say "| widths | size | runs ours / peer | ours 1x1 | peer 1 thr | ratio | ours 1
 say "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 cpu_widths=$(mktemp) pair_file=$(mktemp)
 trap 'rm -f "$report" "$cpu_widths" "$pair_file"*' EXIT
-split_rows=()
+split_rows=() thread_rows=()
 write_cpu_widths "$cpu_widths"
 train_row "cpu preset (base 1024, max 64, latent 128)" 32 "${STEPS:-4}" "1 2" "${RUNS:-5}" "${PEER_RUNS:-${RUNS:-5}}" --config "$cpu_widths" -- --fmap-base 1024 --fmap-max 64 --latent 128
 train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 32 "${STEPS:-1}" "1 2" "${RUNS:-3}" "${PEER_RUNS:-1}" --
@@ -150,6 +176,19 @@ else
     # One thread would take the peer over 8 minutes for a warm-up and one step: 2-core figures only.
     train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 64 "${STEPS:-1}" "2" 1 1 --
 fi
+say ""
+say "## Threads: 1 rank x 2 threads against 1 x 1, deterministic and fast"
+say ""
+say "Images/s, medians of the runs (taken interleaved with those above). Deterministic runs reduce gradients exactly"
+say "(fixed point) and give the same bits at any thread count; fast ones sum floats, as above. Thread scaling is 1x2"
+say "over 1x1 (deterministic: the median of the ratios of runs side by side); deterministic / fast compares the same"
+say "layout, runs side by side, median of the ratios."
+say ""
+say "| widths | size | runs | deterministic 1x1 | deterministic 1x2 | thread scaling, deterministic |"\
+" fast 1x1 | fast 1x2 |"\
+" thread scaling, fast | deterministic / fast 1x1 | deterministic / fast 1x2 |"
+say "|---|---|---|---|---|---|---|---|---|---|---|"
+for row in "${thread_rows[@]}"; do say "$row"; done
 say ""
 say "## Where 2 ranks x 1 thread lose time against 1 rank x 1 thread"
 say ""
@@ -164,7 +203,8 @@ say "|---|---|---|---|---|---|---|---|"
 for row in "${split_rows[@]}"; do say "$row"; done
 if [[ -z $peer_python ]]; then
     say ""
-    say "Peer figures missing: pro_gan_pytorch could not be installed (see scripts/torch/install-peer.sh)."
+    say "Peer figures missing: left out (PROGAN_BENCH_PEER=0), or pro_gan_pytorch could not be installed"\
+" (see scripts/torch/install-peer.sh)."
 fi
 
 cp "$report" BENCHMARKS.md

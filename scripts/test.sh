@@ -52,6 +52,8 @@ run_step "failing rank aborts the job" failing_rank_aborts_job
 for check in scripts/checks/*.sh; do
     run_step "$(basename "$check" .sh)" bash "$check"
 done
+# A real Slurm on this machine; where it cannot start, the step says why and passes.
+run_step "slurm: preempted, requeued, resumed" scripts/slurm-test.sh
 # Models in and out of PyTorch and pro_gan_pytorch: needs a PyTorch install (several hundred MB), so it
 # runs when asked for or when torch is already importable (from python3 or the peer venv).
 peer_python=${PROGAN_PEER_VENV:-.venv-peer}/bin/python

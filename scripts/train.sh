@@ -9,10 +9,15 @@
 #   RANKS=N THREADS=T  this layout instead of the plan's choice (checked by the plan)
 #   HOSTFILE=F      run across the hosts of an OpenMPI hostfile (see hostfiles/); inside a Slurm
 #                   allocation the allocation's nodes and cores are used
+#   SIGKILL_DELAY=S mpirun's odls_base_sigkill_timeout (default 20): a SIGTERM sent to mpirun itself reaches
+#                   the ranks after S seconds and SIGKILL after 2S; a signal sent to this script reaches them
+#                   at once (see scripts/launch.sh)
+# Exit status: 0 finished, 1 error, 75 stopped on request with a checkpoint (the same command resumes).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # A user's hostfile is checked before setup and build, so that a typo fails at once.
 [[ -z ${HOSTFILE:-} ]] || scripts/check-hostfile.sh "$HOSTFILE"
+[[ ${SIGKILL_DELAY:-20} =~ ^[0-9]{1,5}$ ]] || { echo "error: SIGKILL_DELAY '$SIGKILL_DELAY' must be whole seconds" >&2; exit 1; }
 scripts/setup.sh >&2
 
 args=("$@")
@@ -55,7 +60,10 @@ layout_flags=()
 layout=$(.build/release/progan plan "${plan_args[@]}" "${machine[@]}" "${layout_flags[@]}" --layout-only) || exit 1
 read -r ranks threads <<<"$layout"
 
-launch=(mpirun -np "$ranks" -x "OPENBLAS_NUM_THREADS=$threads")
+# A SIGTERM sent to mpirun itself reaches the ranks odls_base_sigkill_timeout seconds later, and SIGKILL as
+# long again after it (1 s by default): long enough for the ranks to stop with a checkpoint. A stop ending in
+# status 75 also keeps mpirun waiting twice that before it exits.
+launch=(mpirun -np "$ranks" -x "OPENBLAS_NUM_THREADS=$threads" --mca odls_base_sigkill_timeout "${SIGKILL_DELAY:-20}")
 # mpirun refuses to run as root unless told that it is intended.
 ((EUID == 0)) && launch+=(--allow-run-as-root)
 if [[ -n $hostfile ]]; then
@@ -78,4 +86,5 @@ if given --dry-run; then
     OMPI_COMM_WORLD_SIZE=$ranks OMPI_COMM_WORLD_RANK=0 OPENBLAS_NUM_THREADS=$threads \
         exec .build/release/progan train "${args[@]}"
 fi
-exec "${launch[@]}" .build/release/progan train "${args[@]}"
+# Signals to this script reach every rank at once (see scripts/launch.sh).
+exec scripts/launch.sh "${launch[@]}" .build/release/progan train "${args[@]}"

@@ -17,6 +17,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     case corruptHeader(path: String, problem: String)
     case sizeMismatch(path: String, size: Int, expected: Int)
     case corruptChunk(path: String, region: String, chunk: Int, images: Range<Int>?)
+    /// A preparation interrupted by a stop request; its temporary file is removed.
+    case stopped(output: String)
 
     public var description: String {
         switch self {
@@ -53,6 +55,8 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
             let what = images.map { "\(region), images \($0.lowerBound)..<\($0.upperBound)" } ?? region
             return "\(path): checksum mismatch in \(what) (chunk \(chunk)): the file is corrupt; "
                 + "prepare it again (progan verify \(path) lists every damaged chunk)"
+        case .stopped(let output):
+            return "\(output): preparation stopped on request; nothing written"
         }
     }
 }

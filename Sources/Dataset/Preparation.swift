@@ -57,10 +57,13 @@ extension PreparedDataset {
     /// Images are decoded on every core, twice: once to learn which are usable and their sizes, once to
     /// convert them, so memory holds one image per thread however large the dataset. The output does not
     /// depend on the number of threads: every image lands at the place its path order gives it.
+    ///
+    /// `stopRequested` is asked before each image is converted and after the scan; when it answers true
+    /// the preparation ends with `DatasetError.stopped` and leaves no file behind.
     @discardableResult
     public static func prepare(
         folder: String, resolution: Int? = nil, maxImages: Int? = nil, output: String,
-        progress: PreparationProgress? = nil
+        progress: PreparationProgress? = nil, stopRequested: () -> Bool = { false }
     ) throws -> PreparationReport {
         if let resolution, !DatasetLayout.isValid(resolution: resolution) {
             throw DatasetError.invalidResolution(resolution)
@@ -74,6 +77,7 @@ extension PreparedDataset {
                 try Scan(file.fileSystemPath(in: folderBytes), displayPath: "\(folder)/\(file.displayPath)")
             }
         }
+        if stopRequested() { throw DatasetError.stopped(output: output) }
         var usable: [(file: SourceFile, scan: Scan)] = []
         var skipped = listing.skipped
         for (file, scan) in zip(files, scans) {
@@ -112,11 +116,13 @@ extension PreparedDataset {
                 let failures = parallelMap(Array(usable.enumerated()), phase: "converting", progress: progress) {
                     index, image in
                     Result { () throws(DatasetError) in
+                        if stopRequested() { throw .stopped(output: output) }
                         try writer.storeLevels(
                             of: image.file.fileSystemPath(in: folderBytes),
                             displayPath: "\(folder)/\(image.file.displayPath)", scan: image.scan, as: index)
                     }
                 }
+                if stopRequested() { throw DatasetError.stopped(output: output) }
                 for case .failure(let error) in failures { throw error }
                 identity = try writer.finish(classNames: classes.names)
             }

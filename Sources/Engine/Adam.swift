@@ -1,6 +1,7 @@
 import Foundation
 
-/// Adam (Kingma & Ba) with bias correction, as one loop over a flat parameter range.
+/// Adam (Kingma & Ba) with bias correction, as one loop over a flat parameter range (in fixed ranges
+/// over the engine's threads).
 public final class Adam {
     public var beta1: Float
     public var beta2: Float
@@ -28,11 +29,13 @@ public final class Adam {
         let secondScale = Float(1 / correction2)
         let (b1, b2, eps) = (beta1, beta2, epsilon)
         let m = firstMoment.pointer, v = secondMoment.pointer
-        for i in 0..<count {
-            let g = gradients[i]
-            m[i] = b1 * m[i] + (1 - b1) * g
-            v[i] = b2 * v[i] + (1 - b2) * g * g
-            parameters[i] -= stepSize * m[i] / ((v[i] * secondScale).squareRoot() + eps)
+        parallelRanges(count, grain: elementwiseGrain) { range in
+            for i in range {
+                let g = gradients[i]
+                m[i] = b1 * m[i] + (1 - b1) * g
+                v[i] = b2 * v[i] + (1 - b2) * g * g
+                parameters[i] -= stepSize * m[i] / ((v[i] * secondScale).squareRoot() + eps)
+            }
         }
     }
 

@@ -128,7 +128,9 @@ public func backward(_ loss: Tensor, gradientIsFinal: ((UnsafeMutablePointer<Flo
         isTarget: { $0.gradientSink != nil }
     ) { leaf, gradient in
         let sink = leaf.gradientSink!, source = gradient.pointer
-        for i in 0..<leaf.count { sink[i] += source[i] }
+        parallelRanges(leaf.count, grain: elementwiseGrain) { range in
+            for i in range { sink[i] += source[i] }
+        }
         guard let gradientIsFinal else { return }
         usesLeft[sink, default: 1] -= 1
         if usesLeft[sink] == 0 { gradientIsFinal(sink) }

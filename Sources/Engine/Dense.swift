@@ -9,7 +9,7 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
         k == kb,
         "matmul: inner dimensions \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "") differ")
     let out = Tensor(uninitialized: [m, n])
-    gemm(
+    panelGemm(
         transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
         a: a.pointer, lda: a.shape[1], b: b.pointer, ldb: b.shape[1], c: out.pointer, ldc: n, accumulate: false)
     return makeResult(
@@ -40,6 +40,7 @@ public func gemm(
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
 ) {
+    _ = singleThreadedBLAS
     guard m > 0, n > 0 else { return }
     guard k > 0 else {
         if !accumulate { for row in 0..<m { (c + row * ldc).initialize(repeating: 0, count: n) } }
@@ -51,7 +52,42 @@ public func gemm(
         accumulate ? 1 : 0, c, blasint(ldc))
 }
 
-/// Sets the number of threads OpenBLAS uses in this process.
-public func setBLASThreads(_ count: Int) {
-    openblas_set_num_threads(Int32(count))
+/// OpenBLAS runs single-threaded, before its first call: the engine's threads are the parallelism
+/// (`ThreadPool`), and OpenBLAS's own would round differently with their number.
+private let singleThreadedBLAS: Void = openblas_set_num_threads(1)
+
+/// `gemm` cut into fixed panels run on the engine's threads, each one single-threaded sgemm: panels of
+/// the longer side of `c`, so that what each call packs again (the whole other operand) is the smaller
+/// one, as many as the FLOPs warrant (a power of two, so that 2 or 4 threads share them evenly), at most
+/// 64. The panels depend only on m, n and k, so the result does not depend on the thread count.
+public func panelGemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool
+) {
+    let byColumns = n >= m, side = byColumns ? n : m
+    var panels = 1
+    while panels < 64 && Double(2 * m * n * k) >= Double(2 * panels) * panelFLOPs && side >= 2 * panels * panelAlignment
+    {
+        panels *= 2
+    }
+    let size = ((side + panels - 1) / panels + panelAlignment - 1) / panelAlignment * panelAlignment
+    parallelForEach((side + size - 1) / size) { panel in
+        let start = panel * size, width = min(size, side - start)
+        if byColumns {
+            gemm(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: width, k: k, a: a, lda: lda,
+                b: b + (transposeB ? start * ldb : start), ldb: ldb, c: c + start, ldc: ldc, accumulate: accumulate)
+        } else {
+            gemm(
+                transposeA: transposeA, transposeB: transposeB, m: width, n: n, k: k,
+                a: a + (transposeA ? start : start * lda), lda: lda, b: b, ldb: ldb, c: c + start * ldc, ldc: ldc,
+                accumulate: accumulate)
+        }
+    }
 }
+
+/// Work per GEMM panel (about 40 µs of one core): below it, handing out a panel costs too large a share.
+private let panelFLOPs = 4e6
+/// Panels start at multiples of this many rows or columns, whole register blocks of the sgemm kernels.
+private let panelAlignment = 16

@@ -13,31 +13,42 @@ public func pixelNorm(_ x: Tensor, epsilon: Float = 1e-8) -> Tensor {
     }
     let (n, c, h, w) = x.nchw, pixels = h * w
     let out = Tensor(uninitialized: x.shape)
-    let norms = Workspace.buffer(.pixelNorms, pixels)
-    for s in 0..<n {
-        let source = x.pointer + s * c * pixels, target = out.pointer + s * c * pixels
-        rootMeanSquares(source, channels: c, pixels: pixels, epsilon: epsilon, into: norms)
+    let allNorms = Workspace.buffer(.pixelNorms, n * pixels)
+    forEachPixelBlock(samples: n, channels: c, pixels: pixels) { s, block in
+        let source = x.pointer + s * c * pixels, target = out.pointer + s * c * pixels, norms = allNorms + s * pixels
+        rootMeanSquares(source, channels: c, pixels: pixels, block, epsilon: epsilon, into: norms)
         for ch in 0..<c {
             let plane = source + ch * pixels, result = target + ch * pixels
-            for p in 0..<pixels { result[p] = plane[p] / norms[p] }
+            for p in block { result[p] = plane[p] / norms[p] }
         }
     }
     return makeResult(out, inputs: [x]) { g, y in [pixelNormGradient(g, input: x, output: y, epsilon: epsilon)] }
 }
 
-/// sqrt(mean_c(x²) + ε) per pixel of one sample: the float operations of the composition of primitives
-/// (sum over channels in order, times 1/C, plus ε, square root), so the values match it bit for bit.
+/// Runs `body(sample, pixels)` over every sample cut into fixed blocks of pixels, on the engine's
+/// threads: every pixel's normalization is computed on its own, from all channels.
+private func forEachPixelBlock(samples: Int, channels: Int, pixels: Int, _ body: (Int, Range<Int>) -> Void) {
+    let grain = max(1, elementwiseGrain / channels), blocks = (pixels + grain - 1) / grain
+    parallelForEach(samples * blocks, itemSize: channels * min(grain, pixels)) { item in
+        let (s, block) = item.quotientAndRemainder(dividingBy: blocks)
+        body(s, (block * grain)..<min(pixels, (block + 1) * grain))
+    }
+}
+
+/// sqrt(mean_c(x²) + ε) for pixels `block` of one sample: the float operations of the composition of
+/// primitives (sum over channels in order, times 1/C, plus ε, square root), so the values match it
+/// bit for bit.
 private func rootMeanSquares(
-    _ sample: UnsafePointer<Float>, channels: Int, pixels: Int, epsilon: Float,
+    _ sample: UnsafePointer<Float>, channels: Int, pixels: Int, _ block: Range<Int>, epsilon: Float,
     into norms: UnsafeMutablePointer<Float>
 ) {
-    norms.initialize(repeating: 0, count: pixels)
+    for p in block { norms[p] = 0 }
     for ch in 0..<channels {
         let plane = sample + ch * pixels
-        for p in 0..<pixels { norms[p] += plane[p] * plane[p] }
+        for p in block { norms[p] += plane[p] * plane[p] }
     }
     let inverseCount = 1 / Float(channels)
-    for p in 0..<pixels { norms[p] = Foundation.sqrt(norms[p] * inverseCount + epsilon) }
+    for p in block { norms[p] = Foundation.sqrt(norms[p] * inverseCount + epsilon) }
 }
 
 /// The gradient of pixel norm: with r = sqrt(mean_c(x²) + ε) and y = x / r, dx = (g − y·mean_c(g·y)) / r.
@@ -53,21 +64,22 @@ private func pixelNormGradient(_ g: Tensor, input x: Tensor, output y: Tensor, e
         return div(sub(g, mul(normalized, projection)), norms)
     }
     let out = Tensor(uninitialized: x.shape)
-    let norms = Workspace.buffer(.pixelNorms, pixels), projections = Workspace.buffer(.pixelNormProjections, pixels)
+    let allNorms = Workspace.buffer(.pixelNorms, n * pixels)
+    let allProjections = Workspace.buffer(.pixelNormProjections, n * pixels)
     let inverseCount = 1 / Float(c)
-    for s in 0..<n {
-        let offset = s * c * pixels
+    forEachPixelBlock(samples: n, channels: c, pixels: pixels) { s, block in
+        let offset = s * c * pixels, norms = allNorms + s * pixels, projections = allProjections + s * pixels
         let gradient = g.pointer + offset, normalized = y.pointer + offset, target = out.pointer + offset
-        rootMeanSquares(x.pointer + offset, channels: c, pixels: pixels, epsilon: epsilon, into: norms)
-        projections.initialize(repeating: 0, count: pixels)
+        rootMeanSquares(x.pointer + offset, channels: c, pixels: pixels, block, epsilon: epsilon, into: norms)
+        for p in block { projections[p] = 0 }
         for ch in 0..<c {
             let gp = gradient + ch * pixels, yp = normalized + ch * pixels
-            for p in 0..<pixels { projections[p] += gp[p] * yp[p] }
+            for p in block { projections[p] += gp[p] * yp[p] }
         }
-        for p in 0..<pixels { projections[p] *= inverseCount }
+        for p in block { projections[p] *= inverseCount }
         for ch in 0..<c {
             let gp = gradient + ch * pixels, yp = normalized + ch * pixels, result = target + ch * pixels
-            for p in 0..<pixels { result[p] = (gp[p] - yp[p] * projections[p]) / norms[p] }
+            for p in block { result[p] = (gp[p] - yp[p] * projections[p]) / norms[p] }
         }
     }
     return out

@@ -1,13 +1,15 @@
 import Foundation
 
-// Elementwise ops. Each forward is one pass over memory; each pullback is written with recorded ops so
-// it can be differentiated again.
+// Elementwise ops. Each forward is one pass over memory, shared out over the engine's threads in fixed
+// ranges; each pullback is written with recorded ops so it can be differentiated again.
 
 @inline(__always)
 private func map(_ x: Tensor, _ f: (Float) -> Float) -> Tensor {
     let out = Tensor(uninitialized: x.shape)
     let source = x.pointer, target = out.pointer
-    for i in 0..<x.count { target[i] = f(source[i]) }
+    parallelRanges(x.count, grain: elementwiseGrain) { range in
+        for i in range { target[i] = f(source[i]) }
+    }
     return out
 }
 
@@ -16,7 +18,9 @@ private func zipMap(_ a: Tensor, _ b: Tensor, _ name: String, _ f: (Float, Float
     precondition(a.shape == b.shape, "\(name): shapes \(a.shape) and \(b.shape) differ")
     let out = Tensor(uninitialized: a.shape)
     let pa = a.pointer, pb = b.pointer, target = out.pointer
-    for i in 0..<a.count { target[i] = f(pa[i], pb[i]) }
+    parallelRanges(a.count, grain: elementwiseGrain) { range in
+        for i in range { target[i] = f(pa[i], pb[i]) }
+    }
     return out
 }
 

@@ -4,21 +4,56 @@
 
 /// Sums a [outer, axis, inner] view of `x` over its middle axis; the result has shape `resultShape`
 /// (which must hold outer * inner elements).
+///
+/// Each sum runs along the axis in order, the threads sharing out the sums. Where there are too few sums
+/// to share and the axis is long, the axis is cut into fixed chunks instead, whose partial sums are
+/// then added in chunk order: a two-level tree fixed by the shape, whatever the thread count.
 func sumAxis(_ x: Tensor, outer: Int, axis: Int, inner: Int, resultShape: [Int]) -> Tensor {
     precondition(outer * axis * inner == x.count, "sumAxis: \(outer)x\(axis)x\(inner) does not cover \(x.shape)")
     let out = Tensor(zeros: resultShape)
     precondition(out.count == outer * inner, "sumAxis: result shape \(resultShape) for \(outer)x\(inner)")
-    let source = x.pointer, target = out.pointer
-    for o in 0..<outer {
-        let row = target + o * inner
-        for a in 0..<axis {
-            let column = source + (o * axis + a) * inner
-            for i in 0..<inner { row[i] += column[i] }
+    let sums = outer * inner, chunk = max(1, elementwiseGrain / max(inner, 1))
+    if sums < elementwiseGrain / 16 && axis >= 4 * chunk {
+        let chunks = (axis + chunk - 1) / chunk
+        let partials = Tensor(zeros: [chunks, outer, inner])
+        parallelForEach(chunks) { index in
+            let start = index * chunk
+            accumulate(
+                x.pointer, outer: outer, axis: axis, inner: inner, along: start..<min(axis, start + chunk),
+                into: partials.pointer + index * sums, columns: 0..<inner)
+        }
+        for index in 0..<chunks {
+            let partial = partials.pointer + index * sums
+            for i in 0..<sums { out.pointer[i] += partial[i] }
+        }
+    } else {
+        let innerGrain = max(1, elementwiseGrain / max(axis, 1)), innerBlocks = (inner + innerGrain - 1) / innerGrain
+        parallelForEach(outer * innerBlocks, itemSize: axis * min(inner, innerGrain)) { block in
+            let (o, columnBlock) = block.quotientAndRemainder(dividingBy: innerBlocks)
+            let columns = (columnBlock * innerGrain)..<min(inner, (columnBlock + 1) * innerGrain)
+            accumulate(
+                x.pointer + o * axis * inner, outer: 1, axis: axis, inner: inner, along: 0..<axis,
+                into: out.pointer + o * inner, columns: columns)
         }
     }
     let inputShape = x.shape
     return makeResult(out, inputs: [x]) { g, _ in
         [broadcastAxis(g, outer: outer, axis: axis, inner: inner, resultShape: inputShape)]
+    }
+}
+
+/// Adds rows `along` of the middle axis of a [outer, axis, inner] view, columns `columns` of each, onto
+/// the [outer, inner] `sums`, in axis order.
+private func accumulate(
+    _ source: UnsafePointer<Float>, outer: Int, axis: Int, inner: Int, along rows: Range<Int>,
+    into sums: UnsafeMutablePointer<Float>, columns: Range<Int>
+) {
+    for o in 0..<outer {
+        let row = sums + o * inner
+        for a in rows {
+            let column = source + (o * axis + a) * inner
+            for i in columns { row[i] += column[i] }
+        }
     }
 }
 
@@ -28,10 +63,8 @@ func broadcastAxis(_ x: Tensor, outer: Int, axis: Int, inner: Int, resultShape: 
     let out = Tensor(uninitialized: resultShape)
     precondition(out.count == outer * axis * inner, "broadcastAxis: result shape \(resultShape)")
     let source = x.pointer, target = out.pointer
-    for o in 0..<outer {
-        for a in 0..<axis {
-            (target + (o * axis + a) * inner).update(from: source + o * inner, count: inner)
-        }
+    parallelForEach(outer * axis, itemSize: inner) { row in
+        (target + row * inner).update(from: source + row / axis * inner, count: inner)
     }
     let inputShape = x.shape
     return makeResult(out, inputs: [x]) { g, _ in
@@ -93,11 +126,9 @@ public func addBias(_ x: Tensor, _ bias: Tensor) -> Tensor {
     precondition(bias.shape == [c], "addBias: bias \(bias.shape) for input \(x.shape)")
     let out = Tensor(uninitialized: x.shape)
     let source = x.pointer, target = out.pointer, b = bias.pointer
-    for s in 0..<n {
-        for ch in 0..<c {
-            let base = (s * c + ch) * pixels, value = b[ch]
-            for i in 0..<pixels { target[base + i] = source[base + i] + value }
-        }
+    parallelForEach(n * c, itemSize: pixels) { plane in
+        let base = plane * pixels, value = b[plane % c]
+        for i in 0..<pixels { target[base + i] = source[base + i] + value }
     }
     return makeResult(out, inputs: [x, bias]) { g, _ in [g, sumToChannels(g)] }
 }

@@ -1,13 +1,13 @@
-// Resolution changes between ProGAN blocks. Both ops are linear and each is (a multiple of) the
-// other's adjoint: the pullback of a 2x nearest upsample sums 2x2 blocks, that of a 2x2 average pool
-// spreads a quarter of the gradient to each pixel.
+// Resolution changes between ProGAN blocks, shared out over the engine's threads by image plane. Both
+// ops are linear and each is (a multiple of) the other's adjoint: the pullback of a 2x nearest upsample
+// sums 2x2 blocks, that of a 2x2 average pool spreads a quarter of the gradient to each pixel.
 
 /// Nearest-neighbour 2x upsampling: [N, C, H, W] -> [N, C, 2H, 2W].
 public func upsample2x(_ x: Tensor) -> Tensor {
     let out = Tensor(uninitialized: [x.shape[0], x.shape[1], x.shape[2] * 2, x.shape[3] * 2])
     let (n, c, h, w) = x.nchw
     let ow = 2 * w
-    for plane in 0..<(n * c) {
+    parallelForEach(n * c, itemSize: 4 * h * w) { plane in
         let input = x.pointer + plane * h * w, output = out.pointer + plane * 4 * h * w
         for i in 0..<h {
             let row = input + i * w, top = output + 2 * i * ow
@@ -28,7 +28,7 @@ public func avgPool2x2(_ x: Tensor) -> Tensor {
     let out = Tensor(uninitialized: [n, c, h / 2, w / 2])
     let source = x.pointer, target = out.pointer
     let oh = h / 2, ow = w / 2
-    for plane in 0..<(n * c) {
+    parallelForEach(n * c, itemSize: h * w) { plane in
         let input = source + plane * h * w, output = target + plane * oh * ow
         for i in 0..<oh {
             let top = input + 2 * i * w, bottom = top + w, row = output + i * ow
@@ -47,7 +47,7 @@ public func fadeIn(upsampling coarse: Tensor, into fine: Tensor, alpha: Float) -
     precondition(fine.shape == [n, c, 2 * h, 2 * w], "fadeIn: \(fine.shape) is not twice \(coarse.shape)")
     let out = Tensor(uninitialized: fine.shape)
     let ow = 2 * w
-    for plane in 0..<(n * c) {
+    parallelForEach(n * c, itemSize: 4 * h * w) { plane in
         let low = coarse.pointer + plane * h * w, high = fine.pointer + plane * 4 * h * w,
             target = out.pointer + plane * 4 * h * w
         for i in 0..<(2 * h) {
@@ -65,7 +65,7 @@ public func fadeTowardCoarse(_ x: Tensor, alpha: Float) -> Tensor {
     let (n, c, h, w) = x.nchw
     precondition(h % 2 == 0 && w % 2 == 0, "fadeTowardCoarse needs even sizes, got \(x.shape)")
     let out = Tensor(uninitialized: x.shape)
-    for plane in 0..<(n * c) {
+    parallelForEach(n * c, itemSize: h * w) { plane in
         let input = x.pointer + plane * h * w, output = out.pointer + plane * h * w
         for i in stride(from: 0, to: h, by: 2) {
             let top = input + i * w, bottom = top + w, outTop = output + i * w, outBottom = outTop + w

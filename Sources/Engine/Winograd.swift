@@ -139,11 +139,34 @@ private func transformFilters(
 ) {
     let pairs = outChannels * inChannels
     (flipped ? flippedFilterTransformMatrix : filterTransformMatrix).withUnsafeBufferPointer { matrix in
-        gemm(
+        panelGemm(
             transposeA: false, transposeB: true, m: 36, n: pairs, k: 9, a: matrix.baseAddress!, lda: 9, b: filter,
             ldb: 9,
             c: u, ldc: pairs, accumulate: false)
     }
+}
+
+/// A chunk's tile count and transformed width, and its two workspace matrices: the transformed inputs
+/// (36 planes of [inChannels, columns]) and the products or transformed output gradients (36 planes of
+/// [outChannels, columns]).
+private struct ChunkWorkspace {
+    let tiles: Int
+    let columns: Int
+    let inputs: UnsafeMutablePointer<Float>
+    let outputs: UnsafeMutablePointer<Float>
+    private let inputStride: Int
+    private let outputStride: Int
+
+    init(_ chunk: Range<Int>, inChannels c: Int, outChannels o: Int) {
+        (tiles, columns) = (chunk.count, transformedColumns(tiles: chunk.count))
+        inputStride = transformedPlaneStride(rows: c, columns: columns)
+        outputStride = transformedPlaneStride(rows: o, columns: columns)
+        inputs = Workspace.buffer(.winogradInput, 36 * inputStride)
+        outputs = Workspace.buffer(.winogradProducts, 36 * outputStride)
+    }
+
+    func input(_ plane: Int) -> UnsafeMutablePointer<Float> { inputs + plane * inputStride }
+    func output(_ plane: Int) -> UnsafeMutablePointer<Float> { outputs + plane * outputStride }
 }
 
 /// A 3x3 conv of `input` by the transformed filter `u` ([36][O][C], or [36][C][O] read transposed when
@@ -155,24 +178,25 @@ private func winogradConvolve(
     let plan = WinogradPlan(g)
     let (c, o) = (g.inChannels, g.outChannels)
     for chunk in plan.chunks {
-        let (n, columns) = (chunk.count, transformedColumns(tiles: chunk.count))
-        let (inputStride, outputStride) = (
-            transformedPlaneStride(rows: c, columns: columns), transformedPlaneStride(rows: o, columns: columns)
-        )
-        let v = Workspace.buffer(.winogradInput, 36 * inputStride),
-            m = Workspace.buffer(.winogradProducts, 36 * outputStride)
-        transformInputs(input, plan, chunk: chunk, into: v)
-        forEachSlice(of: 36, gemmsOnCallingThread: true) { positions in
-            for xi in positions {
-                gemm(
-                    transposeA: transposedFilter, transposeB: false, m: o, n: n, k: c, a: u + xi * o * c,
-                    lda: transposedFilter ? o : c,
-                    b: v + xi * inputStride, ldb: columns, c: m + xi * outputStride, ldc: columns, accumulate: false)
-            }
+        let work = ChunkWorkspace(chunk, inChannels: c, outChannels: o)
+        let (n, columns) = (work.tiles, work.columns)
+        transformInputs(input, plan, chunk: chunk, into: work.inputs)
+        // The 36 GEMMs of a chunk are shared out whole, one thread each, rather than each split across
+        // threads that would meet after every call.
+        parallelForEach(36, itemSize: gemmItemSize(o, n, c)) { xi in
+            gemm(
+                transposeA: transposedFilter, transposeB: false, m: o, n: n, k: c, a: u + xi * o * c,
+                lda: transposedFilter ? o : c,
+                b: work.input(xi), ldb: columns, c: work.output(xi), ldc: columns, accumulate: false)
         }
-        transformOutputs(m, plan, chunk: chunk, into: output, epilogue: epilogue)
+        transformOutputs(work.outputs, plan, chunk: chunk, into: output, epilogue: epilogue)
     }
 }
+
+/// A GEMM of m x n x k as a number of elements of a pointwise op that take about as long (about 12
+/// multiply-adds each, at the rate of the small GEMMs here), so that a layer of tiny GEMMs runs them in
+/// a few blocks instead of waking every thread for each.
+private func gemmItemSize(_ m: Int, _ n: Int, _ k: Int) -> Int { m * n * k / 12 }
 
 /// y = conv(x, w), through F(4x4, 3x3).
 func winogradForward(
@@ -210,25 +234,19 @@ func winogradBackwardFilter(
     let (c, o) = (g.inChannels, g.outChannels)
     let du = Workspace.buffer(.winogradFilter, 36 * o * c)
     for (index, chunk) in plan.chunks.enumerated() {
-        let (n, columns) = (chunk.count, transformedColumns(tiles: chunk.count))
-        let (inputStride, outputStride) = (
-            transformedPlaneStride(rows: c, columns: columns), transformedPlaneStride(rows: o, columns: columns)
-        )
-        let v = Workspace.buffer(.winogradInput, 36 * inputStride),
-            z = Workspace.buffer(.winogradProducts, 36 * outputStride)
-        transformInputs(input, plan, chunk: chunk, into: v)
-        transformOutputGradients(outputGradient, plan, chunk: chunk, into: z)
-        forEachSlice(of: 36, gemmsOnCallingThread: true) { positions in
-            for xi in positions {
-                gemm(
-                    transposeA: false, transposeB: true, m: o, n: c, k: n, a: z + xi * outputStride, lda: columns,
-                    b: v + xi * inputStride,
-                    ldb: columns, c: du + xi * o * c, ldc: c, accumulate: index > 0)
-            }
+        let work = ChunkWorkspace(chunk, inChannels: c, outChannels: o)
+        let (n, columns) = (work.tiles, work.columns)
+        transformInputs(input, plan, chunk: chunk, into: work.inputs)
+        transformOutputGradients(outputGradient, plan, chunk: chunk, into: work.outputs)
+        parallelForEach(36, itemSize: gemmItemSize(o, n, c)) { xi in
+            gemm(
+                transposeA: false, transposeB: true, m: o, n: c, k: n, a: work.output(xi), lda: columns,
+                b: work.input(xi),
+                ldb: columns, c: du + xi * o * c, ldc: c, accumulate: index > 0)
         }
     }
     filterTransformMatrix.withUnsafeBufferPointer { matrix in
-        gemm(
+        panelGemm(
             transposeA: true, transposeB: false, m: o * c, n: 9, k: 36, a: du, lda: o * c, b: matrix.baseAddress!,
             ldb: 9,
             c: filterGradient, ldc: 9, accumulate: false)

@@ -202,6 +202,10 @@ private enum OutputGradientBlocks: WindowTransform {
     }
 }
 
+/// Channels per block of a tile transform: the transforms of a channel write its own rows of the 36
+/// matrices, so channels are shared out, as many per block as make `elementwiseGrain` values.
+private func transformGrain(tiles: Int) -> Int { elementwiseGrain / (36 * tiles) }
+
 /// T[ξ][c][t] for every channel c of `planes` (height x width planes, read from `padding` before each
 /// tile's corner) and every tile t of the chunk.
 private func transformWindows<Transform: WindowTransform>(
@@ -214,7 +218,7 @@ private func transformWindows<Transform: WindowTransform>(
     // The 6x6 input windows overlap their neighbours by two columns; the 4x4 blocks do not.
     let overlapping = Transform.size > 4, window = Transform.size
     let runs = plan.runs(chunk), longest = lineLength(tiles: plan.tilesAcross, overlapping: overlapping)
-    forEachSlice(of: channels) { slice in
+    parallelRanges(channels, grain: transformGrain(tiles: chunk.count)) { slice in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: (window + 6) * longest) { scratch in
             for c in slice {
                 for run in runs {
@@ -269,7 +273,7 @@ func transformOutputs(
     let g = plan.geometry, columns = transformedColumns(tiles: chunk.count)
     let step = transformedPlaneStride(rows: g.outChannels, columns: columns)
     let runs = plan.runs(chunk), longest = lineLength(tiles: plan.tilesAcross, overlapping: false)
-    forEachSlice(of: g.outChannels) { channels in
+    parallelRanges(g.outChannels, grain: transformGrain(tiles: chunk.count)) { channels in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 10 * longest) { scratch in
             for o in channels {
                 let bias = Lanes(repeating: epilogue.bias?[o] ?? 0)

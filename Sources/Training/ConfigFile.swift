@@ -174,10 +174,7 @@ extension TrainingConfig {
             var config = object[key] as? [String: Any]
         else { return data }
         let moved = moveLegacyKeys(&config)
-        // Checkpoints written before the collective watchdog have no timeout: the default applies.
-        let timeoutKey = "collective_timeout_seconds"
-        guard moved || config[timeoutKey] == nil else { return data }
-        if config[timeoutKey] == nil { config[timeoutKey] = RunSettings().collectiveTimeoutSeconds }
+        guard fillAbsentRunSettings(&config) || moved else { return data }
         object[key] = config
         return (try? JSONSerialization.data(withJSONObject: object)) ?? data
     }
@@ -192,6 +189,17 @@ extension TrainingConfig {
         object["schedule"] = schedule
         if object["total_kimg"] == nil { object["total_kimg"] = total }
         return true
+    }
+
+    /// Run settings added after a file was written take their defaults (they change no weight), so a
+    /// checkpoint of an older version still resumes.
+    private static func fillAbsentRunSettings(_ object: inout [String: Any]) -> Bool {
+        guard let data = try? encodeJSON(RunSettings()),
+            let defaults = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { return false }
+        let absent = defaults.filter { object[$0.key] == nil }
+        object.merge(absent) { old, _ in old }
+        return !absent.isEmpty
     }
 
     private static func merge(

@@ -7,7 +7,7 @@ extension Trainer {
     public func checkpoint() -> Checkpoint {
         let replica = self.replica, progress = replica.progress
         let state = TrainingState(
-            config: config, configHash: config.hash, step: progress.step, imagesShown: progress.imagesShown,
+            config: config.layoutFree, configHash: config.hash, step: progress.step, imagesShown: progress.imagesShown,
             dataPosition: progress.dataPosition, resolution: progress.resolution, phase: progress.phase,
             adamGeneratorStep: replica.generatorOptimizer.step,
             adamDiscriminatorStep: replica.discriminatorOptimizer.step,

@@ -6,7 +6,7 @@ import SafeIO
 ///
 /// Everything ranks exchange about the replicas besides gradients goes through here: the start-up
 /// layout check and copy of the leader's state, the leader's counters before every step, the stop
-/// decision, the periodic agreement hash and the sum of the logged losses.
+/// requests, the periodic agreement hash and the sum of the logged losses.
 public struct ReplicaGroup {
     public let collective: Collective
 
@@ -46,12 +46,12 @@ public struct ReplicaGroup {
             phase: counters[4] == 1 ? .fadeIn : .stabilize)
     }
 
-    /// Whether the leader was asked to stop (e.g. by SIGTERM): every rank learns the leader's answer, so
-    /// all stop after the same step whichever of them received the signal first.
-    public func leaderDecidesToStop(_ requestedHere: Bool) throws -> Bool {
-        var flag: [Int64] = [requestedHere ? 1 : 0]
-        try collective.broadcast(&flag, root: 0)
-        return flag[0] != 0
+    /// Whether any rank was asked to stop (e.g. by a signal): all ranks learn the same answer at the same
+    /// point, so they stop together whichever of them received the signal, and whenever it came.
+    public func anyRankRequestsStop(_ requestedHere: Bool) throws -> Bool {
+        var requests = [requestedHere ? 1.0 : 0.0]
+        try collective.sum(&requests)
+        return requests[0] > 0
     }
 
     /// Compares a hash of (step, images shown, resolution, weights) across ranks; a difference means the

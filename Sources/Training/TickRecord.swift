@@ -33,6 +33,11 @@ public struct TickRecord: Equatable {
         public var peakResidentMiB: Double?
         /// The tick's sample grid, relative to the run directory.
         public var grid: String
+        /// How long training paused to copy the checkpoints taken in the tick (absent when none was).
+        public var checkpointPauseSeconds: Double?
+        /// The batch job and its restart count, when the run is a Slurm job.
+        public var slurmJobID: String?
+        public var slurmRestartCount: Int?
 
         public init(
             tick: Int, step: Int, kimg: Double, resolution: Int, phase: Phase, alpha: Double, minibatch: Int,
@@ -54,6 +59,9 @@ public struct TickRecord: Equatable {
             case imagesPerSecond = "images_per_second"
             case tickSeconds = "tick_seconds"
             case peakResidentMiB = "peak_rss_mib"
+            case checkpointPauseSeconds = "checkpoint_pause_seconds"
+            case slurmJobID = "slurm_job_id"
+            case slurmRestartCount = "slurm_restart_count"
         }
     }
 

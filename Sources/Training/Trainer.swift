@@ -74,8 +74,14 @@ public final class Trainer {
     /// backward pass and loss (a mean over the micro-batch); the reducer averages their gradients over
     /// every micro-batch of the global minibatch, on all ranks. The log holds this rank's share of the
     /// step's mean losses: its sums over the global micro-batch count, which `ReplicaGroup.sum` adds up.
+    ///
+    /// `abandon` is asked before D's micro-batches, where no update of this step has happened yet: when
+    /// it answers true the step is dropped and nil returned, leaving the replica as it was before the step
+    /// (bar a phase change's optimizer reset, which the step would redo), so a checkpoint taken then
+    /// resumes exactly. Every rank asks equally often (before each of the micro-batches every rank has,
+    /// at least once), before any reduction of the step starts, so `abandon` may be a collective.
     @discardableResult
-    public func step() throws -> StepLog {
+    public func step(abandon: () throws -> Bool = { false }) throws -> StepLog? {
         let point = enterPhase()
         let layout = try config.phaseLayout(at: point.resolution, ranks: ranks)
         let microbatches = layout.samples(rank: rank)
@@ -86,7 +92,11 @@ public final class Trainer {
         // D: fakes from the current G (no gradient into G), scored against this step's reals.
         begin(.discriminator, resolution: point.resolution, overlapping: overlapping)
         var reals: [Tensor] = []
-        for (index, samples) in microbatches.enumerated() {
+        let stopPoints = max(1, layout.microbatches / layout.ranks)
+        for index in 0..<max(microbatches.count, stopPoints) {
+            if index < stopPoints, try abandon() { return nil }
+            guard index < microbatches.count else { break }
+            let samples = microbatches[index]
             reals.append(
                 try minibatches.reals(samples, position: progress.dataPosition, step: progress.step, at: point))
             let terms = discriminatorTerms(samples, reals: reals[index], at: point)
@@ -169,8 +179,8 @@ public final class Trainer {
     }
 
     /// Backpropagates one micro-batch's loss into `network`'s gradients and hands them to the reducer; in
-    /// a rank's last micro-batch of an overlapping step, parameter by parameter as they become final, so buckets start reducing
-    /// while the backward pass goes on.
+    /// a rank's last micro-batch of an overlapping step, parameter by parameter as they become final, so
+    /// buckets start reducing while the backward pass goes on.
     private func backward(_ terms: LossTerms, into network: Network, last: Bool) throws {
         try requireFinite(terms)
         let store = replica.weights(network)

@@ -102,6 +102,9 @@ public struct RunSettings: Codable, Equatable, Sendable {
     public var tickKimg: Double = 160
     /// A checkpoint every this many ticks (and at the end).
     public var checkpointTicks = 10
+    /// Also a checkpoint whenever this many minutes of wall-clock time have passed since the last one,
+    /// whichever comes first (0: by ticks only). Written in the background while training goes on.
+    public var checkpointMinutes = 0.0
     /// Checkpoints kept in the run directory; older ones are deleted.
     public var keepCheckpoints = 3
     /// Samples in each grid, drawn from fixed latents so the grids form a time-lapse.
@@ -113,6 +116,10 @@ public struct RunSettings: Codable, Equatable, Sendable {
     /// generated and real images and logs it (0: never; it costs about a second per 256 images at 32x32).
     public var swdTicks = 0
     public var swdImages = 256
+    /// Engine threads per rank; nil: as many as the cores the rank is bound to. Results do not depend
+    /// on it (the engine cuts work into blocks fixed by the shapes), so it is not part of the recipe,
+    /// and checkpoints leave it out (`layoutFree`).
+    @WrittenAsNull public var threads: Int?
     /// Seconds a rank waits in one collective before the job ends with a message naming the ranks that
     /// did not arrive (a rank stopped, hung or dead). Generous: rank 0 alone writes checkpoints, grids
     /// and metrics while the others wait.
@@ -122,6 +129,10 @@ public struct RunSettings: Codable, Equatable, Sendable {
 }
 
 extension TrainingConfig {
+    /// The configuration as checkpoints record it: without the threads per rank, which, like the number
+    /// of ranks, describe where the run trains, not what, so that every layout writes the same bytes.
+    public var layoutFree: TrainingConfig { with { $0.threads = nil } }
+
     /// Checks the whole configuration for a run on `worldSize` ranks, phase by phase; the error says which
     /// setting is wrong and why (and at which resolution).
     public func validate(worldSize: Int = 1) throws {
@@ -149,7 +160,11 @@ extension TrainingRecipe {
 }
 
 extension RunSettings {
+    /// A year: anything longer is a typo.
+    static let maximumCheckpointMinutes = 525_600.0
     public static let longestCollectiveTimeout = 7 * 24 * 3600.0
+    /// More threads per rank than any machine has cores is a typo.
+    public static let threadLimit = 4096
 
     func validate() throws {
         try requirePositive("total_kimg", totalKimg, atMost: ConfigLimits.kimg)
@@ -161,6 +176,12 @@ extension RunSettings {
         try requireRange("swd_ticks", swdTicks, 0...Self.countLimit)
         try requireRange("swd_images", swdImages, 2...ConfigLimits.batch)
         guard swdImages % 2 == 0 else { throw ConfigError(message: "swd_images \(swdImages) must be even") }
+        guard (0...Self.maximumCheckpointMinutes).contains(checkpointMinutes) else {
+            throw ConfigError(
+                message: "checkpoint_minutes \(checkpointMinutes) must be from 0 (off) to "
+                    + "\(Int(Self.maximumCheckpointMinutes))")
+        }
+        if let threads { try requireRange("threads", threads, 1...RunSettings.threadLimit) }
         guard (1...RunSettings.longestCollectiveTimeout).contains(collectiveTimeoutSeconds) else {
             throw ConfigError(
                 message: "collective_timeout_seconds \(collectiveTimeoutSeconds) must be between 1 and "

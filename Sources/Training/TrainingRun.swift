@@ -16,6 +16,7 @@ public final class TrainingRun {
     public let directory: RunDirectory
     let console: Console
     let stopRequested: () -> Bool
+    let job: SchedulerJob?
     private let gridLatents: Tensor
     private var tick = 0
     private var tensorBoard: TensorBoardWriter?
@@ -23,23 +24,29 @@ public final class TrainingRun {
     private static let statusInterval: UInt64 = 250_000_000
     /// The fixed real images' SWD descriptors, by resolution: computed once each.
     private var realMetricSets: [Int: MetricSet] = [:]
+    private lazy var checkpoints = CheckpointWriter { [directory, config] in
+        directory.pruneCheckpoints(keep: config.keepCheckpoints)
+    }
+    /// When the last checkpoint was taken, for `checkpoint_minutes`.
+    private var lastCheckpoint = DispatchTime.now().uptimeNanoseconds
+    /// Time spent copying checkpoints in the tick in progress (nil: none taken).
+    private var checkpointPause: Double?
 
     /// How a run ended.
     public enum Outcome: Equatable {
         case finished
-        /// Stopped early on request, after writing a checkpoint at this step.
+        /// Stopped early on request (any rank's), after writing a checkpoint at this step.
         case stopped(step: Int)
     }
 
+    /// `stopRequested` tells whether this process was asked to stop; it is asked before each of D's
+    /// micro-batches, and the answers of all ranks are combined.
     public init(
         trainer: Trainer, group: ReplicaGroup, directory: RunDirectory, console: Console,
-        stopRequested: @escaping () -> Bool = { false }
+        stopRequested: @escaping () -> Bool = { false }, job: SchedulerJob? = nil
     ) {
-        self.trainer = trainer
-        self.group = group
-        self.directory = directory
-        self.console = console
-        self.stopRequested = stopRequested
+        (self.trainer, self.group, self.directory, self.console) = (trainer, group, directory, console)
+        (self.stopRequested, self.job) = (stopRequested, job)
         let config = trainer.config
         gridLatents = RandomStreams(seed: config.seed).gridLatents(
             count: config.gridSamples, width: config.network.latent)
@@ -58,21 +65,17 @@ public final class TrainingRun {
         var window = TickWindow(start: trainer.progress.imagesShown)
         var statusShown = DispatchTime.now().uptimeNanoseconds
         while trainer.progress.imagesShown < config.totalImages {
-            if try group.leaderDecidesToStop(stopRequested()) {
-                if isLeader {
-                    let path = try writeCheckpoint()
-                    console.line(
-                        "stopped on request after step \(trainer.progress.step); checkpoint \(path); "
-                            + "the same command resumes")
-                }
-                return .stopped(step: trainer.progress.step)
-            }
             let before = trainer.progress.imagesShown
-            let log = try step()
+            guard let log = try step() else { return try stopOnRequest() }
             let shown = trainer.progress.imagesShown, finished = shown >= config.totalImages
+            let endsTick = shown / tickImages != before / tickImages || finished
             window.add(log, imagesShown: shown)
+            if isLeader {
+                try reportWritten(checkpoints.collect())
+                if !endsTick && wallClockCheckpointIsDue { try startCheckpointWithNotice() }
+            }
             let now = DispatchTime.now().uptimeNanoseconds
-            guard shown / tickImages != before / tickImages || finished else {
+            guard endsTick else {
                 if isLeader && console.isTerminal && now - statusShown >= Self.statusInterval {
                     console.status(progressLine(tick: tick + 1, window: window, imagesShown: shown))
                     statusShown = now
@@ -83,6 +86,7 @@ public final class TrainingRun {
             window = TickWindow(start: shown)
         }
         if isLeader {
+            try reportWritten(checkpoints.finish())
             try trainer.checkpoint().write(to: directory.finalCheckpointPath)
             console.line(
                 "done: \(trainer.progress.step) steps, "
@@ -92,12 +96,28 @@ public final class TrainingRun {
         return .finished
     }
 
-    /// One training step, taken in lock step by every replica.
-    private func step() throws -> StepLog {
+    /// One training step, taken in lock step by every replica; nil when a rank asked to stop before
+    /// any update of the step (the step is then abandoned, and taken again on resume).
+    private func step() throws -> StepLog? {
         try group.adoptLeaderCounters(trainer.replica)
-        let log = try group.sum(trainer.step())
+        guard let share = try trainer.step(abandon: { try group.anyRankRequestsStop(stopRequested()) }) else {
+            return nil
+        }
+        let log = try group.sum(share)
         if trainer.progress.step % config.consistencyCheckSteps == 0 { try group.verifyAgreement(trainer.replica) }
         return log
+    }
+
+    /// Writes the checkpoint of the stop on request (after any write in flight) and says how to resume.
+    private func stopOnRequest() throws -> Outcome {
+        if isLeader {
+            let path = startCheckpoint()
+            try reportWritten(checkpoints.finish())
+            console.line(
+                "stopped on request before step \(trainer.progress.step + 1); checkpoint \(path); "
+                    + "the same command resumes")
+        }
+        return .stopped(step: trainer.progress.step)
     }
 
     private func prepareDirectory() throws {
@@ -115,12 +135,43 @@ public final class TrainingRun {
                 + "samples in \(directory.samplesPath)")
     }
 
-    /// Writes a step checkpoint and prunes the old ones; returns its path.
-    private func writeCheckpoint() throws -> String {
+    /// Whether `checkpoint_minutes` have passed since the last checkpoint; a write still in flight defers
+    /// the next one rather than stop training to wait for it.
+    private var wallClockCheckpointIsDue: Bool {
+        config.checkpointMinutes > 0 && !checkpoints.isWriting
+            && Double(DispatchTime.now().uptimeNanoseconds - lastCheckpoint) / 60e9 >= config.checkpointMinutes
+    }
+
+    /// Copies the replica into a step checkpoint and starts writing it in the background (the older
+    /// ones are pruned once it is written); returns its path.
+    private func startCheckpoint() -> String {
+        let start = DispatchTime.now().uptimeNanoseconds
         let path = directory.checkpointPath(step: trainer.progress.step)
-        try trainer.checkpoint().write(to: path)
-        directory.pruneCheckpoints(keep: config.keepCheckpoints)
+        let checkpoint = trainer.checkpoint()
+        lastCheckpoint = DispatchTime.now().uptimeNanoseconds
+        checkpointPause = (checkpointPause ?? 0) + Double(lastCheckpoint - start) / 1e9
+        checkpoints.start(checkpoint, path: path)
         return path
+    }
+
+    private func startCheckpointWithNotice() throws {
+        let pauseBefore = checkpointPause ?? 0
+        let path = startCheckpoint()
+        let pause = (checkpointPause ?? 0) - pauseBefore
+        console.line(
+            "checkpoint at step \(trainer.progress.step) (\(formatDuration(config.checkpointMinutes * 60)) since the "
+                + "last): copied in \(String(format: "%.3f", pause)) s; writing \(path) in the background")
+    }
+
+    /// With `checkpoint_minutes`, says when a background write ended and how far training went meanwhile
+    /// (without it, checkpoints come with ticks and need no lines of their own).
+    private func reportWritten(_ written: [CheckpointWriter.Written]) {
+        guard config.checkpointMinutes > 0 else { return }
+        for write in written where write.step != trainer.progress.step {
+            console.line(
+                "checkpoint \(write.path) written in \(String(format: "%.2f", write.seconds)) s while training "
+                    + "went on from step \(write.step) to \(trainer.progress.step)")
+        }
     }
 
     private func endTick(_ window: TickWindow, final: Bool) throws {
@@ -132,7 +183,7 @@ public final class TrainingRun {
             trainer.generateAveraged(latents: gridLatents), columns: gridColumns,
             cellSize: config.network.resolution)
         try grid.write(path: gridPath)
-        if tick % config.checkpointTicks == 0 || final { _ = try writeCheckpoint() }
+        if tick % config.checkpointTicks == 0 || final { _ = startCheckpoint() }
         var quality: [String: Double] = [:]
         if config.swdTicks > 0, tick % config.swdTicks == 0 || final,
             point.resolution >= SlicedWasserstein.smallestLevel
@@ -145,7 +196,7 @@ public final class TrainingRun {
                         "\(name) \(String(format: name.hasPrefix("swd") ? "%.2f" : "%.4f", value))"
                     }.joined(separator: "  "))
         }
-        let fields = TickRecord.Fields(
+        var fields = TickRecord.Fields(
             tick: tick, step: progress.step, kimg: Double(progress.imagesShown) / 1000, resolution: point.resolution,
             phase: point.phase, alpha: rounded(Double(point.alpha), significantDigits: 4), minibatch: point.minibatch,
             learningRate: rounded(Double(point.learningRate), significantDigits: 6),
@@ -154,6 +205,10 @@ public final class TrainingRun {
             tickSeconds: rounded(window.seconds, significantDigits: 6),
             peakResidentMiB: rounded(TensorMemory.peakResidentMiB, significantDigits: 5),
             grid: "samples/\((gridPath as NSString).lastPathComponent)")
+        fields.checkpointPauseSeconds = checkpointPause.map { rounded($0, significantDigits: 4) }
+        fields.slurmJobID = job?.id
+        fields.slurmRestartCount = job?.restartCount
+        checkpointPause = nil
         let losses = window.means.mapValues { $0.isFinite ? rounded($0, significantDigits: 6) : nil }
         let record = TickRecord(fields, losses: losses, quality: quality)
         try directory.appendMetrics(record.jsonLine())

@@ -73,6 +73,13 @@ public struct TrainingFlags: ParsableArguments {
     var checkpointTicks: Int?
 
     @Option(
+        name: .customLong("checkpoint-minutes"),
+        help: ArgumentHelp(
+            "Also a checkpoint after this many minutes since the last one, written in the background (0: off).",
+            valueName: "m"))
+    var checkpointMinutes: Double?
+
+    @Option(
         name: .customLong("keep-checkpoints"),
         help: ArgumentHelp("Step checkpoints kept in the run directory; older ones are deleted.", valueName: "n"))
     var keepCheckpoints: Int?
@@ -99,6 +106,12 @@ public struct TrainingFlags: ParsableArguments {
             valueName: "s"))
     var collectiveTimeout: Double?
 
+    @Option(
+        help: ArgumentHelp(
+            "Engine threads per rank (default: the cores the rank is bound to); results do not depend on it.",
+            valueName: "n"))
+    var threads: Int?
+
     public init() {}
 
     /// Every flag given, as a change to the configuration.
@@ -124,11 +137,13 @@ public struct TrainingFlags: ParsableArguments {
             ConfigOverride(flag: "--skip-non-finite-steps", skipNonFiniteSteps) { $0.skipNonFiniteSteps = $1 },
             ConfigOverride(flag: "--tick-kimg", tickKimg) { $0.tickKimg = $1 },
             ConfigOverride(flag: "--checkpoint-ticks", checkpointTicks) { $0.checkpointTicks = $1 },
+            ConfigOverride(flag: "--checkpoint-minutes", checkpointMinutes) { $0.checkpointMinutes = $1 },
             ConfigOverride(flag: "--keep-checkpoints", keepCheckpoints) { $0.keepCheckpoints = $1 },
             ConfigOverride(flag: "--grid-samples", gridSamples) { $0.gridSamples = $1 },
             ConfigOverride(flag: "--swd-ticks", swdTicks) { $0.swdTicks = $1 },
             ConfigOverride(flag: "--swd-images", swdImages) { $0.swdImages = $1 },
             ConfigOverride(flag: "--collective-timeout", collectiveTimeout) { $0.collectiveTimeoutSeconds = $1 },
+            ConfigOverride(flag: "--threads", threads) { $0.threads = $1 },
         ]
         return table.compactMap { $0 }
     }

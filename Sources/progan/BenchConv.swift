@@ -6,13 +6,15 @@ struct BenchConv: ParsableCommand {
         commandName: "conv",
         abstract: "3x3 convolution GFLOP/s, im2col and Winograd paths, against bare sgemm of the im2col GEMM shapes.",
         discussion: """
-            The baseline runs the conv's GEMMs over the whole batch as single sgemm calls with no im2col, \
-            col2im or staging: what the conv would reach if data movement were free. FLOPs are those of \
+            The baseline runs the conv's GEMMs over the whole batch as sgemm calls (in the same fixed \
+            panels over the engine's threads as the conv's own GEMMs) with no im2col, col2im or staging: \
+            what the conv would reach if data movement were free. FLOPs are those of \
             a direct convolution (2·N·O·C·k²·H·W per pass); forward+backward counts three passes.
             """)
 
     @Option(help: ArgumentHelp("Images per convolution call.", valueName: "n")) var batch = 16
-    @Option(parsing: .upToNextOption, help: ArgumentHelp("BLAS thread counts to measure, each a row.", valueName: "n"))
+    @Option(
+        parsing: .upToNextOption, help: ArgumentHelp("Engine thread counts to measure, each a row.", valueName: "n"))
     var threads: [Int] = [1, 2]
     @Option(help: ArgumentHelp("Timed repetitions per figure (the median is reported).", valueName: "n"))
     var repetitions = 5
@@ -52,7 +54,7 @@ struct BenchConv: ParsableCommand {
         // Our conv first, so the peak RSS it reports is not inflated by the baseline's full-batch matrices.
         var ours: [[[ConvAlgorithm: Rates]]] = []
         for threadCount in threads {
-            setBLASThreads(threadCount)
+            ThreadPool.threads = threadCount
             ours.append(
                 geometries.map { g in
                     Dictionary(
@@ -67,7 +69,7 @@ struct BenchConv: ParsableCommand {
                 + "winograd/im2col  model picks"
         )
         for (threadIndex, threadCount) in threads.enumerated() {
-            setBLASThreads(threadCount)
+            ThreadPool.threads = threadCount
             for (g, conv) in zip(geometries, ours[threadIndex]) {
                 let baseline = measureGEMM(g)
                 let (im2col, winograd) = (conv[.im2col]!, conv[.winograd]!)
@@ -116,7 +118,7 @@ struct BenchConv: ParsableCommand {
         let filter = rng.normal(shape: [g.outChannels, patch]), filterGradient = Tensor(zeros: filter.shape)
         let patches = rng.normal(shape: [patch, columns]), outputs = rng.normal(shape: [g.outChannels, columns])
         let forwardGEMM = {
-            gemm(
+            panelGemm(
                 transposeA: false, transposeB: false, m: g.outChannels, n: columns, k: patch, a: filter.pointer,
                 lda: patch,
                 b: patches.pointer, ldb: columns, c: outputs.pointer, ldc: columns, accumulate: false)
@@ -124,11 +126,11 @@ struct BenchConv: ParsableCommand {
         let forward = medianSeconds(repetitions: repetitions, forwardGEMM)
         let training = medianSeconds(repetitions: repetitions) {
             forwardGEMM()
-            gemm(
+            panelGemm(
                 transposeA: true, transposeB: false, m: patch, n: columns, k: g.outChannels, a: filter.pointer,
                 lda: patch,
                 b: outputs.pointer, ldb: columns, c: patches.pointer, ldc: columns, accumulate: false)
-            gemm(
+            panelGemm(
                 transposeA: false, transposeB: true, m: g.outChannels, n: patch, k: columns, a: outputs.pointer,
                 lda: columns,
                 b: patches.pointer, ldb: columns, c: filterGradient.pointer, ldc: patch, accumulate: false)

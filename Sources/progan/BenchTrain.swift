@@ -31,7 +31,7 @@ struct BenchTrain: ParsableCommand {
     @Option(help: "Untimed warm-up steps.") var warmup = 2
     @Flag(inversion: .prefixedNo, help: "Exact fixed-point gradient reduction (default: the configuration's).")
     var deterministic: Bool?
-    @Option(help: "BLAS threads per rank.") var threads = 1
+    @Option(help: "Engine threads per rank.") var threads = 1
     @Option(help: "Images per forward/backward pass (default: the configuration's).") var microbatch: Int?
 
     func run() throws {
@@ -48,7 +48,7 @@ struct BenchTrain: ParsableCommand {
             if let microbatch { config.microbatch = microbatch }
             try config.validate(worldSize: world.size)
             try config.requireMemory(ranks: world.size)
-            setBLASThreads(threads)
+            ThreadPool.threads = threads
             let prepared = try benchmarkDataset(resolution: config.network.resolution, world: world)
             let trainer = try Trainer(config: config, dataset: prepared, collective: world)
             try ReplicaGroup(world).synchronize(trainer.replica)

@@ -59,9 +59,6 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let world = joinWorld()
         do {
-            // OpenBLAS rounds differently with more threads; one thread per rank makes the generated
-            // images, and so the numbers, the same on any number of ranks.
-            setBLASThreads(1)
             let trained = try checkpoint.map { try TrainedGenerator(checkpoint: Checkpoint.read(path: $0), path: $0) }
             let reals = try preparedDataset(resolution: trained?.resolution ?? resolution)
             let side = trained?.resolution ?? resolution ?? reals.resolution

@@ -3,7 +3,6 @@ import Engine
 import Foundation
 import Reports
 import SafeIO
-import StopSignal
 import Training
 
 struct Interpolate: ParsableCommand {
@@ -66,7 +65,7 @@ struct Interpolate: ParsableCommand {
                     + MemoryBudget.picture(width: frameSize, height: frameSize),
                 for: "--size \(frameSize)")
             // A stop request ends the walk through `fail`, whose exit removes the video's scratch frames.
-            pgstop_install()
+            try StopRequests.install()
             if let out { try createDirectory(out) }
             let animation = try video.map { try Animation(path: $0, framesPerSecond: fps) }
             var random = PhiloxRandom(seed: seed)

@@ -3,7 +3,6 @@ import Distributed
 import Foundation
 import SafeIO
 import Model
-import StopSignal
 
 /// Prints `error` as one line on standard error and exits non-zero, the way every command reports bad input.
 func fail(_ error: Error) -> Never {
@@ -16,10 +15,10 @@ func checkOutputPath(_ path: String?, _ flag: String) throws {
     if let path, let problem = outputPathProblem(path) { throw ValidationError("\(flag) '\(path)': \(problem)") }
 }
 
-/// Ends a command that writes scratch files when SIGTERM or SIGINT has arrived (its handler only records
-/// it): the error's exit removes them (`TemporaryPaths`).
+/// Ends a command that writes scratch files when a stop signal has arrived (its handler only records it,
+/// see `StopRequests`): the error's exit removes them (`TemporaryPaths`).
 func stopIfRequested() throws {
-    if pgstop_requested() != 0 { throw ConfigError(message: "stopped by a signal; the output was not written") }
+    if StopRequests.requested { throw ConfigError(message: "stopped by a signal; the output was not written") }
 }
 
 /// This process's MPI world (a world of one without mpirun); a one-line error if MPI cannot start.

@@ -73,8 +73,8 @@ struct LayoutReport {
                 + (config.deterministic ? "deterministic (the same bits on any layout)" : "fast mode")
                 + (config.minibatchPerRank == true
                     ? ", minibatch per rank (not bit-identical across world sizes)" : ""),
-            "networks at \(config.network.resolution)x\(config.network.resolution): G \(millions(costs.generatorParameters)) "
-                + "and D \(millions(costs.discriminatorParameters)) parameters",
+            "networks at \(config.network.resolution)x\(config.network.resolution): "
+                + "G \(millions(costs.generatorParameters)) and D \(millions(costs.discriminatorParameters)) parameters",
             "resolution  minibatch  micro-batch  stddev group  micro-batches  per rank  idle ranks  memory/rank  "
                 + "step (model)",
         ]

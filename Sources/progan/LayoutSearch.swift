@@ -151,7 +151,8 @@ func layoutProblem(_ layout: Layout, machine: Machine?, config: TrainingConfig) 
     let phases = try config.phaseLayouts(ranks: layout.ranks)
     if let busiest = phases.max(by: { $0.microbatches < $1.microbatches }), busiest.idleRanks > 0 {
         return "at \(busiest.resolution)x\(busiest.resolution), the phase with the most micro-batches "
-            + "(\(busiest.microbatches)), \(busiest.idleRanks) of \(layout.ranks) ranks hold none: they would never work"
+            + "(\(busiest.microbatches)), \(busiest.idleRanks) of \(layout.ranks) ranks hold none: "
+            + "they would never work"
     }
     return nil
 }

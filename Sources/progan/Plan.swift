@@ -18,7 +18,6 @@ struct Plan: ParsableCommand {
     @OptionGroup var options: ConfigOptions
     @OptionGroup(title: "Training settings (as for train)") var flags: TrainingFlags
     @Option(help: "MPI ranks (default: the best layout's, or 1).") var ranks: Int?
-    @Option(help: "Threads per rank (default: the best layout's, or 1).") var threads: Int?
     @Option(help: "Cores of one machine to plan for.") var cores: Int?
     @Option(help: ArgumentHelp("An OpenMPI hostfile: its hosts and slots are the machine.", valueName: "file"))
     var hostfile: String?
@@ -46,7 +45,9 @@ struct Plan: ParsableCommand {
             guard gbps > 0, gbps.isFinite, latency >= 0, latency.isFinite else {
                 throw ConfigError(message: "--network-gbps must be positive and --latency-us not negative")
             }
-            for (flag, value) in [("--ranks", ranks), ("--threads", threads), ("--cores", cores)] {
+            // --threads is the training flag's (a run setting), checked with the configuration.
+            let threads = config.threads
+            for (flag, value) in [("--ranks", ranks), ("--cores", cores)] {
                 if let value, !(1...1 << 20).contains(value) {
                     throw ConfigError(message: "\(flag) \(value) must be from 1 to 1048576")
                 }

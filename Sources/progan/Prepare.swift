@@ -14,7 +14,8 @@ struct Prepare: ParsableCommand {
             is enlarged by repeating pixels) and stores every level down to 4x4. JPEG EXIF orientation is \
             ignored, as in dataset_tool.py. Labels: from labels.json in the folder ({"labels": [["a/b.png", \
             "class"], ...]}) or else the first folder level. Files that are not regular files or cannot be \
-            decoded are skipped with their reason on stderr. The output is replaced atomically.
+            decoded are skipped with their reason on stderr. The output is replaced atomically. A stop signal \
+            (see train) leaves no file behind and exits with status 75.
             """)
 
     @Argument(help: ArgumentHelp("Folder of PNG and JPEG images.", valueName: "dir"))
@@ -45,13 +46,22 @@ struct Prepare: ParsableCommand {
     /// only compete for the same cores, and ranks elsewhere may not see the output path. (OpenMPI binds
     /// each of up to 2 ranks to one core by default: run it with --bind-to none to give rank 0 them all.)
     func run() throws {
+        // Before the temporary file exists: a signal then removes it instead of leaving it behind.
+        do { try StopRequests.install() } catch { fail(error) }
         let world = joinWorld()
         do {
             if world.rank == 0 {
                 let start = DispatchTime.now().uptimeNanoseconds
-                let report = try PreparedDataset.prepare(
-                    folder: folder, resolution: resolution, maxImages: maxImages, output: out,
-                    progress: progressLine(since: start))
+                let report: PreparationReport
+                do {
+                    report = try PreparedDataset.prepare(
+                        folder: folder, resolution: resolution, maxImages: maxImages, output: out,
+                        progress: progressLine(since: start), stopRequested: { StopRequests.requested })
+                } catch DatasetError.stopped {
+                    print("\(out): preparation stopped on request (\(StopRequests.signalName)); nothing written")
+                    try world.finalize()
+                    Foundation.exit(ExitStatus.stoppedOnRequest)
+                }
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 describe(report, seconds: seconds).forEach { print($0) }
                 warnSkipped(report)

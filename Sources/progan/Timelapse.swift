@@ -41,7 +41,7 @@ struct Timelapse: ParsableCommand {
     func run() throws {
         do {
             // A stop request ends the assembly through `fail`, whose exit removes the scratch frames.
-            pgstop_install()
+            try StopRequests.install()
             let records = try RunRecords(path: runDirectory)
             let path = out ?? "\(records.directory.path)/timelapse.\(Animation.defaultExtension)"
             let animation = try Animation(path: path, framesPerSecond: fps)

@@ -5,7 +5,6 @@ import Engine
 import Foundation
 import Model
 import SafeIO
-import StopSignal
 import Training
 import TrainingOptions
 
@@ -16,6 +15,10 @@ struct Train: ParsableCommand {
             Every MPI rank trains a replica on its share of each global minibatch; rank 0 prints progress and \
             writes the run directory (config.json, metrics.jsonl, samples/, checkpoints/). A folder of PNG and JPEG \
             images given as --dataset is prepared into the run directory first.
+
+            SIGTERM, SIGINT, SIGHUP or SIGUSR1 on any rank (the set is PROGAN_STOP_SIGNALS) stops the run at \
+            the next micro-batch boundary with a checkpoint; the exit status is then 75 and the same command \
+            resumes. 0: finished; 1: error.
             """)
 
     @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG and JPEG images.", valueName: "path"))
@@ -46,6 +49,8 @@ struct Train: ParsableCommand {
 
     func run() throws {
         if dryRun { return printPlan() }
+        // Before anything is written, so that no signal kills the process halfway through a file.
+        do { try StopRequests.install() } catch { fail(error) }
         let world = joinWorld()
         let isLeader = world.rank == 0
         let console = Console.standardOutput()
@@ -73,14 +78,17 @@ struct Train: ParsableCommand {
             end(error)
         }
         do {
-            // OpenBLAS splits some products differently with more threads, which changes the rounding:
-            // a deterministic run takes its parallelism from ranks only.
-            if config.deterministic { setBLASThreads(1) }
+            // The engine's results do not depend on its thread count, so every mode may use all the
+            // cores this rank is bound to.
+            ThreadPool.threads = config.threads ?? ThreadPool.boundCores
             // Rank 0 alone reads the checkpoint (other hosts may not see the run directory), before the
             // dataset is prepared, so that a run that cannot resume leaves the directory as it was; the
             // synchronization below hands its state to every rank.
             let resumePoint = isLeader ? try checkpointToResume(directory) : nil
-            let datasetPath = try preparedDataset(config: config, world: world, report: report)
+            guard let datasetPath = try preparedDataset(config: config, world: world, report: report) else {
+                try world.finalize()
+                Foundation.exit(ExitStatus.stoppedOnRequest)
+            }
             let trainer = try Trainer(
                 config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
             let group = ReplicaGroup(world)
@@ -90,17 +98,20 @@ struct Train: ParsableCommand {
                 report("resuming from \(path): step \(checkpoint.state.step), \(kimg) kimg")
             }
             try group.synchronize(trainer.replica)
+            let job = SchedulerJob.slurm(ProcessInfo.processInfo.environment)
+            if let job { report(job.description) }
             report(
-                "\(world.size) rank\(world.size == 1 ? "" : "s"); G \(trainer.replica.generatorWeights.count) and "
+                "\(world.size) rank\(world.size == 1 ? "" : "s") x \(ThreadPool.threads) "
+                    + "thread\(ThreadPool.threads == 1 ? "" : "s"); G \(trainer.replica.generatorWeights.count) and "
                     + "D \(trainer.replica.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)"
                     + (config.deterministic ? "; deterministic" : ""))
             if let note = try config.idleRanksNote(ranks: world.size) { report(note) }
-            pgstop_install()
-            try TrainingRun(
+            let outcome = try TrainingRun(
                 trainer: trainer, group: group, directory: directory, console: console,
-                stopRequested: { pgstop_requested() != 0 }
+                stopRequested: { StopRequests.requested }, job: job
             ).run()
             try world.finalize()
+            if outcome != .finished { Foundation.exit(ExitStatus.stoppedOnRequest) }
         } catch {
             end(error)
         }
@@ -124,10 +135,10 @@ struct Train: ParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         guard (environment["OMPI_COMM_WORLD_RANK"].flatMap { Int($0) } ?? 0) == 0 else { return }
         let ranks = environment["OMPI_COMM_WORLD_SIZE"].flatMap { Int($0) } ?? 1
-        let threads = environment["OPENBLAS_NUM_THREADS"].flatMap { Int($0) } ?? 1
         do {
             let config = try options.resolved(flags.overrides)
             try config.validate(worldSize: ranks)
+            let threads = config.threads ?? ThreadPool.boundCores
             let model = CostModel(
                 config: config, costs: NetworkCosts(config.network), gbps: 25, latency: 2e-6, measured: [:])
             let report = try LayoutReport(config: config, model: model, machine: nil, ranks: ranks, threads: threads)
@@ -170,8 +181,11 @@ struct Train: ParsableCommand {
     }
 
     /// The dataset file to train on: `--dataset` itself, or, for a folder, a file rank 0 prepares in the
-    /// run directory while the other ranks wait.
-    private func preparedDataset(config: TrainingConfig, world: Communicator, report: (String) -> Void) throws -> String
+    /// run directory while the other ranks wait; nil when a rank asked to stop meanwhile.
+    private func preparedDataset(
+        config: TrainingConfig, world: Communicator, report: (String) -> Void
+    ) throws
+        -> String?
     {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dataset, isDirectory: &isDirectory) else {
@@ -180,20 +194,30 @@ struct Train: ParsableCommand {
         guard isDirectory.boolValue else { return dataset }
         let resolution = config.network.resolution
         let path = "\(out)/dataset-\(resolution).pgds"
+        var stopped = [0.0]
         if world.rank == 0 {
             try RunDirectory(out).create()
             let start = DispatchTime.now().uptimeNanoseconds
-            let prepared = try PreparedDataset.prepare(
-                folder: dataset, resolution: resolution, output: path, progress: progressLine(since: start))
-            describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9).forEach(report)
-            warnSkipped(prepared)
+            do {
+                let prepared = try PreparedDataset.prepare(
+                    folder: dataset, resolution: resolution, output: path, progress: progressLine(since: start),
+                    stopRequested: { StopRequests.requested })
+                describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                    .forEach(report)
+                warnSkipped(prepared)
+            } catch DatasetError.stopped {
+                report("stopped on request while preparing \(dataset); the same command starts again")
+                stopped[0] = 1
+            }
         }
-        // Preparing a large folder takes longer than any collective should, so the others wait for it
-        // under the longest timeout there is (`progan prepare` beforehand avoids the wait).
+        // Waits for rank 0 and learns whether any rank asked to stop meanwhile. Preparing a large folder takes
+        // longer than any collective should, so the others wait for it under the longest timeout there is
+        // (`progan prepare` beforehand avoids the wait).
+        stopped[0] += StopRequests.requested ? 1 : 0
         let timeout = world.collectiveTimeout
         world.collectiveTimeout = RunSettings.longestCollectiveTimeout
-        try world.barrier()
+        try world.sum(&stopped)
         world.collectiveTimeout = timeout
-        return path
+        return stopped[0] > 0 ? nil : path
     }
 }

@@ -15,6 +15,8 @@ final class ConfigRoundTripTests: XCTestCase {
         ["--microbatch", "8"], ["--no-deterministic"], ["--no-mirror"], ["--skip-non-finite-steps"],
         ["--tick-kimg", "0.25"], ["--checkpoint-ticks", "7"], ["--keep-checkpoints", "5"], ["--grid-samples", "12"],
         ["--swd-ticks", "3"], ["--swd-images", "64"], ["--minibatch-per-rank"], ["--collective-timeout", "42.5"],
+        ["--threads", "3"],
+        ["--checkpoint-minutes", "2.5"],
     ]
 
     private var directory = ""

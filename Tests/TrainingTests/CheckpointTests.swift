@@ -99,12 +99,15 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(try TrainingState(legacy, path: "old.ckpt"), sample().state)
     }
 
-    /// A checkpoint written before the collective watchdog has no timeout setting: it reads, with the default.
-    func testStateWithoutACollectiveTimeoutIsRead() throws {
-        let current = try sample().file["state"]!
-        var state = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(current.payload)) as? [String: Any])
+    /// A checkpoint written before newer run settings existed (collective_timeout_seconds,
+    /// checkpoint_minutes) reads, with their defaults.
+    func testStateWithoutNewerRunSettingsIsRead() throws {
+        var state = try XCTUnwrap(
+            JSONSerialization.jsonObject(with: Data(try sample().file["state"]!.payload)) as? [String: Any])
         var config = try XCTUnwrap(state["config"] as? [String: Any])
-        XCTAssertNotNil(config.removeValue(forKey: "collective_timeout_seconds"))
+        for key in ["collective_timeout_seconds", "checkpoint_minutes"] {
+            XCTAssertNotNil(config.removeValue(forKey: key), key)
+        }
         state["config"] = config
         let older = CheckpointFile.Section(
             name: "state", payload: Array(try JSONSerialization.data(withJSONObject: state)))

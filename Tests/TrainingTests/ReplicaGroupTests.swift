@@ -41,6 +41,15 @@ final class ReplicaGroupTests: XCTestCase {
         }
     }
 
+    /// A stop requested on any rank, not only on the leader, stops every rank.
+    func testAStopRequestOnAnyRankCounts() throws {
+        for (here, peer) in [(false, false), (false, true), (true, false), (true, true)] {
+            XCTAssertEqual(
+                try ReplicaGroup(PeerRequests(peerRequests: peer)).anyRankRequestsStop(here), here || peer,
+                "here \(here), on the other rank \(peer)")
+        }
+    }
+
     /// Replicas that drift apart are caught by the agreement hash, naming the rank that differs.
     func testDivergedReplicaIsNamed() throws {
         let leader = Replica(recipe)
@@ -74,6 +83,15 @@ final class ReplicaGroupTests: XCTestCase {
 /// What the leader sent, in order.
 private final class Wire {
     var messages: [[UInt8]] = []
+}
+
+/// Rank 0 of two whose peer's stop request is `peerRequests`: sums add it, as MPI would.
+private struct PeerRequests: ScriptedRank {
+    let peerRequests: Bool
+    var rank: Int { 0 }
+    func sum(_ values: inout [Double]) throws { values[0] += peerRequests ? 1 : 0 }
+    func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
+    func allgather(bytes: [UInt8]) throws -> [[UInt8]] { [bytes, bytes] }
 }
 
 /// Two ranks whose only traffic is what the replica protocol sends; sums are never reached by it.

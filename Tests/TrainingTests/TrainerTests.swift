@@ -80,10 +80,31 @@ final class TrainerTests: XCTestCase {
             values(resumed.replica.averagedGeneratorWeights), values(uninterrupted.replica.averagedGeneratorWeights))
     }
 
+    /// A step abandoned between D's micro-batches (a stop request) leaves the replica as the previous
+    /// step did: its checkpoint is the same bytes as one taken before the step began.
+    func testAbandonedStepLeavesTheStateOfTheStepBefore() throws {
+        var config = self.config
+        config.microbatch = 4
+        let dataset = try makeDataset(in: directory)
+        let trainers = try (0..<2).map { _ in try Trainer(config: config, dataset: dataset) }
+        for trainer in trainers { for _ in 0..<3 { try trainer.step() } }
+        var questions = 0
+        let log = try trainers[1].step(abandon: {
+            questions += 1
+            return questions == 2
+        })
+        XCTAssertNil(log)
+        XCTAssertEqual(questions, 2, "asked before each of D's micro-batches until the answer was yes")
+        XCTAssertEqual(trainers[1].checkpoint().serialized(), trainers[0].checkpoint().serialized())
+        XCTAssertNotNil(try trainers[1].step(), "the abandoned step can be taken again")
+        try trainers[0].step()
+        XCTAssertEqual(trainers[1].checkpoint().serialized(), trainers[0].checkpoint().serialized())
+    }
+
     func testTrainingMovesTheWeightsAndKeepsLossesFinite() throws {
         let trainer = try Trainer(config: config, dataset: try makeDataset(in: directory))
         let before = values(trainer.replica.generatorWeights)
-        let log = try trainer.step()
+        let log = try XCTUnwrap(trainer.step())
         XCTAssertEqual(log.map(\.0), ["d_loss", "wasserstein", "gp", "drift", "g_loss"])
         XCTAssertTrue(log.allSatisfy { $0.1.isFinite })
         XCTAssertNotEqual(values(trainer.replica.generatorWeights), before)

@@ -2,7 +2,7 @@
 # Exact resume: a run killed with SIGKILL on a random rank at three points and resumed each time (once on
 # a different number of ranks) ends with a final checkpoint byte-identical to an uninterrupted run's. A
 # truncated or bit-flipped newest checkpoint is reported and the previous one used. SIGTERM stops a run
-# after a step with a checkpoint and exit status 0.
+# with a checkpoint and exit status 75.
 source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 trap 'pkill -9 -f "progan train.*$work" 2>/dev/null; rm -rf "$work"' EXIT
 train() {  # train RANKS OUT [flags...]
@@ -54,11 +54,13 @@ for damage in truncate flip; do
     echo "$damage: $(grep 'skipping' <<<"$output")"
 done
 
-# SIGTERM to the ranks, as a scheduler's preemption sends it: finish the step, write a checkpoint, exit 0.
+# SIGTERM to the ranks, as a scheduler's preemption sends it: write a checkpoint, exit 75 ("resume me").
 train 2 "$work/c" --total-kimg 4 >"$work/c.log" 2>&1 &
 launcher=$!
 until [[ -n $(newest_step "$work/c") ]]; do sleep 0.05; done
 pkill -TERM -f "^$progan train.*$work/c"
-wait $launcher || fail "SIGTERM: exit status $?"
-grep -q "stopped on request after step" "$work/c.log" || fail "SIGTERM: no checkpoint message: $(tail -3 "$work/c.log")"
+wait $launcher
+status=$?
+((status == 75)) || fail "SIGTERM: exit status $status, not 75: $(tail -3 "$work/c.log")"
+grep -q "stopped on request before step" "$work/c.log" || fail "SIGTERM: no checkpoint message: $(tail -3 "$work/c.log")"
 echo "SIGTERM: $(grep 'stopped on request' "$work/c.log")"

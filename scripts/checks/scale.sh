@@ -29,7 +29,8 @@ echo '{"network": {"fmap_base": 64, "fmap_max": 16, "latent_size": 16}}' >"$work
 paper=(--dataset "$work/set.pgds" --preset paper --config "$work/small.json" --resolution 8 --total-kimg 0.384
        --tick-kimg 0.128)
 "$progan" plan --preset paper --ranks 8 | grep -q "^4x4 .* 128 .* 32 .* 4 .* 0 " || fail "paper plan on 8 ranks"
-"$progan" train "${paper[@]}" --out "$work/dry" --dry-run | grep -q "^layout: 1 ranks x 1 threads" || fail "paper dry run"
+"$progan" train "${paper[@]}" --out "$work/dry" --dry-run --threads 1 |
+    grep -q "^layout: 1 ranks x 1 threads" || fail "paper dry run"
 for ranks in 1 8; do
     "${mpirun[@]}" -np $ranks "$progan" train "${paper[@]}" --out "$work/paper$ranks" >"$work/paperlog" 2>&1 ||
         fail "paper preset on $ranks ranks failed: $(tail -3 "$work/paperlog")"
