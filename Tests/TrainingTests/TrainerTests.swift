@@ -95,10 +95,10 @@ final class TrainerTests: XCTestCase {
         })
         XCTAssertNil(log)
         XCTAssertEqual(questions, 2, "asked before each of D's micro-batches until the answer was yes")
-        XCTAssertEqual(trainers[1].checkpoint().serialized(), trainers[0].checkpoint().serialized())
+        XCTAssertEqual(try trainers[1].checkpoint().serialized(), try trainers[0].checkpoint().serialized())
         XCTAssertNotNil(try trainers[1].step(), "the abandoned step can be taken again")
         try trainers[0].step()
-        XCTAssertEqual(trainers[1].checkpoint().serialized(), trainers[0].checkpoint().serialized())
+        XCTAssertEqual(try trainers[1].checkpoint().serialized(), try trainers[0].checkpoint().serialized())
     }
 
     func testTrainingMovesTheWeightsAndKeepsLossesFinite() throws {
