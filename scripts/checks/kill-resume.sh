@@ -8,6 +8,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 victim=
 trap '[[ -n $victim ]] && kill -9 "$victim" 2>/dev/null; rm -rf "$work"' EXIT
 
+# Each checkpoint write is held 60 ms before its rename (a test-only delay of the writer): on a fast machine
+# the writes are otherwise too short for random kills to land inside them.
+export PROGAN_TEST_CHECKPOINT_DELAY_MS=60
 echo '{"checkpoint_ticks": 1, "keep_checkpoints": 2}' >"$work/often.json"
 flags=(--dataset "$emoji" --preset tiny --resolution 8 --minibatch 16 --stabilize-kimg 0.064 --fade-kimg 0.064
        --total-kimg 0.256 --tick-kimg 0.032 --config "$work/often.json")
