@@ -85,7 +85,8 @@ public struct TickRecord: Equatable {
             ("resolution", Double(fields.resolution)), ("alpha", fields.alpha), ("minibatch", Double(fields.minibatch)),
             ("learning_rate", fields.learningRate), ("skipped_updates", Double(fields.skippedUpdates)),
             ("images_per_second", fields.imagesPerSecond), ("tick_seconds", fields.tickSeconds),
-            ("peak_rss_mib", fields.peakResidentMiB),
+            ("peak_rss_mib", fields.peakResidentMiB), ("checkpoint_pause_seconds", fields.checkpointPauseSeconds),
+            ("slurm_restart_count", fields.slurmRestartCount.map(Double.init)),
         ]
         return (losses + quality + run.compactMap { name, value in value.map { (name, $0) } }).map {
             (tag: $0.0, value: $0.1)

@@ -74,7 +74,8 @@ struct LayoutReport {
                 + (config.minibatchPerRank == true
                     ? ", minibatch per rank (not bit-identical across world sizes)" : ""),
             "networks at \(config.network.resolution)x\(config.network.resolution): "
-                + "G \(millions(costs.generatorParameters)) and D \(millions(costs.discriminatorParameters)) parameters",
+                + "G \(millions(costs.generatorParameters)) and "
+                + "D \(millions(costs.discriminatorParameters)) parameters",
             "resolution  minibatch  micro-batch  stddev group  micro-batches  per rank  idle ranks  memory/rank  "
                 + "step (model)",
         ]
