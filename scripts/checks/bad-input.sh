@@ -16,18 +16,15 @@ checkpoint=$work/run/checkpoints/final.ckpt
 size=$(stat -c %s "$work/set.pgds")
 head -c $((size / 2)) "$work/set.pgds" >"$work/truncated.pgds"
 expect_error "truncated dataset" "truncated.pgds: " "$progan" train --dataset "$work/truncated.pgds" --out "$work/r1" "${flags[@]}"
-cp "$work/set.pgds" "$work/version.pgds"
-printf '\x07' | dd of="$work/version.pgds" bs=1 seek=8 conv=notrunc 2>/dev/null
+patched_copy "$work/set.pgds" "$work/version.pgds" 8 '\x07'
 expect_error "dataset of another version" "built by format version 7" "$progan" train --dataset "$work/version.pgds" --out "$work/r2" "${flags[@]}"
 expect_error "missing dataset" "missing.pgds: no such file or directory" "$progan" train --dataset "$work/missing.pgds" --out "$work/r3" "${flags[@]}"
 
 head -c 5000 "$checkpoint" >"$work/truncated.ckpt"
 expect_error "truncated checkpoint" "truncated.ckpt: truncated" "$progan" generate "$work/truncated.ckpt" --out "$work/g1"
-cp "$checkpoint" "$work/flipped.ckpt"
-printf '\xff' | dd of="$work/flipped.ckpt" bs=1 seek=6000 conv=notrunc 2>/dev/null
+patched_copy "$checkpoint" "$work/flipped.ckpt" 6000 '\xff'
 expect_error "bit-flipped checkpoint" "fails its checksum" "$progan" generate "$work/flipped.ckpt" --out "$work/g2"
-cp "$checkpoint" "$work/version.ckpt"
-printf '\x09' | dd of="$work/version.ckpt" bs=1 seek=8 conv=notrunc 2>/dev/null
+patched_copy "$checkpoint" "$work/version.ckpt" 8 '\x09'
 expect_error "checkpoint of another version" "checkpoint format version 9" "$progan" generate "$work/version.ckpt" --out "$work/g3"
 expect_error "checkpoint of another configuration" "written by a run with a different recipe (loss.kind" \
     "$progan" train --dataset "$work/set.pgds" --out "$work/r4" "${flags[@]}" --loss hinge --resume "$checkpoint"

@@ -29,8 +29,7 @@ expect_error "training on a flipped bit" "flipped.pgds: checksum mismatch in lev
     "$progan" train --dataset "$work/flipped.pgds" --out "$work/r1" --preset tiny --resolution 16 --total-kimg 0.05
 [[ -z $(ls "$work/r1/checkpoints" 2>/dev/null) ]] || fail "a checkpoint was written from a damaged dataset"
 
-cp "$work/set.pgds" "$work/v1.pgds"
-printf '\x01' | dd of="$work/v1.pgds" bs=1 seek=8 conv=notrunc 2>/dev/null
+patched_copy "$work/set.pgds" "$work/v1.pgds" 8 '\x01'
 expect_error "version 1 dataset" "a version 1 dataset" "$progan" train --dataset "$work/v1.pgds" --out "$work/r2"
 
 flags=(--preset tiny --resolution 16 --total-kimg 0.02 --tick-kimg 0.01)

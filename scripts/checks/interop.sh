@@ -42,15 +42,12 @@ echo "pgp architecture: 1 and 2 ranks give byte-identical checkpoints"
 size=$(stat -c %s "$work/all.safetensors")
 head -c $((size - 100)) "$work/all.safetensors" >"$work/truncated.safetensors"
 expect_error "truncated safetensors" "truncated.safetensors: tensor" "$progan" import "$work/truncated.safetensors" --out "$work/i1"
-cp "$work/all.safetensors" "$work/huge.safetensors"
-printf '\xff\xff\xff\xff\xff\xff\xff\x7f' | dd of="$work/huge.safetensors" bs=1 conv=notrunc 2>/dev/null
+patched_copy "$work/all.safetensors" "$work/huge.safetensors" 0 '\xff\xff\xff\xff\xff\xff\xff\x7f'
 expect_error "oversized header length" "huge.safetensors: header length 9223372036854775807 exceeds the limit" \
     "$progan" import "$work/huge.safetensors" --out "$work/i2"
-cp "$work/all.safetensors" "$work/past.safetensors"
-printf '\x00\x00\x00\x01' | dd of="$work/past.safetensors" bs=1 seek=0 conv=notrunc 2>/dev/null
+patched_copy "$work/all.safetensors" "$work/past.safetensors" 0 '\x00\x00\x00\x01'
 expect_error "header length past the end" "past.safetensors: header length" "$progan" import "$work/past.safetensors" --out "$work/i3"
-cp "$work/all.safetensors" "$work/garbage.safetensors"
-printf 'XXXX' | dd of="$work/garbage.safetensors" bs=1 seek=20 conv=notrunc 2>/dev/null
+patched_copy "$work/all.safetensors" "$work/garbage.safetensors" 20 'XXXX'
 expect_error "corrupt header" "garbage.safetensors: the header is not valid JSON" "$progan" import "$work/garbage.safetensors" --out "$work/i4"
 : >"$work/empty.safetensors"
 expect_error "empty file" "empty.safetensors: file is empty" "$progan" import "$work/empty.safetensors" --out "$work/i5"

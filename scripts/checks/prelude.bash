@@ -48,3 +48,10 @@ use_python() {
         skip "pip cannot install $*: $(tail -1 "$work/pip.log")"
     python=$venv/bin/python
 }
+
+# patched_copy FROM TO OFFSET BYTES: TO is a copy of FROM with BYTES (printf escapes, e.g. '\xff') written
+# over it at OFFSET: a damaged file made from a good one.
+patched_copy() {
+    cp "$1" "$2"
+    printf "$4" | dd of="$2" bs=1 seek="$3" conv=notrunc 2>/dev/null
+}
