@@ -30,5 +30,5 @@ cmp "$work/t1/checkpoints/final.ckpt" "$work/r2t2/checkpoints/final.ckpt" || fai
 echo "2 ranks x 2 threads and 1 x 1: byte-identical checkpoints"
 
 # The setting is checked like any other.
-expect_error "--threads 0" "threads 0 must be between 1 and" \
+expect_error "--threads 0" "threads 0 is out of range (1 to 4096)" \
     "$progan" train "${flags[@]}" --threads 0 --out "$work/zero"
