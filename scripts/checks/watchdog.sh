@@ -90,7 +90,8 @@ stall() {
 stall 1
 stall 0
 
-start_run lag --total-kimg 0.4
+# Long enough that the pause lands inside a tick on a fast machine (0.4 kimg once ended within the poll interval).
+start_run lag --total-kimg 6
 paused=$(rank_pid "$launcher" 1)
 kill -STOP "$paused"
 sleep 2
