@@ -12,11 +12,13 @@
 #   3. threads at 32x32: deterministic (exact fixed-point reduction) 1 rank x 1 thread and 1 rank x 2
 #      threads, interleaved with the fast runs above: the 2-thread speed-up in deterministic mode, and
 #      deterministic against fast at the same layout;
-#   4. where 2 ranks lose time against 1 at 32x32: each rank's half of the work also runs as two independent
+#   4. each tool at its default minibatch (pro_gan_pytorch's CLI: 32 images per step up to 32x32; the cpu
+#      preset: 16, deterministic, 1 rank x 2 threads) at the cpu preset's widths, 32x32, on both cores;
+#   5. where 2 ranks lose time against 1 at 32x32: each rank's half of the work also runs as two independent
 #      processes pinned to the two cores (no MPI), beside each rank's reduce time (scripts/profile.sh shows
 #      the same split function by function).
-# Our runs use fast (float) gradient reduction, as the peer does, except the deterministic ones of table 3;
-# the micro-batch is each rank's share.
+# Our runs use fast (float) gradient reduction, as the peer does, except the deterministic ones of tables 3 and 4;
+# the micro-batch is each rank's share in fast mode, up to 16 images in deterministic mode (the default rule).
 #
 # Usage: scripts/bench.sh [--quick | --data]
 #   --quick   leaves out the peer's own widths at 64x64 (about 20 minutes on 2 cores)
@@ -90,7 +92,7 @@ train_row() {
     while [[ $1 != -- ]]; do ours+=("$1"); shift; done
     shift
     peer=("$@")
-    local common=(bench train --arch pgp --resolution "$resolution" --no-deterministic --steps "$steps" --warmup 1 "${ours[@]}")
+    local common=(bench train --arch pgp --resolution "$resolution" --no-deterministic --steps "$steps" --warmup "$warmup" "${ours[@]}")
     local one="" two_threads="" two_ranks="" scalings=() peer_one="" peer_two="" run line_one line_two line_ranks
     local exact_one="" exact_two="" line_exact_one line_exact_two exact_scalings=()
     local exact_vs_fast_one=() exact_vs_fast_two=()
@@ -164,6 +166,8 @@ say "(including waiting for the other rank); peak RSS in MiB per process (2x1: r
 say ""
 say "| widths | size | runs ours / peer | ours 1x1 | peer 1 thr | ratio | ours 1x2 | ours 2x1 | peer 2 thr | ratio 1x2 / 2x1 | scaling | reduce share | peak RSS ours 1x1 / 2x1 / peer 2 thr |"
 say "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+# Two warm-up steps: the second still takes buffers from the system (its page faults would be timed).
+warmup=2
 cpu_widths=$(mktemp) pair_file=$(mktemp)
 trap 'rm -f "$report" "$cpu_widths" "$pair_file"*' EXIT
 split_rows=() thread_rows=()
@@ -175,6 +179,33 @@ if $quick; then
 else
     # One thread would take the peer over 8 minutes for a warm-up and one step: 2-core figures only.
     train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 64 "${STEPS:-1}" "2" 1 1 --
+fi
+say ""
+say "## Each tool at its default minibatch, cpu preset widths, 32x32, 2 cores"
+say ""
+say "pro_gan_pytorch's CLI trains 32 images per step from 4x4 to 32x32; the cpu preset 16 (deterministic, on 1 rank x 2"
+say "threads, the layout \`progan plan --cores 2\` picks for it). Images/s, medians of the runs, interleaved; the ratio is"
+say "the median of the ratios of runs side by side."
+say ""
+say "| widths | size | runs | ours, minibatch 16, 1x2 | peer, batch 32, 2 thr | ratio |"
+say "|---|---|---|---|---|---|"
+if [[ -n $peer_python ]]; then
+    default_ours="" default_peer="" default_ratios=()
+    for ((run = 0; run < ${RUNS:-5}; run++)); do
+        line_ours=$("$progan" bench train --arch pgp --resolution 32 --steps "${STEPS:-4}" --warmup "$warmup" \
+            --config "$cpu_widths" --minibatch 16 --threads 2)
+        line_peer=$("$peer_python" scripts/torch/bench_peer.py --resolution 32 --steps "${STEPS:-4}" --warmup 1 \
+            --batch 32 --threads 2 --fmap-base 1024 --fmap-max 64 --latent 128)
+        default_ours+=$line_ours$'\n'
+        default_peer+=$line_peer$'\n'
+        default_ratios+=("$(speed_ratio "$line_ours" "$line_peer")")
+    done
+    printf '%s\n' "$default_ours" "$default_peer" | sed '/^$/d' >&2
+    # shellcheck disable=SC2046  # one number per word
+    say "| cpu preset | 32x32 | ${RUNS:-5} | $(median $(fields images_per_second "$default_ours")) |" \
+        "$(median $(fields images_per_second "$default_peer")) | $(median "${default_ratios[@]}") |"
+else
+    say "| cpu preset | 32x32 | peer left out |"
 fi
 say ""
 say "## Threads: 1 rank x 2 threads against 1 x 1, deterministic and fast"

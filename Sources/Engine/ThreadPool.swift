@@ -80,9 +80,23 @@ public final class ThreadPool: @unchecked Sendable {
     private var workers = 0
     private var retiring = 0
 
-    /// Polls of `generation` (or of a job's last blocks) before sleeping: kernels come back to back, and
-    /// a thread that polls a few microseconds takes the next one without a system call either way.
-    private static let spins = 20_000
+    /// How long a thread polls for the next job (or a job's last blocks) before it sleeps. Kernels come
+    /// a few microseconds apart, with gaps of the caller's own work between them, and waking a sleeping
+    /// thread takes longer than many kernels (tens to hundreds of microseconds on a virtual machine), so
+    /// a worker that slept after each kernel would arrive when the caller had done the blocks alone.
+    /// OpenMP runtimes spin for milliseconds for the same reason; the polls yield the core to any other
+    /// runnable thread, so a loaded machine loses little to them.
+    private static let spinNanoseconds: UInt64 = 1_000_000
+
+    /// Polls `ready` for up to `spinNanoseconds`; true as soon as it holds.
+    private static func spin(until ready: () -> Bool) -> Bool {
+        let deadline = DispatchTime.now().uptimeNanoseconds + spinNanoseconds
+        while true {
+            for _ in 0..<64 { if ready() { return true } }
+            if DispatchTime.now().uptimeNanoseconds > deadline { return false }
+            sched_yield()
+        }
+    }
 
     private init() {
         pthread_mutex_init(mutex, nil)
@@ -120,8 +134,7 @@ public final class ThreadPool: @unchecked Sendable {
     private func work(seen: Int) {
         var seen = seen
         while true {
-            var polls = 0
-            while generation.load(ordering: .acquiring) == seen && polls < Self.spins { polls += 1 }
+            _ = Self.spin { generation.load(ordering: .acquiring) != seen }
             pthread_mutex_lock(mutex)
             while generation.load(ordering: .acquiring) == seen {
                 sleepingWorkers += 1
@@ -157,9 +170,7 @@ public final class ThreadPool: @unchecked Sendable {
                 generation.wrappingAdd(1, ordering: .releasing)
                 if sleepingWorkers > 0 { pthread_cond_broadcast(wake) }
             }
-            if !current.drain() {
-                var polls = 0
-                while !current.isDone && polls < Self.spins { polls += 1 }
+            if !current.drain(), !Self.spin(until: { current.isDone }) {
                 locked {
                     callerWaiting = true
                     while !current.isDone { pthread_cond_wait(finished, mutex) }

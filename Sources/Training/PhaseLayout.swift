@@ -56,7 +56,7 @@ extension TrainingConfig {
     public func phaseLayout(at resolution: Int, ranks: Int) throws -> PhaseLayout {
         let minibatch = globalMinibatch(at: resolution, ranks: ranks)
         let group = recipe.network.mbstdGroupSize
-        let size = microbatchSize(minibatch: minibatch, ranks: ranks)
+        let size = microbatchSize(minibatch: minibatch, ranks: ranks, resolution: resolution)
         let phase = "at \(resolution)x\(resolution)"
         guard minibatch % size == 0 else {
             throw ConfigError(message: "\(phase): minibatch \(minibatch) is not divisible by the micro-batch \(size)")
@@ -75,15 +75,29 @@ extension TrainingConfig {
         try recipe.network.resolutions.map { try phaseLayout(at: $0, ranks: ranks) }
     }
 
-    /// Images per forward/backward pass for a global minibatch on `ranks` ranks: the configured
-    /// micro-batch or, in deterministic mode, the minibatch-stddev group size (neither larger than the
-    /// minibatch); in fast mode the largest divisor of the minibatch that gives every rank a micro-batch
-    /// and holds whole stddev groups.
-    func microbatchSize(minibatch: Int, ranks: Int) -> Int {
-        let group = recipe.network.mbstdGroupSize
+    /// Images per forward/backward pass for a global minibatch at `resolution` on `ranks` ranks: the
+    /// configured micro-batch, or the largest divisor of the minibatch that holds whole stddev groups and
+    /// is at most `deterministicMicrobatch(at:)` in deterministic mode (so the partition does not depend on
+    /// the ranks) or about each rank's share in fast mode (so every rank has a micro-batch).
+    func microbatchSize(minibatch: Int, ranks: Int, resolution: Int) -> Int {
         if let microbatch = recipe.microbatch { return min(microbatch, minibatch) }
-        if recipe.deterministic { return min(group, minibatch) }
-        let share = (minibatch + ranks - 1) / ranks
-        return (1...share).last { minibatch % $0 == 0 && $0 % min(group, $0) == 0 } ?? 1
+        let group = min(recipe.network.mbstdGroupSize, minibatch)
+        let target =
+            recipe.deterministic
+            ? Self.deterministicMicrobatch(at: resolution) : (minibatch + ranks - 1) / ranks
+        // Deterministic mode keeps whole groups of the configured size, where fast mode may shrink the group
+        // with a rank's share; without such a divisor, the group size, which `phaseLayout` reports.
+        let smallest = recipe.deterministic ? group : 1
+        return (smallest...max(smallest, min(target, minibatch))).last {
+            minibatch % $0 == 0 && $0 % min(group, $0) == 0
+        } ?? group
+    }
+
+    /// The most images of a deterministic pass when the recipe sets no micro-batch: 16 up to 32x32, then
+    /// as many as hold 16 images of 32x32 pixels. A pass over fewer pixels is made of kernels too small to
+    /// share out over a rank's threads (a 4-image pass at 32x32 gains nothing from a second thread); more
+    /// would only add activation memory and leave ranks idle (ranks beyond a phase's micro-batches wait).
+    public static func deterministicMicrobatch(at resolution: Int) -> Int {
+        max(1, min(16, 16 * 32 * 32 / (resolution * resolution)))
     }
 }

@@ -51,6 +51,9 @@ extension TrainingConfig {
         $0.network = NetworkConfig(resolution: 16, fmapBase: 64, fmapMax: 16, latentSize: 16)
         $0.schedule = ScheduleConfig(stabilizeKimg: 0.2, fadeKimg: 0.2, minibatchDefault: 8, learningRateDefault: 0.002)
         $0.ema = TrainingRecipe.EMAConfig(beta: 0.999, halfLifeKimg: 0.1, rampup: nil)
+        // Micro-batches of 4 (not the deterministic default, the whole minibatch of 8), so that the
+        // multi-rank tests and checks give every rank of 2 a share to compute.
+        $0.microbatch = 4
         $0.mirror = false
         $0.seed = 1
         $0.totalKimg = 1.2
