@@ -87,7 +87,8 @@ public func panelGemm(
     }
 }
 
-/// Work per GEMM panel (about 40 µs of one core): below it, handing out a panel costs too large a share.
-private let panelFLOPs = 4e6
+/// Work per GEMM panel (about 20 µs of one core): below it, handing out a panel costs too large a share
+/// (a few microseconds, with the pool's threads polling for work between kernels).
+private let panelFLOPs = 2e6
 /// Panels start at multiples of this many rows or columns, whole register blocks of the sgemm kernels.
 private let panelAlignment = 16

@@ -124,11 +124,19 @@ final class ThreadingTests: XCTestCase {
     func testMatmulInPanels() {
         let (m, k, n) = (96, 200, 700)
         let a = randomTensor([m, k], seed: 8), b = randomTensor([k, n], seed: 9), bt = randomTensor([n, k], seed: 10)
+        // 6 MFLOP: a GEMM small enough for just two panels.
+        let narrow = randomTensor([16, 128], seed: 15), wide = randomTensor([128, 1500], seed: 16)
         let results = sameBitsAtEveryThreadCount("matmul") {
-            [matmul(a, b), matmul(a, bt, transposeB: true), matmul(b, a, transposeA: true, transposeB: true)]
+            [
+                matmul(a, b), matmul(a, bt, transposeB: true), matmul(b, a, transposeA: true, transposeB: true),
+                matmul(narrow, wide),
+            ]
         }
         assertClose(
             doubles(results[0]), Reference.matmul(doubles(a), doubles(b), m: m, k: k, n: n), tolerance: 1e-5, "")
+        assertClose(
+            doubles(results[3]), Reference.matmul(doubles(narrow), doubles(wide), m: 16, k: 128, n: 1500),
+            tolerance: 1e-5, "two panels")
     }
 
     func testElementwiseResamplingAndNormalization() {
