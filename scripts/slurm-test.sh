@@ -71,13 +71,20 @@ munged --socket="$base/munge/sock" --key-file="$base/munge/munge.key" --log-file
     unavailable "munged does not start: $(tail -1 "$base/munge/log")"
 
 host=$(hostname -s)
+# Four free ports in a row, picked at random: a Slurm already running here (another run of this test)
+# keeps its own, and no client of ours can reach its controller.
+port_free() { [[ -z $(ss -Htln "sport = :$1" 2>/dev/null) ]]; }
+for _ in $(seq 50); do
+    port=$((20000 + RANDOM % 30000))
+    port_free $port && port_free $((port + 1)) && port_free $((port + 2)) && port_free $((port + 3)) && break
+done
 cat >"$SLURM_CONF" <<CONF
 ClusterName=progantest
 SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
-SlurmctldPort=16817
-SlurmdPort=16818
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket=$base/munge/sock,cred_expire=10
@@ -100,8 +107,8 @@ SlurmctldPidFile=$base/slurmctld.pid
 SlurmdPidFile=$base/slurmd-%n.pid
 SlurmctldLogFile=$base/slurmctld.log
 SlurmdLogFile=$base/slurmd-%n.log
-NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=16821 CPUs=2 CoresPerSocket=2 State=UNKNOWN
-NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=16822 CPUs=2 CoresPerSocket=2 State=UNKNOWN
+NodeName=n1 NodeHostname=$host NodeAddr=127.0.0.1 Port=$((port + 2)) CPUs=2 CoresPerSocket=2 State=UNKNOWN
+NodeName=n2 NodeHostname=$host NodeAddr=127.0.0.1 Port=$((port + 3)) CPUs=2 CoresPerSocket=2 State=UNKNOWN
 PartitionName=test Nodes=n1,n2 Default=YES MaxTime=INFINITE State=UP
 CONF
 slurmctld -f "$SLURM_CONF" || unavailable "slurmctld does not start: $(tail -2 "$base/slurmctld.log")"
