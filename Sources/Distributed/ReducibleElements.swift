@@ -39,3 +39,7 @@ extension Double: MPISummable, MPIMaxReducible {
 extension Int64: MPISummable, MPIMaxReducible {
     public static var mpiElement: pgmpi_element { PGMPI_INT64 }
 }
+
+extension Int32: MPISummable {
+    public static var mpiElement: pgmpi_element { PGMPI_INT32 }
+}

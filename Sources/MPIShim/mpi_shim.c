@@ -131,13 +131,15 @@ static MPI_Datatype datatype(pgmpi_element element) {
         return MPI_DOUBLE;
     case PGMPI_INT64:
         return MPI_INT64_T;
+    case PGMPI_INT32:
+        return MPI_INT32_T;
     }
     // MPI rejects it with MPI_ERR_TYPE.
     return MPI_DATATYPE_NULL;
 }
 
 static size_t element_size(pgmpi_element element) {
-    return element == PGMPI_FLOAT ? sizeof(float) : sizeof(int64_t);
+    return element == PGMPI_FLOAT || element == PGMPI_INT32 ? sizeof(int32_t) : sizeof(int64_t);
 }
 
 static int new_request(pgmpi_request **request) {

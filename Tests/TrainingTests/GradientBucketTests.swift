@@ -72,6 +72,7 @@ private final class ReductionRecorder: Collective {
     func max(_ values: inout [Int64]) throws {}
     func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { record(values) }
     func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { record(values) }
+    func startSum(_ values: UnsafeMutableBufferPointer<Int32>) throws -> PendingSum { record(values) }
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
     func allgather(bytes: [UInt8]) throws -> [[UInt8]] { [bytes] }
     func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]] { [unevenBytes] }

@@ -45,7 +45,7 @@ typedef struct pgmpi_request pgmpi_request;
 
 // The element types and operations of the reductions below: one tag per C
 // type, so that one entry point serves them all.
-typedef enum { PGMPI_FLOAT, PGMPI_DOUBLE, PGMPI_INT64 } pgmpi_element;
+typedef enum { PGMPI_FLOAT, PGMPI_DOUBLE, PGMPI_INT64, PGMPI_INT32 } pgmpi_element;
 typedef enum { PGMPI_SUM, PGMPI_MAX } pgmpi_operation;
 
 // Each start function, on success, stores a request that must be passed to
