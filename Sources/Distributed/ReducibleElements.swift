@@ -39,7 +39,3 @@ extension Double: MPISummable, MPIMaxReducible {
 extension Int64: MPISummable, MPIMaxReducible {
     public static var mpiElement: pgmpi_element { PGMPI_INT64 }
 }
-
-extension Int32: MPISummable {
-    public static var mpiElement: pgmpi_element { PGMPI_INT32 }
-}

@@ -21,6 +21,9 @@ struct pending_note {
 };
 
 static MPI_Comm note_channel = MPI_COMM_NULL;
+// pgmpi_start_packed_sum's element types, one per width (index 0 unused), and the sum that adds them.
+static MPI_Datatype packed_types[9];
+static MPI_Op packed_sum = MPI_OP_NULL;
 static struct pending_note *notes_in_flight = NULL;
 static const int note_tag = 1;
 
@@ -30,6 +33,31 @@ static int checked_count(size_t count, int *mpi_count) {
     }
     *mpi_count = (int)count;
     return MPI_SUCCESS;
+}
+
+// A signed little-endian integer of `width` bytes, sign-extended.
+static int64_t load_packed(const unsigned char *bytes, int width) {
+    uint64_t bits = 0;
+    for (int i = width - 1; i >= 0; i--) {
+        bits = bits << 8 | bytes[i];
+    }
+    int shift = 64 - 8 * width;
+    return (int64_t)(bits << shift) >> shift;
+}
+
+// MPI_User_function: inout[i] += in[i] for integers of the datatype's width (its size in bytes). The sums
+// fit, as pgmpi_start_packed_sum's caller guarantees, so the low bytes are the whole sum.
+static void add_packed(void *in, void *inout, int *count, MPI_Datatype *datatype) {
+    int width = 0;
+    MPI_Type_size(*datatype, &width);
+    const unsigned char *addend = in;
+    unsigned char *sum = inout;
+    for (int i = 0; i < *count; i++, addend += width, sum += width) {
+        uint64_t total = (uint64_t)(load_packed(sum, width) + load_packed(addend, width));
+        for (int b = 0; b < width; b++) {
+            sum[b] = (unsigned char)(total >> (8 * b));
+        }
+    }
 }
 
 int pgmpi_init(void) {
@@ -53,6 +81,18 @@ int pgmpi_init(void) {
     if (status != MPI_SUCCESS) {
         return status;
     }
+    for (int width = 1; width <= 8 && status == MPI_SUCCESS; width++) {
+        status = MPI_Type_contiguous(width, MPI_BYTE, &packed_types[width]);
+        if (status == MPI_SUCCESS) {
+            status = MPI_Type_commit(&packed_types[width]);
+        }
+    }
+    if (status == MPI_SUCCESS) {
+        status = MPI_Op_create(add_packed, 1, &packed_sum);
+    }
+    if (status != MPI_SUCCESS) {
+        return status;
+    }
     // The duplicate inherits the error handler.
     return MPI_Comm_dup(MPI_COMM_WORLD, &note_channel);
 }
@@ -69,6 +109,16 @@ int pgmpi_finalize(void) {
     }
     if (note_channel != MPI_COMM_NULL) {
         status = MPI_Comm_free(&note_channel);
+        if (status != MPI_SUCCESS) {
+            return status;
+        }
+    }
+    // pgmpi_init made the operation last, after all the types.
+    if (packed_sum != MPI_OP_NULL) {
+        status = MPI_Op_free(&packed_sum);
+        for (int width = 1; width <= 8 && status == MPI_SUCCESS; width++) {
+            status = MPI_Type_free(&packed_types[width]);
+        }
         if (status != MPI_SUCCESS) {
             return status;
         }
@@ -131,15 +181,13 @@ static MPI_Datatype datatype(pgmpi_element element) {
         return MPI_DOUBLE;
     case PGMPI_INT64:
         return MPI_INT64_T;
-    case PGMPI_INT32:
-        return MPI_INT32_T;
     }
     // MPI rejects it with MPI_ERR_TYPE.
     return MPI_DATATYPE_NULL;
 }
 
 static size_t element_size(pgmpi_element element) {
-    return element == PGMPI_FLOAT || element == PGMPI_INT32 ? sizeof(int32_t) : sizeof(int64_t);
+    return element == PGMPI_FLOAT ? sizeof(float) : sizeof(int64_t);
 }
 
 static int new_request(pgmpi_request **request) {
@@ -157,24 +205,43 @@ static int discarded(int status, pgmpi_request **request) {
     return status;
 }
 
-int pgmpi_start_allreduce(void *values, size_t count, pgmpi_element element, pgmpi_operation operation,
-                          pgmpi_request **request) {
+// Starts an out-of-place allreduce of `count` elements of `size` bytes, through a send buffer of the
+// request's own.
+static int start_allreduce(void *values, size_t count, size_t size, MPI_Datatype datatype, MPI_Op op,
+                           pgmpi_request **request) {
     *request = NULL;
     int mpi_count = 0;
     int status = checked_count(count, &mpi_count);
     if (status != MPI_SUCCESS || (status = new_request(request)) != MPI_SUCCESS) {
         return status;
     }
-    size_t bytes = count * element_size(element);
+    size_t bytes = count * size;
     (*request)->send_buffer = malloc(bytes > 0 ? bytes : 1);
     if ((*request)->send_buffer == NULL) {
         return discarded(MPI_ERR_NO_MEM, request);
     }
     memcpy((*request)->send_buffer, values, bytes);
-    MPI_Op op = operation == PGMPI_MAX ? MPI_MAX : MPI_SUM;
-    status = MPI_Iallreduce((*request)->send_buffer, values, mpi_count, datatype(element), op, MPI_COMM_WORLD,
+    status = MPI_Iallreduce((*request)->send_buffer, values, mpi_count, datatype, op, MPI_COMM_WORLD,
                             &(*request)->handle);
     return discarded(status, request);
+}
+
+int pgmpi_start_allreduce(void *values, size_t count, pgmpi_element element, pgmpi_operation operation,
+                          pgmpi_request **request) {
+    MPI_Op op = operation == PGMPI_MAX ? MPI_MAX : MPI_SUM;
+    return start_allreduce(values, count, element_size(element), datatype(element), op, request);
+}
+
+int pgmpi_start_packed_sum(void *values, size_t count, int width, pgmpi_request **request) {
+    *request = NULL;
+    if (width < 1 || width > 8) {
+        return MPI_ERR_TYPE;
+    }
+    if (width == 4 || width == 8) {
+        return start_allreduce(values, count, (size_t)width, width == 4 ? MPI_INT32_T : MPI_INT64_T, MPI_SUM,
+                               request);
+    }
+    return start_allreduce(values, count, (size_t)width, packed_types[width], packed_sum, request);
 }
 
 int pgmpi_start_broadcast(void *bytes, size_t count, int root, pgmpi_request **request) {

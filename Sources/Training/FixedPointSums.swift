@@ -21,15 +21,15 @@ final class FixedPointSums {
     private(set) var low = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
     private var capacity = 0
 
-    /// How a bucket's sums travel through the allreduce: each sum as one 32-bit integer, one 64-bit
-    /// integer, or both 64-bit limbs.
+    /// How a bucket's sums travel through the allreduce: each sum as one integer of 1 to 8 bytes (4 is
+    /// int32, 8 int64; the others are summed by an MPI operation of our own), or both 64-bit limbs.
     enum Transport: Equatable {
-        case int32, int64, twoLimbs
+        case packed(bytes: Int)
+        case twoLimbs
 
         var bytesPerValue: Int {
             switch self {
-            case .int32: return 4
-            case .int64: return 8
+            case .packed(let bytes): return bytes
             case .twoLimbs: return 16
             }
         }
@@ -84,72 +84,67 @@ final class FixedPointSums {
             guard !overflow else { return nil }
             high[i] = sum
             low[i] &= Self.lowMask
-            let width = high[i] == 0 ? 64 - low[i].leadingZeroBitCount : 96 - high[i].magnitude.leadingZeroBitCount
+            let width =
+                fitsOneWord(i)
+                ? 64 - (high[i] << 32 | low[i]).magnitude.leadingZeroBitCount
+                : 96 - high[i].magnitude.leadingZeroBitCount
             widest = max(widest, width)
         }
         return widest
     }
 
+    /// Whether normalized sum `index` fits one int64 (high · 2^32 + low).
+    private func fitsOneWord(_ index: Int) -> Bool { high[index] >> 31 == 0 || high[index] >> 31 == -1 }
+
     /// The narrowest transport in which the allreduce of sums at most `widest` bits wide (|sum| < 2^widest)
     /// over `ranks` ranks cannot wrap, whatever order MPI adds them in: every partial sum stays below
-    /// 2^(widest + growth), growth = ceil(log2(ranks)). Nil when even two limbs could wrap.
+    /// 2^(widest + growth), growth = ceil(log2(ranks)), and needs one more bit for its sign. Nil when even
+    /// two limbs could wrap.
     static func transport(widest: Int, ranks: Int) -> Transport? {
-        let growth = Int.bitWidth - (ranks - 1).leadingZeroBitCount
-        if widest + growth <= 31 { return .int32 }
-        if widest + growth <= 62 { return .int64 }
-        return widest + growth <= largestReducedBits ? .twoLimbs : nil
+        let bits = widest + (Int.bitWidth - (ranks - 1).leadingZeroBitCount)
+        if bits < 64 { return .packed(bytes: bits / 8 + 1) }
+        return bits <= largestReducedBits ? .twoLimbs : nil
     }
 
-    /// Starts the allreduce of `range` in `transport`, packing each sum into the memory of `high` first
-    /// unless both limbs travel (a 32-bit sum `i` into the first half of the range's memory, 4·(i - start)
-    /// bytes in, over values already packed). Throws rather than wrap if a sum does not fit the transport
-    /// (the widest sum of every rank should have excluded it).
+    /// Starts the allreduce of `range` in `transport`. Packed sums are written over the range's own
+    /// memory in `high`, little-endian, sum `i` at 8·start + bytes·(i - start): only over sums already
+    /// packed, since bytes ≤ 8. Throws rather than wrap if a sum does not fit (the widest sum of every
+    /// rank should have excluded it).
     func startSum(_ range: Range<Int>, in transport: Transport, over collective: Collective) throws -> [PendingSum] {
-        switch transport {
-        case .int32:
-            let narrow = narrowSums(range)
-            for i in range {
-                guard let packed = Int32(exactly: high[i] << 32 | low[i]) else { throw wrapped(range, transport) }
-                narrow[i - range.lowerBound] = packed
-            }
-            return [try collective.startSum(narrow)]
-        case .int64:
-            for i in range {
-                guard high[i] >> 31 == 0 || high[i] >> 31 == -1 else { throw wrapped(range, transport) }
-                high[i] = high[i] << 32 | low[i]
-            }
-            return [try collective.startSum(buffer(high, range))]
-        case .twoLimbs:
+        guard case .packed(let bytes) = transport else {
             return [try collective.startSum(buffer(high, range)), try collective.startSum(buffer(low, range))]
         }
+        let packed = UnsafeMutableRawPointer(high + range.lowerBound)
+        for i in range {
+            let sum = high[i] << 32 | low[i]
+            guard fitsOneWord(i), sum >> (8 * bytes - 1) == 0 || sum >> (8 * bytes - 1) == -1 else {
+                throw TrainingError(
+                    message: "a fixed-point gradient sum in values \(range) does not fit the \(bytes) bytes its "
+                        + "bucket's widest sum chose: it would have wrapped")
+            }
+            withUnsafeBytes(of: sum.littleEndian) {
+                (packed + bytes * (i - range.lowerBound)).copyMemory(from: $0.baseAddress!, byteCount: bytes)
+            }
+        }
+        let values = UnsafeMutableRawBufferPointer(start: packed, count: bytes * range.count)
+        return [try collective.startSum(packed: values, width: bytes)]
     }
 
-    private func narrowSums(_ range: Range<Int>) -> UnsafeMutableBufferPointer<Int32> {
-        let start = UnsafeMutableRawPointer(high + range.lowerBound).assumingMemoryBound(to: Int32.self)
-        return UnsafeMutableBufferPointer(start: start, count: range.count)
-    }
-
-    private func buffer<Element>(_ base: UnsafeMutablePointer<Element>, _ range: Range<Int>)
-        -> UnsafeMutableBufferPointer<Element>
-    {
+    private func buffer(_ base: UnsafeMutablePointer<Int64>, _ range: Range<Int>) -> UnsafeMutableBufferPointer<Int64> {
         UnsafeMutableBufferPointer(start: base + range.lowerBound, count: range.count)
-    }
-
-    private func wrapped(_ range: Range<Int>, _ transport: Transport) -> TrainingError {
-        TrainingError(
-            message: "a fixed-point gradient sum in values \(range) does not fit the \(transport) transport "
-                + "its bucket's widest sum chose: it would have wrapped")
     }
 
     /// Reduced sum `index` of the bucket `range`, carried in `transport`, as a Double (rounded once, to
     /// nearest), in units of the grid.
     func reducedValue(at index: Int, of range: Range<Int>, from transport: Transport) -> Double {
-        switch transport {
-        case .int32: return Double(narrowSums(range)[index - range.lowerBound])
-        case .int64: return Double(high[index])
-        case .twoLimbs:
+        guard case .packed(let bytes) = transport else {
             let carried = Int128(high[index]) + Int128(low[index] >> 32)
             return Double(carried << 32 | Int128(low[index] & Self.lowMask))
         }
+        // 8 bytes from the sum's first: all inside the range's memory (see startSum), the sum in the lowest.
+        let word = UnsafeRawPointer(high + range.lowerBound).loadUnaligned(
+            fromByteOffset: bytes * (index - range.lowerBound), as: UInt64.self)
+        let unused = 64 - 8 * bytes
+        return Double(Int64(bitPattern: UInt64(littleEndian: word) << unused) >> unused)
     }
 }

@@ -52,7 +52,7 @@ final class GradientReducer {
         var parametersLeft: Int
         var reductions: [PendingSum] = []
         /// How the deterministic allreduce carried the bucket's sums.
-        var transport = FixedPointSums.Transport.int64
+        var transport = FixedPointSums.Transport.packed(bytes: 8)
     }
 
     init(deterministic: Bool, bucketValues: Int, toleratesNonFinite: Bool, collective: Collective) {

@@ -41,23 +41,25 @@ final class FixedPointTests: XCTestCase {
         XCTAssertEqual(sums.reducedValue(at: 0, of: 0..<1, from: .twoLimbs), 1.5 * 0x1p64 + 0x1p13)
     }
 
-    /// The transport follows the world size: 32 bits while the sum of every rank's widest value fits 31
-    /// bits, 64 while it fits 62, then two limbs.
+    /// The transport follows the world size: the fewest bytes that hold the sum of every rank's widest
+    /// value with its sign, while 8 do, then two limbs.
     func testTransportFollowsTheWorldSize() {
-        XCTAssertEqual(FixedPointSums.transport(widest: 31, ranks: 1), .int32)
-        XCTAssertEqual(FixedPointSums.transport(widest: 28, ranks: 8), .int32)
-        XCTAssertEqual(FixedPointSums.transport(widest: 29, ranks: 8), .int64)
-        XCTAssertEqual(FixedPointSums.transport(widest: 28, ranks: 9), .int64)
-        XCTAssertEqual(FixedPointSums.transport(widest: 59, ranks: 8), .int64)
-        XCTAssertEqual(FixedPointSums.transport(widest: 60, ranks: 8), .twoLimbs)
-        XCTAssertEqual(FixedPointSums.transport(widest: 62, ranks: 1), .int64)
+        XCTAssertEqual(FixedPointSums.transport(widest: 31, ranks: 1), .packed(bytes: 4))
+        XCTAssertEqual(FixedPointSums.transport(widest: 28, ranks: 8), .packed(bytes: 4))
+        XCTAssertEqual(FixedPointSums.transport(widest: 29, ranks: 8), .packed(bytes: 5))
+        XCTAssertEqual(FixedPointSums.transport(widest: 28, ranks: 9), .packed(bytes: 5))
+        XCTAssertEqual(FixedPointSums.transport(widest: 44, ranks: 8), .packed(bytes: 6))
+        XCTAssertEqual(FixedPointSums.transport(widest: 60, ranks: 8), .packed(bytes: 8))
+        XCTAssertEqual(FixedPointSums.transport(widest: 61, ranks: 8), .twoLimbs)
+        XCTAssertEqual(FixedPointSums.transport(widest: 0, ranks: 1), .packed(bytes: 1))
         XCTAssertEqual(FixedPointSums.transport(widest: 85, ranks: 512), .twoLimbs)
         XCTAssertNil(FixedPointSums.transport(widest: 86, ranks: 512))
     }
 
-    /// 16 micro-batches, 2 on each of 8 simulated ranks: a bucket whose world sum fits 31 bits travels in
-    /// 32 bits, one that would wrap them (but each rank's sum fits) in 64, one past the old 2^23 limit in
-    /// two limbs; no reduction wraps, and every mean equals the one rank's over the same micro-batches.
+    /// 16 micro-batches, 2 on each of 8 simulated ranks: a bucket whose world sum fits 31 bits and a sign
+    /// travels in 32 bits, one that would wrap them (but each rank's sum fits) in 40, one past the old 2^23
+    /// limit in two limbs; no reduction wraps, and every mean equals the one rank's over the same
+    /// micro-batches.
     func testEightRanksPickTheNarrowestTransportThatCannotWrap() throws {
         var layout = ParameterLayout()
         for name in ["fits 32 bits", "wraps 32 bits", "past 2^23"] { _ = layout.declare(name, shape: [2]) }
@@ -74,13 +76,11 @@ final class FixedPointTests: XCTestCase {
         var mean = [Float](repeating: .nan, count: values.count)
         try reducer.finish(microbatches: 16, lastGradients: nil, into: &mean)
 
-        XCTAssertEqual(world.transports, ["Int32", "Int64", "Int64", "Int64"], "the buckets' allreduces")
-        XCTAssertEqual(reducer.started.bytes, 2 * 4 + 2 * 8 + 2 * 16)
+        XCTAssertEqual(world.transports, ["4 bytes", "5 bytes", "Int64", "Int64"], "the buckets' allreduces")
+        XCTAssertEqual(reducer.started.bytes, 2 * 4 + 2 * 5 + 2 * 16)
         XCTAssertEqual(try reduce { _ in values }, mean, "8 ranks and 1 give the same means")
         XCTAssertEqual(mean, values)
     }
-
-    func testValuesBeyondTheRangeFailLoudly() {
 
     func testValuesBeyondTheRangeFailLoudly() {
         XCTAssertThrowsError(try reduce { _ in [1e30, 0, 0] }) { error in
@@ -90,44 +90,56 @@ final class FixedPointTests: XCTestCase {
 }
 
 /// `size` ranks that all hold the same values: a sum multiplies each value by the size, failing the test
-/// if that wraps in the element type, as MPI's would silently; the maximum is the value itself.
+/// if that wraps in the element type or packed width, as MPI's would silently; the maximum is the value
+/// itself.
 private final class IdenticalRanks: Collective {
     let size: Int
-    /// The element types of the sums started, in order.
+    /// The element types (or packed widths) of the sums started, in order.
     private(set) var transports: [String] = []
     init(size: Int) { self.size = size }
     var rank: Int { 0 }
-    func sum(_ values: UnsafeMutableBufferPointer<Float>) throws { for i in values.indices { values[i] *= Float(size) } }
-    func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws { multiply(values) }
+    func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {
+        for i in values.indices { values[i] *= Float(size) }
+    }
+    func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {
+        for i in values.indices { values[i] = multiplied(values[i], bytes: 8) }
+    }
     func sum(_ values: inout [Double]) throws { for i in values.indices { values[i] *= Double(size) } }
     func max(_ values: inout [Int64]) throws {}
     func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum {
         try sum(values)
-        return record(values)
+        return record("\(Float.self)")
     }
     func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum {
-        multiply(values)
-        return record(values)
+        try sum(values)
+        return record("\(Int64.self)")
     }
-    func startSum(_ values: UnsafeMutableBufferPointer<Int32>) throws -> PendingSum {
-        multiply(values)
-        return record(values)
+    func startSum(packed values: UnsafeMutableRawBufferPointer, width: Int) throws -> PendingSum {
+        for start in stride(from: 0, to: values.count, by: width) {
+            var word: UInt64 = 0
+            let slot = UnsafeMutableRawBufferPointer(rebasing: values[start..<start + width])
+            withUnsafeMutableBytes(of: &word) { $0.copyMemory(from: UnsafeRawBufferPointer(slot)) }
+            let unused = 64 - 8 * width
+            let product = multiplied(Int64(bitPattern: UInt64(littleEndian: word) << unused) >> unused, bytes: width)
+            withUnsafeBytes(of: product.littleEndian) { slot.copyBytes(from: $0.prefix(width)) }
+        }
+        return record("\(width) bytes")
     }
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
     func allgather(bytes: [UInt8]) throws -> [[UInt8]] { Array(repeating: bytes, count: size) }
     func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]] { Array(repeating: unevenBytes, count: size) }
     func barrier() throws {}
 
-    private func multiply<Element: FixedWidthInteger>(_ values: UnsafeMutableBufferPointer<Element>) {
-        for i in values.indices {
-            let (product, wrapped) = values[i].multipliedReportingOverflow(by: Element(size))
-            XCTAssertFalse(wrapped, "\(values[i]) x \(size) wraps in \(Element.self)")
-            values[i] = product
-        }
+    /// `value` times the size, which must fit `bytes` bytes.
+    private func multiplied(_ value: Int64, bytes: Int) -> Int64 {
+        let (product, wrapped) = value.multipliedReportingOverflow(by: Int64(size))
+        XCTAssertFalse(
+            wrapped || product >> (8 * bytes - 1) != product >> 63, "\(value) x \(size) wraps in \(bytes) bytes")
+        return product
     }
 
-    private func record<Element>(_ values: UnsafeMutableBufferPointer<Element>) -> PendingSum {
-        transports.append("\(Element.self)")
+    private func record(_ transport: String) -> PendingSum {
+        transports.append(transport)
         return Completed()
     }
 
