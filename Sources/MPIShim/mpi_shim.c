@@ -35,14 +35,13 @@ static int checked_count(size_t count, int *mpi_count) {
     return MPI_SUCCESS;
 }
 
-// A signed little-endian integer of `width` bytes, sign-extended.
+// A signed integer of `width` bytes, sign-extended. Little-endian, as the header says: its low bytes come
+// first, so memcpy of `width` bytes reads and writes exactly them.
 static int64_t load_packed(const unsigned char *bytes, int width) {
     uint64_t bits = 0;
-    for (int i = width - 1; i >= 0; i--) {
-        bits = bits << 8 | bytes[i];
-    }
-    int shift = 64 - 8 * width;
-    return (int64_t)(bits << shift) >> shift;
+    memcpy(&bits, bytes, (size_t)width);
+    int unused = 64 - 8 * width;
+    return (int64_t)(bits << unused) >> unused;
 }
 
 // MPI_User_function: inout[i] += in[i] for integers of the datatype's width (its size in bytes). The sums
@@ -53,10 +52,8 @@ static void add_packed(void *in, void *inout, int *count, MPI_Datatype *datatype
     const unsigned char *addend = in;
     unsigned char *sum = inout;
     for (int i = 0; i < *count; i++, addend += width, sum += width) {
-        uint64_t total = (uint64_t)(load_packed(sum, width) + load_packed(addend, width));
-        for (int b = 0; b < width; b++) {
-            sum[b] = (unsigned char)(total >> (8 * b));
-        }
+        uint64_t total = (uint64_t)load_packed(sum, width) + (uint64_t)load_packed(addend, width);
+        memcpy(sum, &total, (size_t)width);
     }
 }
 

@@ -107,8 +107,8 @@ final class FixedPointSums {
     }
 
     /// Starts the allreduce of `range` in `transport`. Packed sums are written over the range's own
-    /// memory in `high`, little-endian, sum `i` at 8·start + bytes·(i - start): only over sums already
-    /// packed, since bytes ≤ 8. Throws rather than wrap if a sum does not fit (the widest sum of every
+    /// memory in `high`, little-endian, sum `i` at 8·start + bytes·(i - start) as a whole 8-byte word:
+    /// it ends by 8·(i + 1), so it never reaches a sum not yet packed. Throws rather than wrap if a sum does not fit (the widest sum of every
     /// rank should have excluded it).
     func startSum(_ range: Range<Int>, in transport: Transport, over collective: Collective) throws -> [PendingSum] {
         guard case .packed(let bytes) = transport else {
@@ -122,9 +122,8 @@ final class FixedPointSums {
                     message: "a fixed-point gradient sum in values \(range) does not fit the \(bytes) bytes its "
                         + "bucket's widest sum chose: it would have wrapped")
             }
-            withUnsafeBytes(of: sum.littleEndian) {
-                (packed + bytes * (i - range.lowerBound)).copyMemory(from: $0.baseAddress!, byteCount: bytes)
-            }
+            // A whole word: its bytes past the sum's own lie where the next sums will be packed.
+            packed.storeBytes(of: sum.littleEndian, toByteOffset: bytes * (i - range.lowerBound), as: Int64.self)
         }
         let values = UnsafeMutableRawBufferPointer(start: packed, count: bytes * range.count)
         return [try collective.startSum(packed: values, width: bytes)]

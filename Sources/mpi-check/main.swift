@@ -95,6 +95,7 @@ func checkCollectives(_ world: Communicator, _ checker: inout Checker) throws {
         "int64 allreduce-sum")
 
     try checkNonBlockingSums(world, &checker)
+    try checkPackedSums(world, &checker)
 
     var doubleMaxima = (0..<100).map { Double(rank) * 1.5 - Double($0) }
     try world.allreduceMax(&doubleMaxima)
@@ -166,6 +167,32 @@ func allgatherRejectsUnequalBlocks(_ world: Communicator) throws -> Bool {
 
 // A blocking collective runs while the non-blocking ones are in flight, as it
 // will when gradients are reduced during the backward pass.
+/// Sums of signed integers of 1 to 8 bytes (the fixed-point transports): magnitudes near the largest that
+/// cannot wrap over the world, alternating in sign, so a carry lost between bytes or a sign not extended
+/// shows.
+func checkPackedSums(_ world: Communicator, _ checker: inout Checker) throws {
+    let rankPlusOneSum = Int64(world.size * (world.size + 1) / 2)
+    for width in 1...8 {
+        let largest = Int64.max >> (64 - 8 * width)  // 2^(8·width - 1) - 1
+        let magnitudes = (0..<1000).map { j in (largest / rankPlusOneSum) >> (j % 3) * (j % 2 == 0 ? 1 : -1) }
+        var bytes = [UInt8](repeating: 0, count: width * magnitudes.count)
+        for (j, magnitude) in magnitudes.enumerated() {
+            withUnsafeBytes(of: (magnitude * Int64(world.rank + 1)).littleEndian) {
+                bytes.replaceSubrange(width * j..<width * (j + 1), with: $0.prefix(width))
+            }
+        }
+        try bytes.withUnsafeMutableBytes { try world.startAllreduceSum(packed: $0, width: width).wait() }
+        let sums = magnitudes.indices.map { j in
+            var word: UInt64 = 0
+            withUnsafeMutableBytes(of: &word) { $0.copyBytes(from: bytes[width * j..<width * (j + 1)]) }
+            let unused = 64 - 8 * width
+            return Int64(bitPattern: UInt64(littleEndian: word) << unused) >> unused
+        }
+        try checker.expect(
+            sums == magnitudes.map { $0 * rankPlusOneSum }, "allreduce-sum of \(width)-byte integers")
+    }
+}
+
 func checkNonBlockingSums(_ world: Communicator, _ checker: inout Checker) throws {
     let rank = world.rank
     let rankPlusOneSum = world.size * (world.size + 1) / 2
