@@ -37,11 +37,20 @@ static int checked_count(size_t count, int *mpi_count) {
 
 // A signed integer of `width` bytes, sign-extended. Little-endian, as the header says: its low bytes come
 // first, so memcpy of `width` bytes reads and writes exactly them.
-static int64_t load_packed(const unsigned char *bytes, int width) {
+static inline int64_t load_packed(const unsigned char *bytes, int width) {
     uint64_t bits = 0;
     memcpy(&bits, bytes, (size_t)width);
     int unused = 64 - 8 * width;
     return (int64_t)(bits << unused) >> unused;
+}
+
+// inout[i] += in[i] for `count` integers of `width` bytes. Inlined with a constant width, the copies
+// become plain loads and stores.
+static inline void add_packed_width(const unsigned char *addend, unsigned char *sum, int count, int width) {
+    for (int i = 0; i < count; i++, addend += width, sum += width) {
+        uint64_t total = (uint64_t)load_packed(sum, width) + (uint64_t)load_packed(addend, width);
+        memcpy(sum, &total, (size_t)width);
+    }
 }
 
 // MPI_User_function: inout[i] += in[i] for integers of the datatype's width (its size in bytes). The sums
@@ -49,11 +58,18 @@ static int64_t load_packed(const unsigned char *bytes, int width) {
 static void add_packed(void *in, void *inout, int *count, MPI_Datatype *datatype) {
     int width = 0;
     MPI_Type_size(*datatype, &width);
-    const unsigned char *addend = in;
-    unsigned char *sum = inout;
-    for (int i = 0; i < *count; i++, addend += width, sum += width) {
-        uint64_t total = (uint64_t)load_packed(sum, width) + (uint64_t)load_packed(addend, width);
-        memcpy(sum, &total, (size_t)width);
+    switch (width) {
+    case 5:
+        add_packed_width(in, inout, *count, 5);
+        break;
+    case 6:
+        add_packed_width(in, inout, *count, 6);
+        break;
+    case 7:
+        add_packed_width(in, inout, *count, 7);
+        break;
+    default:
+        add_packed_width(in, inout, *count, width);
     }
 }
 

@@ -8,8 +8,9 @@
 //   mpirun -np 2 mpi-check --stop-rank R      rank R stops itself (SIGSTOP) before a
 //                                             barrier; the watchdog must end the job
 //                                             within 3 s (the collective timeout), naming R
-//   mpirun -np 4 mpi-check --bench-allreduce N  times sums of N int64 values (the gradient
-//                                             reduction of deterministic mode): median ms
+//   mpirun -np 4 mpi-check --bench-allreduce N  times sums of N int64 values, then of N packed 4- to
+//                                             7-byte ones (the gradient reduction of deterministic
+//                                             mode): median ms
 import Dispatch
 import Distributed
 import Glibc
@@ -258,18 +259,28 @@ world.failFast {
         let values = UnsafeMutableBufferPointer<Int64>.allocate(capacity: count)
         defer { values.deallocate() }
         values.initialize(repeating: Int64(world.rank))
-        var seconds: [Double] = []
-        for _ in 0..<25 {
-            try world.barrier()
-            let start = DispatchTime.now().uptimeNanoseconds
-            try world.startAllreduceSum(values).wait()
-            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        let median = seconds.sorted()[seconds.count / 2]
-        if world.rank == 0 {
-            let milliseconds = (median * 1e6).rounded() / 1000
-            let algorithm = Communicator.iallreduceAlgorithm(ranks: world.size, bytes: count * 8)
-            print("allreduce of \(count * 8) bytes on \(world.size) ranks: median \(milliseconds) ms; \(algorithm)")
+        // int64 as MPI sums it, then the fixed-point transports' packed widths over the same values' memory.
+        for width in [0, 4, 5, 6, 7] {
+            let packed = UnsafeMutableRawBufferPointer(start: values.baseAddress, count: count * width)
+            var seconds: [Double] = []
+            for _ in 0..<25 {
+                try world.barrier()
+                let start = DispatchTime.now().uptimeNanoseconds
+                try
+                    (width == 0
+                    ? world.startAllreduceSum(values) : world.startAllreduceSum(packed: packed, width: width)).wait()
+                seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            let median = seconds.sorted()[seconds.count / 2]
+            if world.rank == 0 {
+                let milliseconds = (median * 1e6).rounded() / 1000
+                let bytes = count * (width == 0 ? 8 : width)
+                let algorithm = Communicator.iallreduceAlgorithm(ranks: world.size, bytes: bytes)
+                let what = width == 0 ? "int64" : "\(width)-byte packed"
+                print(
+                    "allreduce of \(bytes) bytes (\(what)) on \(world.size) ranks: median \(milliseconds) ms; \(algorithm)"
+                )
+            }
         }
         try world.finalize()
     case .checkCollectives:
