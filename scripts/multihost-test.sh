@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Four "hosts" on one machine: a deterministic `tiny` training job of 8 ranks, two on each of four network
-# namespaces, talking over TCP across a bridge (and over shared memory between the two ranks of a host),
-# through a resolution change, must end with the same final checkpoint, bit for bit, as the same job on
-# one rank. (Deterministic mode sums gradients exactly in fixed point, so neither the rank count nor the
-# transport nor the order in which MPI adds the ranks' sums can change a single bit.)
+# namespaces, talking over TCP across a bridge (the two ranks of a host too: OpenMPI's shared-memory
+# transport crashes when all the "hosts" share one host name, as namespaces do), through a resolution
+# change, must end with the same final checkpoint, bit for bit, as the same job on one rank.
+# (Deterministic mode sums gradients exactly in fixed point, so neither the rank count nor the transport
+# nor the order in which MPI adds the ranks' sums can change a single bit.)
 #
 # What it sets up, all of it removed again on exit, failure, Ctrl-C or SIGTERM:
 #   - network namespaces progan-h1-PID .. progan-h4-PID (the hosts 10.77.0.1 .. 10.77.0.4, see
@@ -28,7 +29,7 @@ ranks_per_host=2  # as the hostfile's slots say
 switch=progan-sw-$$
 host_ns=()        # host i (from 1) is namespace ${host_ns[i-1]} at address 10.77.0.i
 for ((i = 1; i <= hosts; i++)); do host_ns+=("progan-h$i-$$"); done
-limit=120  # seconds for one training job; each takes about 5-20 s here
+limit=120  # seconds for one training job; each takes about 1-5 s here
 
 namespaces=()  # the namespaces this script created, and so deletes
 work=
@@ -54,7 +55,7 @@ cleanup() {
         kill -TERM "$child" 2>/dev/null  # timeout passes it on to mpirun and everything mpirun started
         wait "$child" 2>/dev/null
     fi
-    # Whatever still runs inside our namespaces was started by this script: rank 1's daemon if mpirun
+    # Whatever still runs inside our namespaces was started by this script: the hosts' daemons if mpirun
     # died before it could stop it, or mpirun itself after a timeout. Stop it, then delete the namespaces
     # (which deletes the veth pairs and the bridge with them).
     for ns in "${namespaces[@]}"; do
@@ -197,8 +198,9 @@ status=$?
 hosts_ms=$((($(date +%s%N) - started) / 1000000))
 # OpenMPI prints the job map (--display-map) twice: show it once. (It names the first host by the
 # machine's name, which all the namespaces share.)
-awk '/Data for JOB/ && ++maps > 1 { skip = 1 } skip && /^ =+$/ { skip = 0; next } !skip' "$work/hosts.log" >"$work/map.log"
-sed 's/^/    | /' "$work/map.log"
+awk '/Data for JOB/ && ++maps > 1 { skip = 1 } skip && /^ =+$/ { skip = 0; next } !skip' "$work/hosts.log" \
+    >"$work/one-map.log"
+sed 's/^/    | /' "$work/one-map.log"
 ((status == 0)) || fail "the $hosts-host run exited with status $status"
 [[ -s $work/agent.log ]] || fail "mpirun never called the rsh agent: no rank ran on a host of its own"
 say "mpirun called the rsh agent (its log, cut to 160 columns):"
@@ -206,10 +208,12 @@ cut -c1-160 "$work/agent.log" | sed 's/^/    | /'
 for ((i = 2; i <= hosts; i++)); do
     grep -q "^runs in ${host_ns[i - 1]}: " "$work/agent.log" || fail "nothing was started on 10.77.0.$i"
 done
-nodes=$(grep -c "Data for node: " "$work/map.log")
-full=$(grep -c "Data for node: .*Num procs: $ranks_per_host\$" "$work/map.log")
-((nodes == hosts && full == hosts)) || fail "the job map shows $nodes hosts, $full of them with $ranks_per_host ranks"
-! grep -q "leave ranks idle" "$work/hosts.log" || fail "some ranks were idle: $(grep "leave ranks idle" "$work/hosts.log")"
+nodes=$(grep -c "Data for node: " "$work/one-map.log")
+full=$(grep -c "Data for node: .*Num procs: $ranks_per_host\$" "$work/one-map.log")
+((nodes == hosts && full == hosts)) ||
+    fail "the job map shows $nodes hosts, $full of them with $ranks_per_host ranks"
+! grep -q "leave ranks idle" "$work/hosts.log" ||
+    fail "some ranks were idle: $(grep "leave ranks idle" "$work/hosts.log")"
 say "$hosts-host run ($ranks_per_host ranks on each) finished in $hosts_ms ms"
 
 one_run=("$progan" train "${flags[@]}" --threads 1 --out "$work/one")

@@ -108,8 +108,8 @@ final class FixedPointSums {
 
     /// Starts the allreduce of `range` in `transport`. Packed sums are written over the range's own
     /// memory in `high`, little-endian, sum `i` at 8·start + bytes·(i - start) as a whole 8-byte word:
-    /// it ends by 8·(i + 1), so it never reaches a sum not yet packed. Throws rather than wrap if a sum does not fit (the widest sum of every
-    /// rank should have excluded it).
+    /// it ends by 8·(i + 1), so it never reaches a sum not yet packed. Throws rather than wrap if a sum
+    /// does not fit (the widest sum of every rank should have excluded it).
     func startSum(_ range: Range<Int>, in transport: Transport, over collective: Collective) throws -> [PendingSum] {
         guard case .packed(let bytes) = transport else {
             return [try collective.startSum(buffer(high, range)), try collective.startSum(buffer(low, range))]
