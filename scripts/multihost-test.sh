@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Four "hosts" on one machine: a deterministic `tiny` training job of 8 ranks, two on each of four network
-# namespaces, talking over TCP across a bridge (the two ranks of a host too: OpenMPI's shared-memory
-# transport crashes when all the "hosts" share one host name, as namespaces do), through a resolution
-# change, must end with the same final checkpoint, bit for bit, as the same job on one rank.
-# (Deterministic mode sums gradients exactly in fixed point, so neither the rank count nor the transport
-# nor the order in which MPI adds the ranks' sums can change a single bit.)
+# namespaces (with host names of their own), talking over TCP across a bridge and over shared memory within
+# a host, through a resolution change, must end with the same final checkpoint, bit for bit, as the same
+# job on one rank; so must the same job with its sums reduced in two levels (PROGAN_TWO_LEVEL_SUMS=1:
+# within each host, across the hosts' first ranks, back within each host). (Deterministic mode sums
+# gradients exactly in fixed point, so neither the rank count nor the transport nor the order in which MPI
+# adds the ranks' sums can change a single bit.)
 #
 # What it sets up, all of it removed again on exit, failure, Ctrl-C or SIGTERM:
 #   - network namespaces progan-h1-PID .. progan-h4-PID (the hosts 10.77.0.1 .. 10.77.0.4, see
 #     hostfiles/multihost-test) and progan-sw-PID holding a bridge, the "switch", with one veth pair from
 #     each host to it; the pairs and addresses are created inside the namespaces: the root namespace never
-#     sees them, and no traffic leaves them;
+#     sees them, and no traffic leaves them; the processes of each host run in a UTS namespace named
+#     progan-hN (gone with them);
 #   - a temporary directory (readable from every namespace: they share the file system) holding the
 #     dataset, both runs and an rsh agent that OpenMPI calls in place of ssh and that runs the command it
 #     is given inside the namespace of the "host" it names.
@@ -145,6 +147,7 @@ agent=$work/netns-rsh
     echo '#!/usr/bin/env bash'
     echo "# Written by scripts/multihost-test.sh: plays ssh to the hosts of hostfiles/multihost-test."
     echo "log=$(printf '%q' "$work/agent.log")"
+    echo "tmp_base=$(printf '%q' "$work/tmp")"
     cat <<'EOF'
 called_as="$*"
 while (($#)) && [[ $1 == -* ]]; do
@@ -161,13 +164,18 @@ host=$1
 shift
 case $host in
 EOF
-    for ((i = 1; i <= hosts; i++)); do echo "    10.77.0.$i) ns=${host_ns[i - 1]} ;;"; done
+    for ((i = 1; i <= hosts; i++)); do echo "    10.77.0.$i) ns=${host_ns[i - 1]} name=progan-h$i ;;"; done
     cat <<'EOF'
     *) echo "netns-rsh: unknown host '$host'" >&2; exit 255 ;;
 esac
 echo "called as: netns-rsh $called_as" >>"$log"
 echo "runs in $ns: $*" >>"$log"
-exec ip netns exec "$ns" sh -c "$*"
+# A /tmp of the host's own for OpenMPI's session directories: with one /tmp and one host name, the daemons
+# of different "hosts" race to make the same directory.
+export OMPI_MCA_orte_tmpdir_base=$tmp_base/$ns
+mkdir -p "$OMPI_MCA_orte_tmpdir_base"
+# A host name of its own too (a UTS namespace), as a real host has: OpenMPI tells nodes apart by it.
+exec ip netns exec "$ns" unshare --uts sh -c "hostname $name && $*"
 EOF
 } >"$agent"
 chmod 755 "$agent"
@@ -184,16 +192,19 @@ flags=(--dataset "$work/set.pgds" --preset tiny --config "$work/batches.json" --
        --stabilize-kimg 0.064 --fade-kimg 0.064 --total-kimg 0.192 --tick-kimg 0.064)
 ranks=$((hosts * ranks_per_host))
 
-tcp_run=(mpirun --allow-run-as-root --hostfile "$hostfile" -np "$ranks"
-         --mca plm_rsh_agent "$agent"
-         --mca oob_tcp_if_include 10.77.0.0/24
-         --mca btl self,tcp --mca btl_tcp_if_include 10.77.0.0/24
-         --map-by "ppr:$ranks_per_host:node" --bind-to none --mca mpi_yield_when_idle 1 --display-map
-         -x OPENBLAS_NUM_THREADS=1
-         "$progan" train "${flags[@]}" --threads 1 --out "$work/hosts")
-say "running $ranks ranks on $hosts hosts: ip netns exec ${host_ns[0]} ${tcp_run[*]}"
+on_hosts=(mpirun --allow-run-as-root --hostfile "$hostfile" -np "$ranks"
+          --mca plm_rsh_agent "$agent"
+          --mca oob_tcp_if_include 10.77.0.0/24
+          --mca btl self,vader,tcp --mca btl_tcp_if_include 10.77.0.0/24
+          --map-by "ppr:$ranks_per_host:node" --bind-to none --mca mpi_yield_when_idle 1
+          -x OPENBLAS_NUM_THREADS=1 -x PROGAN_TWO_LEVEL_SUMS)
+export PROGAN_TWO_LEVEL_SUMS=0
+# mpirun runs on the first host, under its address and name (the agent starts the others so).
+in_host1=(ip netns exec "${host_ns[0]}" unshare --uts sh -c 'hostname "$0" && exec "$@"' progan-h1)
+tcp_run=("${on_hosts[@]}" --display-map "$progan" train "${flags[@]}" --threads 1 --out "$work/hosts")
+say "running $ranks ranks on $hosts hosts: ${in_host1[*]} ${tcp_run[*]}"
 started=$(date +%s%N)
-run_limited "$limit" "$work/hosts.log" ip netns exec "${host_ns[0]}" "${tcp_run[@]}"
+run_limited "$limit" "$work/hosts.log" "${in_host1[@]}" "${tcp_run[@]}"
 status=$?
 hosts_ms=$((($(date +%s%N) - started) / 1000000))
 # OpenMPI prints the job map (--display-map) twice: show it once. (It names the first host by the
@@ -208,10 +219,11 @@ cut -c1-160 "$work/agent.log" | sed 's/^/    | /'
 for ((i = 2; i <= hosts; i++)); do
     grep -q "^runs in ${host_ns[i - 1]}: " "$work/agent.log" || fail "nothing was started on 10.77.0.$i"
 done
-nodes=$(grep -c "Data for node: " "$work/one-map.log")
-full=$(grep -c "Data for node: .*Num procs: $ranks_per_host\$" "$work/one-map.log")
-((nodes == hosts && full == hosts)) ||
-    fail "the job map shows $nodes hosts, $full of them with $ranks_per_host ranks"
+# Counted in the whole log: where the ranks' output interleaves with it, the second map may stay.
+nodes=$(grep -o "Data for node: [^[:space:]]*" "$work/hosts.log" | sort -u | wc -l)
+others=$(grep "Data for node: " "$work/hosts.log" | grep -vc "Num procs: $ranks_per_host\$")
+((nodes == hosts && others == 0)) ||
+    fail "the job map shows $nodes hosts, $others of them without $ranks_per_host ranks"
 ! grep -q "leave ranks idle" "$work/hosts.log" ||
     fail "some ranks were idle: $(grep "leave ranks idle" "$work/hosts.log")"
 say "$hosts-host run ($ranks_per_host ranks on each) finished in $hosts_ms ms"
@@ -225,14 +237,28 @@ one_ms=$((($(date +%s%N) - started) / 1000000))
 ((status == 0)) || { sed 's/^/    | /' "$work/one.log"; fail "the one-rank run exited with status $status"; }
 say "one-rank run finished in $one_ms ms: $(tail -1 "$work/one.log")"
 
+# The same job with the fixed-point sums reduced in two levels: within each host, across the hosts' first
+# ranks, back within each host. mpi-check first sums 1- to 8-byte integers that way.
+export PROGAN_TWO_LEVEL_SUMS=1
+run_limited "$limit" "$work/two-level-check.log" "${in_host1[@]}" "${on_hosts[@]}" \
+    "$repo/.build/release/mpi-check" ||
+    { sed 's/^/    | /' "$work/two-level-check.log"; fail "mpi-check with two-level sums failed"; }
+say "two-level sums: $(tail -1 "$work/two-level-check.log")"
+run_limited "$limit" "$work/two-level.log" "${in_host1[@]}" "${on_hosts[@]}" \
+    "$progan" train "${flags[@]}" --threads 1 --out "$work/two-level" ||
+    { sed 's/^/    | /' "$work/two-level.log"; fail "the $hosts-host run with two-level sums failed"; }
+say "$hosts-host run with two-level sums: $(tail -1 "$work/two-level.log")"
+
 # --- the comparison ---------------------------------------------------------------------------------------
-hosts_ckpt=$work/hosts/checkpoints/final.ckpt
 one_ckpt=$work/one/checkpoints/final.ckpt
-[[ -s $hosts_ckpt ]] || fail "the $hosts-host run left no $hosts_ckpt"
 [[ -s $one_ckpt ]] || fail "the one-rank run left no $one_ckpt"
-if ! cmp "$hosts_ckpt" "$one_ckpt"; then
-    "$progan" inspect "$hosts_ckpt" --compare "$one_ckpt" | sed 's/^/    | /'
-    fail "$ranks ranks on $hosts hosts and 1 rank give different checkpoints"
-fi
-say "PASS: $ranks ranks on $hosts hosts and 1 rank give byte-identical checkpoints" \
+for run in hosts two-level; do
+    ckpt=$work/$run/checkpoints/final.ckpt
+    [[ -s $ckpt ]] || fail "the $run run left no $ckpt"
+    if ! cmp "$ckpt" "$one_ckpt"; then
+        "$progan" inspect "$ckpt" --compare "$one_ckpt" | sed 's/^/    | /'
+        fail "$ranks ranks on $hosts hosts ($run) and 1 rank give different checkpoints"
+    fi
+done
+say "PASS: $ranks ranks on $hosts hosts, one- and two-level sums, and 1 rank give byte-identical checkpoints" \
     "($(stat -c %s "$one_ckpt") bytes, md5 $(md5sum <"$one_ckpt" | cut -c1-12))"

@@ -1,4 +1,5 @@
 #include "mpi_shim.h"
+#include "request.h"
 
 #include <limits.h>
 #include <mpi.h>
@@ -6,12 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct pgmpi_request {
-    MPI_Request handle;
-    // The allreduce's copy of its input; NULL for the other collectives.
-    void *send_buffer;
-};
 
 // A note in flight: its words must outlive the MPI_Isend that reads them.
 struct pending_note {
@@ -103,6 +98,9 @@ int pgmpi_init(void) {
     if (status == MPI_SUCCESS) {
         status = MPI_Op_create(add_packed, 1, &packed_sum);
     }
+    if (status == MPI_SUCCESS) {
+        status = two_level_init();
+    }
     if (status != MPI_SUCCESS) {
         return status;
     }
@@ -125,6 +123,9 @@ int pgmpi_finalize(void) {
         if (status != MPI_SUCCESS) {
             return status;
         }
+    }
+    if ((status = two_level_finalize()) != MPI_SUCCESS) {
+        return status;
     }
     // pgmpi_init made the operation last, after all the types.
     if (packed_sum != MPI_OP_NULL) {
@@ -219,9 +220,9 @@ static int discarded(int status, pgmpi_request **request) {
 }
 
 // Starts an out-of-place allreduce of `count` elements of `size` bytes, through a send buffer of the
-// request's own.
+// request's own; in two levels (two_level.c) if `two_level`.
 static int start_allreduce(void *values, size_t count, size_t size, MPI_Datatype datatype, MPI_Op op,
-                           pgmpi_request **request) {
+                           int two_level, pgmpi_request **request) {
     *request = NULL;
     int mpi_count = 0;
     int status = checked_count(count, &mpi_count);
@@ -234,15 +235,19 @@ static int start_allreduce(void *values, size_t count, size_t size, MPI_Datatype
         return discarded(MPI_ERR_NO_MEM, request);
     }
     memcpy((*request)->send_buffer, values, bytes);
-    status = MPI_Iallreduce((*request)->send_buffer, values, mpi_count, datatype, op, MPI_COMM_WORLD,
-                            &(*request)->handle);
+    if (two_level) {
+        status = two_level_start(*request, values, mpi_count, bytes, datatype, op);
+    } else {
+        status = MPI_Iallreduce((*request)->send_buffer, values, mpi_count, datatype, op, MPI_COMM_WORLD,
+                                &(*request)->handle);
+    }
     return discarded(status, request);
 }
 
 int pgmpi_start_allreduce(void *values, size_t count, pgmpi_element element, pgmpi_operation operation,
                           pgmpi_request **request) {
     MPI_Op op = operation == PGMPI_MAX ? MPI_MAX : MPI_SUM;
-    return start_allreduce(values, count, element_size(element), datatype(element), op, request);
+    return start_allreduce(values, count, element_size(element), datatype(element), op, 0, request);
 }
 
 int pgmpi_start_packed_sum(void *values, size_t count, int width, pgmpi_request **request) {
@@ -250,11 +255,12 @@ int pgmpi_start_packed_sum(void *values, size_t count, int width, pgmpi_request 
     if (width < 1 || width > 8) {
         return MPI_ERR_TYPE;
     }
+    int two_level = two_level_enabled();
     if (width == 4 || width == 8) {
         return start_allreduce(values, count, (size_t)width, width == 4 ? MPI_INT32_T : MPI_INT64_T, MPI_SUM,
-                               request);
+                               two_level, request);
     }
-    return start_allreduce(values, count, (size_t)width, packed_types[width], packed_sum, request);
+    return start_allreduce(values, count, (size_t)width, packed_types[width], packed_sum, two_level, request);
 }
 
 int pgmpi_start_broadcast(void *bytes, size_t count, int root, pgmpi_request **request) {
@@ -291,8 +297,17 @@ int pgmpi_start_barrier(pgmpi_request **request) {
 
 int pgmpi_test(pgmpi_request *request, int *done) {
     *done = 0;
-    int status = MPI_Test(&request->handle, done, MPI_STATUS_IGNORE);
+    // Every test moves the two-level sums on: their stages start only here.
+    int status = two_level_advance();
+    if (status == MPI_SUCCESS && request->two_level) {
+        *done = request->stage == STAGE_DONE;
+    } else if (status == MPI_SUCCESS) {
+        status = MPI_Test(&request->handle, done, MPI_STATUS_IGNORE);
+    }
     if (status != MPI_SUCCESS || *done) {
+        if (request->two_level) {
+            two_level_remove(request);
+        }
         free(request->send_buffer);
         free(request);
     }
