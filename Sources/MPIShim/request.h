@@ -27,7 +27,8 @@ struct pgmpi_request {
     struct pgmpi_request *next;
 };
 
-// Reads PROGAN_TWO_LEVEL_SUMS and, when it is 1, makes the node and leader communicators. Collective.
+// Reads PROGAN_TWO_LEVEL_SUMS and, when it is 1 on every rank, makes the node and leader communicators.
+// Collective.
 int two_level_init(void);
 int two_level_finalize(void);
 int two_level_enabled(void);

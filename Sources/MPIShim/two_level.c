@@ -20,13 +20,18 @@ static int leaders_size = 0;
 static pgmpi_request *queue = NULL;
 
 int two_level_init(void) {
+    // Only if every rank asks: a rank without the variable (not passed on by mpirun -x) would otherwise
+    // call other collectives than the rest here.
     const char *setting = getenv("PROGAN_TWO_LEVEL_SUMS");
-    if (setting == NULL || strcmp(setting, "1") != 0) {
-        return MPI_SUCCESS;
+    int wanted = setting != NULL && strcmp(setting, "1") == 0;
+    int everywhere = 0;
+    int status = MPI_Allreduce(&wanted, &everywhere, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (status != MPI_SUCCESS || !everywhere) {
+        return status;
     }
     int rank = 0;
     int node_rank = 0;
-    int status = MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    status = MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (status == MPI_SUCCESS) {
         status = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
     }
