@@ -14,8 +14,8 @@
 #     sees them, and no traffic leaves them; the processes of each host run in a UTS namespace named
 #     progan-hN (gone with them);
 #   - a temporary directory (readable from every namespace: they share the file system) holding the
-#     dataset, both runs and an rsh agent that OpenMPI calls in place of ssh and that runs the command it
-#     is given inside the namespace of the "host" it names.
+#     dataset, the runs, a /tmp per host and an rsh agent that OpenMPI calls in place of ssh and that
+#     runs the command it is given inside the namespaces of the "host" it names.
 # mpirun runs inside the first host's namespace with ranks 0 and 1, and starts its daemons for the other
 # three hosts through the agent. The machine has fewer cores than ranks: the ranks yield when idle. Needs
 # root (CAP_SYS_ADMIN): where network namespaces cannot be made, it prints "SKIPPED: <reason>" and exits 0;
