@@ -41,8 +41,9 @@ public struct Discriminator: GrowingNetwork {
                 EqualizedConv(&layout, "d.4x4.conv4x4", input: features, output: headFeatures, kernel: 4, padding: 0),
                 score: EqualizedConv(&layout, "d.4x4.conv1x1", input: headFeatures, output: outputs, kernel: 1))
         }
+        // Without classes yet (a configuration not yet given its dataset's) there is nothing to embed.
         embedding =
-            config.conditioning?.kind == .projection
+            config.conditioning?.kind == .projection && config.labelSize > 0
             ? EqualizedDense(
                 &layout, "d.4x4.embedding", input: headFeatures, output: config.labelSize, gain: 1, withBias: false)
             : nil

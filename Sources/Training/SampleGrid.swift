@@ -49,12 +49,18 @@ public struct SampleGridLayout {
             (latents, labels, columns, rowClasses) = (gridLatents, nil, gridColumnCount(samples), [])
             return
         }
-        let rows = min(conditioning.classes, Self.maximumClassRows, samples)
-        let classes = (0..<rows).map { $0 * conditioning.classes / rows }, columns = max(1, samples / rows)
+        let classes = Self.rowClasses(classes: conditioning.classes, samples: samples)
+        let rows = classes.count, columns = max(1, samples / rows)
         let row = Array(gridLatents.scalars.prefix(columns * width))
         latents = Tensor(shape: [rows * columns, width], values: Array(repeatElement(row, count: rows).joined()))
         labels = oneHot(classes.flatMap { Array(repeating: $0, count: columns) }, classes: conditioning.classes)
         (rowClasses, self.columns) = (classes, columns)
+    }
+
+    /// The class of each row of a conditional grid of `samples` samples.
+    public static func rowClasses(classes: Int, samples: Int) -> [Int] {
+        let rows = min(classes, maximumClassRows, samples)
+        return (0..<rows).map { $0 * classes / rows }
     }
 
     /// Dataset images for the grid of reals: the first ones, or, in a conditional run, each row's
