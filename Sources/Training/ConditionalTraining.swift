@@ -50,10 +50,14 @@ struct ClassLabels {
     let classes: Int
     let random: RandomStreams
 
+    init(labels: [Int], classes: Int, random: RandomStreams) {
+        (self.labels, self.classes, self.random) = (labels, classes, random)
+    }
+
     /// Nil for an unconditional configuration.
     init?(config: TrainingConfig, dataset: PreparedDataset, random: RandomStreams) throws {
         guard let conditioning = config.network.conditioning, let labels = try dataset.labels() else { return nil }
-        (self.labels, classes, self.random) = (labels, conditioning.classes, random)
+        self.init(labels: labels, classes: conditioning.classes, random: random)
     }
 
     /// One-hot classes [samples.count, classes] of G's fakes for global samples `samples` of `step`: each
