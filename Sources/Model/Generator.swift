@@ -44,8 +44,9 @@ public struct Generator: GrowingNetwork {
     public var equalizedLayers: [EqualizedLayer] { [initialProjection, initialConv] + growth.equalizedLayers }
 
     /// Images [N, C, R, R] from latents [N, latent] and, for a conditional G, one-hot classes
-    /// [N, labelSize] (by default sample i has class i mod labelSize). During a fade-in (`alpha` < 1) the output blends the upsampled image of the
-    /// previous resolution with the new block's (paper section 3, figure 2).
+    /// [N, labelSize] (by default sample i has class i mod labelSize). During a fade-in (`alpha` < 1) the
+    /// output blends the upsampled image of the previous resolution with the new block's (paper section 3,
+    /// figure 2).
     public func callAsFunction(
         _ latents: Tensor, labels: Tensor? = nil, resolution: Int, alpha: Float, weights: Weights
     ) -> Tensor {

@@ -73,8 +73,8 @@ extension Generate {
         guard let index = conditioning.classIndex(className) else {
             throw ConfigError(
                 message: "\(checkpoint): --class \(className) is not one of its classes "
-                    + "(\(conditioning.classNames.joined(separator: ", "))), nor an index from 0 to \(conditioning.classes - 1)"
-            )
+                    + "(\(conditioning.classNames.joined(separator: ", "))), nor an index from 0 to "
+                    + "\(conditioning.classes - 1)")
         }
         return oneHot(Array(repeating: index, count: images), classes: conditioning.classes)
     }

@@ -7,10 +7,14 @@
 # (the official kind) gives the same checkpoint bytes on 1 and 2 ranks.
 source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 mpirun=(mpirun --allow-run-as-root --hostfile hostfiles/localhost -np 2 -x OPENBLAS_NUM_THREADS=1)
-png_size() { python3 -c 'import struct, sys; print(*struct.unpack(">II", open(sys.argv[1], "rb").read()[16:24]))' "$1"; }
+# png_size FILE: "WIDTH HEIGHT" from the PNG header.
+png_size() {
+    python3 -c 'import struct, sys; print(*struct.unpack(">II", open(sys.argv[1], "rb").read()[16:24]))' "$1"
+}
 
 python3 scripts/checks/colour_classes.py split "$emoji" "$work/classes" 32 || fail "cannot split the emoji set"
-"$progan" prepare "$work/classes" --out "$work/set.pgds" --resolution 16 >"$work/prepare.log" 2>&1 || fail "prepare failed: $(tail -1 "$work/prepare.log")"
+"$progan" prepare "$work/classes" --out "$work/set.pgds" --resolution 16 >"$work/prepare.log" 2>&1 ||
+    fail "prepare failed: $(tail -1 "$work/prepare.log")"
 
 mkdir "$work/flat" && cp "$work"/classes/red/*.png "$work/flat/"
 expect_error "unlabelled dataset" "conditional training needs a labelled dataset" \
@@ -23,11 +27,13 @@ OPENBLAS_NUM_THREADS=1 "$progan" train --dataset "$work/set.pgds" --out "$work/p
 run=$work/projection
 grep -q '"resolution":16' "$run/metrics.jsonl" || fail "the projection run never reached 16x16"
 last=$(ls "$run"/samples/tick-*.png | tail -1)
-[[ $(png_size "$last") == "64 48" ]] || fail "final grid is $(png_size "$last"), expected 4 columns x 3 class rows of 16x16"
+[[ $(png_size "$last") == "64 48" ]] ||
+    fail "final grid is $(png_size "$last"), expected 4 columns x 3 class rows of 16x16"
 [[ $(png_size "$run/samples/reals.png") == "64 48" ]] || fail "reals.png is $(png_size "$run/samples/reals.png")"
 echo "projection run: $(tail -1 "$run/metrics.jsonl" | grep -o '"kimg":[0-9.]*'), grids of 3 class rows x 4 columns"
 "$progan" report "$run" >/dev/null || fail "report failed"
-grep -q "one row per class: blue, red, yellow" "$run/report.html" || fail "the report does not name the grid's class rows"
+grep -q "one row per class: blue, red, yellow" "$run/report.html" ||
+    fail "the report does not name the grid's class rows"
 
 for class in blue red 2; do
     "$progan" generate "$run/checkpoints/final.ckpt" --class "$class" --images 48 --seed 3 --out "$work/made/$class" \
@@ -43,7 +49,8 @@ expect_error "unknown class" "--class green is not one of its classes (blue, red
     fail "export failed"
 classes=$(python3 -c 'import json, struct, sys
 data = open(sys.argv[1], "rb").read()
-print(json.loads(data[8:8 + struct.unpack("<Q", data[:8])[0]])["__metadata__"]["progan.class_names"])' "$work/all.safetensors")
+header = json.loads(data[8:8 + struct.unpack("<Q", data[:8])[0]])
+print(header["__metadata__"]["progan.class_names"])' "$work/all.safetensors")
 [[ $classes == '["blue","red","yellow"]' ]] || fail "the export's progan.class_names is '$classes'"
 "$progan" import "$work/all.safetensors" --out "$work/imported" --preset tiny >/dev/null || fail "import failed"
 "$progan" generate "$work/imported/checkpoints/step-"*.ckpt --class red --images 2 --seed 3 --out "$work/again" \

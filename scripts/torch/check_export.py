@@ -33,8 +33,8 @@ def main() -> int:
     difference = (images - expected).abs().max().item()
     verdict = "OK" if difference <= args.tolerance else "FAIL"
     classes = f", {len(generator.class_names)} classes" if generator.class_names else ""
-    print(f"check_export: {verdict}: {generator.arch}{classes} {metadata['progan.generator']}, {len(expected)} latents at "
-          f"{resolution}x{resolution} alpha {alpha:g}: max |PyTorch - progan| = {difference:.3g} "
+    print(f"check_export: {verdict}: {generator.arch}{classes} {metadata['progan.generator']}, {len(expected)} latents "
+          f"at {resolution}x{resolution} alpha {alpha:g}: max |PyTorch - progan| = {difference:.3g} "
           f"(tolerance {args.tolerance:g}; images span {expected.min().item():.3g}..{expected.max().item():.3g})")
     return 0 if verdict == "OK" else 1
 
