@@ -55,7 +55,8 @@ struct Conversion: @unchecked Sendable {
     /// in the same round when a rank was asked to stop or a file changed since the scan.
     func run(into file: UnsafeMutableRawBufferPointer?) throws -> [Int: ImageError] {
         let count = candidates.count
-        let perRank = max(ProcessInfo.processInfo.activeProcessorCount, Self.roundBytes / imageBytes)
+        let perRank =
+            group.imagesPerRound ?? max(ProcessInfo.processInfo.activeProcessorCount, Self.roundBytes / imageBytes)
         var rejected: [Int: ImageError] = [:]
         for start in stride(from: 0, to: count, by: perRank * group.size) {
             let round = start..<min(start + perRank * group.size, count)
@@ -175,6 +176,14 @@ struct Conversion: @unchecked Sendable {
                     file.baseAddress! + plan.layout.imageOffset(oldIndex, resolution: side),
                     DatasetLayout.channels * side * side)
             }
+        }
+        // Clear what the moves left between the new regions, so the file is the one a folder without
+        // the rejected images gives.
+        var end = smaller.layout.chunkTableOffset + 4 * smaller.layout.totalChunks
+        for region in smaller.layout.regions {
+            let start = smaller.layout.placement(of: region).offset
+            memset(file.baseAddress! + end, 0, start - end)
+            end = start + smaller.layout.size(of: region)
         }
         return smaller
     }

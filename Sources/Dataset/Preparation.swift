@@ -52,9 +52,14 @@ public struct PreparationGroup: Sendable {
     public let size: Int
     /// Every rank's bytes, in rank order: a collective that every rank calls in the same order.
     public let allgather: @Sendable (_ bytes: [UInt8]) throws -> [[UInt8]]
+    /// Images each rank converts between two exchanges; nil: as many as fit `Conversion.roundBytes`.
+    public let imagesPerRound: Int?
 
-    public init(rank: Int, size: Int, allgather: @escaping @Sendable (_ bytes: [UInt8]) throws -> [[UInt8]]) {
-        (self.rank, self.size, self.allgather) = (rank, size, allgather)
+    public init(
+        rank: Int, size: Int, imagesPerRound: Int? = nil,
+        allgather: @escaping @Sendable (_ bytes: [UInt8]) throws -> [[UInt8]]
+    ) {
+        (self.rank, self.size, self.imagesPerRound, self.allgather) = (rank, size, imagesPerRound, allgather)
     }
 
     public static let alone = PreparationGroup(rank: 0, size: 1) { [$0] }
