@@ -98,3 +98,19 @@ extension PreparedDataset {
         return layout.fileSize
     }
 }
+
+extension PreparedDataset {
+    /// The size of a prepared file of `images` unlabelled images at `resolution` without a source list;
+    /// labels add 4 bytes an image and the source list about 60.
+    public static func fileSize(images: Int, resolution: Int) -> Int {
+        DatasetLayout(
+            resolution: resolution, count: images, chunkSize: DatasetLayout.defaultChunkSize, classCount: 0,
+            classNamesSize: 2, sourcesSize: 2
+        ).fileSize
+    }
+
+    /// The bytes of one level of `images` images.
+    public static func levelSize(images: Int, resolution: Int) -> Int {
+        images * DatasetLayout.channels * resolution * resolution
+    }
+}
