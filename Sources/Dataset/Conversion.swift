@@ -31,7 +31,7 @@ struct DatasetPlan {
 /// on all its threads, then the ranks exchange what they did: rank 0 converts straight into the file and
 /// copies the others' pixels there; every rank learns every failure, so all of them agree on what comes
 /// next. A round holds at most `roundBytes` of pixels per rank, so memory does not grow with the dataset.
-struct Conversion: @unchecked Sendable {
+struct Conversion {
     let folder: String
     let candidates: [Candidate]
     let plan: DatasetPlan
@@ -41,6 +41,8 @@ struct Conversion: @unchecked Sendable {
     let stopRequested: @Sendable () -> Bool
 
     static let roundBytes = 32 << 20
+    /// At most this many images per rank and round, so that the progress line moves about once a second.
+    static let roundImages = 256
 
     /// Bytes of one image at every level.
     private var imageBytes: Int { plan.layout.levels.reduce(0) { $0 + DatasetLayout.channels * $1 * $1 } }
@@ -56,7 +58,8 @@ struct Conversion: @unchecked Sendable {
     func run(into file: UnsafeMutableRawBufferPointer?) throws -> [Int: ImageError] {
         let count = candidates.count
         let perRank =
-            group.imagesPerRound ?? max(ProcessInfo.processInfo.activeProcessorCount, Self.roundBytes / imageBytes)
+            group.imagesPerRound
+            ?? max(ProcessInfo.processInfo.activeProcessorCount, min(Self.roundImages, Self.roundBytes / imageBytes))
         var rejected: [Int: ImageError] = [:]
         for start in stride(from: 0, to: count, by: perRank * group.size) {
             let round = start..<min(start + perRank * group.size, count)
@@ -74,31 +77,38 @@ struct Conversion: @unchecked Sendable {
     /// This rank's part of a round: the pixels of `images` (none on rank 0, which stores them itself),
     /// then a JSON RoundReport.
     private func convert(_ images: Range<Int>, into file: UnsafeMutableRawBufferPointer?) throws -> [UInt8] {
-        let stop = stopRequested()
         let size = imageBytes
         var packet = [UInt8](repeating: 0, count: file == nil ? images.count * size : 0)
         let failures = UnsafeMutableBufferPointer<RoundFailure?>.allocate(capacity: images.count)
         failures.initialize(repeating: nil)
         defer { failures.deallocate() }
-        if !stop {
-            packet.withUnsafeMutableBytes { area in
-                DispatchQueue.concurrentPerform(iterations: images.count) { position in
-                    let index = images.lowerBound + position
-                    let stored = Result { () throws(RoundFailure) in
-                        try store(candidates[index]) { side in
-                            if let file { return file.baseAddress! + plan.layout.imageOffset(index, resolution: side) }
-                            return area.baseAddress! + position * size + offsetInImage(side)
-                        }
-                    }
-                    if case .failure(let failure) = stored { failures[position] = failure }
+        // A stop request is looked for before each image; the ones after it are left undone.
+        let stopSeen = UnsafeMutableBufferPointer<Bool>.allocate(capacity: images.count)
+        stopSeen.initialize(repeating: false)
+        defer { stopSeen.deallocate() }
+        packet.withUnsafeMutableBytes { area in
+            DispatchQueue.concurrentPerform(iterations: images.count) { position in
+                if stopRequested() {
+                    stopSeen[position] = true
+                    return
                 }
+                let index = images.lowerBound + position
+                let stored = Result { () throws(RoundFailure) in
+                    try store(candidates[index]) { side in
+                        if let file { return file.baseAddress! + plan.layout.imageOffset(index, resolution: side) }
+                        return area.baseAddress! + position * size + offsetInImage(side)
+                    }
+                }
+                if case .failure(let failure) = stored { failures[position] = failure }
             }
         }
         let report = RoundReport(
-            stop: stop,
-            failures: failures.enumerated().compactMap { position, failure in failure.map { (position, $0) } }
-                .map { RoundReport.Entry(position: $0.0, failure: $0.1) })
-        return packet + Array(try JSONEncoder().encode(report))
+            stop: stopSeen.contains(true) || stopRequested(),
+            failures: failures.enumerated().compactMap { position, failure in
+                failure.map { RoundReport.Entry(position: position, failure: $0) }
+            })
+        packet.append(contentsOf: try JSONEncoder().encode(report))
+        return packet
     }
 
     /// Acts on one rank's part of a round: stops, fails, records rejected images, and on rank 0 stores

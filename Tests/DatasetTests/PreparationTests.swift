@@ -114,7 +114,7 @@ final class PreparationTests: TemporaryDirectoryTestCase {
         otherRank.start()
         let report = try XCTUnwrap(
             PreparedDataset.prepare(folder: folder, output: output, group: exchange.group(rank: 0, perRank: 1)))
-        XCTAssertTrue(try exchange.waitForOtherRanks(), "rank 1 returned a report or failed")
+        XCTAssertEqual(exchange.waitForOtherRanks(), [])
         XCTAssertEqual(try directory.read("ranks.pgds"), try directory.read("alone.pgds"))
         XCTAssertEqual(report.skipped, alone.skipped)
         XCTAssertEqual(report.skipped.map(\.file), ["corrupt.png", "empty.png", "truncated.png"])
@@ -172,7 +172,7 @@ private final class RoundExchange: @unchecked Sendable {
     private var deposits: [Int: [UInt8]] = [:]
     private var completed: [[UInt8]] = []
     private var generation = 0
-    private var others: [Bool] = []
+    private var others: [String] = []
 
     init(ranks: Int) { self.ranks = ranks }
 
@@ -196,19 +196,25 @@ private final class RoundExchange: @unchecked Sendable {
         return completed
     }
 
-    /// Runs another rank's preparation and records whether it ended as it should there: without a report.
+    /// Runs another rank's preparation and records how it ended: as it should there, without a report, or not.
     func result(of rank: Int, _ body: () throws -> PreparationReport?) {
-        let ok = (try? body()).map { $0 == nil } ?? false
+        let outcome: String
+        do {
+            outcome = try body() == nil ? "" : "rank \(rank) returned a report"
+        } catch {
+            outcome = "rank \(rank) failed: \(error)"
+        }
         condition.lock()
-        others.append(ok)
+        others.append(outcome)
         condition.broadcast()
         condition.unlock()
     }
 
-    func waitForOtherRanks() throws -> Bool {
+    /// What went wrong on the other ranks; empty when nothing did.
+    func waitForOtherRanks() -> [String] {
         condition.lock()
         defer { condition.unlock() }
         while others.count < ranks - 1 { condition.wait() }
-        return others.allSatisfy { $0 }
+        return others.filter { !$0.isEmpty }
     }
 }
