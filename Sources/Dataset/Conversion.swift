@@ -33,7 +33,6 @@ struct DatasetPlan {
 /// next. A round holds at most `roundBytes` of pixels per rank, so memory does not grow with the dataset.
 struct Conversion {
     let folder: String
-    let candidates: [Candidate]
     let plan: DatasetPlan
     let group: PreparationGroup
     let output: String
@@ -56,7 +55,7 @@ struct Conversion {
     /// Returns the candidates whose pixels could not be decoded, by index; every rank throws the same error
     /// in the same round when a rank was asked to stop or a file changed since the scan.
     func run(into file: UnsafeMutableRawBufferPointer?) throws -> [Int: ImageError] {
-        let count = candidates.count
+        let count = plan.candidates.count
         let perRank =
             group.imagesPerRound
             ?? max(ProcessInfo.processInfo.activeProcessorCount, min(Self.roundImages, Self.roundBytes / imageBytes))
@@ -94,7 +93,7 @@ struct Conversion {
                 }
                 let index = images.lowerBound + position
                 let stored = Result { () throws(RoundFailure) in
-                    try store(candidates[index]) { side in
+                    try store(plan.candidates[index]) { side in
                         if let file { return file.baseAddress! + plan.layout.imageOffset(index, resolution: side) }
                         return area.baseAddress! + position * size + offsetInImage(side)
                     }
@@ -176,9 +175,9 @@ struct Conversion {
     /// addresses and never overwrites an image still to be moved.
     func compacted(_ file: UnsafeMutableRawBufferPointer, without rejected: Set<Int>) throws -> DatasetPlan {
         guard !rejected.isEmpty else { return plan }
-        let kept = candidates.indices.filter { !rejected.contains($0) }
+        let kept = plan.candidates.indices.filter { !rejected.contains($0) }
         let smaller = try DatasetPlan(
-            kept.map { candidates[$0] }, folder: folder, resolution: plan.layout.resolution)
+            kept.map { plan.candidates[$0] }, folder: folder, resolution: plan.layout.resolution)
         for side in plan.layout.levels {
             for (newIndex, oldIndex) in kept.enumerated() {
                 memmove(

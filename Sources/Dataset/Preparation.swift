@@ -145,8 +145,8 @@ extension PreparedDataset {
         }
         let side = resolution ?? defaultResolution(sides: candidates.map { min($0.scan.width, $0.scan.height) })
         let conversion = Conversion(
-            folder: folder, candidates: candidates, plan: try DatasetPlan(candidates, folder: folder, resolution: side),
-            group: group, output: output, progress: progress, stopRequested: stopRequested)
+            folder: folder, plan: try DatasetPlan(candidates, folder: folder, resolution: side), group: group,
+            output: output, progress: progress, stopRequested: stopRequested)
         guard group.rank == 0 else {
             _ = try conversion.run(into: nil)
             return nil
@@ -171,7 +171,7 @@ extension PreparedDataset {
                 writer.store(plan.sourcesJSON, in: .sources)
                 identity = try writer.finish(classNames: plan.classes.names)
             }
-            // The mapping is gone: images skipped while converting leave a shorter file.
+            // Images skipped while converting leave a shorter file; nothing touches the cut tail of the mapping.
             if plan.layout.fileSize < conversion.plan.layout.fileSize {
                 guard truncate(temporaryPath, off_t(plan.layout.fileSize)) == 0 else {
                     throw FileError.fromErrno(path: temporaryPath, action: "cannot shorten")
