@@ -55,7 +55,7 @@ prepare_rate() {
     local folder=$1 output=$2
     shift 2
     "$@" "$progan" prepare "$folder" --out "$output" --resolution 64 2>/dev/null |
-        sed -nE '1s/.*\(([0-9.]+) images\/s\).*/\1/p'
+        sed -nE '1s/.*\(([0-9.]+) images\/s.*/\1/p'
 }
 # pil_rate FOLDER CORES WORKERS: images/s of PIL's decode and resize to 64x64 in WORKERS processes on CORES.
 pil_rate() { field images_per_second "$(taskset -c "$2" "$bench_python" scripts/data/pil_prepare.py "$1" 64 "$3")"; }
