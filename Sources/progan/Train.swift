@@ -96,8 +96,9 @@ struct Train: ParsableCommand {
                 try world.finalize()
                 Foundation.exit(ExitStatus.stoppedOnRequest)
             }
-            let trainer = try Trainer(
-                config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
+            let prepared = try PreparedDataset(path: datasetPath)
+            if isLeader, let note = legacyFormatNote(prepared) { warn(note) }
+            let trainer = try Trainer(config: config, dataset: prepared, collective: world)
             let group = ReplicaGroup(world)
             if let (checkpoint, path) = resumePoint {
                 try trainer.restore(checkpoint, path: path)
@@ -206,12 +207,15 @@ struct Train: ParsableCommand {
             try RunDirectory(out).create()
             let start = DispatchTime.now().uptimeNanoseconds
             do {
-                let prepared = try PreparedDataset.prepare(
+                // Alone, so rank 0 always has the report.
+                if let prepared = try PreparedDataset.prepare(
                     folder: dataset, resolution: resolution, output: path, progress: progressLine(since: start),
                     stopRequested: { StopRequests.requested })
-                describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                    .forEach(report)
-                warnSkipped(prepared)
+                {
+                    describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, ranks: 1)
+                        .forEach(report)
+                    warnSkipped(prepared)
+                }
             } catch DatasetError.stopped {
                 report("stopped on request while preparing \(dataset); the same command starts again")
                 stopped[0] = 1
