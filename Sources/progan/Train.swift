@@ -24,8 +24,11 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG and JPEG images.", valueName: "path"))
     var dataset: String
 
-    @Option(help: ArgumentHelp("Run directory.", valueName: "dir"))
-    var out: String
+    @Option(
+        help: ArgumentHelp(
+            "Run directory; in a Slurm job it defaults to runs/JOBNAME-JOBID, the same for every restart of the job.",
+            valueName: "dir"))
+    var out: String = SchedulerJob.slurm(ProcessInfo.processInfo.environment)?.defaultRunDirectory ?? ""
 
     @OptionGroup var options: ConfigOptions
 
@@ -43,6 +46,10 @@ struct Train: ParsableCommand {
     var dryRun = false
 
     func validate() throws {
+        // Outside Slurm the default is empty: there is no job to name the directory after.
+        guard !out.isEmpty || SchedulerJob.slurm(ProcessInfo.processInfo.environment) != nil else {
+            throw ValidationError("--out: missing or empty; name the run directory (only a Slurm job has a default)")
+        }
         try checkOutputPath(out, "--out")
         try resume.rejectMisspelledKeyword()
     }
@@ -89,8 +96,9 @@ struct Train: ParsableCommand {
                 try world.finalize()
                 Foundation.exit(ExitStatus.stoppedOnRequest)
             }
-            let trainer = try Trainer(
-                config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
+            let prepared = try PreparedDataset(path: datasetPath)
+            if isLeader, let note = legacyFormatNote(prepared) { warn(note) }
+            let trainer = try Trainer(config: config, dataset: prepared, collective: world)
             let group = ReplicaGroup(world)
             if let (checkpoint, path) = resumePoint {
                 try trainer.restore(checkpoint, path: path)
@@ -199,12 +207,15 @@ struct Train: ParsableCommand {
             try RunDirectory(out).create()
             let start = DispatchTime.now().uptimeNanoseconds
             do {
-                let prepared = try PreparedDataset.prepare(
+                // Alone, so rank 0 always has the report.
+                if let prepared = try PreparedDataset.prepare(
                     folder: dataset, resolution: resolution, output: path, progress: progressLine(since: start),
                     stopRequested: { StopRequests.requested })
-                describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                    .forEach(report)
-                warnSkipped(prepared)
+                {
+                    describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, ranks: 1)
+                        .forEach(report)
+                    warnSkipped(prepared)
+                }
             } catch DatasetError.stopped {
                 report("stopped on request while preparing \(dataset); the same command starts again")
                 stopped[0] = 1
