@@ -31,6 +31,12 @@ public final class TrainingRun {
     private var lastCheckpoint = DispatchTime.now().uptimeNanoseconds
     /// Time spent copying checkpoints in the tick in progress (nil: none taken).
     private var checkpointPause: Double?
+    /// Wall-clock time by resolution, for the time left; counted from `lastMark` on.
+    private var throughput = ThroughputHistory()
+    private var lastMark = DispatchTime.now().uptimeNanoseconds
+    /// When the last metrics line was written (or the run started), for its `wall_seconds`.
+    private var lastRecord = DispatchTime.now().uptimeNanoseconds
+    private lazy var remainingTime = RemainingTime(config: config, cores: group.collective.size * ThreadPool.threads)
 
     /// How a run ended.
     public enum Outcome: Equatable {
@@ -63,11 +69,14 @@ public final class TrainingRun {
         tick = trainer.progress.imagesShown / tickImages
         if isLeader { try prepareDirectory() }
         var window = TickWindow(start: trainer.progress.imagesShown)
-        var statusShown = DispatchTime.now().uptimeNanoseconds
+        let started = DispatchTime.now().uptimeNanoseconds
+        var statusShown = started
+        (lastMark, lastRecord) = (started, started)
         while trainer.progress.imagesShown < config.totalImages {
-            let before = trainer.progress.imagesShown
+            let before = trainer.progress.imagesShown, resolution = trainer.schedule.resolution
             guard let log = try step() else { return try stopOnRequest() }
             let shown = trainer.progress.imagesShown, finished = shown >= config.totalImages
+            markTime(resolution: resolution, images: shown - before)
             let endsTick = shown / tickImages != before / tickImages || finished
             window.add(log, imagesShown: shown)
             if isLeader {
@@ -77,20 +86,23 @@ public final class TrainingRun {
             let now = DispatchTime.now().uptimeNanoseconds
             guard endsTick else {
                 if isLeader && console.isTerminal && now - statusShown >= Self.statusInterval {
-                    console.status(progressLine(tick: tick + 1, window: window, imagesShown: shown))
+                    let secondsLeft = remainingTime.secondsLeft(imagesShown: shown, history: throughput)
+                    console.status(
+                        progressLine(tick: tick + 1, window: window, imagesShown: shown, secondsLeft: secondsLeft))
                     statusShown = now
                 }
                 continue
             }
-            try endTick(window, final: finished)
+            try endTick(window, final: finished, resolution: resolution)
             window = TickWindow(start: shown)
         }
         if isLeader {
             try reportWritten(checkpoints.finish())
             try trainer.checkpoint().write(to: directory.finalCheckpointPath)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             console.line(
                 "done: \(trainer.progress.step) steps, "
-                    + "\(formatKimg(Double(trainer.progress.imagesShown) / 1000)) kimg; "
+                    + "\(formatKimg(Double(trainer.progress.imagesShown) / 1000)) kimg in \(formatDuration(seconds)); "
                     + "final networks in \(directory.finalCheckpointPath)")
         }
         return .finished
@@ -174,7 +186,15 @@ public final class TrainingRun {
         }
     }
 
-    private func endTick(_ window: TickWindow, final: Bool) throws {
+    /// Adds the time since the last mark to `resolution`'s, with the images trained meanwhile.
+    private func markTime(resolution: Int, images: Int) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        throughput.add(resolution: resolution, images: images, seconds: Double(now - lastMark) / 1e9)
+        lastMark = now
+    }
+
+    /// `resolution`: the one the tick's last step trained at, which its end's work is charged to.
+    private func endTick(_ window: TickWindow, final: Bool, resolution: Int) throws {
         tick += 1
         guard isLeader else { return }
         let progress = trainer.progress, point = trainer.schedule
@@ -206,6 +226,11 @@ public final class TrainingRun {
             peakResidentMiB: rounded(TensorMemory.peakResidentMiB, significantDigits: 5),
             grid: "samples/\((gridPath as NSString).lastPathComponent)")
         fields.checkpointPauseSeconds = checkpointPause.map { rounded($0, significantDigits: 4) }
+        markTime(resolution: resolution, images: 0)
+        let secondsLeft = remainingTime.secondsLeft(imagesShown: progress.imagesShown, history: throughput)
+        fields.etaSeconds = secondsLeft.map { rounded($0, significantDigits: 4) }
+        fields.wallSeconds = rounded(Double(lastMark - lastRecord) / 1e9, significantDigits: 6)
+        lastRecord = lastMark
         fields.slurmJobID = job?.id
         fields.slurmRestartCount = job?.restartCount
         checkpointPause = nil
@@ -215,24 +240,24 @@ public final class TrainingRun {
         try tensorBoard?.write(
             step: progress.imagesShown, scalars: record.scalars, images: [(tag: "samples", image: grid)])
         console.tick(
-            progressLine(tick: tick, window: window, imagesShown: progress.imagesShown)
+            progressLine(tick: tick, window: window, imagesShown: progress.imagesShown, secondsLeft: secondsLeft)
                 + laggardNote(group.collective.takeLargestLag()))
         // The grid and metric batches leave buffers of sizes no training step asks for.
         TensorMemory.releaseUnused()
     }
 
     /// `tick 45  kimg 45.0/52.0  32x32 fade-in α=0.63  d_loss -2.3301  g_loss 5.9380  21.0 img/s  ETA 5m34s`
-    private func progressLine(tick: Int, window: TickWindow, imagesShown: Int) -> String {
+    /// The ETA is `secondsLeft` (`RemainingTime`), "?" before anything was measured.
+    private func progressLine(tick: Int, window: TickWindow, imagesShown: Int, secondsLeft: Double?) -> String {
         let point = trainer.schedule, means = window.means
         let kimg = Double(imagesShown) / 1000
-        let remaining = estimatedSecondsLeft(imagesPerSecond: window.imagesPerSecond)
         let losses = ["d_loss", "g_loss"].compactMap { name in
             means[name].map { "\(name) \(String(format: "%.4f", $0))" }
         }
         let phase = point.phase == .fadeIn ? "fade-in α=\(String(format: "%.2f", point.alpha))" : "stable"
         return "tick \(tick)  kimg \(formatKimg(kimg))/\(formatKimg(config.totalKimg))  "
             + "\(point.resolution)x\(point.resolution) \(phase)  " + losses.joined(separator: "  ")
-            + "  \(String(format: "%.1f", window.imagesPerSecond)) img/s  ETA \(formatDuration(remaining))"
+            + "  \(String(format: "%.1f", window.imagesPerSecond)) img/s  ETA \(formatDuration(secondsLeft ?? .nan))"
     }
 
     /// `  slowest: rank 3 (node7) 2.4 s behind` when, in some collective of the tick, one rank arrived at
@@ -272,23 +297,6 @@ public final class TrainingRun {
                 ("swd_mean", distances.reduce(0, +) / Double(distances.count)),
                 ("ms_ssim", generated.multiScaleSSIMSum / Double(generated.multiScaleSSIMPairs)),
             ]
-    }
-
-    /// Time left at the current speed, counting each image at a higher resolution as three at this one
-    /// (roughly what a doubling costs here, where D's gradient penalty dominates). One term per resolution,
-    /// so a run of any length costs the same to estimate.
-    private func estimatedSecondsLeft(imagesPerSecond: Double) -> Double {
-        let current = trainer.schedule.resolution.trailingZeroBitCount
-        let shown = trainer.progress.imagesShown, total = config.totalImages
-        let starts = resolutionStarts(config: config.schedule, finalResolution: config.network.resolution)
-        var weighted = 0.0
-        for (index, start) in starts.enumerated() {
-            let end = index + 1 < starts.count ? starts[index + 1].imagesShown : total
-            let images = min(end, total) - max(start.imagesShown, shown)
-            guard images > 0 else { continue }
-            weighted += Double(images) * pow(3, Double(start.resolution.trailingZeroBitCount - current))
-        }
-        return weighted / max(imagesPerSecond, 1e-9)
     }
 
     private func writeRealsGrid() throws {
@@ -343,7 +351,8 @@ public func wholeSeconds(_ seconds: Double) -> Int? {
 
 func formatKimg(_ kimg: Double) -> String { String(format: kimg < 10 ? "%.2f" : "%.1f", kimg) }
 
-func formatDuration(_ seconds: Double) -> String {
+/// `12m03s`, or `1h02m` from an hour up: an ETA or a run's length.
+public func formatDuration(_ seconds: Double) -> String {
     guard let total = wholeSeconds(seconds) else { return "?" }
     return total >= 3600
         ? "\(total / 3600)h\(String(format: "%02d", total / 60 % 60))m"
