@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds, then trains the `cpu` preset on the emoji images that
 # setup installs (libjs-emojify), with the layout of ranks x threads that `progan plan` picks for the
-# machine, and prints where the samples are.
+# machine, and ends with scripts/show-run.sh: the HTML report, the time-lapse and the quality (SWD) of the
+# final generator, printed in a few lines.
 #
 #   scripts/train.sh [progan train flags]     e.g. scripts/train.sh --total-kimg 20 --seed 7
 #   scripts/train.sh --dry-run                prints the chosen launch and the plan, and trains nothing
@@ -86,5 +87,28 @@ if given --dry-run; then
     OMPI_COMM_WORLD_SIZE=$ranks OMPI_COMM_WORLD_RANK=0 OPENBLAS_NUM_THREADS=$threads \
         exec .build/release/progan train "${args[@]}"
 fi
-# Signals to this script reach every rank at once (see scripts/launch.sh).
-exec scripts/launch.sh "${launch[@]}" .build/release/progan train "${args[@]}"
+# Signals to this script reach every rank at once (see scripts/launch.sh): passed on to the launch script,
+# which waits in the background so that a trap runs at once, not once the job has ended.
+scripts/launch.sh "${launch[@]}" .build/release/progan train "${args[@]}" &
+job=$!
+for signal in TERM INT HUP USR1; do
+    # shellcheck disable=SC2064 # the job's pid is fixed
+    trap "kill -s $signal $job 2>/dev/null" "$signal"
+done
+while wait "$job"; kill -0 "$job" 2>/dev/null; do :; done
+status=0
+wait "$job" || status=$?
+((status == 0)) || exit "$status"
+trap - TERM INT HUP USR1
+# The run's own copy of the images when it prepared a folder, else the prepared file it was given.
+out= dataset=
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case ${args[i]} in
+    --out) out=${args[i + 1]} ;;
+    --dataset) dataset=${args[i + 1]} ;;
+    --out=*) out=${args[i]#--out=} ;;
+    --dataset=*) dataset=${args[i]#--dataset=} ;;
+    esac
+done
+[[ -d $dataset ]] && dataset=
+RANKS=$ranks exec scripts/show-run.sh "$out" ${dataset:+"$dataset"}
