@@ -36,13 +36,15 @@ if [[ $("$progan" evaluate --help) == *--fid* ]]; then
     if [[ -f $inception ]]; then
         fid=(--fid)
     else
-        fid_note="FID: install the Inception weights with $root/scripts/torch/install-inception.sh, then: $progan evaluate $final --dataset $dataset --images $images --fid"
+        fid_note="FID: install the Inception weights with $root/scripts/torch/install-inception.sh, then:"
+        fid_note+=" $progan evaluate $final --dataset $dataset --images $images --fid"
     fi
 fi
 launch=(mpirun -np "$ranks" -x OPENBLAS_NUM_THREADS=1 --oversubscribe --bind-to none)
 ((EUID == 0)) && launch+=(--allow-run-as-root)
 started=$SECONDS
-evaluation=$("${launch[@]}" "$progan" evaluate "$final" --dataset "$dataset" --images "$images" --reals-vs-reals "${fid[@]}")
+evaluation=$("${launch[@]}" "$progan" evaluate "$final" --dataset "$dataset" --images "$images" --reals-vs-reals \
+    "${fid[@]}")
 seconds=$((SECONDS - started))
 mean() { awk -v label="$1" 'index($0, label) == 1 { print $NF }' <<<"$evaluation"; }
 generated=$(mean "generated vs reals")
@@ -59,6 +61,7 @@ echo "  time-lapse     $timelapse   (the samples of every tick, one after anothe
 echo "  quality        SWD $generated x1e-3 (lower is better), generated against training images; two sets of"
 echo "                 training images score $floor, as low as this measure can go ($images images a set, the mean"
 echo "                 over levels $levels of a Laplacian pyramid; measured in $seconds s)"
-echo "  variety        MS-SSIM $(similarity generated) (training images: $(similarity reals); far higher means G repeats itself)"
+echo "  variety        MS-SSIM $(similarity generated) (training images: $(similarity reals);" \
+    "far higher means G repeats itself)"
 grep -i '^FID\|^KID' <<<"$evaluation" | sed 's/^/  /' || true
 [[ -z $fid_note ]] || echo "  $fid_note"
