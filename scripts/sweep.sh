@@ -147,9 +147,11 @@ done
 {
     echo "## Sweep of $(date -u +%Y-%m-%d), $budget s of training per run on $cores cores"
     echo
-    echo "Images $images${common[*]:+; flags for every run: ${common[*]}}; SWD x1e3 of the averaged generator, $swd_images images, mean over pyramid levels; two"
-    echo "sets of reals score $(cat "$floor_file"). Seeds 1000 and up; the best $top of the first pass with $seeds seeds."
-    echo "Spread: the standard deviation over seeds. Runs stopped before the final resolution have no SWD."
+    echo "- images: $images${common[*]:+; flags for every run: ${common[*]}}"
+    echo "- SWD x1e3 of the averaged generator against the training images, $swd_images images a set, the mean"
+    echo "  over pyramid levels; two sets of training images score $(cat "$floor_file")"
+    echo "- every variant with seed 1000, the best $top also with seeds up to $((1000 + seeds - 1)); spread: the"
+    echo "  standard deviation over seeds; a run stopped before its final resolution has no SWD"
     echo
     echo "| variant | flags | config | seeds | SWD mean | spread | min | max | kimg (mean) |"
     echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
