@@ -1,7 +1,7 @@
 import Model
 
-/// Wall-clock time a run has spent at each resolution, everything included: steps, sample grids, SWD
-/// measurements, checkpoint copies. What the time left is extrapolated from.
+/// Wall-clock time a run has spent: on steps at each resolution (checkpoint copies and status lines between
+/// them included), and at the ends of ticks (grids, metrics, SWD). What the time left is extrapolated from.
 public struct ThroughputHistory: Equatable, Sendable {
     public struct Spent: Equatable, Sendable {
         public var images = 0
@@ -9,21 +9,32 @@ public struct ThroughputHistory: Equatable, Sendable {
     }
 
     public private(set) var byResolution: [Int: Spent] = [:]
+    /// The most recent tick ends' durations, at most `tickEndWindow` of them.
+    public private(set) var tickEnds: [Double] = []
+    private let tickEndWindow: Int
 
-    public init() {}
+    /// `tickEndWindow`: tick ends the time of a future one is averaged over; spanning a period of the SWD
+    /// measurements, so that those are counted at their rate, not at the tick they fall on.
+    public init(tickEndWindow: Int = 1) { self.tickEndWindow = max(tickEndWindow, 1) }
 
-    /// `images` trained at `resolution` in `seconds`; work between steps (a tick's end) adds seconds and no
-    /// images, so its cost is spread over the images of the resolution it happened at.
+    /// `images` trained at `resolution` in `seconds`.
     public mutating func add(resolution: Int, images: Int, seconds: Double) {
         guard seconds.isFinite, seconds >= 0, images >= 0 else { return }
         byResolution[resolution, default: Spent()].images += images
         byResolution[resolution, default: Spent()].seconds += seconds
     }
+
+    /// A tick's end, kept apart from the steps: it costs per tick, not per image, and the first SWD at a
+    /// resolution (which also describes the reals) would make that resolution's images look twice as dear.
+    public mutating func addTickEnd(seconds: Double) {
+        guard seconds.isFinite, seconds >= 0 else { return }
+        tickEnds = Array((tickEnds + [seconds]).suffix(tickEndWindow))
+    }
 }
 
 /// The time a run has left: the images the schedule still trains at each resolution, each at the cost
 /// per image measured at that resolution on this run, or, for a resolution not reached yet, from a model
-/// calibrated on the measured ones.
+/// calibrated on the measured ones; and the ticks left, each at the mean of the recent tick ends.
 ///
 /// The cost per image is far from proportional to the networks' multiply-adds: the `cpu` preset does 140
 /// times the work at 32x32 as at 4x4 and takes 22 times as long. Each block adds a fixed set of operations
@@ -38,6 +49,7 @@ public struct ThroughputHistory: Equatable, Sendable {
 public struct RemainingTime: Sendable {
     /// Images each resolution trains over the whole run, smallest resolution first.
     private let segments: [(resolution: Int, range: Range<Int>)]
+    private let tickImages: Int
     /// Multiply-adds of one forward pass of G and D over one image, by resolution.
     private let work: [Int: Double]
     /// Seconds per multiply-add assumed until two resolutions have been measured.
@@ -51,6 +63,7 @@ public struct RemainingTime: Sendable {
     /// `cores`: every core the run trains on (ranks x threads), for the prior.
     public init(config: TrainingConfig, cores: Int) {
         let total = config.totalImages
+        tickImages = max(wholeImages(kimg: config.tickKimg), 1)
         let starts = resolutionStarts(config: config.schedule, finalResolution: config.network.resolution)
         segments = starts.indices.map { index in
             let end = index + 1 < starts.count ? starts[index + 1].imagesShown : total
@@ -65,7 +78,10 @@ public struct RemainingTime: Sendable {
     /// Seconds until the run has shown its last image, from `imagesShown` on; nil before anything was
     /// measured.
     public func secondsLeft(imagesShown: Int, history: ThroughputHistory) -> Double? {
-        var seconds = 0.0
+        let ticksLeft =
+            (max(segments.last?.range.upperBound ?? 0, imagesShown) - imagesShown + tickImages - 1) / tickImages
+        let tickEnds = history.tickEnds
+        var seconds = tickEnds.isEmpty ? 0 : Double(ticksLeft) * tickEnds.reduce(0, +) / Double(tickEnds.count)
         for segment in segments {
             let images = segment.range.upperBound - max(segment.range.lowerBound, imagesShown)
             guard images > 0 else { continue }

@@ -32,7 +32,7 @@ public final class TrainingRun {
     /// Time spent copying checkpoints in the tick in progress (nil: none taken).
     private var checkpointPause: Double?
     /// Wall-clock time by resolution, for the time left; counted from `lastMark` on.
-    private var throughput = ThroughputHistory()
+    private lazy var throughput = ThroughputHistory(tickEndWindow: 2 * config.swdTicks)
     private var lastMark = DispatchTime.now().uptimeNanoseconds
     /// When the last metrics line was written (or the run started), for its `wall_seconds`.
     private var lastRecord = DispatchTime.now().uptimeNanoseconds
@@ -93,7 +93,7 @@ public final class TrainingRun {
                 }
                 continue
             }
-            try endTick(window, final: finished, resolution: resolution)
+            try endTick(window, final: finished)
             window = TickWindow(start: shown)
         }
         if isLeader {
@@ -191,15 +191,19 @@ public final class TrainingRun {
         }
     }
 
-    /// Adds the time since the last mark to `resolution`'s, with the images trained meanwhile.
-    private func markTime(resolution: Int, images: Int) {
-        let now = DispatchTime.now().uptimeNanoseconds
-        throughput.add(resolution: resolution, images: images, seconds: Double(now - lastMark) / 1e9)
+    /// Adds the time since the last mark to `resolution`'s, with the images trained meanwhile (nil: the time
+    /// of a tick's end).
+    private func markTime(resolution: Int?, images: Int = 0) {
+        let now = DispatchTime.now().uptimeNanoseconds, seconds = Double(now - lastMark) / 1e9
+        if let resolution {
+            throughput.add(resolution: resolution, images: images, seconds: seconds)
+        } else {
+            throughput.addTickEnd(seconds: seconds)
+        }
         lastMark = now
     }
 
-    /// `resolution`: the one the tick's last step trained at, which its end's work is charged to.
-    private func endTick(_ window: TickWindow, final: Bool, resolution: Int) throws {
+    private func endTick(_ window: TickWindow, final: Bool) throws {
         tick += 1
         guard isLeader else { return }
         let progress = trainer.progress, point = trainer.schedule
@@ -231,7 +235,7 @@ public final class TrainingRun {
             peakResidentMiB: rounded(TensorMemory.peakResidentMiB, significantDigits: 5),
             grid: "samples/\((gridPath as NSString).lastPathComponent)")
         fields.checkpointPauseSeconds = checkpointPause.map { rounded($0, significantDigits: 4) }
-        markTime(resolution: resolution, images: 0)
+        markTime(resolution: nil)
         let secondsLeft = remainingTime.secondsLeft(imagesShown: progress.imagesShown, history: throughput)
         fields.etaSeconds = secondsLeft.map { rounded($0, significantDigits: 4) }
         fields.wallSeconds = rounded(Double(lastMark - lastRecord) / 1e9, significantDigits: 6)

@@ -109,12 +109,28 @@ final class RemainingTimeTests: XCTestCase {
         XCTAssertEqual(model.secondsPerImage(at: 16, history: history)!, 4e-3 * 3 / 2, accuracy: 1e-12)
     }
 
-    func testNothingMeasuredGivesNoEstimateAndTickEndsCountAsTime() {
+    func testTickEndsCountPerTickAtTheirRecentMean() {
+        let model = RemainingTime(config: config, cores: 2)
+        var history = ThroughputHistory(tickEndWindow: 4)
+        history.add(resolution: 32, images: 1000, seconds: 20)
+        let steps = model.secondsLeft(imagesShown: 50_000, history: history)!
+        XCTAssertEqual(steps, 2000 * 0.02, accuracy: 1e-9)
+        // An SWD tick every fourth, and an older, dearer one that has left the window.
+        for seconds in [9.0, 0.5, 0.5, 0.5, 6.5] { history.addTickEnd(seconds: seconds) }
+        XCTAssertEqual(history.tickEnds, [0.5, 0.5, 0.5, 6.5])
+        // Two ticks left, each with a tick end of 2 s on average.
+        XCTAssertEqual(model.secondsLeft(imagesShown: 50_000, history: history)!, steps + 2 * 2, accuracy: 1e-9)
+        XCTAssertEqual(model.secondsPerImage(at: 32, history: history)!, 0.02, "tick ends cost no image anything")
+    }
+
+    func testNothingMeasuredGivesNoEstimate() {
         let model = RemainingTime(config: config, cores: 2)
         var history = ThroughputHistory()
         XCTAssertNil(model.secondsLeft(imagesShown: 0, history: history))
         history.add(resolution: 4, images: 0, seconds: 1)
         XCTAssertNil(model.secondsLeft(imagesShown: 0, history: history), "time without images measures no speed")
+        history.addTickEnd(seconds: 1)
+        XCTAssertNil(model.secondsLeft(imagesShown: 0, history: history))
         history.add(resolution: 4, images: 1000, seconds: 1)
         XCTAssertEqual(model.secondsPerImage(at: 4, history: history)!, 2e-3, accuracy: 1e-12)
         history.add(resolution: 4, images: 10, seconds: .nan)
