@@ -111,4 +111,5 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     esac
 done
 [[ -d $dataset ]] && dataset=
-RANKS=$ranks exec scripts/show-run.sh "$out" ${dataset:+"$dataset"}
+# The evaluation runs here, on at most this machine's cores.
+RANKS=$((ranks < $(nproc) ? ranks : $(nproc))) exec scripts/show-run.sh "$out" ${dataset:+"$dataset"}
