@@ -104,10 +104,11 @@ public struct RunReport {
             try figure(
                 run.gridPath(ticks.last!),
                 caption: "tick \(ticks.last!.tick), "
-                    + "\(String(format: "%.2f", ticks.last!.kimg)) kimg", displayWidth: 1024))
+                    + "\(String(format: "%.2f", ticks.last!.kimg)) kimg" + classRowsCaption(), displayWidth: 1024))
         let reals = run.directory.samplesPath + "/reals.png"
         if FileManager.default.fileExists(atPath: reals) {
-            body += section("Training images", try figure(reals, caption: "reals.png", displayWidth: 512))
+            body += section(
+                "Training images", try figure(reals, caption: "reals.png" + classRowsCaption(), displayWidth: 512))
         }
         body += section("Configuration", "<pre>\(escapeHTML(run.configJSON))</pre>")
         return """
@@ -148,6 +149,8 @@ public struct RunReport {
         "gp": "Gradient penalty, weighted by λ, at images between real and fake",
         "r1": "R1 penalty: γ/2 |∇D|² at real images",
         "drift": "Drift: ε D(real)²",
+        "d_class": "D's class term: cross-entropy of its class logits on reals and fakes",
+        "g_class": "G's class term: cross-entropy of D's class logits on fakes",
     ]
 
     /// The ETA check of a finished run (`EstimateCheck`).
@@ -158,6 +161,17 @@ public struct RunReport {
         let rows = check.cells.map { "<tr>" + $0.map { "<td>\($0)</td>" }.joined() + "</tr>" }.joined()
         return "<p>The ETA of the progress line at the first tick of each resolution, against the time the run "
             + "then took:</p><table><tr>\(header)</tr>\(rows)</table>"
+    }
+
+    /// In a conditional run, the class each grid row shows; empty otherwise.
+    private func classRowsCaption() -> String {
+        let config = configObject()
+        guard let network = config["network"] as? [String: Any],
+            let names = (network["conditioning"] as? [String: Any])?["class_names"] as? [String], !names.isEmpty,
+            let samples = config["grid_samples"] as? Int, samples > 0
+        else { return "" }
+        let rows = SampleGridLayout.rowClasses(classes: names.count, samples: samples)
+        return "; one row per class: " + rows.map { names[$0] }.joined(separator: ", ")
     }
 
     private func configObject() -> [String: Any] {
