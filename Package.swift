@@ -51,12 +51,13 @@ let package = Package(
         // Optimized in debug builds too: the metrics sort millions of projections, which unspecialized
         // generic code does 30x slower, and the unit tests run them on realistic sizes.
         .target(
-            name: "Metrics", dependencies: ["Engine"],
+            name: "Metrics", dependencies: ["Engine", "CBLAS", "SafeIO", "Safetensors"],
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(
             name: "Training",
             dependencies: [
                 "Model", "Engine", "Dataset", "Metrics", "Distributed", "ImageIO", "SafeIO", "CheckpointFile",
+                "Safetensors",
             ],
             exclude: ["README.md"]),
         .target(name: "Reports", dependencies: ["Training", "ImageIO", "SafeIO"]),

