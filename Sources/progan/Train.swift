@@ -106,9 +106,10 @@ struct Train: ParsableCommand {
                     + "D \(trainer.replica.discriminatorWeights.count) parameters; loss \(config.loss.kind.rawValue)"
                     + (config.deterministic ? "; deterministic" : ""))
             if let note = try config.idleRanksNote(ranks: world.size) { report(note) }
+            let inception = try config.fid || config.kid ? InceptionScores.network(for: "--fid") : nil
             let outcome = try TrainingRun(
                 trainer: trainer, group: group, directory: directory, console: console,
-                stopRequested: { StopRequests.requested }, job: job
+                stopRequested: { StopRequests.requested }, job: job, inception: inception
             ).run()
             try world.finalize()
             if outcome != .finished { Foundation.exit(ExitStatus.stoppedOnRequest) }
