@@ -40,7 +40,8 @@ struct BenchInception: ParsableCommand {
             for _ in 0..<(images / 8) { _ = network.features(of: batch) }
         }
         print(
-            "progan inception: \(formatted(Double(images) / seconds, 2)) images/s (median of \(repetitions), \(threads) threads)"
+            "progan inception: \(formatted(Double(images) / seconds, 2)) images/s "
+                + "(median of \(repetitions), \(threads) threads)"
         )
     }
 }
