@@ -58,24 +58,21 @@ public func frechetDistance(_ a: FeatureStatistics, _ b: FeatureStatistics) thro
     let n = a.dimension
     var distance = zip(a.mean, b.mean).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
     for i in 0..<n { distance += a.covariance[i * n + i] + b.covariance[i * n + i] }
+    // With Σ₁ = V diag(λ) Vᵀ, Σ₁^½ Σ₂ Σ₁^½ is similar to diag(√λ) Vᵀ Σ₂ V diag(√λ), which needs two products
+    // instead of three. LAPACK's V is column-major, so `vectors` read row-major is Vᵀ.
     let (vectors, values) = try symmetricEigen(a.covariance, n, vectors: true)
-    // Σ₁^½ = V diag(√λ) Vᵀ; LAPACK's V is column-major, so `vectors` read row-major is Vᵀ.
-    var scaled = vectors
-    for row in 0..<n {
-        let root = max(values[row], 0).squareRoot()
-        for column in 0..<n { scaled[row * n + column] *= root }
-    }
-    var root = [Double](repeating: 0, count: n * n), product = root, sandwich = root
-    multiply(vectors, transposeA: true, scaled, into: &root, n)
-    multiply(root, transposeA: false, b.covariance, into: &product, n)
-    multiply(product, transposeA: false, root, into: &sandwich, n)
+    var projected = [Double](repeating: 0, count: n * n), sandwich = projected
+    multiply(vectors, transposeB: false, b.covariance, into: &projected, n)
+    multiply(projected, transposeB: true, vectors, into: &sandwich, n)
+    let roots = values.map { max($0, 0).squareRoot() }
+    for row in 0..<n { for column in 0..<n { sandwich[row * n + column] *= roots[row] * roots[column] } }
     let traceOfRoot = try symmetricEigen(sandwich, n, vectors: false).values.reduce(0) { $0 + max($1, 0).squareRoot() }
     return distance - 2 * traceOfRoot
 }
 
-private func multiply(_ a: [Double], transposeA: Bool, _ b: [Double], into c: inout [Double], _ n: Int) {
+private func multiply(_ a: [Double], transposeB: Bool, _ b: [Double], into c: inout [Double], _ n: Int) {
     cblas_dgemm(
-        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, CblasNoTrans, blasint(n), blasint(n), blasint(n), 1,
+        CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, blasint(n), blasint(n), blasint(n), 1,
         a, blasint(n), b, blasint(n), 0, &c, blasint(n))
 }
 
