@@ -11,6 +11,7 @@ import SafeIO
 ///     RUN_DIR/checkpoints/step-NNNNNNNNN.ckpt   the newest `keep` checkpoints
 ///     RUN_DIR/checkpoints/final.ckpt            the networks at the end of the run
 ///     RUN_DIR/checkpoints/damaged/              checkpoints found damaged on resume, kept for inspection
+///     RUN_DIR/checkpoints/abandoned/            newer checkpoints given up by --resume none or an older PATH
 ///     RUN_DIR/.lock                the owner's lock (`takeOwnership`)
 ///     RUN_DIR/tensorboard/events.out.tfevents.*  scalars and grids per tick, one file per (re)start
 public struct RunDirectory {
@@ -33,6 +34,7 @@ public struct RunDirectory {
     }
 
     public var damagedCheckpointsPath: String { checkpointsPath + "/damaged" }
+    public var abandonedCheckpointsPath: String { checkpointsPath + "/abandoned" }
 
     /// Makes the directory this process's alone for as long as the returned lock lives (a second run on
     /// it fails at once, naming the host and PID of the first), then removes the temporary files of
@@ -74,12 +76,13 @@ public struct RunDirectory {
             .sorted { $0.0 < $1.0 }.map { checkpointsPath + "/" + $0.1 }
     }
 
-    /// Deletes the step checkpoints of steps after `step`: what a fresh start or a resume from an older
-    /// checkpoint replaces (they belong to the abandoned run). Only regular files are deleted.
-    public func removeCheckpoints(after step: Int) {
-        for path in stepCheckpoints() where Self.checkpointStep(fileName: fileName(path))! > step {
-            removeIfRegularFile(path)
-        }
+    /// Moves the step checkpoints of steps after `step` into `checkpoints/abandoned/`: they belong to the
+    /// future that a fresh start or a resume from an older checkpoint gives up, and would otherwise be
+    /// taken for this run's by the next `--resume auto`. Moved, not deleted, since the user may have
+    /// typed `--resume none` by mistake. Returns where each went.
+    public func setAsideCheckpoints(after step: Int) throws -> [String] {
+        try stepCheckpoints().filter { isRegularFile($0) && Self.checkpointStep(fileName: fileName($0))! > step }
+            .map { try move($0, into: abandonedCheckpointsPath, calling: "abandoned") }
     }
 
     /// Deletes all but the newest `keep` step checkpoints; only regular files are deleted, and only they count.
@@ -99,7 +102,7 @@ public struct RunDirectory {
             case .usable(let checkpoint):
                 return (checkpoint, path)
             case .damaged(let problem):
-                let destination = try moveAside(path)
+                let destination = try move(path, into: damagedCheckpointsPath, calling: "damaged")
                 warn("skipping unusable checkpoint: \(path): \(problem); moved to \(destination)")
             }
         }
@@ -142,17 +145,17 @@ public struct RunDirectory {
         return .usable(try Checkpoint(file, path: path))
     }
 
-    /// Moves a damaged checkpoint into `checkpoints/damaged/` (under a new name if one is there); returns where.
-    private func moveAside(_ path: String) throws -> String {
-        try createDirectory(damagedCheckpointsPath)
+    /// Moves a checkpoint into `folder` (under a new name if one is there); returns where.
+    private func move(_ path: String, into folder: String, calling kind: String) throws -> String {
+        try createDirectory(folder)
         let name = fileName(path)
-        var destination = damagedCheckpointsPath + "/" + name, copy = 1
+        var destination = folder + "/" + name, copy = 1
         while access(destination, F_OK) == 0 {
-            destination = damagedCheckpointsPath + "/\(name).\(copy)"
+            destination = folder + "/\(name).\(copy)"
             copy += 1
         }
         guard rename(path, destination) == 0 else {
-            throw FileError.fromErrno(path: path, action: "cannot move this damaged checkpoint to \(destination)")
+            throw FileError.fromErrno(path: path, action: "cannot move this \(kind) checkpoint to \(destination)")
         }
         return destination
     }

@@ -128,7 +128,12 @@ public final class TrainingRun {
         try directory.create()
         try AtomicFile.write(to: directory.configPath, bytes: Array(config.encoded()))
         try directory.truncateMetrics(afterStep: trainer.progress.step)
-        directory.removeCheckpoints(after: trainer.progress.step)
+        let setAside = try directory.setAsideCheckpoints(after: trainer.progress.step)
+        if !setAside.isEmpty {
+            console.line(
+                "moved \(setAside.count) checkpoint(s) of later steps to \(directory.abandonedCheckpointsPath) "
+                    + "(this run restarts from step \(trainer.progress.step))")
+        }
         try writeRealsGrid()
         tensorBoard = try TensorBoardWriter(
             directory: directory.tensorBoardPath,

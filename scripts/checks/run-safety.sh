@@ -2,7 +2,8 @@
 # Storage safety, one test per row of the README's "Bad input" table: output paths that name nothing or the
 # root directory are refused by every command that writes; a run directory has one owner; temporary files
 # of killed writers are removed at the next start; a checkpoint that cannot be read is never deleted (a
-# damaged one is moved aside, a newer or unopenable one stops the run); rotation deletes only checkpoints;
+# damaged one is moved aside, a newer or unopenable one stops the run, later ones given up by --resume none
+# are moved to checkpoints/abandoned/); rotation deletes only checkpoints;
 # warnings go to standard error; interpolate's scratch frames are removed on error and on SIGTERM.
 # Every row runs (each in a subshell, so `fail` ends only its row) and the failing rows are listed at the end:
 # PROGAN_BINARY=OLD/.build/release/progan shows which rows an older build fails.
@@ -137,6 +138,21 @@ rotation_only_checkpoints() {
     echo "rotation kept 2 checkpoints and ${others[*]}"
 }
 
+# --resume none keeps the abandoned run's step checkpoints, byte for byte, in checkpoints/abandoned/.
+fresh_start_keeps_checkpoints() {
+    train --out "$work/restarted" --total-kimg 0.32 >/dev/null 2>&1 || fail "the first run failed"
+    local before after
+    before=$(cd "$work/restarted/checkpoints" && md5sum step-*.ckpt)
+    [[ -n $before ]] || fail "the first run left no step checkpoints"
+    train --out "$work/restarted" --total-kimg 0.064 --resume none >"$work/restarted.log" 2>&1 ||
+        fail "--resume none failed: $(tail -2 "$work/restarted.log")"
+    after=$(cd "$work/restarted/checkpoints/abandoned" && md5sum step-*.ckpt)
+    [[ $before == "$after" ]] || fail "checkpoints/abandoned/ holds $after, not $before"
+    grep -q "moved 2 checkpoint(s) of later steps to $work/restarted/checkpoints/abandoned" "$work/restarted.log" ||
+        fail "the move was not reported: $(cat "$work/restarted.log")"
+    echo "--resume none -> $(grep moved "$work/restarted.log")"
+}
+
 # Warnings on stderr: a skipped image is not in the progress on stdout.
 warnings_on_stderr() {
     mkdir "$work/images"
@@ -174,7 +190,7 @@ scratch_frames_removed() {
 
 failed=()
 for row in output_paths one_owner stale_temporaries newer_format_kept unopenable_kept damaged_moved_aside \
-    rotation_only_checkpoints warnings_on_stderr scratch_frames_removed; do
+    rotation_only_checkpoints fresh_start_keeps_checkpoints warnings_on_stderr scratch_frames_removed; do
     ("$row") || { echo "FAILED: $row"; failed+=("$row"); }
 done
-((${#failed[@]} == 0)) || fail "${#failed[@]} of 9 rows failed: ${failed[*]}"
+((${#failed[@]} == 0)) || fail "${#failed[@]} of 10 rows failed: ${failed[*]}"
