@@ -25,9 +25,11 @@ final class InceptionDistanceTests: XCTestCase {
     func testStatisticsAreNumpyMeanAndCov() {
         let features: [Float] = [1, 2, 3, 5, 2, 0, 4, 4, 1]
         let statistics = FeatureStatistics(features: features, dimension: 3)
-        XCTAssertEqual(statistics.mean, [7.0 / 3, 11.0 / 3, 4.0 / 3])
-        // cov of columns (1, 5, 4), (2, 2, 4), (3, 0, 1) with n - 1 = 2.
-        let expected: [Double] = [13.0 / 3, 1, -7.0 / 3, 1, 4.0 / 3, -1.0 / 3, -7.0 / 3, -1.0 / 3, 7.0 / 3]
+        for (value, target) in zip(statistics.mean, [10.0 / 3, 8.0 / 3, 4.0 / 3]) {
+            XCTAssertEqual(value, target, accuracy: 1e-12)
+        }
+        // cov of columns (1, 5, 4), (2, 2, 4), (3, 0, 1) with n - 1 = 2, as numpy.cov gives it.
+        let expected: [Double] = [26, 4, -19, 4, 8, -2, -19, -2, 14].map { $0 / 6 }
         for (value, target) in zip(statistics.covariance, expected) { XCTAssertEqual(value, target, accuracy: 1e-12) }
     }
 
