@@ -87,6 +87,11 @@ struct Evaluate: ParsableCommand {
         let world = joinWorld()
         do {
             let inception = try fid || kid || featuresOut != nil ? InceptionScores.network(for: "--fid") : nil
+            // Each set's features are gathered on every rank: two sets of --images x 2048 floats, plus a copy.
+            if inception != nil {
+                try MemoryBudget.require(
+                    Double(3 * images * InceptionFeatures.featureCount * 4), for: "--images \(images) with --fid")
+            }
             let trained = try checkpoint.map { try TrainedGenerator(checkpoint: Checkpoint.read(path: $0), path: $0) }
             let reals = try preparedDataset(dataset, resolution: trained?.resolution ?? resolution)
             let side = trained?.resolution ?? resolution ?? reals.resolution
