@@ -10,6 +10,9 @@ mpirun=(mpirun -np 2 --oversubscribe -x OPENBLAS_NUM_THREADS=1 -x PROGAN_INCEPTI
 
 expect_error "--fid without weights" "scripts/torch/install-inception.sh" \
     env PROGAN_INCEPTION="$work/none.safetensors" "$progan" evaluate --dataset "$emoji" --generated "$emoji" --fid
+expect_error "train --fid without weights" "scripts/torch/install-inception.sh" \
+    env PROGAN_INCEPTION="$work/none.safetensors" "$progan" train --dataset "$emoji" --out "$work/none" --preset tiny --fid
+[[ ! -e $work/none ]] || fail "train --fid without weights left a run directory"
 export PROGAN_INCEPTION=${PROGAN_INCEPTION:-$HOME/.cache/progan/inception-2015-12-05.safetensors}
 [[ -s $PROGAN_INCEPTION ]] || skip "no Inception weights at $PROGAN_INCEPTION (scripts/torch/install-inception.sh)"
 set -e
