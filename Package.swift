@@ -6,7 +6,7 @@ import PackageDescription
 //   TrainingOptions (the command-line flags that build a configuration: presets, config file, flag table)
 //   Reports (HTML report, time-lapse animations) · Interop (networks of a checkpoint as safetensors and back)
 //   Training (losses, EMA, checkpoints, trainer loop, sample grids, FID/KID over ranks)
-//   Model (layers, G, D, schedule) · Dataset (prepared image sets) · Metrics (SWD, MS-SSIM, Inception features, FID, KID)
+//   Model (layers, G, D, schedule) · Dataset (prepared image sets) · Metrics (SWD, MS-SSIM, Inception, FID, KID)
 //   Distributed (MPI communicator) · ImageIO (PNG, JPEG) · Engine (tensors, autograd, conv, Adam, RNG)
 //   Safetensors · CheckpointFile (the two file formats' containers)
 //   SafeIO (atomic writes, CRC32, bounds-checked byte reader, overflow-checked element count, directory lock,
