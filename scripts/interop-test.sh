@@ -4,6 +4,7 @@
 #   1. check_export (default architecture): a `tiny` run's averaged generator exported to safetensors and
 #      rebuilt in PyTorch (progan_torch.load_generator) makes the same 16 images from the same latents,
 #      max |difference| <= 1e-4, at a fade-in alpha (0.37) and at alpha 1.
+#   1b. the same for a conditional generator (--conditional, three colour classes of the emoji set).
 #   2. check_pgp networks: pro_gan_pytorch 3.4 networks (depth 5, random weights) converted and imported
 #      here give pro_gan_pytorch's own G and D outputs at depths 3..5 and several alphas (<= 1e-4); the
 #      round trips back to its state_dict (progan-pgp-convert, and progan import -> export --format pgp)
@@ -41,6 +42,16 @@ export_matches_pytorch() {
 }
 
 run_step "check_export: default architecture, fade-in and alpha 1" export_matches_pytorch
+
+# A conditional generator (issue 20): the PyTorch loader appends the one-hot class to the latent as progan does.
+conditional_export_matches_pytorch() {
+    python3 scripts/checks/colour_classes.py split "$emoji" "$work/classes" 16 >/dev/null || return 1
+    OPENBLAS_NUM_THREADS=1 "$progan" train --dataset "$work/classes" --out "$work/conditional" --preset tiny \
+        --conditional --total-kimg 0.9 >"$work/conditional.log" 2>&1 || { cat "$work/conditional.log"; return 1; }
+    "$progan" export "$work/conditional/checkpoints/final.ckpt" --out "$work/conditional.safetensors" \
+        && "$python" scripts/torch/check_export.py "$work/conditional.safetensors"
+}
+run_step "check_export: conditional generator, 3 classes" conditional_export_matches_pytorch
 run_step "check_pgp networks: pro_gan_pytorch G and D, depths 3..5" \
     "$python" scripts/torch/check_pgp.py networks "$progan" "$work/pgp"
 run_step "check_pgp workflow: pro_gan_pytorch -> MPI training -> pro_gan_pytorch" \

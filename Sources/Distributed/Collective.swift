@@ -14,6 +14,9 @@ public protocol Collective {
     /// returned reduction's `wait()`.
     func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum
     func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum
+    /// Starts summing the signed little-endian integers of `width` bytes (1 to 8) that fill `values`; no
+    /// sum may wrap in `width` bytes.
+    func startSum(packed values: UnsafeMutableRawBufferPointer, width: Int) throws -> PendingSum
     /// Replaces every other rank's bytes with root's; all buffers have the same length.
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws
     /// Every rank's block, indexed by rank; all blocks have the same length.
@@ -53,6 +56,9 @@ public struct SingleProcess: Collective {
     public func max(_ values: inout [Int64]) throws {}
     public func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { CompletedSum() }
     public func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { CompletedSum() }
+    public func startSum(packed values: UnsafeMutableRawBufferPointer, width: Int) throws -> PendingSum {
+        CompletedSum()
+    }
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
     public func allgather(bytes: [UInt8]) throws -> [[UInt8]] { [bytes] }
     public func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]] { [unevenBytes] }
@@ -69,6 +75,9 @@ extension Communicator: Collective {
     }
     public func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum {
         try startAllreduceSum(values)
+    }
+    public func startSum(packed values: UnsafeMutableRawBufferPointer, width: Int) throws -> PendingSum {
+        try startAllreduceSum(packed: values, width: width)
     }
 }
 

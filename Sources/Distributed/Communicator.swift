@@ -126,6 +126,16 @@ public final class Communicator: Sendable {
         }
     }
 
+    /// Starts summing the signed little-endian integers of `width` bytes (1 to 8) that fill `values`, as
+    /// `startAllreduceSum`; the caller makes sure no sum wraps in `width` bytes.
+    public func startAllreduceSum(packed values: UnsafeMutableRawBufferPointer, width: Int) throws -> PendingReduction {
+        precondition(
+            (1...8).contains(width) && values.count % width == 0, "\(values.count) bytes of \(width)-byte integers")
+        return try start("MPI_Iallreduce(sum of \(width)-byte integers)", bytes: values.count) {
+            pgmpi_start_packed_sum(values.baseAddress, values.count / width, Int32(width), $0)
+        }
+    }
+
     /// Replaces each element with its maximum over all ranks.
     public func allreduceMax<Element: MPIMaxReducible>(_ values: UnsafeMutableBufferPointer<Element>) throws {
         try start("MPI_Iallreduce(max)", bytes: values.count * MemoryLayout<Element>.stride) {

@@ -13,7 +13,10 @@ import Training
 /// stored. Raw weights are what continues training exactly, and what pro_gan_pytorch stores as well.
 ///
 /// Metadata (all strings, as the format requires):
-///   progan.network        the NetworkConfig as JSON (arch, resolution, widths, latent, stddev group)
+///   progan.network        the NetworkConfig as JSON (arch, resolution, widths, latent, stddev group, and
+///                         for a conditional run `conditioning`: kind, cond_weight, class_names)
+///   progan.class_names    a conditional run's classes, JSON, in label order (G's one-hot input after the
+///                         latent: the last columns of g.4x4.dense's weight are the class embedding)
 ///   progan.weights        "raw"
 ///   progan.weight_scales  JSON {parameter name: equalized-LR scale}
 ///   progan.resolution, progan.alpha   where training stood (what generate uses)
@@ -69,7 +72,8 @@ public enum ModelExchange {
             "progan.step": String(state.step),
             "progan.training_config": String(decoding: try state.config.encoded(), as: UTF8.self),
         ]
-        return SafetensorsFile(tensors: tensors, metadata: metadata)
+        let classes = try network.conditioning.map { ["progan.class_names": try json($0.classNames)] } ?? [:]
+        return SafetensorsFile(tensors: tensors, metadata: metadata.merging(classes) { first, _ in first })
     }
 
     /// Equalized-learning-rate scales of every weight of G and D.
@@ -175,7 +179,8 @@ public enum ModelExchange {
 extension ModelExchange {
     /// What a reimplementation elsewhere is checked against: latents [N, latent] drawn from `seed`, the
     /// images [N, C, R, R] that the checkpoint's `generator` (g or g_ema) makes of them at `resolution`
-    /// and fade-in `alpha`, and D's scores [N] for those images.
+    /// and fade-in `alpha`, and D's scores [N] for those images; from conditional networks also the
+    /// one-hot classes [N, classes] of the images (sample i of class i mod classes).
     public static func referenceSamples(
         _ checkpoint: Checkpoint, path: String, generator net: Net, count: Int, seed: UInt64,
         resolution: Int, alpha: Float
@@ -196,16 +201,21 @@ extension ModelExchange {
             discriminatorWeights = try store(.d, discriminator.layout)
         var random = PhiloxRandom(seed: seed)
         let latents = random.normal(shape: [count, network.latent])
+        let labels =
+            network.labelSize > 0 ? oneHot((0..<count).map { $0 % network.labelSize }, classes: network.labelSize) : nil
         let (images, scores) = withoutGradients {
-            let images = generator(latents, resolution: resolution, alpha: alpha, weights: Weights(generatorWeights))
-            return (images, discriminator(images, alpha: alpha, weights: Weights(discriminatorWeights)))
+            let images = generator(
+                latents, labels: labels, resolution: resolution, alpha: alpha, weights: Weights(generatorWeights))
+            return (images, discriminator(images, labels: labels, alpha: alpha, weights: Weights(discriminatorWeights)))
         }
+        let labelTensors: [SafetensorsFile.Tensor] =
+            labels.map { [.init(name: "labels", shape: $0.shape, values: $0.scalars)] } ?? []
         return SafetensorsFile(
             tensors: [
                 .init(name: "latents", shape: latents.shape, values: latents.scalars),
                 .init(name: "images", shape: images.shape, values: images.scalars),
                 .init(name: "scores", shape: [count], values: scores.scalars),
-            ],
+            ] + labelTensors,
             metadata: [
                 resolutionKey: String(resolution), alphaKey: String(alpha), "progan.generator": net.rawValue,
                 "progan.seed": String(seed), networkKey: try json(network),

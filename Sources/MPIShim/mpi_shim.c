@@ -1,4 +1,5 @@
 #include "mpi_shim.h"
+#include "request.h"
 
 #include <limits.h>
 #include <mpi.h>
@@ -6,12 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct pgmpi_request {
-    MPI_Request handle;
-    // The allreduce's copy of its input; NULL for the other collectives.
-    void *send_buffer;
-};
 
 // A note in flight: its words must outlive the MPI_Isend that reads them.
 struct pending_note {
@@ -21,6 +16,9 @@ struct pending_note {
 };
 
 static MPI_Comm note_channel = MPI_COMM_NULL;
+// pgmpi_start_packed_sum's element types, one per width (index 0 unused), and the sum that adds them.
+static MPI_Datatype packed_types[9];
+static MPI_Op packed_sum = MPI_OP_NULL;
 static struct pending_note *notes_in_flight = NULL;
 static const int note_tag = 1;
 
@@ -30,6 +28,44 @@ static int checked_count(size_t count, int *mpi_count) {
     }
     *mpi_count = (int)count;
     return MPI_SUCCESS;
+}
+
+// A signed integer of `width` bytes, sign-extended. Little-endian, as the header says: its low bytes come
+// first, so memcpy of `width` bytes reads and writes exactly them.
+static inline int64_t load_packed(const unsigned char *bytes, int width) {
+    uint64_t bits = 0;
+    memcpy(&bits, bytes, (size_t)width);
+    int unused = 64 - 8 * width;
+    return (int64_t)(bits << unused) >> unused;
+}
+
+// inout[i] += in[i] for `count` integers of `width` bytes. Inlined with a constant width, the copies
+// become plain loads and stores.
+static inline void add_packed_width(const unsigned char *addend, unsigned char *sum, int count, int width) {
+    for (int i = 0; i < count; i++, addend += width, sum += width) {
+        uint64_t total = (uint64_t)load_packed(sum, width) + (uint64_t)load_packed(addend, width);
+        memcpy(sum, &total, (size_t)width);
+    }
+}
+
+// MPI_User_function: inout[i] += in[i] for integers of the datatype's width (its size in bytes). The sums
+// fit, as pgmpi_start_packed_sum's caller guarantees, so the low bytes are the whole sum.
+static void add_packed(void *in, void *inout, int *count, MPI_Datatype *datatype) {
+    int width = 0;
+    MPI_Type_size(*datatype, &width);
+    switch (width) {
+    case 5:
+        add_packed_width(in, inout, *count, 5);
+        break;
+    case 6:
+        add_packed_width(in, inout, *count, 6);
+        break;
+    case 7:
+        add_packed_width(in, inout, *count, 7);
+        break;
+    default:
+        add_packed_width(in, inout, *count, width);
+    }
 }
 
 int pgmpi_init(void) {
@@ -53,6 +89,21 @@ int pgmpi_init(void) {
     if (status != MPI_SUCCESS) {
         return status;
     }
+    for (int width = 1; width <= 8 && status == MPI_SUCCESS; width++) {
+        status = MPI_Type_contiguous(width, MPI_BYTE, &packed_types[width]);
+        if (status == MPI_SUCCESS) {
+            status = MPI_Type_commit(&packed_types[width]);
+        }
+    }
+    if (status == MPI_SUCCESS) {
+        status = MPI_Op_create(add_packed, 1, &packed_sum);
+    }
+    if (status == MPI_SUCCESS) {
+        status = two_level_init();
+    }
+    if (status != MPI_SUCCESS) {
+        return status;
+    }
     // The duplicate inherits the error handler.
     return MPI_Comm_dup(MPI_COMM_WORLD, &note_channel);
 }
@@ -69,6 +120,19 @@ int pgmpi_finalize(void) {
     }
     if (note_channel != MPI_COMM_NULL) {
         status = MPI_Comm_free(&note_channel);
+        if (status != MPI_SUCCESS) {
+            return status;
+        }
+    }
+    if ((status = two_level_finalize()) != MPI_SUCCESS) {
+        return status;
+    }
+    // pgmpi_init made the operation last, after all the types.
+    if (packed_sum != MPI_OP_NULL) {
+        status = MPI_Op_free(&packed_sum);
+        for (int width = 1; width <= 8 && status == MPI_SUCCESS; width++) {
+            status = MPI_Type_free(&packed_types[width]);
+        }
         if (status != MPI_SUCCESS) {
             return status;
         }
@@ -155,24 +219,48 @@ static int discarded(int status, pgmpi_request **request) {
     return status;
 }
 
-int pgmpi_start_allreduce(void *values, size_t count, pgmpi_element element, pgmpi_operation operation,
-                          pgmpi_request **request) {
+// Starts an out-of-place allreduce of `count` elements of `size` bytes, through a send buffer of the
+// request's own; in two levels (two_level.c) if `two_level`.
+static int start_allreduce(void *values, size_t count, size_t size, MPI_Datatype datatype, MPI_Op op,
+                           int two_level, pgmpi_request **request) {
     *request = NULL;
     int mpi_count = 0;
     int status = checked_count(count, &mpi_count);
     if (status != MPI_SUCCESS || (status = new_request(request)) != MPI_SUCCESS) {
         return status;
     }
-    size_t bytes = count * element_size(element);
+    size_t bytes = count * size;
     (*request)->send_buffer = malloc(bytes > 0 ? bytes : 1);
     if ((*request)->send_buffer == NULL) {
         return discarded(MPI_ERR_NO_MEM, request);
     }
     memcpy((*request)->send_buffer, values, bytes);
-    MPI_Op op = operation == PGMPI_MAX ? MPI_MAX : MPI_SUM;
-    status = MPI_Iallreduce((*request)->send_buffer, values, mpi_count, datatype(element), op, MPI_COMM_WORLD,
-                            &(*request)->handle);
+    if (two_level) {
+        status = two_level_start(*request, values, mpi_count, bytes, datatype, op);
+    } else {
+        status = MPI_Iallreduce((*request)->send_buffer, values, mpi_count, datatype, op, MPI_COMM_WORLD,
+                                &(*request)->handle);
+    }
     return discarded(status, request);
+}
+
+int pgmpi_start_allreduce(void *values, size_t count, pgmpi_element element, pgmpi_operation operation,
+                          pgmpi_request **request) {
+    MPI_Op op = operation == PGMPI_MAX ? MPI_MAX : MPI_SUM;
+    return start_allreduce(values, count, element_size(element), datatype(element), op, 0, request);
+}
+
+int pgmpi_start_packed_sum(void *values, size_t count, int width, pgmpi_request **request) {
+    *request = NULL;
+    if (width < 1 || width > 8) {
+        return MPI_ERR_TYPE;
+    }
+    int two_level = two_level_enabled();
+    if (width == 4 || width == 8) {
+        return start_allreduce(values, count, (size_t)width, width == 4 ? MPI_INT32_T : MPI_INT64_T, MPI_SUM,
+                               two_level, request);
+    }
+    return start_allreduce(values, count, (size_t)width, packed_types[width], packed_sum, two_level, request);
 }
 
 int pgmpi_start_broadcast(void *bytes, size_t count, int root, pgmpi_request **request) {
@@ -209,8 +297,17 @@ int pgmpi_start_barrier(pgmpi_request **request) {
 
 int pgmpi_test(pgmpi_request *request, int *done) {
     *done = 0;
-    int status = MPI_Test(&request->handle, done, MPI_STATUS_IGNORE);
+    // Every test moves the two-level sums on: their stages start only here.
+    int status = two_level_advance();
+    if (status == MPI_SUCCESS && request->two_level) {
+        *done = request->stage == STAGE_DONE;
+    } else if (status == MPI_SUCCESS) {
+        status = MPI_Test(&request->handle, done, MPI_STATUS_IGNORE);
+    }
     if (status != MPI_SUCCESS || *done) {
+        if (request->two_level) {
+            two_level_remove(request);
+        }
         free(request->send_buffer);
         free(request);
     }

@@ -10,6 +10,9 @@ public struct Discriminator: GrowingNetwork {
     /// The 4x4 block: minibatch stddev -> conv3x3 -> `head`.
     let finalConv: EqualizedConv
     let head: Head
+    /// A projection D's class embedding, one row per class, applied as a dense layer from D's last
+    /// features to one projection per class (gain 1, like the score); nil otherwise.
+    let embedding: EqualizedDense?
     /// Blocks at 8x8 and up: conv3x3 -> conv3x3 -> 2x2 average pool; the converters are fromRGB.
     public let growth: GrowthBlocks
 
@@ -27,16 +30,23 @@ public struct Discriminator: GrowingNetwork {
         let features = config.features(stage: 1)
         let statistics = config.appendsStddevMap ? 1 : 0
         finalConv = EqualizedConv(&layout, "d.4x4.conv", input: features + statistics, output: features, kernel: 3)
+        let outputs = config.discriminatorOutputs, headFeatures = config.headFeatures
         switch config.arch {
         case .progan:
             head = .dense(
-                EqualizedDense(&layout, "d.4x4.dense0", input: features * 16, output: config.features(stage: 0)),
-                score: EqualizedDense(&layout, "d.4x4.dense1", input: config.features(stage: 0), output: 1, gain: 1))
+                EqualizedDense(&layout, "d.4x4.dense0", input: features * 16, output: headFeatures),
+                score: EqualizedDense(&layout, "d.4x4.dense1", input: headFeatures, output: outputs, gain: 1))
         case .pgp:
             head = .convolutional(
-                EqualizedConv(&layout, "d.4x4.conv4x4", input: features, output: config.latent, kernel: 4, padding: 0),
-                score: EqualizedConv(&layout, "d.4x4.conv1x1", input: config.latent, output: 1, kernel: 1))
+                EqualizedConv(&layout, "d.4x4.conv4x4", input: features, output: headFeatures, kernel: 4, padding: 0),
+                score: EqualizedConv(&layout, "d.4x4.conv1x1", input: headFeatures, output: outputs, kernel: 1))
         }
+        // Without classes yet (a configuration not yet given its dataset's) there is nothing to embed.
+        embedding =
+            config.conditioning?.kind == .projection && config.labelSize > 0
+            ? EqualizedDense(
+                &layout, "d.4x4.embedding", input: headFeatures, output: config.labelSize, gain: 1, withBias: false)
+            : nil
         let initialRGB = EqualizedConv(
             &layout, "d.4x4.fromrgb", input: config.imageChannels, output: features, kernel: 1)
         growth = GrowthBlocks(config, network: "d", after: layout, initialConverter: initialRGB) { layout, name, log2 in
@@ -57,13 +67,25 @@ public struct Discriminator: GrowingNetwork {
         case let .dense(dense, score): headLayers = [dense, score]
         case let .convolutional(conv, score): headLayers = [conv, score]
         }
-        return [finalConv] + headLayers + growth.equalizedLayers
+        return [finalConv] + headLayers + (embedding.map { [$0] } ?? []) + growth.equalizedLayers
     }
 
-    /// Scores [N, 1] for images [N, C, R, R]. During a fade-in (`alpha` < 1) the input to the old
-    /// blocks blends fromRGB of the downsampled image with the new block's output (paper figure 2).
-    public func callAsFunction(_ images: Tensor, alpha: Float, weights: Weights) -> Tensor {
+    /// Scores [N, 1] for images [N, C, R, R] (of classes `labels`, one-hot [N, labelSize], for a
+    /// conditional D; a projection D without them scores without the class term).
+    public func callAsFunction(_ images: Tensor, labels: Tensor? = nil, alpha: Float, weights: Weights) -> Tensor {
+        outputs(images, labels: labels, alpha: alpha, weights: weights).scores
+    }
+
+    /// Scores [N, 1] and, for an AC-GAN D, class logits [N, labelSize]. During a fade-in (`alpha` < 1)
+    /// the input to the old blocks blends fromRGB of the downsampled image with the new block's output
+    /// (paper figure 2).
+    public func outputs(
+        _ images: Tensor, labels: Tensor? = nil, alpha: Float, weights: Weights
+    ) -> (scores: Tensor, classLogits: Tensor?) {
         let (n, _, size, width) = images.nchw
+        precondition(
+            labels == nil || labels!.shape == [n, config.labelSize],
+            "discriminator: labels \(labels?.shape ?? []), expected [N, \(config.labelSize)]")
         precondition(size == width, "discriminator: images \(images.shape) are not square")
         let stage = config.stage(of: size)
         let (blocks, fromRGB) = (growth.blocks, growth.converters)
@@ -85,12 +107,23 @@ public struct Discriminator: GrowingNetwork {
                 features, groupSize: group, grouping: config.arch == .pgp ? .strided : .consecutive)
         }
         features = finalConv.activated(features, weights)
+        let last: Tensor, output: Tensor
         switch head {
         case let .dense(dense, score):
-            return score(activate(dense(reshape(features, [n, config.features(stage: 1) * 16]), weights)), weights)
+            last = activate(dense(reshape(features, [n, config.features(stage: 1) * 16]), weights))
+            output = score(last, weights)
         case let .convolutional(conv, score):
-            return reshape(score(conv.activated(features, weights), weights), [n, 1])
+            last = reshape(conv.activated(features, weights), [n, config.headFeatures])
+            output = reshape(
+                score(reshape(last, [n, config.headFeatures, 1, 1]), weights), [n, config.discriminatorOutputs])
         }
+        if let embedding, let labels {
+            // Miyato & Koyama's y·Vφ(x): every class's projection, the image's own picked by its one-hot.
+            let projection = reshape(sumPerSample(mul(embedding(last, weights), labels)), [n, 1])
+            return (add(output, projection), nil)
+        }
+        guard output.shape[1] > 1 else { return (output, nil) }
+        return (sliceChannels(output, from: 0, count: 1), sliceChannels(output, from: 1, count: output.shape[1] - 1))
     }
 }
 
@@ -98,4 +131,11 @@ extension NetworkConfig {
     /// Whether D's 4x4 block appends the minibatch-stddev map: pro_gan_pytorch's always does (a group of
     /// one gives a constant map); the official one unless the group size is 1.
     var appendsStddevMap: Bool { arch == .pgp || mbstdGroupSize > 1 }
+
+    /// Features of D's last hidden layer (φ(x), which the score and a projection read): nf(0) in the
+    /// official head, `latent` maps in pro_gan_pytorch's.
+    var headFeatures: Int { arch == .pgp ? latent : features(stage: 0) }
+
+    /// The score, and an AC-GAN D's class logits after it (official `1 + label_size` outputs).
+    var discriminatorOutputs: Int { 1 + (conditioning?.kind == .acgan ? labelSize : 0) }
 }

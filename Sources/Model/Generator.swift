@@ -19,9 +19,10 @@ public struct Generator: GrowingNetwork {
         let initialFeatures = config.features(stage: 1)
         let isPGP = config.arch == .pgp
         // Official: gain sqrt(2)/4 on the latent dense and toRGB with gain 1; pro_gan_pytorch keeps
-        // sqrt(2) on every layer.
+        // sqrt(2) on every layer. A conditional G's dense also reads the one-hot class after the latent
+        // (official `combo_in`): its last columns are the class embedding.
         initialProjection = EqualizedLatentProjection(
-            &layout, "g.4x4.dense", input: config.latent, maps: initialFeatures,
+            &layout, "g.4x4.dense", input: config.latent + config.labelSize, maps: initialFeatures,
             gain: Float(2).squareRoot() / (isPGP ? 1 : 4), inputMajor: isPGP)
         initialConv = EqualizedConv(&layout, "g.4x4.conv", input: initialFeatures, output: initialFeatures, kernel: 3)
         let rgbGain: Float = isPGP ? Float(2).squareRoot() : 1
@@ -42,16 +43,31 @@ public struct Generator: GrowingNetwork {
 
     public var equalizedLayers: [EqualizedLayer] { [initialProjection, initialConv] + growth.equalizedLayers }
 
-    /// Images [N, C, R, R] from latents [N, latent]. During a fade-in (`alpha` < 1) the output blends the
-    /// upsampled image of the previous resolution with the new block's (paper section 3, figure 2).
-    public func callAsFunction(_ latents: Tensor, resolution: Int, alpha: Float, weights: Weights) -> Tensor {
+    /// Images [N, C, R, R] from latents [N, latent] and, for a conditional G, one-hot classes
+    /// [N, labelSize] (by default sample i has class i mod labelSize). During a fade-in (`alpha` < 1) the
+    /// output blends the upsampled image of the previous resolution with the new block's (paper section 3,
+    /// figure 2).
+    public func callAsFunction(
+        _ latents: Tensor, labels: Tensor? = nil, resolution: Int, alpha: Float, weights: Weights
+    ) -> Tensor {
         precondition(
             latents.rank == 2 && latents.shape[1] == config.latent,
             "generator: latents \(latents.shape), expected [N, \(config.latent)]")
+        let n = latents.shape[0]
+        // Without labels, a conditional G makes the classes in turn: what tools that pick no class
+        // (metrics, interpolation, time-lapses) get.
+        let labels =
+            labels
+            ?? (config.labelSize > 0 ? oneHot((0..<n).map { $0 % config.labelSize }, classes: config.labelSize) : nil)
+        precondition(
+            (labels?.shape ?? [n, 0]) == [n, config.labelSize],
+            "generator: labels \(labels?.shape ?? []), expected [N, \(config.labelSize)]")
         let stage = config.stage(of: resolution)
-        // Pixelwise normalization of the latent and after every conv (paper section 4.2); pro_gan_pytorch
-        // leaves it out after the 4x4 block's first layer.
-        var features = activate(initialProjection(pixelNorm(latents), weights))
+        // Pixelwise normalization of the latent (with the class, as the official code normalizes its
+        // concatenation) and after every conv (paper section 4.2); pro_gan_pytorch leaves it out after
+        // the 4x4 block's first layer.
+        let input = labels.map { concatChannels([latents, $0]) } ?? latents
+        var features = activate(initialProjection(pixelNorm(input), weights))
         if config.arch == .progan { features = pixelNorm(features) }
         features = pixelNorm(initialConv.activated(features, weights))
         let (blocks, toRGB) = (growth.blocks, growth.converters)

@@ -26,6 +26,9 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
     /// Image channels (3: RGB).
     public var imageChannels: Int
     public var arch: Architecture
+    /// Class-conditional networks; nil (left out of the file, so unconditional configurations and
+    /// checkpoints keep their bytes) for unconditional ones.
+    public var conditioning: Conditioning?
 
     public init(
         resolution: Int, fmapBase: Int = 8192, fmapDecay: Double = 1, fmapMax: Int = 512,
@@ -43,7 +46,7 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case resolution, fmapBase, fmapDecay, fmapMax, latentSize, mbstdGroupSize, imageChannels, arch
+        case resolution, fmapBase, fmapDecay, fmapMax, latentSize, mbstdGroupSize, imageChannels, arch, conditioning
     }
 
     /// Configurations and checkpoints written before `arch` existed are of the official architecture.
@@ -57,6 +60,7 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
         mbstdGroupSize = try container.decode(Int.self, forKey: .mbstdGroupSize)
         imageChannels = try container.decode(Int.self, forKey: .imageChannels)
         arch = try container.decodeIfPresent(Architecture.self, forKey: .arch) ?? .progan
+        conditioning = try container.decodeIfPresent(Conditioning.self, forKey: .conditioning)
     }
 
     /// Feature maps of a stage. A G block at resolution 2^r has nf(r - 1) maps.
@@ -94,6 +98,7 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
         if let latentSize { try requireRange("network.latent_size", latentSize, 1...Self.widthLimit) }
         try requireRange("network.mbstd_group_size", mbstdGroupSize, 1...ConfigLimits.batch)
         try requireRange("network.image_channels", imageChannels, 1...4)
+        try conditioning?.validate()
     }
 
     /// The most feature maps or latent values a layer may have (the paper's networks have 512).

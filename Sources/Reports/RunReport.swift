@@ -105,10 +105,11 @@ public struct RunReport {
             try figure(
                 run.gridPath(ticks.last!),
                 caption: "tick \(ticks.last!.tick), "
-                    + "\(String(format: "%.2f", ticks.last!.kimg)) kimg", displayWidth: 1024))
+                    + "\(String(format: "%.2f", ticks.last!.kimg)) kimg" + classRowsCaption(), displayWidth: 1024))
         let reals = run.directory.samplesPath + "/reals.png"
         if FileManager.default.fileExists(atPath: reals) {
-            body += section("Training images", try figure(reals, caption: "reals.png", displayWidth: 512))
+            body += section(
+                "Training images", try figure(reals, caption: "reals.png" + classRowsCaption(), displayWidth: 512))
         }
         body += section("Configuration", "<pre>\(escapeHTML(run.configJSON))</pre>")
         return """
@@ -141,6 +142,17 @@ public struct RunReport {
             + (total.map { " of \(String(format: "%.2f", $0))" } ?? "")
             + " kimg; reached \(last.resolution)x\(last.resolution); "
             + "loss \(escapeHTML(loss)); \(formatSeconds(seconds)) of training"
+    }
+
+    /// In a conditional run, the class each grid row shows; empty otherwise.
+    private func classRowsCaption() -> String {
+        let config = configObject()
+        guard let network = config["network"] as? [String: Any],
+            let names = (network["conditioning"] as? [String: Any])?["class_names"] as? [String], !names.isEmpty,
+            let samples = config["grid_samples"] as? Int, samples > 0
+        else { return "" }
+        let rows = SampleGridLayout.rowClasses(classes: names.count, samples: samples)
+        return "; one row per class: " + rows.map { names[$0] }.joined(separator: ", ")
     }
 
     private func configObject() -> [String: Any] {

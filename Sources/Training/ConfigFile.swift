@@ -163,8 +163,11 @@ extension TrainingConfig {
         return nil
     }
 
-    /// Per-resolution tables: their keys are resolutions, not settings, so an overlay replaces them whole.
-    private static let tableKeys: Set<String> = ["schedule.minibatch", "schedule.learning_rate"]
+    /// Per-resolution tables: their keys are resolutions, not settings, so an overlay replaces them whole;
+    /// so too `network.conditioning`, which an unconditional configuration leaves out altogether.
+    private static let tableKeys: Set<String> = [
+        "schedule.minibatch", "schedule.learning_rate", "network.conditioning",
+    ]
 
     /// A JSON document holding a configuration under `key` (a checkpoint's state), with the keys of older
     /// versions moved to where this version reads them; a document that is not such an object comes back

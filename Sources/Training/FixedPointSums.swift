@@ -6,9 +6,9 @@ import Distributed
 /// The grid never changes, so every micro-batch's values round the same way wherever they are computed;
 /// integer addition is exact and associative, so the sums do not depend on which rank added what or in
 /// which order. What does depend on the world size is only how the sums travel: before a bucket's
-/// allreduce the ranks agree on the widest local sum (an `MPI_MAX` pre-pass); when the world's sum of
-/// such values fits 62 bits the limbs are packed into one int64 per value, otherwise both limbs are
-/// reduced. The decoded values are the same either way.
+/// allreduce the ranks agree on the widest local sum (an `MPI_MAX` pre-pass) and pick the narrowest
+/// `Transport` in which the world's sum of such values cannot wrap. The decoded values are the same
+/// whichever they pick.
 final class FixedPointSums {
     static let scale = 0x1p40
     /// |gradient| · 2^40 stays below 2^87, so one value adds less than 2^55 to `high`.
@@ -20,6 +20,20 @@ final class FixedPointSums {
     private(set) var high = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
     private(set) var low = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
     private var capacity = 0
+
+    /// How a bucket's sums travel through the allreduce: each sum as one integer of 1 to 8 bytes (4 is
+    /// int32, 8 int64; the others are summed by an MPI operation of our own), or both 64-bit limbs.
+    enum Transport: Equatable {
+        case packed(bytes: Int)
+        case twoLimbs
+
+        var bytesPerValue: Int {
+            switch self {
+            case .packed(let bytes): return bytes
+            case .twoLimbs: return 16
+            }
+        }
+    }
 
     deinit {
         high.deallocate()
@@ -70,35 +84,66 @@ final class FixedPointSums {
             guard !overflow else { return nil }
             high[i] = sum
             low[i] &= Self.lowMask
-            let width = high[i] == 0 ? 64 - low[i].leadingZeroBitCount : 96 - high[i].magnitude.leadingZeroBitCount
+            let width =
+                fitsOneWord(i)
+                ? 64 - (high[i] << 32 | low[i]).magnitude.leadingZeroBitCount
+                : 96 - high[i].magnitude.leadingZeroBitCount
             widest = max(widest, width)
         }
         return widest
     }
 
-    /// Limbs the allreduce of sums at most `widest` bits wide needs over `ranks` ranks: 1, 2, or nil
-    /// when even two could wrap.
-    static func limbs(widest: Int, ranks: Int) -> Int? {
-        let growth = Int.bitWidth - (ranks - 1).leadingZeroBitCount
-        if widest + growth <= 62 { return 1 }
-        return widest + growth <= largestReducedBits ? 2 : nil
+    /// Whether normalized sum `index` fits one int64 (high · 2^32 + low).
+    private func fitsOneWord(_ index: Int) -> Bool { high[index] >> 31 == 0 || high[index] >> 31 == -1 }
+
+    /// The narrowest transport in which the allreduce of sums at most `widest` bits wide (|sum| < 2^widest)
+    /// over `ranks` ranks cannot wrap, whatever order MPI adds them in: every partial sum stays below
+    /// 2^(widest + growth), growth = ceil(log2(ranks)), and needs one more bit for its sign. Nil when even
+    /// two limbs could wrap.
+    static func transport(widest: Int, ranks: Int) -> Transport? {
+        let bits = widest + (Int.bitWidth - (ranks - 1).leadingZeroBitCount)
+        if bits < 64 { return .packed(bytes: bits / 8 + 1) }
+        return bits <= largestReducedBits ? .twoLimbs : nil
     }
 
-    /// Starts the allreduce of `range` with `limbs` limbs; with one, packs each sum into `high` first.
-    func startSum(_ range: Range<Int>, limbs: Int, over collective: Collective) throws -> [PendingSum] {
-        let highs = UnsafeMutableBufferPointer(start: high + range.lowerBound, count: range.count)
-        guard limbs == 2 else {
-            for i in range { high[i] = high[i] << 32 | low[i] }
-            return [try collective.startSum(highs)]
+    /// Starts the allreduce of `range` in `transport`. Packed sums are written over the range's own
+    /// memory in `high`, little-endian, sum `i` at 8·start + bytes·(i - start) as a whole 8-byte word:
+    /// it ends by 8·(i + 1), so it never reaches a sum not yet packed. Throws rather than wrap if a sum
+    /// does not fit (the widest sum of every rank should have excluded it).
+    func startSum(_ range: Range<Int>, in transport: Transport, over collective: Collective) throws -> [PendingSum] {
+        guard case .packed(let bytes) = transport else {
+            return [try collective.startSum(buffer(high, range)), try collective.startSum(buffer(low, range))]
         }
-        let lows = UnsafeMutableBufferPointer(start: low + range.lowerBound, count: range.count)
-        return [try collective.startSum(highs), try collective.startSum(lows)]
+        let packed = UnsafeMutableRawPointer(high + range.lowerBound)
+        for i in range {
+            let sum = high[i] << 32 | low[i]
+            guard fitsOneWord(i), sum >> (8 * bytes - 1) == 0 || sum >> (8 * bytes - 1) == -1 else {
+                throw TrainingError(
+                    message: "a fixed-point gradient sum in values \(range) does not fit the \(bytes) bytes its "
+                        + "bucket's widest sum chose: it would have wrapped")
+            }
+            // A whole word: its bytes past the sum's own lie where the next sums will be packed.
+            packed.storeBytes(of: sum.littleEndian, toByteOffset: bytes * (i - range.lowerBound), as: Int64.self)
+        }
+        let values = UnsafeMutableRawBufferPointer(start: packed, count: bytes * range.count)
+        return [try collective.startSum(packed: values, width: bytes)]
     }
 
-    /// Reduced sum `index` as a Double (rounded once, to nearest), in units of the grid.
-    func reducedValue(at index: Int, limbs: Int) -> Double {
-        guard limbs == 2 else { return Double(high[index]) }
-        let carried = Int128(high[index]) + Int128(low[index] >> 32)
-        return Double(carried << 32 | Int128(low[index] & Self.lowMask))
+    private func buffer(_ base: UnsafeMutablePointer<Int64>, _ range: Range<Int>) -> UnsafeMutableBufferPointer<Int64> {
+        UnsafeMutableBufferPointer(start: base + range.lowerBound, count: range.count)
+    }
+
+    /// Reduced sum `index` of the bucket `range`, carried in `transport`, as a Double (rounded once, to
+    /// nearest), in units of the grid.
+    func reducedValue(at index: Int, of range: Range<Int>, from transport: Transport) -> Double {
+        guard case .packed(let bytes) = transport else {
+            let carried = Int128(high[index]) + Int128(low[index] >> 32)
+            return Double(carried << 32 | Int128(low[index] & Self.lowMask))
+        }
+        // 8 bytes from the sum's first: all inside the range's memory (see startSum), the sum in the lowest.
+        let word = UnsafeRawPointer(high + range.lowerBound).loadUnaligned(
+            fromByteOffset: bytes * (index - range.lowerBound), as: UInt64.self)
+        let unused = 64 - 8 * bytes
+        return Double(Int64(bitPattern: UInt64(littleEndian: word) << unused) >> unused)
     }
 }

@@ -51,8 +51,8 @@ final class GradientReducer {
         var range: Range<Int>
         var parametersLeft: Int
         var reductions: [PendingSum] = []
-        /// 64-bit words per value the deterministic allreduce used.
-        var limbs = 1
+        /// How the deterministic allreduce carried the bucket's sums.
+        var transport = FixedPointSums.Transport.packed(bytes: 8)
     }
 
     init(deterministic: Bool, bucketValues: Int, toleratesNonFinite: Bool, collective: Collective) {
@@ -154,7 +154,9 @@ final class GradientReducer {
         if deterministic {
             let factor = 1 / (FixedPointSums.scale * Double(microbatches))
             for bucket in buckets {
-                for i in bucket.range { output[i] = Float(fixedSums.reducedValue(at: i, limbs: bucket.limbs) * factor) }
+                for i in bucket.range {
+                    output[i] = Float(fixedSums.reducedValue(at: i, of: bucket.range, from: bucket.transport) * factor)
+                }
             }
         } else {
             let factor = 1 / Float(microbatches)
@@ -187,24 +189,24 @@ final class GradientReducer {
     private func startReduction(of index: Int) throws {
         let range = buckets[index].range
         if deterministic {
-            // The pre-pass: every rank learns the widest sum of the bucket, so all choose the same limbs.
+            // The pre-pass: every rank learns the widest sum of the bucket, so all choose the same transport.
             var widest = [Int64(fixedSums.normalize(range) ?? 2 * FixedPointSums.largestReducedBits)]
             try collective.max(&widest)
-            guard let limbs = FixedPointSums.limbs(widest: Int(widest[0]), ranks: collective.size) else {
+            guard let transport = FixedPointSums.transport(widest: Int(widest[0]), ranks: collective.size) else {
                 throw TrainingError(
                     message: "the gradient sums of \(network.rawValue) reach 2^\(widest[0] - 40): too large to "
                         + "reduce exactly over \(collective.size) ranks (training diverged; lower the learning "
                         + "rate or resume from an earlier checkpoint)")
             }
-            buckets[index].limbs = limbs
-            buckets[index].reductions = try fixedSums.startSum(range, limbs: limbs, over: collective)
+            buckets[index].transport = transport
+            buckets[index].reductions = try fixedSums.startSum(range, in: transport, over: collective)
         } else {
             let values = UnsafeMutableBufferPointer(start: floatSum + range.lowerBound, count: range.count)
             buckets[index].reductions = [try collective.startSum(values)]
         }
         inFlight += buckets[index].reductions
         started.count += buckets[index].reductions.count
-        started.bytes += range.count * (deterministic ? 8 * buckets[index].limbs : 4)
+        started.bytes += range.count * (deterministic ? buckets[index].transport.bytesPerValue : 4)
     }
 
     private func accumulate(_ gradients: UnsafePointer<Float>, _ range: Range<Int>) throws {

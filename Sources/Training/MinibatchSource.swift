@@ -29,6 +29,12 @@ struct MinibatchSource {
         return epochOrder.order[position % dataset.count]
     }
 
+    /// Class labels of global samples `samples` of the step that starts at data position `position`: those
+    /// of the images `reals` gives for them, from `labels`, the dataset's labels in dataset order.
+    mutating func labels(_ samples: Range<Int>, position: Int, from labels: [Int]) -> [Int] {
+        samples.map { labels[datasetIndex(position + $0)] }
+    }
+
     /// Real images of global samples `samples` of the step that starts at data position `position`,
     /// cross-faded during a fade-in the way G's output is (official train.py `process_reals`): a blend of
     /// the image and its downsampled-then-upsampled copy.

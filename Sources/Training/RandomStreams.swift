@@ -11,6 +11,8 @@ public struct RandomStreams {
     public enum Purpose: UInt64 {
         case discriminatorLatents = 0
         case generatorLatents, penaltyWeights, mirrorFlips
+        /// The classes of G's fakes in a conditional run: dataset images picked at random.
+        case generatorLabels
     }
 
     public init(seed: UInt64) { self.seed = seed }

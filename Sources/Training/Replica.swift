@@ -95,11 +95,11 @@ public final class Replica {
             count: generator.activeParameterCount(resolution: resolution), beta: beta)
     }
 
-    /// Images from the averaged generator at `point`'s resolution and fade-in.
-    public func generateAveraged(latents: Tensor, at point: SchedulePoint) -> Tensor {
+    /// Images from the averaged generator at `point`'s resolution and fade-in (of classes `labels`).
+    public func generateAveraged(latents: Tensor, labels: Tensor? = nil, at point: SchedulePoint) -> Tensor {
         withoutGradients {
             generator(
-                latents, resolution: point.resolution, alpha: point.alpha,
+                latents, labels: labels, resolution: point.resolution, alpha: point.alpha,
                 weights: Weights(averagedGeneratorWeights))
         }
     }

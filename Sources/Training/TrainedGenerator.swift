@@ -29,8 +29,15 @@ public struct TrainedGenerator {
 
     public var latentSize: Int { generator.config.latent }
 
-    /// Images [N, C, R, R] in [-1, 1] for latents [N, latentSize].
-    public func images(latents: Tensor) -> Tensor {
-        withoutGradients { generator(latents, resolution: resolution, alpha: alpha, weights: Weights(weights)) }
+    /// Images [N, C, R, R] in [-1, 1] for latents [N, latentSize]; from a conditional G, sample i is of
+    /// class i mod classes.
+    public func images(latents: Tensor) -> Tensor { images(latents: latents, labels: nil) }
+
+    /// Images [N, C, R, R] in [-1, 1] for latents [N, latentSize] and one-hot classes [N, classes] (nil: as
+    /// `images(latents:)`).
+    public func images(latents: Tensor, labels: Tensor?) -> Tensor {
+        withoutGradients {
+            generator(latents, labels: labels, resolution: resolution, alpha: alpha, weights: Weights(weights))
+        }
     }
 }

@@ -22,6 +22,8 @@ public final class Trainer {
     public let dataset: PreparedDataset
     private var minibatches: MinibatchSource
     private let random: RandomStreams
+    /// The dataset's labels in a conditional run.
+    private let classes: ClassLabels?
     private let reducer: GradientReducer
     private let rank: Int
     private let ranks: Int
@@ -36,6 +38,7 @@ public final class Trainer {
 
     public init(config: TrainingConfig, dataset: PreparedDataset, collective: Collective = SingleProcess()) throws {
         try config.validate(worldSize: collective.size)
+        let config = try config.conditioned(on: dataset)
         let network = config.network
         guard network.imageChannels == PreparedDataset.channels else {
             throw TrainingError(
@@ -51,6 +54,7 @@ public final class Trainer {
         self.config = config
         self.dataset = dataset
         random = RandomStreams(seed: config.seed)
+        classes = try ClassLabels(config: config, dataset: dataset, random: random)
         minibatches = MinibatchSource(dataset: dataset, recipe: config.recipe, random: random)
         (rank, ranks) = (collective.rank, collective.size)
         globalSchedule = config.globalSchedule(ranks: ranks)
@@ -87,7 +91,7 @@ public final class Trainer {
         let microbatches = layout.samples(rank: rank)
         // A rank without a micro-batch runs no backward pass to start buckets from.
         let overlapping = layout.idleRanks == 0
-        var log = LogAccumulator(names: config.loss.loggedNames)
+        var log = LogAccumulator(names: config.recipe.loggedNames)
 
         // D: fakes from the current G (no gradient into G), scored against this step's reals.
         begin(.discriminator, resolution: point.resolution, overlapping: overlapping)
@@ -139,36 +143,50 @@ public final class Trainer {
         return point
     }
 
+    /// D's fakes take the classes of the reals they are scored against, as in the official loss.py.
     private func discriminatorTerms(_ samples: Range<Int>, reals: Tensor, at point: SchedulePoint) -> LossTerms {
         let latents = random.normals(
             .discriminatorLatents, step: progress.step, samples: samples,
             width: config.network.latent)
+        let labels = realLabels(samples)
         let fakes = withoutGradients {
             replica.generator(
-                latents, resolution: point.resolution, alpha: point.alpha,
+                latents, labels: labels, resolution: point.resolution, alpha: point.alpha,
                 weights: Weights(replica.generatorWeights))
         }
-        let critic = {
-            self.replica.discriminator($0, alpha: point.alpha, weights: Weights(self.replica.discriminatorWeights))
-        }
-        return discriminatorLoss(
-            config.loss, reals: reals, fakes: fakes, critic: critic,
+        let critic = LabelledCritic(
+            replica.discriminator, labels: labels, alpha: point.alpha, weights: Weights(replica.discriminatorWeights),
+            keepingLogitsOf: [reals, fakes])
+        let terms = discriminatorLoss(
+            config.loss, reals: reals, fakes: fakes, critic: critic.scores,
             uniforms: random.uniforms(.penaltyWeights, step: progress.step, samples: samples))
+        return critic.addingClassification(to: terms, name: "d_class", total: "d_loss")
+    }
+
+    /// One-hot classes of the reals of global samples `samples` of this step; nil in an unconditional run.
+    private func realLabels(_ samples: Range<Int>) -> Tensor? {
+        classes.map {
+            oneHot(minibatches.labels(samples, position: progress.dataPosition, from: $0.labels), classes: $0.classes)
+        }
     }
 
     private func generatorTerms(_ samples: Range<Int>, reals: Tensor, at point: SchedulePoint) -> LossTerms {
         let latents = random.normals(
             .generatorLatents, step: progress.step, samples: samples,
             width: config.network.latent)
+        let labels = classes?.drawn(step: progress.step, samples: samples)
         let generated = replica.generator(
-            latents, resolution: point.resolution, alpha: point.alpha,
+            latents, labels: labels, resolution: point.resolution, alpha: point.alpha,
             weights: Weights(replica.generatorWeights))
-        let frozenCritic = { (images: Tensor) in
-            self.replica.discriminator(
-                images, alpha: point.alpha,
-                weights: Weights(self.replica.discriminatorWeights, trainable: false))
-        }
-        return generatorLoss(config.loss, fakeScores: frozenCritic(generated), realScores: { frozenCritic(reals) })
+        let frozen = Weights(replica.discriminatorWeights, trainable: false)
+        let critic = LabelledCritic(
+            replica.discriminator, labels: labels, alpha: point.alpha, weights: frozen, keepingLogitsOf: [generated])
+        let realCritic = LabelledCritic(
+            replica.discriminator, labels: realLabels(samples), alpha: point.alpha, weights: frozen,
+            keepingLogitsOf: [])
+        let terms = generatorLoss(
+            config.loss, fakeScores: critic.scores(generated), realScores: { realCritic.scores(reals) })
+        return critic.addingClassification(to: terms, name: "g_class", total: "g_loss")
     }
 
     private func begin(_ network: Network, resolution: Int, overlapping: Bool) {
@@ -225,8 +243,11 @@ public final class Trainer {
     }
 
     /// Images from the averaged generator at the current resolution and fade-in.
-    public func generateAveraged(latents: Tensor) -> Tensor {
-        replica.generateAveraged(latents: latents, at: schedule)
+    public func generateAveraged(latents: Tensor) -> Tensor { generateAveraged(latents: latents, labels: nil) }
+
+    /// The same of classes `labels`, one-hot (nil: sample i of class i mod classes in a conditional run).
+    public func generateAveraged(latents: Tensor, labels: Tensor?) -> Tensor {
+        replica.generateAveraged(latents: latents, labels: labels, at: schedule)
     }
 }
 

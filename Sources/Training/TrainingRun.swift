@@ -17,7 +17,7 @@ public final class TrainingRun {
     let console: Console
     let stopRequested: () -> Bool
     let job: SchedulerJob?
-    private let gridLatents: Tensor
+    private let gridLayout: SampleGridLayout
     private var tick = 0
     private var tensorBoard: TensorBoardWriter?
     /// How often a terminal's status line is redrawn between ticks.
@@ -52,13 +52,14 @@ public final class TrainingRun {
         self.inception = inception
         (self.stopRequested, self.job) = (stopRequested, job)
         let config = trainer.config
-        gridLatents = RandomStreams(seed: config.seed).gridLatents(
-            count: config.gridSamples, width: config.network.latent)
+        gridLayout = SampleGridLayout(
+            gridLatents: RandomStreams(seed: config.seed).gridLatents(
+                count: config.gridSamples, width: config.network.latent),
+            conditioning: config.network.conditioning)
     }
 
     private var config: TrainingConfig { trainer.config }
     private var isLeader: Bool { group.isLeader }
-    private var gridColumns: Int { gridColumnCount(config.gridSamples) }
 
     @discardableResult
     public func run() throws -> Outcome {
@@ -191,7 +192,8 @@ public final class TrainingRun {
         let progress = trainer.progress, point = trainer.schedule
         let gridPath = directory.samplePath(tick: tick)
         let grid = imageGrid(
-            trainer.generateAveraged(latents: gridLatents), columns: gridColumns,
+            trainer.generateAveraged(latents: gridLayout.latents, labels: gridLayout.labels),
+            columns: gridLayout.columns,
             cellSize: config.network.resolution)
         try grid.write(path: gridPath)
         if tick % config.checkpointTicks == 0 || final { _ = startCheckpoint() }
@@ -334,10 +336,11 @@ public final class TrainingRun {
 
     private func writeRealsGrid() throws {
         let size = config.network.resolution
-        let count = min(config.gridSamples, trainer.dataset.count)
-        let images = Tensor(zeros: [count, config.network.imageChannels, size, size])
-        try trainer.dataset.fillBatch(indices: Array(0..<count), resolution: size, mirror: nil, into: images.pointer)
-        try imageGrid(images, columns: gridColumns, cellSize: size).write(path: directory.samplesPath + "/reals.png")
+        let indices = gridLayout.realIndices(datasetLabels: try trainer.dataset.labels(), count: trainer.dataset.count)
+        let images = Tensor(zeros: [indices.count, config.network.imageChannels, size, size])
+        try trainer.dataset.fillBatch(indices: indices, resolution: size, mirror: nil, into: images.pointer)
+        try imageGrid(images, columns: gridLayout.columns, cellSize: size).write(
+            path: directory.samplesPath + "/reals.png")
     }
 }
 

@@ -71,3 +71,4 @@ public struct ConfigOverride {
 extension Preset: ExpressibleByArgument {}
 extension Architecture: ExpressibleByArgument {}
 extension LossKind: ExpressibleByArgument {}
+extension ConditioningKind: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Model
 import Training
 
 /// The settings `progan train` takes as flags. Each lands in the configuration through `overrides`, the
@@ -19,6 +20,20 @@ public struct TrainingFlags: ParsableArguments {
             "Loss: \(LossKind.allCases.map(\.rawValue).joined(separator: ", ")).",
             valueName: "name"))
     var loss: LossKind?
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: ArgumentHelp(
+            "Train class-conditionally on the dataset's labels: an auxiliary classifier in D, as the official "
+                + "code (AC-GAN), unless --conditional-kind says otherwise (preset: off)."))
+    var conditional: Bool?
+
+    @Option(
+        name: .customLong("conditional-kind"),
+        help: ArgumentHelp(
+            "How D is conditioned (implies --conditional): acgan (official ProGAN), or projection "
+                + "(Miyato & Koyama 2018).", valueName: "acgan|projection"))
+    var conditionalKind: ConditioningKind?
 
     @Option(
         name: .customLong("stabilize-kimg"),
@@ -140,6 +155,14 @@ public struct TrainingFlags: ParsableArguments {
             ConfigOverride(flag: "--seed", seed) { $0.seed = $1 },
             ConfigOverride(flag: "--total-kimg", totalKimg) { $0.totalKimg = $1 },
             ConfigOverride(flag: "--loss", loss) { $0.loss.kind = $1 },
+            ConfigOverride(flag: "--conditional", conditional) {
+                $0.network.conditioning = $1 ? $0.network.conditioning ?? Conditioning(kind: .acgan) : nil
+            },
+            ConfigOverride(flag: "--conditional-kind", conditionalKind) {
+                var conditioning = $0.network.conditioning ?? Conditioning(kind: $1)
+                conditioning.kind = $1
+                $0.network.conditioning = conditioning
+            },
             ConfigOverride(flag: "--stabilize-kimg", stabilizeKimg) { $0.schedule.stabilizeKimg = $1 },
             ConfigOverride(flag: "--fade-kimg", fadeKimg) { $0.schedule.fadeKimg = $1 },
             ConfigOverride(flag: "--minibatch", minibatch) {

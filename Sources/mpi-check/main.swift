@@ -8,8 +8,9 @@
 //   mpirun -np 2 mpi-check --stop-rank R      rank R stops itself (SIGSTOP) before a
 //                                             barrier; the watchdog must end the job
 //                                             within 3 s (the collective timeout), naming R
-//   mpirun -np 4 mpi-check --bench-allreduce N  times sums of N int64 values (the gradient
-//                                             reduction of deterministic mode): median ms
+//   mpirun -np 4 mpi-check --bench-allreduce N  times sums of N int64 values, then of N packed 4- to
+//                                             7-byte ones (the gradient reduction of deterministic
+//                                             mode): median ms
 import Dispatch
 import Distributed
 import Glibc
@@ -95,6 +96,7 @@ func checkCollectives(_ world: Communicator, _ checker: inout Checker) throws {
         "int64 allreduce-sum")
 
     try checkNonBlockingSums(world, &checker)
+    try checkPackedSums(world, &checker)
 
     var doubleMaxima = (0..<100).map { Double(rank) * 1.5 - Double($0) }
     try world.allreduceMax(&doubleMaxima)
@@ -166,6 +168,32 @@ func allgatherRejectsUnequalBlocks(_ world: Communicator) throws -> Bool {
 
 // A blocking collective runs while the non-blocking ones are in flight, as it
 // will when gradients are reduced during the backward pass.
+/// Sums of signed integers of 1 to 8 bytes (the fixed-point transports): magnitudes near the largest that
+/// cannot wrap over the world, alternating in sign, so a carry lost between bytes or a sign not extended
+/// shows.
+func checkPackedSums(_ world: Communicator, _ checker: inout Checker) throws {
+    let rankPlusOneSum = Int64(world.size * (world.size + 1) / 2)
+    for width in 1...8 {
+        let largest = Int64.max >> (64 - 8 * width)  // 2^(8·width - 1) - 1
+        let magnitudes = (0..<1000).map { j in (largest / rankPlusOneSum) >> (j % 3) * (j % 2 == 0 ? 1 : -1) }
+        var bytes = [UInt8](repeating: 0, count: width * magnitudes.count)
+        for (j, magnitude) in magnitudes.enumerated() {
+            withUnsafeBytes(of: (magnitude * Int64(world.rank + 1)).littleEndian) {
+                bytes.replaceSubrange(width * j..<width * (j + 1), with: $0.prefix(width))
+            }
+        }
+        try bytes.withUnsafeMutableBytes { try world.startAllreduceSum(packed: $0, width: width).wait() }
+        let sums = magnitudes.indices.map { j in
+            var word: UInt64 = 0
+            withUnsafeMutableBytes(of: &word) { $0.copyBytes(from: bytes[width * j..<width * (j + 1)]) }
+            let unused = 64 - 8 * width
+            return Int64(bitPattern: UInt64(littleEndian: word) << unused) >> unused
+        }
+        try checker.expect(
+            sums == magnitudes.map { $0 * rankPlusOneSum }, "allreduce-sum of \(width)-byte integers")
+    }
+}
+
 func checkNonBlockingSums(_ world: Communicator, _ checker: inout Checker) throws {
     let rank = world.rank
     let rankPlusOneSum = world.size * (world.size + 1) / 2
@@ -231,18 +259,28 @@ world.failFast {
         let values = UnsafeMutableBufferPointer<Int64>.allocate(capacity: count)
         defer { values.deallocate() }
         values.initialize(repeating: Int64(world.rank))
-        var seconds: [Double] = []
-        for _ in 0..<25 {
-            try world.barrier()
-            let start = DispatchTime.now().uptimeNanoseconds
-            try world.startAllreduceSum(values).wait()
-            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        let median = seconds.sorted()[seconds.count / 2]
-        if world.rank == 0 {
-            let milliseconds = (median * 1e6).rounded() / 1000
-            let algorithm = Communicator.iallreduceAlgorithm(ranks: world.size, bytes: count * 8)
-            print("allreduce of \(count * 8) bytes on \(world.size) ranks: median \(milliseconds) ms; \(algorithm)")
+        // int64 as MPI sums it, then the fixed-point transports' packed widths over the same values' memory.
+        for width in [0, 4, 5, 6, 7] {
+            let packed = UnsafeMutableRawBufferPointer(start: values.baseAddress, count: count * width)
+            var seconds: [Double] = []
+            for _ in 0..<25 {
+                try world.barrier()
+                let start = DispatchTime.now().uptimeNanoseconds
+                try
+                    (width == 0
+                    ? world.startAllreduceSum(values) : world.startAllreduceSum(packed: packed, width: width)).wait()
+                seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            let median = seconds.sorted()[seconds.count / 2]
+            if world.rank == 0 {
+                let milliseconds = (median * 1e6).rounded() / 1000
+                let bytes = count * (width == 0 ? 8 : width)
+                let algorithm = Communicator.iallreduceAlgorithm(ranks: world.size, bytes: bytes)
+                let what = width == 0 ? "int64" : "\(width)-byte packed"
+                print(
+                    "allreduce of \(bytes) bytes (\(what)) on \(world.size) ranks: median \(milliseconds) ms; \(algorithm)"
+                )
+            }
         }
         try world.finalize()
     case .checkCollectives:

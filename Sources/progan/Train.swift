@@ -25,8 +25,11 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG and JPEG images.", valueName: "path"))
     var dataset: String
 
-    @Option(help: ArgumentHelp("Run directory.", valueName: "dir"))
-    var out: String
+    @Option(
+        help: ArgumentHelp(
+            "Run directory; in a Slurm job it defaults to runs/JOBNAME-JOBID, the same for every restart of the job.",
+            valueName: "dir"))
+    var out: String = SchedulerJob.slurm(ProcessInfo.processInfo.environment)?.defaultRunDirectory ?? ""
 
     @OptionGroup var options: ConfigOptions
 
@@ -44,6 +47,10 @@ struct Train: ParsableCommand {
     var dryRun = false
 
     func validate() throws {
+        // Outside Slurm the default is empty: there is no job to name the directory after.
+        guard !out.isEmpty || SchedulerJob.slurm(ProcessInfo.processInfo.environment) != nil else {
+            throw ValidationError("--out: missing or empty; name the run directory (only a Slurm job has a default)")
+        }
         try checkOutputPath(out, "--out")
         try resume.rejectMisspelledKeyword()
     }

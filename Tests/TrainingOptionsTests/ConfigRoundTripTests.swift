@@ -16,7 +16,7 @@ final class ConfigRoundTripTests: XCTestCase {
         ["--tick-kimg", "0.25"], ["--checkpoint-ticks", "7"], ["--keep-checkpoints", "5"], ["--grid-samples", "12"],
         ["--swd-ticks", "3"], ["--swd-images", "64"], ["--minibatch-per-rank"], ["--collective-timeout", "42.5"],
         ["--threads", "3"],
-        ["--checkpoint-minutes", "2.5"],
+        ["--checkpoint-minutes", "2.5"], ["--conditional"], ["--conditional-kind", "projection"],
         ["--fid"], ["--kid"], ["--fid-ticks", "4"], ["--fid-images", "48"],
     ]
 

@@ -6,19 +6,17 @@ import XCTest
 /// The deterministic reduction's sums stay exact where the single 64-bit integer of before wrapped
 /// silently (past 2^23 in value, 2^63 on the 2^-40 grid), and fail loudly beyond their range.
 final class FixedPointTests: XCTestCase {
-    private let layout: ParameterLayout = {
-        var layout = ParameterLayout()
-        _ = layout.declare("w", shape: [3])
-        return layout
-    }()
-
-    /// Runs 16 micro-batches of `values(k)` through a deterministic reducer on one rank.
+    /// Runs 16 micro-batches of `values(k)` (all of one length) through a deterministic reducer on one
+    /// rank.
     private func reduce(_ values: (Int) -> [Float]) throws -> [Float] {
+        let count = values(0).count
+        var layout = ParameterLayout()
+        _ = layout.declare("w", shape: [count])
         let reducer = GradientReducer(
             deterministic: true, bucketValues: 1 << 10, toleratesNonFinite: false, collective: SingleProcess())
-        reducer.begin(layout: layout, count: 3, network: .discriminator, overlapping: false)
+        reducer.begin(layout: layout, count: count, network: .discriminator, overlapping: false)
         for k in 0..<16 { try reducer.add(values(k)) }
-        var mean = [Float](repeating: .nan, count: 3)
+        var mean = [Float](repeating: .nan, count: count)
         try reducer.finish(microbatches: 16, lastGradients: nil, into: &mean)
         return mean
     }
@@ -38,23 +36,115 @@ final class FixedPointTests: XCTestCase {
         for k in 0..<16 { XCTAssertTrue(sums.add(k % 2 == 0 ? 1.5 * 0x1p21 : 0x1p-30, at: 0)) }
         let widest = sums.normalize(0..<1)!
         XCTAssertEqual(widest, 65, "1.5·2^64 on the grid: more than one int64 can sum")
-        XCTAssertEqual(FixedPointSums.limbs(widest: widest, ranks: 1), 2)
+        XCTAssertEqual(FixedPointSums.transport(widest: widest, ranks: 1), .twoLimbs)
         // 8 · 1.5·2^21 · 2^40 + 8 · 2^-30 · 2^40, exactly (53 bits suffice).
-        XCTAssertEqual(sums.reducedValue(at: 0, limbs: 2), 1.5 * 0x1p64 + 0x1p13)
+        XCTAssertEqual(sums.reducedValue(at: 0, of: 0..<1, from: .twoLimbs), 1.5 * 0x1p64 + 0x1p13)
     }
 
-    /// The limbs follow the world size: one while the sum of every rank's widest value fits 62 bits.
-    func testLimbsFollowTheWorldSize() {
-        XCTAssertEqual(FixedPointSums.limbs(widest: 59, ranks: 8), 1)
-        XCTAssertEqual(FixedPointSums.limbs(widest: 60, ranks: 8), 2)
-        XCTAssertEqual(FixedPointSums.limbs(widest: 62, ranks: 1), 1)
-        XCTAssertEqual(FixedPointSums.limbs(widest: 85, ranks: 512), 2)
-        XCTAssertNil(FixedPointSums.limbs(widest: 86, ranks: 512))
+    /// The transport follows the world size: the fewest bytes that hold the sum of every rank's widest
+    /// value with its sign, while 8 do, then two limbs.
+    func testTransportFollowsTheWorldSize() {
+        XCTAssertEqual(FixedPointSums.transport(widest: 31, ranks: 1), .packed(bytes: 4))
+        XCTAssertEqual(FixedPointSums.transport(widest: 28, ranks: 8), .packed(bytes: 4))
+        XCTAssertEqual(FixedPointSums.transport(widest: 29, ranks: 8), .packed(bytes: 5))
+        XCTAssertEqual(FixedPointSums.transport(widest: 28, ranks: 9), .packed(bytes: 5))
+        XCTAssertEqual(FixedPointSums.transport(widest: 44, ranks: 8), .packed(bytes: 6))
+        XCTAssertEqual(FixedPointSums.transport(widest: 60, ranks: 8), .packed(bytes: 8))
+        XCTAssertEqual(FixedPointSums.transport(widest: 61, ranks: 8), .twoLimbs)
+        XCTAssertEqual(FixedPointSums.transport(widest: 0, ranks: 1), .packed(bytes: 1))
+        XCTAssertEqual(FixedPointSums.transport(widest: 85, ranks: 512), .twoLimbs)
+        XCTAssertNil(FixedPointSums.transport(widest: 86, ranks: 512))
+    }
+
+    /// 16 micro-batches, 2 on each of 8 simulated ranks: a bucket whose world sum fits 31 bits and a sign
+    /// travels in 32 bits, one that would wrap them (but each rank's sum fits) in 40, one past the old 2^23
+    /// limit in two limbs; no reduction wraps, and every mean equals the one rank's over the same
+    /// micro-batches.
+    func testEightRanksPickTheNarrowestTransportThatCannotWrap() throws {
+        var layout = ParameterLayout()
+        for name in ["fits 32 bits", "wraps 32 bits", "past 2^23"] { _ = layout.declare(name, shape: [2]) }
+        // On the 2^-40 grid: 1.5·2^26 and 2^27 - 8, whose sums over 2 micro-batches are 28 bits wide and
+        // over the world below 2^31; 1.5·2^28, whose world sum 1.5·2^32 would wrap 32 bits though each
+        // rank's fits; 1.5·2^21 in value, summing to 1.5·2^25 past the old limit.
+        let edge = Float(0x1p-40 * (0x1p27 - 8))
+        let values: [Float] = [1.5 * 0x1p-14, -edge, 1.5 * 0x1p-12, -1.5 * 0x1p-12, 1.5 * 0x1p21, 0x1p-30]
+        let world = IdenticalRanks(size: 8)
+        let reducer = GradientReducer(
+            deterministic: true, bucketValues: 2, toleratesNonFinite: false, collective: world)
+        reducer.begin(layout: layout, count: values.count, network: .generator, overlapping: false)
+        for _ in 0..<2 { try reducer.add(values) }
+        var mean = [Float](repeating: .nan, count: values.count)
+        try reducer.finish(microbatches: 16, lastGradients: nil, into: &mean)
+
+        XCTAssertEqual(world.transports, ["4 bytes", "5 bytes", "Int64", "Int64"], "the buckets' allreduces")
+        XCTAssertEqual(reducer.started.bytes, 2 * 4 + 2 * 5 + 2 * 16)
+        XCTAssertEqual(try reduce { _ in values }, mean, "8 ranks and 1 give the same means")
+        XCTAssertEqual(mean, values)
     }
 
     func testValuesBeyondTheRangeFailLoudly() {
         XCTAssertThrowsError(try reduce { _ in [1e30, 0, 0] }) { error in
             XCTAssertTrue("\(error)".contains("outside the deterministic fixed-point range"), "\(error)")
         }
+    }
+}
+
+/// `size` ranks that all hold the same values: a sum multiplies each value by the size, failing the test
+/// if that wraps in the element type or packed width, as MPI's would silently; the maximum is the value
+/// itself.
+private final class IdenticalRanks: Collective {
+    let size: Int
+    /// The element types (or packed widths) of the sums started, in order.
+    private(set) var transports: [String] = []
+    init(size: Int) { self.size = size }
+    var rank: Int { 0 }
+    func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {
+        for i in values.indices { values[i] *= Float(size) }
+    }
+    func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {
+        for i in values.indices { values[i] = multiplied(values[i], bytes: 8) }
+    }
+    func sum(_ values: inout [Double]) throws { for i in values.indices { values[i] *= Double(size) } }
+    func max(_ values: inout [Int64]) throws {}
+    func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum {
+        try sum(values)
+        return record("\(Float.self)")
+    }
+    func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum {
+        try sum(values)
+        return record("\(Int64.self)")
+    }
+    func startSum(packed values: UnsafeMutableRawBufferPointer, width: Int) throws -> PendingSum {
+        for start in stride(from: 0, to: values.count, by: width) {
+            var word: UInt64 = 0
+            let slot = UnsafeMutableRawBufferPointer(rebasing: values[start..<start + width])
+            withUnsafeMutableBytes(of: &word) { $0.copyMemory(from: UnsafeRawBufferPointer(slot)) }
+            let unused = 64 - 8 * width
+            let product = multiplied(Int64(bitPattern: UInt64(littleEndian: word) << unused) >> unused, bytes: width)
+            withUnsafeBytes(of: product.littleEndian) { slot.copyBytes(from: $0.prefix(width)) }
+        }
+        return record("\(width) bytes")
+    }
+    func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
+    func allgather(bytes: [UInt8]) throws -> [[UInt8]] { Array(repeating: bytes, count: size) }
+    func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]] { Array(repeating: unevenBytes, count: size) }
+    func barrier() throws {}
+
+    /// `value` times the size, which must fit `bytes` bytes.
+    private func multiplied(_ value: Int64, bytes: Int) -> Int64 {
+        let (product, wrapped) = value.multipliedReportingOverflow(by: Int64(size))
+        XCTAssertFalse(
+            wrapped || product >> (8 * bytes - 1) != product >> 63, "\(value) x \(size) wraps in \(bytes) bytes")
+        return product
+    }
+
+    private func record(_ transport: String) -> PendingSum {
+        transports.append(transport)
+        return Completed()
+    }
+
+    private struct Completed: PendingSum {
+        func wait() throws {}
+        func progress() throws -> Bool { true }
     }
 }

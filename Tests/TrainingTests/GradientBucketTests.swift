@@ -36,7 +36,7 @@ final class GradientBucketTests: XCTestCase {
         }
         XCTAssertEqual(output, gradients, "one micro-batch on one rank: the mean is the gradient itself")
         XCTAssertEqual(reducer.started.count, 4)
-        XCTAssertEqual(reducer.started.bytes, 30 * 8, "deterministic sums travel as 64-bit integers")
+        XCTAssertEqual(reducer.started.bytes, 30 * 6, "sums of 2^39 on the fixed-point grid travel in 6 bytes")
         XCTAssertTrue(recorder.started.allSatisfy { $0.waited }, "finish waits for every bucket")
     }
 }
@@ -72,6 +72,12 @@ private final class ReductionRecorder: Collective {
     func max(_ values: inout [Int64]) throws {}
     func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { record(values) }
     func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { record(values) }
+    /// Packed sums start at their first value's slot in the reducer's 64-bit sums (see `FixedPointSums`).
+    func startSum(packed values: UnsafeMutableRawBufferPointer, width: Int) throws -> PendingSum {
+        record(
+            UnsafeMutableBufferPointer(
+                start: values.baseAddress!.assumingMemoryBound(to: Int64.self), count: values.count / width))
+    }
     func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
     func allgather(bytes: [UInt8]) throws -> [[UInt8]] { [bytes] }
     func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]] { [unevenBytes] }

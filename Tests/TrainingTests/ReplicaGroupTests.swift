@@ -105,6 +105,9 @@ extension ScriptedRank {
     func max(_ values: inout [Int64]) throws {}
     func startSum(_ values: UnsafeMutableBufferPointer<Float>) throws -> PendingSum { fatalError("not used") }
     func startSum(_ values: UnsafeMutableBufferPointer<Int64>) throws -> PendingSum { fatalError("not used") }
+    func startSum(packed values: UnsafeMutableRawBufferPointer, width: Int) throws -> PendingSum {
+        fatalError("not used")
+    }
     func allgather(unevenBytes: [UInt8]) throws -> [[UInt8]] { try allgather(bytes: unevenBytes) }
     func barrier() throws {}
 }

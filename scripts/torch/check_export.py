@@ -25,15 +25,16 @@ def main() -> int:
     resolution, alpha = int(metadata["progan.resolution"]), float(metadata["progan.alpha"])
     generator = load_generator(args.export, metadata["progan.generator"])
     with torch.no_grad():
-        images = generator(samples["latents"], resolution=resolution, alpha=alpha)
+        images = generator(samples["latents"], resolution=resolution, alpha=alpha, labels=samples.get("labels"))
     expected = samples["images"]
     if images.shape != expected.shape:
         print(f"check_export: FAIL: PyTorch made images {tuple(images.shape)}, progan {tuple(expected.shape)}")
         return 1
     difference = (images - expected).abs().max().item()
     verdict = "OK" if difference <= args.tolerance else "FAIL"
-    print(f"check_export: {verdict}: {generator.arch} {metadata['progan.generator']}, {len(expected)} latents at "
-          f"{resolution}x{resolution} alpha {alpha:g}: max |PyTorch - progan| = {difference:.3g} "
+    classes = f", {len(generator.class_names)} classes" if generator.class_names else ""
+    print(f"check_export: {verdict}: {generator.arch}{classes} {metadata['progan.generator']}, {len(expected)} latents "
+          f"at {resolution}x{resolution} alpha {alpha:g}: max |PyTorch - progan| = {difference:.3g} "
           f"(tolerance {args.tolerance:g}; images span {expected.min().item():.3g}..{expected.max().item():.3g})")
     return 0 if verdict == "OK" else 1
 

@@ -57,6 +57,12 @@ typedef enum { PGMPI_SUM, PGMPI_MAX } pgmpi_operation;
 // reduce-then-broadcast whenever it runs in place.
 int pgmpi_start_allreduce(void *values, size_t count, pgmpi_element element, pgmpi_operation operation,
                           pgmpi_request **request);
+// Sums `count` signed integers of `width` bytes each (1 to 8, little-endian, the byte order of x86-64
+// and arm64) over all ranks, in place as above: the narrow transports of exact fixed-point sums. Widths
+// 4 and 8 travel as MPI's own int32 and int64; the others as `width` bytes added by an operation of the
+// shim's own. The caller makes sure no sum can wrap. With PROGAN_TWO_LEVEL_SUMS=1 in the environment at
+// pgmpi_init, in two levels: within each node, across one leader per node, back within the node.
+int pgmpi_start_packed_sum(void *values, size_t count, int width, pgmpi_request **request);
 int pgmpi_start_broadcast(void *bytes, size_t count, int root, pgmpi_request **request);
 // Every rank contributes `block_size` bytes; `gathered` receives
 // size * block_size bytes, rank r's block at offset r * block_size.

@@ -3,11 +3,15 @@
     from progan_torch import load_generator
     generator = load_generator("model.safetensors")             # the exported net (g_ema by default)
     images = generator(latents, resolution=32, alpha=1.0)        # [N, 3, 32, 32] in about [-1, 1]
+    images = generator(latents, resolution=32, labels=one_hot)   # a conditional export: classes [N, K]
+    generator.class_names                                        # its classes in label order ([] if none)
 
 The file's metadata says which architecture (`arch`: progan, the official networks, or pgp, pro_gan_pytorch's)
 and which widths (`progan.network`); weights are stored raw and multiplied at run time by their
 equalized-learning-rate scale from `progan.weight_scales`, exactly as progan and pro_gan_pytorch do.
-Parameter names are progan's (g.4x4.dense.weight, g.8x8.conv0.weight, g.8x8.torgb.weight, ...).
+Parameter names are progan's (g.4x4.dense.weight, g.8x8.conv0.weight, g.8x8.torgb.weight, ...). A conditional
+generator (`conditioning` in `progan.network`) reads the one-hot class after the latent, as the official ProGAN
+does: the pixel norm and the first dense layer see their concatenation.
 """
 import json
 
@@ -35,6 +39,7 @@ class Generator(torch.nn.Module):
         self.network = network
         self.arch = network.get("arch", "progan")
         self.latent_size = network.get("latent_size") or features(network, 0)
+        self.class_names = list((network.get("conditioning") or {}).get("class_names", []))
         # Parameter names contain dots, which nn.Module attribute names may not.
         self.weights = torch.nn.ParameterDict({name.replace(".", "__"): torch.nn.Parameter(value, requires_grad=False)
                                                for name, value in weights.items()})
@@ -59,7 +64,14 @@ class Generator(torch.nn.Module):
             maps4x4 = z @ weight.t()
         return maps4x4.reshape(-1, maps, 4, 4) + self._parameter("g.4x4.dense.bias").reshape(1, -1, 1, 1)
 
-    def forward(self, latents: torch.Tensor, resolution: int, alpha: float = 1.0) -> torch.Tensor:
+    def forward(self, latents: torch.Tensor, resolution: int, alpha: float = 1.0,
+                labels: torch.Tensor = None) -> torch.Tensor:
+        """Images from latents [N, latent] and, for a conditional generator, one-hot classes [N, classes]
+        (default: sample i of class i mod classes, as progan's own default)."""
+        if self.class_names:
+            if labels is None:
+                labels = F.one_hot(torch.arange(len(latents)) % len(self.class_names), len(self.class_names))
+            latents = torch.cat([latents, labels.to(latents.dtype)], dim=1)
         x = leaky_relu(self._project_latent(pixel_norm(latents)))
         if self.arch == "progan":  # pgp normalizes only after the 4x4 block's second conv
             x = pixel_norm(x)
