@@ -43,6 +43,16 @@ public enum MetricImages {
             }
             return order.permutation[position % dataset.count]
         }
+        return try images(dataset, indices: indices, resolution: resolution)
+    }
+
+    /// A folder of images measured as it is (`evaluate --generated`): in the dataset's stored order, which
+    /// is the folder's sorted by path, cycling past its end.
+    public static func stored(_ dataset: PreparedDataset, positions: Range<Int>, resolution: Int) throws -> ImageBatch {
+        try images(dataset, indices: positions.map { $0 % dataset.count }, resolution: resolution)
+    }
+
+    private static func images(_ dataset: PreparedDataset, indices: [Int], resolution: Int) throws -> ImageBatch {
         let batch = Tensor(zeros: [indices.count, PreparedDataset.channels, resolution, resolution])
         try dataset.fillBatch(indices: indices, resolution: resolution, mirror: nil, into: batch.pointer)
         return ImageBatch(unitRange: batch)
