@@ -72,6 +72,16 @@ public enum MetricImages {
     }
 }
 
+/// Rank `rank`'s contiguous share of the positions `0..<images` of a metric set, in whole batches of
+/// `batchSize` starting at multiples of it, so that each image is computed in the same batch however
+/// the set is split: a generator's output can change in its last bits with the batch around it, and SWD
+/// picks each image's patches by a hash of its bits.
+public func metricShare(of images: Int, batchSize: Int, rank: Int, ranks: Int) -> Range<Int> {
+    let batches = (images + batchSize - 1) / batchSize, batchesPerRank = (batches + ranks - 1) / ranks
+    let start = min(rank * batchesPerRank * batchSize, images)
+    return start..<min(start + batchesPerRank * batchSize, images)
+}
+
 /// Feeds `positions` to `set` in batches of `batchSize` (an even number, so MS-SSIM pairs stay aligned).
 public func feed(
     _ set: inout MetricSet, positions: Range<Int>, batchSize: Int, images: (Range<Int>) throws -> ImageBatch

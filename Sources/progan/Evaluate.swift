@@ -109,15 +109,13 @@ struct Evaluate: ParsableCommand {
             // Every set's descriptors are gathered on rank 0; up to three sets (reals, generated, reals again).
             try MemoryBudget.require(
                 MemoryBudget.metricDescriptors(images: images, sets: 3, resolution: side), for: "--images \(images)")
-            // Each rank takes a contiguous, even-sized share so MS-SSIM pairs never straddle ranks.
-            let share = (images / world.size + 1) / 2 * 2
-            let start = min(world.rank * share, images)
-            let positions = start..<(world.rank == world.size - 1 ? images : min(start + share, images))
+            let batchSize = 16
+            let positions = metricShare(of: images, batchSize: batchSize, rank: world.rank, ranks: world.size)
             let swd = SlicedWasserstein(resolution: side, seed: seed)
 
             func measured(_ images: (Range<Int>) throws -> ImageBatch) throws -> MetricSet {
                 var set = MetricSet(swd: swd)
-                try feed(&set, positions: positions, batchSize: 16, images: images)
+                try feed(&set, positions: positions, batchSize: batchSize, images: images)
                 return set
             }
             let firstReals = try measured { try MetricImages.reals(reals, positions: $0, resolution: side, seed: seed) }
