@@ -11,10 +11,19 @@ set -uo pipefail
 (($# > 0)) || { echo "usage: scripts/launch.sh LAUNCHER [ARGS...]" >&2; exit 2; }
 "$@" &
 launcher=$!
+forwarded=0
 for signal in TERM INT HUP USR1; do
     # shellcheck disable=SC2064 # the launcher's pid is fixed
-    trap "kill -s USR1 $launcher 2>/dev/null" "$signal"
+    trap "forwarded=1; kill -s USR1 $launcher 2>/dev/null" "$signal"
 done
 # A trapped signal interrupts `wait`; wait again until the launcher has ended, then collect its status.
 while wait "$launcher"; kill -0 "$launcher" 2>/dev/null; do :; done
 wait "$launcher"
+status=$?
+# mpirun installs its USR1 forwarding only once it has started the job: a stop that arrives before then
+# kills mpirun itself (128 + 10). No rank has trained yet, so it is still a stop the same command resumes.
+if ((forwarded && status == 138)); then
+    echo "launch: stopped on request before the job had started; the same command resumes" >&2
+    exit 75
+fi
+exit "$status"

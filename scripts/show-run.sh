@@ -28,30 +28,21 @@ ranks=${RANKS:-$(nproc)}
 report=$("$progan" report "$run" | sed -n 's/^wrote \(.*\) ([0-9]* ticks)$/\1/p')
 timelapse=$("$progan" timelapse "$run" | sed -n 's/^wrote \(.*\): [0-9]* frames .*/\1/p')
 
-# FID needs the Inception network's weights, installed apart from the build (see the README).
-inception=${PROGAN_INCEPTION:-$HOME/.cache/progan/inception-2015-12-05.safetensors}
-fid=()
-fid_note=
-if [[ $("$progan" evaluate --help) == *--fid* ]]; then
-    if [[ -f $inception ]]; then
-        fid=(--fid)
-    else
-        fid_note="FID: install the Inception weights with $root/scripts/torch/install-inception.sh, then:"
-        fid_note+=" $progan evaluate $final --dataset $dataset --images $images --fid"
-    fi
-fi
+# FID comes from the run itself: `train --fid` measures it at the last tick (scripts/train.sh asks for it when
+# the Inception weights are installed), so it is read from the last metrics line.
+last_line=$(tail -1 "$run/metrics.jsonl")
+fid=$(sed -n 's/.*"fid":\([-0-9.e+]*\).*/\1/p' <<<"$last_line")
 launch=(mpirun -np "$ranks" -x OPENBLAS_NUM_THREADS=1 --oversubscribe --bind-to none)
 ((EUID == 0)) && launch+=(--allow-run-as-root)
 started=$SECONDS
-evaluation=$("${launch[@]}" "$progan" evaluate "$final" --dataset "$dataset" --images "$images" --reals-vs-reals \
-    "${fid[@]}")
+evaluation=$("${launch[@]}" "$progan" evaluate "$final" --dataset "$dataset" --images "$images" --reals-vs-reals)
 seconds=$((SECONDS - started))
 mean() { awk -v label="$1" 'index($0, label) == 1 { print $NF }' <<<"$evaluation"; }
 generated=$(mean "generated vs reals")
 floor=$(mean "reals vs reals (floor)")
 levels=$(awk '/^ +[0-9]+x[0-9]+/ { NF--; $1 = $1; gsub(/ /, ", "); print }' <<<"$evaluation")
 similarity() { sed -n "s/^MS-SSIM .* $1 \([0-9.]*\).*/\1/p" <<<"$evaluation"; }
-last_grid=$(tail -1 "$run/metrics.jsonl" | sed -n 's/.*"grid":"\([^"]*\)".*/\1/p' | sed 's#\\/#/#g')
+last_grid=$(sed -n 's/.*"grid":"\([^"]*\)".*/\1/p' <<<"$last_line" | sed 's#\\/#/#g')
 
 echo
 echo "What the run made, in $run:"
@@ -63,5 +54,9 @@ echo "                 training images score $floor, as low as this measure can 
 echo "                 over levels $levels of a Laplacian pyramid; measured in $seconds s)"
 echo "  variety        MS-SSIM $(similarity generated) (training images: $(similarity reals);" \
     "far higher means G repeats itself)"
-grep -i '^FID\|^KID' <<<"$evaluation" | sed 's/^/  /' || true
-[[ -z $fid_note ]] || echo "  $fid_note"
+if [[ -n $fid ]]; then
+    echo "  FID            $fid (lower is better), measured by the run at its last tick"
+else
+    echo "  FID            not measured: install the Inception weights with scripts/torch/install-inception.sh," \
+        "and scripts/train.sh measures it"
+fi

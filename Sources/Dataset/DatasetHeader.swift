@@ -42,7 +42,6 @@ struct DatasetHeader {
         }
         guard bytes.count >= 12 else { throw .tooShort(path: path, size: bytes.count) }
         let version = UInt32(integer(8, 4))
-        if version == 1 { throw .oldVersion(path: path) }
         guard version == DatasetLayout.version else { throw .unsupportedVersion(path: path, version: version) }
         guard bytes.count >= DatasetLayout.fixedHeaderSize else { throw .tooShort(path: path, size: bytes.count) }
         let classNamesSize = integer(36, 4)
@@ -68,7 +67,7 @@ struct DatasetHeader {
     }
 
     /// Ranges of the header's numbers, so that every size computed from them fits an Int.
-    private static func check(_ layout: DatasetLayout, channels: Int, levels: Int, path: String) throws(DatasetError) {
+    static func check(_ layout: DatasetLayout, channels: Int, levels: Int, path: String) throws(DatasetError) {
         func problem(_ text: String) -> DatasetError { .corruptHeader(path: path, problem: text) }
         guard DatasetLayout.isValid(resolution: layout.resolution) else {
             throw problem(DatasetError.invalidResolution(layout.resolution).description)

@@ -14,7 +14,7 @@ import SafeIO
 //       32      4  class count K (0: unlabelled)
 //       36      4  class-names length: bytes of a JSON array of K strings
 //       40      8  sources length S: bytes of a JSON array, one {path, size, crc32c} per source file
-//       48      8  identity: FNV-1a 64 of bytes 0..<48 and of the chunk table (so of every byte stored)
+//       48      8  identity: what the file holds, not how (see DatasetIdentity)
 //       56      4  CRC-32C of bytes 0..<56 and of the class names
 //       60      4  zero
 //       64         class names (JSON), then the chunk table: one CRC-32C (UInt32) per chunk of the regions
@@ -36,7 +36,7 @@ import SafeIO
 // so training from either format gives the same bits.
 
 /// The parts of a dataset file that are cut into checked chunks.
-enum Region: Equatable {
+enum Region: Hashable {
     case labels, sources
     case level(Int)
 }
@@ -135,16 +135,5 @@ enum ChunkChecksum {
         }
         let start = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
         return CRC32.checksum(UnsafeBufferPointer(start: start, count: bytes.count), .castagnoli)
-    }
-}
-
-/// FNV-1a with 64 bits: the identity of a dataset, from its header and chunk checksums.
-struct FNV1a64 {
-    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
-
-    mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        for byte in bytes {
-            value = (value ^ UInt64(byte)) &* 0x100_0000_01b3
-        }
     }
 }

@@ -16,33 +16,9 @@ struct DatasetWriter: @unchecked Sendable {
         }
     }
 
-    func store(_ content: [UInt8], in region: Region) {
+    func store(_ content: some Collection<UInt8>, in region: Region) {
         let offset = layout.placement(of: region).offset
         UnsafeMutableRawBufferPointer(rebasing: bytes[offset..<offset + content.count]).copyBytes(from: content)
-    }
-
-    /// Stores image `index` at every level, each made from the one above, after checking that the file is
-    /// still the one the scan saw.
-    func storeLevels(of path: [CChar], displayPath: String, scan: Scan, as index: Int) throws(DatasetError) {
-        let content: [UInt8]
-        do {
-            content = try ImageFile.read(path: path, displayPath: displayPath)
-        } catch {
-            throw .imageChanged(error)
-        }
-        guard content.count == scan.size, content.withUnsafeBytes({ ChunkChecksum.of($0) }) == scan.crc32c else {
-            throw .imageChanged(.cannotOpen(path: displayPath, reason: "its content differs from the first pass"))
-        }
-        var level: RGBImage
-        do {
-            level = try RGBImage.decode(content, displayPath: displayPath).centreCropped()
-        } catch {
-            throw .imageChanged(error)
-        }
-        for side in layout.levels.reversed() {
-            level = level.areaResized(toSide: side)
-            level.copyPlanes(to: bytes.baseAddress! + layout.imageOffset(index, resolution: side))
-        }
     }
 
     /// Checksums every chunk (on all cores), writes the table and the header, and returns the identity.
@@ -61,13 +37,10 @@ struct DatasetWriter: @unchecked Sendable {
             let checksum = ChunkChecksum.of(UnsafeRawBufferPointer(rebasing: target[chunks[index]]))
             target.storeBytes(of: checksum.littleEndian, toByteOffset: table + 4 * index, as: UInt32.self)
         }
-        var identity = FNV1a64()
-        let provisional = try DatasetHeader(layout: layout, classNames: classNames, identity: 0).encoded()
-        provisional.prefix(48).withUnsafeBytes { identity.update($0) }
-        identity.update(UnsafeRawBufferPointer(rebasing: bytes[table..<table + 4 * chunks.count]))
-        let header = try DatasetHeader(layout: layout, classNames: classNames, identity: identity.value).encoded()
+        let identity = try layout.identity(of: UnsafeRawBufferPointer(bytes), classNames: classNames)
+        let header = try DatasetHeader(layout: layout, classNames: classNames, identity: identity).encoded()
         UnsafeMutableRawBufferPointer(rebasing: bytes[0..<header.count]).copyBytes(from: header)
-        return identity.value
+        return identity
     }
 }
 
@@ -96,5 +69,48 @@ extension PreparedDataset {
                 _ = try writer.finish(classNames: [])
             }
         }
+    }
+}
+
+extension PreparedDataset {
+    /// Writes this dataset in the current format to `output`, replacing it atomically: labels, class
+    /// names, source list (a version 1 file has none) and every level's pixels as they are, each chunk
+    /// checked as it is read, so the copy has the same identity. Returns the size of the new file.
+    public func upgrade(to output: String) throws -> Int {
+        let labels = try labels() ?? []
+        let sourcesJSON = try SourceRecord.encodedList(sources())
+        let layout = DatasetLayout(
+            resolution: resolution, count: count, chunkSize: DatasetLayout.defaultChunkSize,
+            classCount: classNames.count, classNamesSize: try DatasetHeader.encodedClassNames(classNames).count,
+            sourcesSize: sourcesJSON.count)
+        try AtomicFile.write(to: output) { temporaryPath in
+            let file = try MappedFile(resizing: temporaryPath, to: layout.fileSize)
+            let writer = DatasetWriter(layout: layout, bytes: file.bytes)
+            try withExtendedLifetime(file) {
+                writer.store(labels: labels)
+                writer.store(sourcesJSON, in: .sources)
+                for side in levels {
+                    writer.store(try checkedBytes(of: .level(side)), in: .level(side))
+                }
+                _ = try writer.finish(classNames: classNames)
+            }
+        }
+        return layout.fileSize
+    }
+}
+
+extension PreparedDataset {
+    /// The size of a prepared file of `images` unlabelled images at `resolution` without a source list;
+    /// labels add 4 bytes an image and the source list about 60.
+    public static func fileSize(images: Int, resolution: Int) -> Int {
+        DatasetLayout(
+            resolution: resolution, count: images, chunkSize: DatasetLayout.defaultChunkSize, classCount: 0,
+            classNamesSize: 2, sourcesSize: 2
+        ).fileSize
+    }
+
+    /// The bytes of one level of `images` images.
+    public static func levelSize(images: Int, resolution: Int) -> Int {
+        images * DatasetLayout.channels * resolution * resolution
     }
 }

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import ImageIO
 import SafeIO
+import Glibc
 
 /// What `PreparedDataset.prepare` did.
 public struct PreparationReport: Sendable {
@@ -44,6 +45,33 @@ public struct ClassCount: Equatable, Sendable {
 /// How far a preparation is: `done` of `total` images in `phase` ("scanning", "converting").
 public typealias PreparationProgress = @Sendable (_ phase: String, _ done: Int, _ total: Int) -> Void
 
+/// The processes that prepare one dataset together: under `mpirun -np N progan prepare`, each rank reads
+/// and decodes a share of the files and rank 0 writes the file; alone, one process does everything.
+public struct PreparationGroup: Sendable {
+    public let rank: Int
+    public let size: Int
+    /// Every rank's bytes, in rank order: a collective that every rank calls in the same order.
+    public let allgather: @Sendable (_ bytes: [UInt8]) throws -> [[UInt8]]
+    /// Images each rank converts between two exchanges; nil: as many as fit `Conversion.roundBytes`.
+    public let imagesPerRound: Int?
+
+    public init(
+        rank: Int, size: Int, imagesPerRound: Int? = nil,
+        allgather: @escaping @Sendable (_ bytes: [UInt8]) throws -> [[UInt8]]
+    ) {
+        (self.rank, self.size, self.imagesPerRound, self.allgather) = (rank, size, imagesPerRound, allgather)
+    }
+
+    public static let alone = PreparationGroup(rank: 0, size: 1) { [$0] }
+
+    /// Rank `rank`'s contiguous share of `range`, the first ranks taking one more when it does not divide.
+    func share(of range: Range<Int>, rank: Int) -> Range<Int> {
+        let base = range.count / size, extra = range.count % size
+        let start = range.lowerBound + rank * base + min(rank, extra)
+        return start..<start + base + (rank < extra ? 1 : 0)
+    }
+}
+
 extension PreparedDataset {
     /// Writes every readable PNG and JPEG under `folder` (see FolderListing: recursive, sorted by path
     /// bytes; the first `maxImages` files only, as dataset_tool.py's --max-images) to a dataset file at
@@ -51,20 +79,23 @@ extension PreparedDataset {
     /// a square, area-resized to `resolution` (see RGBImage.areaResized: averaging when shrinking; an image
     /// smaller than the target is enlarged by the same rule, each source pixel becoming a block, never
     /// interpolated) and halved down to 4x4; unreadable images are skipped and reported. Without a
-    /// `resolution`, the largest power of two not above the median side of the cropped images (clamped to
-    /// 4...1024) is used.
+    /// `resolution`, the largest power of two not above the median side of the cropped images whose
+    /// headers read (clamped to 4...1024) is used.
     ///
-    /// Images are decoded on every core, twice: once to learn which are usable and their sizes, once to
-    /// convert them, so memory holds one image per thread however large the dataset. The output does not
-    /// depend on the number of threads: every image lands at the place its path order gives it.
+    /// Each image is decoded once: a first pass reads every file's header (its size, and whether it is an
+    /// image at all), then each is decoded and converted into the place its path order gives it (see
+    /// Conversion), so memory holds one image per thread plus a round's worth, however large the dataset.
+    /// The files are split over the ranks of `group` and the threads of each; the output does not depend on
+    /// either number. Returns the report on rank 0 and nil on the others.
     ///
-    /// `stopRequested` is asked before each image is converted and after the scan; when it answers true
-    /// the preparation ends with `DatasetError.stopped` and leaves no file behind.
+    /// `stopRequested` is asked before each image is converted and after the scan, on every rank; when it
+    /// answers true on any, the preparation ends on all with `DatasetError.stopped` and leaves no file behind.
     @discardableResult
     public static func prepare(
         folder: String, resolution: Int? = nil, maxImages: Int? = nil, output: String,
-        progress: PreparationProgress? = nil, stopRequested: () -> Bool = { false }
-    ) throws -> PreparationReport {
+        group: PreparationGroup = .alone, progress: PreparationProgress? = nil,
+        stopRequested: @escaping @Sendable () -> Bool = { false }
+    ) throws -> PreparationReport? {
         if let resolution, !DatasetLayout.isValid(resolution: resolution) {
             throw DatasetError.invalidResolution(resolution)
         }
@@ -72,72 +103,94 @@ extension PreparedDataset {
         let files = Array(listing.files.prefix(maxImages ?? .max))
         guard !files.isEmpty else { throw DatasetError.noImageFiles(folder: folder) }
         let folderBytes = Array(folder.utf8)
-        let scans = parallelMap(files, phase: "scanning", progress: progress) { file in
-            Result { () throws(ImageError) in
+        let mine = Array(files[group.share(of: files.indices, rank: group.rank)])
+        let myScans = parallelMap(mine, phase: "scanning", progress: group.rank == 0 ? progress : nil) { file in
+            let scan = Result { () throws(ImageError) in
                 try Scan(file.fileSystemPath(in: folderBytes), displayPath: "\(folder)/\(file.displayPath)")
             }
+            switch scan {
+            case .success(let scan): return ScanOutcome.usable(scan)
+            case .failure(let error): return ScanOutcome.unreadable(error)
+            }
         }
-        if stopRequested() { throw DatasetError.stopped(output: output) }
-        var usable: [(file: SourceFile, scan: Scan)] = []
+        let shares = try group.allgather(Array(JSONEncoder().encode(ScanShare(scans: myScans, stop: stopRequested()))))
+        let scans = try shares.map { try JSONDecoder().decode(ScanShare.self, from: Data($0)) }
+        if scans.contains(where: { $0.stop }) { throw DatasetError.stopped(output: output) }
+        do {
+            return try write(
+                scans.flatMap { $0.scans }, of: files, listing: listing, resolution: resolution, output: output,
+                group: group, progress: progress, stopRequested: stopRequested)
+        } catch let error as DatasetError where group.rank != 0 && error != .stopped(output: output) {
+            // Every rank saw it, from the same scans and rounds: rank 0 tells it, once.
+            throw DatasetError.reportedByRankZero
+        }
+    }
+
+    /// The rest of `prepare` once every rank knows every scan.
+    private static func write(
+        _ scans: [ScanOutcome], of files: [SourceFile], listing: FolderListing, resolution: Int?, output: String,
+        group: PreparationGroup, progress: PreparationProgress?, stopRequested: @escaping @Sendable () -> Bool
+    ) throws -> PreparationReport? {
+        let folder = listing.folder
+        var candidates: [Candidate] = []
         var skipped = listing.skipped
         for (file, scan) in zip(files, scans) {
             switch scan {
-            case .success(let scan): usable.append((file, scan))
-            case .failure(let error): skipped.append(SkippedImage(file: file.displayPath, error: error))
+            case .usable(let scan): candidates.append(Candidate(file: file, scan: scan))
+            case .unreadable(let error): skipped.append(SkippedImage(file: file.displayPath, error: error))
             }
         }
-        skipped.sort { $0.file.utf8.lexicographicallyPrecedes($1.file.utf8) }
-        guard !usable.isEmpty else {
+        guard !candidates.isEmpty else {
             throw DatasetError.noUsableImages(folder: folder, found: files.count, skipped: skipped.count)
         }
-        let classes = try ClassAssignment(files: usable.map(\.file), folder: folder)
-        let sources = usable.map {
-            SourceRecord(
-                path: $0.file.displayPath, size: $0.scan.size, crc32c: String(format: "%08x", $0.scan.crc32c))
+        let side = resolution ?? defaultResolution(sides: candidates.map { min($0.scan.width, $0.scan.height) })
+        let conversion = Conversion(
+            folder: folder, plan: try DatasetPlan(candidates, folder: folder, resolution: side), group: group,
+            output: output, progress: progress, stopRequested: stopRequested)
+        guard group.rank == 0 else {
+            _ = try conversion.run(into: nil)
+            return nil
         }
-        // Sorted keys: the encoder's order otherwise follows each process's hash seed, and the file must
-        // be the same bytes from any run.
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let sourcesJSON = Array(try encoder.encode(sources))
-        let layout = DatasetLayout(
-            resolution: resolution ?? defaultResolution(sides: usable.map { min($0.scan.width, $0.scan.height) }),
-            count: usable.count, chunkSize: DatasetLayout.defaultChunkSize, classCount: classes.names.count,
-            classNamesSize: try DatasetHeader.encodedClassNames(classes.names).count, sourcesSize: sourcesJSON.count)
+        var plan = conversion.plan
         var identity: UInt64 = 0
         // Decoding happens inside the write, after the temporary file exists,
         // so an unwritable output fails before the slow part rather than after.
         try AtomicFile.write(to: output) { temporaryPath in
-            let file = try MappedFile(resizing: temporaryPath, to: layout.fileSize)
-            let writer = DatasetWriter(layout: layout, bytes: file.bytes)
+            let file = try MappedFile(resizing: temporaryPath, to: plan.layout.fileSize)
             try withExtendedLifetime(file) {
-                writer.store(labels: classes.labels)
-                writer.store(sourcesJSON, in: .sources)
-                let failures = parallelMap(Array(usable.enumerated()), phase: "converting", progress: progress) {
-                    index, image in
-                    Result { () throws(DatasetError) in
-                        if stopRequested() { throw .stopped(output: output) }
-                        try writer.storeLevels(
-                            of: image.file.fileSystemPath(in: folderBytes),
-                            displayPath: "\(folder)/\(image.file.displayPath)", scan: image.scan, as: index)
-                    }
+                let rejected = try conversion.run(into: file.bytes)
+                for (index, error) in rejected {
+                    skipped.append(SkippedImage(file: candidates[index].file.displayPath, error: error))
                 }
-                if stopRequested() { throw DatasetError.stopped(output: output) }
-                for case .failure(let error) in failures { throw error }
-                identity = try writer.finish(classNames: classes.names)
+                guard rejected.count < candidates.count else {
+                    throw DatasetError.noUsableImages(folder: folder, found: files.count, skipped: skipped.count)
+                }
+                plan = try conversion.compacted(file.bytes, without: Set(rejected.keys))
+                let writer = DatasetWriter(layout: plan.layout, bytes: file.bytes)
+                writer.store(labels: plan.classes.labels)
+                writer.store(plan.sourcesJSON, in: .sources)
+                identity = try writer.finish(classNames: plan.classes.names)
+            }
+            // Images skipped while converting leave a shorter file; nothing touches the cut tail of the mapping.
+            if plan.layout.fileSize < conversion.plan.layout.fileSize {
+                guard truncate(temporaryPath, off_t(plan.layout.fileSize)) == 0 else {
+                    throw FileError.fromErrno(path: temporaryPath, action: "cannot shorten")
+                }
             }
         }
-        let sizeCounts = Dictionary(usable.map { ([$0.scan.width, $0.scan.height], 1) }, uniquingKeysWith: +)
-        let classCounts = Dictionary(classes.labels.map { ($0, 1) }, uniquingKeysWith: +)
+        skipped.sort { $0.file.utf8.lexicographicallyPrecedes($1.file.utf8) }
+        let used = plan.candidates
+        let sizeCounts = Dictionary(used.map { ([$0.scan.width, $0.scan.height], 1) }, uniquingKeysWith: +)
+        let classCounts = Dictionary(plan.classes.labels.map { ($0, 1) }, uniquingKeysWith: +)
         return PreparationReport(
-            folder: folder, output: output, fileSize: layout.fileSize, resolution: layout.resolution,
-            levels: layout.levels, filesFound: files.count + listing.skipped.count, imagesUsed: usable.count,
+            folder: folder, output: output, fileSize: plan.layout.fileSize, resolution: plan.layout.resolution,
+            levels: plan.layout.levels, filesFound: files.count + listing.skipped.count, imagesUsed: used.count,
             skipped: skipped,
             sizes:
                 sizeCounts
                 .map { SizeCount(width: $0.key[0], height: $0.key[1], count: $0.value) }
                 .sorted { ($1.count, $0.width, $0.height) < ($0.count, $1.width, $1.height) },
-            classes: classes.names.enumerated().map { ClassCount(name: $1, count: classCounts[$0] ?? 0) },
+            classes: plan.classes.names.enumerated().map { ClassCount(name: $1, count: classCounts[$0] ?? 0) },
             identity: DatasetHeader.hex(identity))
     }
 
@@ -154,8 +207,8 @@ extension PreparedDataset {
     }
 }
 
-/// What the first pass learns of a usable source file.
-struct Scan: Sendable {
+/// What the first pass learns of a source file from its bytes and header, without decoding its pixels.
+struct Scan: Codable, Sendable {
     let width: Int
     let height: Int
     let size: Int
@@ -163,12 +216,26 @@ struct Scan: Sendable {
 
     init(_ path: [CChar], displayPath: String) throws(ImageError) {
         let bytes = try ImageFile.read(path: path, displayPath: displayPath)
-        let image = try RGBImage.decode(bytes, displayPath: displayPath)
-        width = image.width
-        height = image.height
+        (width, height) = try RGBImage.size(of: bytes, displayPath: displayPath)
         size = bytes.count
         crc32c = bytes.withUnsafeBytes { ChunkChecksum.of($0) }
     }
+}
+
+enum ScanOutcome: Codable, Sendable {
+    case usable(Scan)
+    case unreadable(ImageError)
+}
+
+/// One rank's scans, and whether it was asked to stop.
+private struct ScanShare: Codable {
+    let scans: [ScanOutcome]
+    let stop: Bool
+}
+
+struct Candidate: Sendable {
+    let file: SourceFile
+    let scan: Scan
 }
 
 /// `transform` applied to every element on all cores, results in the elements' order, reporting

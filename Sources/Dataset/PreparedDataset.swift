@@ -20,28 +20,44 @@ public final class PreparedDataset: @unchecked Sendable {
     public static let channels = DatasetLayout.channels
     /// The classes, in label order; empty for an unlabelled dataset.
     public let classNames: [String]
-    /// 16 hex digits that change with any stored byte (header, labels, sources, pixels): what a checkpoint
-    /// records to refuse resuming on another dataset.
+    /// 16 hex digits that change with the pixels of any level, the labels or the class names, but not with
+    /// the file format or the source list (see DatasetIdentity): what a checkpoint records to refuse
+    /// resuming on another dataset.
     public let identity: String
+    /// 2, or 1 for a file read and checked whole at open (see LegacyDataset), which `prepare --upgrade` converts.
+    public let formatVersion: UInt32
 
     let layout: DatasetLayout
     let file: MappedFile
-    private let levelOffsets: [Int: Int]
-    private let checks: ChunkChecks
+    private let regionOffsets: [Region: Int]
+    /// Nil for a version 1 file, checked whole at open.
+    private let checks: ChunkChecks?
 
     public init(path: String) throws {
         file = try MappedFile(readingFrom: path)
-        let header = try DatasetHeader.read(UnsafeRawBufferPointer(file.bytes), path: path)
-        let layout = header.layout
-        self.layout = layout
+        let bytes = UnsafeRawBufferPointer(file.bytes)
+        if LegacyDataset.isLegacy(bytes) {
+            let legacy = try LegacyDataset(bytes, path: path)
+            layout = legacy.layout
+            classNames = []
+            identity = DatasetHeader.hex(legacy.identity)
+            formatVersion = LegacyDataset.version
+            regionOffsets = Dictionary(uniqueKeysWithValues: legacy.levelOffsets.map { (.level($0), $1) })
+            checks = nil
+        } else {
+            let header = try DatasetHeader.read(bytes, path: path)
+            layout = header.layout
+            classNames = header.classNames
+            identity = DatasetHeader.hex(header.identity)
+            formatVersion = DatasetLayout.version
+            regionOffsets = Dictionary(
+                uniqueKeysWithValues: layout.regions.map { [layout] in ($0, layout.placement(of: $0).offset) })
+            checks = ChunkChecks(count: layout.totalChunks)
+        }
         self.path = path
         count = layout.count
         resolution = layout.resolution
         levels = layout.levels
-        classNames = header.classNames
-        identity = DatasetHeader.hex(header.identity)
-        levelOffsets = Dictionary(uniqueKeysWithValues: levels.map { ($0, layout.placement(of: .level($0)).offset) })
-        checks = ChunkChecks(count: layout.totalChunks)
     }
 
     /// Writes images `indices` at `resolution` as floats in [-1, 1] in NCHW
@@ -91,8 +107,9 @@ public final class PreparedDataset: @unchecked Sendable {
         return labels
     }
 
-    /// The source files the images were made from, in dataset order.
+    /// The source files the images were made from, in dataset order (none for a version 1 file).
     public func sources() throws(DatasetError) -> [SourceRecord] {
+        guard regionOffsets[.sources] != nil else { return [] }
         let bytes = try checkedBytes(of: .sources)
         guard let records = try? JSONDecoder().decode([SourceRecord].self, from: Data(bytes)) else {
             throw .corruptHeader(path: path, problem: "the source list is not valid JSON")
@@ -101,7 +118,7 @@ public final class PreparedDataset: @unchecked Sendable {
     }
 
     private func pixels(_ index: Int, resolution side: Int) throws(DatasetError) -> UnsafePointer<UInt8> {
-        guard let levelOffset = levelOffsets[side] else {
+        guard let levelOffset = regionOffsets[.level(side)] else {
             preconditionFailure("\(path) has no \(side)x\(side) level; it holds \(levels)")
         }
         precondition((0..<count).contains(index), "image \(index) is out of range for \(path) with \(count) images")
@@ -112,15 +129,17 @@ public final class PreparedDataset: @unchecked Sendable {
             file.bytes.baseAddress!.advanced(by: levelOffset + start).assumingMemoryBound(to: UInt8.self))
     }
 
-    private func checkedBytes(of region: Region) throws(DatasetError) -> UnsafeRawBufferPointer {
+    /// The bytes of `region` (one the file holds), every chunk checked.
+    func checkedBytes(of region: Region) throws(DatasetError) -> UnsafeRawBufferPointer {
         let size = layout.size(of: region)
         try check(region, bytes: 0..<size)
-        let offset = layout.placement(of: region).offset
+        let offset = regionOffsets[region]!
         return UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(file.bytes)[offset..<offset + size])
     }
 
     /// Verifies, once, every chunk of `region` that holds a byte of `bytes` (offsets within the region).
     private func check(_ region: Region, bytes: Range<Int>) throws(DatasetError) {
+        guard let checks else { return }
         let chunks = bytes.lowerBound / layout.chunkSize...(bytes.upperBound - 1) / layout.chunkSize
         let first = layout.placement(of: region).firstChunk
         for chunk in chunks {
@@ -160,6 +179,14 @@ public struct SourceRecord: Codable, Equatable, Sendable {
     public let path: String
     public let size: Int
     public let crc32c: String
+
+    /// The source list as a dataset file stores it. Sorted keys: the encoder's order otherwise follows each
+    /// process's hash seed, and the file must be the same bytes from any run.
+    static func encodedList(_ records: [SourceRecord]) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return Array(try encoder.encode(records))
+    }
 }
 
 /// Which chunks have been found intact (a byte per chunk: 128 KB for a 126 GB file), behind a lock. A

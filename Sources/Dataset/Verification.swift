@@ -14,7 +14,11 @@ public struct VerificationReport: Sendable {
 extension PreparedDataset {
     /// Checks every chunk against its checksum on all cores, or, for one of `parts` processes, the chunks
     /// whose index is `part` modulo `parts` (`progan verify` under mpirun), and the identity.
+    /// A version 1 file was checked whole when it was opened, and would not have opened damaged.
     public func verify(part: Int = 0, of parts: Int = 1) -> VerificationReport {
+        guard formatVersion == DatasetLayout.version else {
+            return part == 0 ? VerificationReport(chunks: 1, bytes: file.bytes.count) : VerificationReport()
+        }
         let chunks = layout.regions.flatMap { region in
             (0..<layout.chunkCount(of: region)).map { (region, $0) }
         }
@@ -33,13 +37,8 @@ extension PreparedDataset {
             if !intact[index] { report.damaged.append(corruption(chunk, of: region)) }
         }
         if part == 0 {
-            var identity = FNV1a64()
-            let bytes = UnsafeRawBufferPointer(file.bytes)
-            identity.update(UnsafeRawBufferPointer(rebasing: bytes[0..<48]))
-            identity.update(
-                UnsafeRawBufferPointer(
-                    rebasing: bytes[layout.chunkTableOffset..<layout.chunkTableOffset + 4 * chunks.count]))
-            report.identityMatches = DatasetHeader.hex(identity.value) == self.identity
+            let computed = try? layout.identity(of: UnsafeRawBufferPointer(file.bytes), classNames: classNames)
+            report.identityMatches = computed.map(DatasetHeader.hex) == identity
         }
         return report
     }

@@ -25,6 +25,24 @@ extension RGBImage {
 
     /// Decodes the bytes of a whole PNG or JPEG file.
     public static func decode(_ bytes: [UInt8], displayPath path: String) throws(ImageError) -> RGBImage {
+        var pixels: UnsafeMutablePointer<UInt8>?
+        let (width, height) = try run(bytes, path: path, pixels: &pixels)
+        defer { free(pixels) }
+        return RGBImage(
+            width: width, height: height, pixels: Array(UnsafeBufferPointer(start: pixels, count: width * height * 3)))
+    }
+
+    /// The size a PNG or JPEG file declares, from its header alone, checked as `decode` checks it (signature,
+    /// header, limits); the pixels are not decoded, so a file damaged after its header passes.
+    public static func size(of bytes: [UInt8], displayPath path: String) throws(ImageError) -> (width: Int, height: Int)
+    {
+        try run(bytes, path: path, pixels: nil)
+    }
+
+    /// Runs the decoder the signature names; with `pixels` nil, on the header only.
+    private static func run(
+        _ bytes: [UInt8], path: String, pixels: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?
+    ) throws(ImageError) -> (width: Int, height: Int) {
         guard !bytes.isEmpty else { throw .emptyFile(path: path) }
         let decoder: Decoder
         if bytes.starts(with: pngSignature) {
@@ -36,22 +54,17 @@ extension RGBImage {
         } else {
             throw .unknownFormat(path: path, reason: "bad signature")
         }
-        var pixels: UnsafeMutablePointer<UInt8>?
         var width: UInt32 = 0
         var height: UInt32 = 0
         var detail = [CChar](repeating: 0, count: 256)
-        let status = decoder.decode(bytes, &pixels, &width, &height, &detail)
+        let status = decoder.decode(bytes, pixels, &width, &height, &detail)
         let reason = detail.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         switch status {
-        case .ok: break
+        case .ok: return (Int(width), Int(height))
         case .corrupt: throw .corrupt(path: path, format: decoder.name, message: reason)
         case .tooLarge: throw .tooLarge(path: path, width: Int(width), height: Int(height))
         case .outOfMemory: throw .outOfMemory(path: path)
         }
-        defer { free(pixels) }
-        let byteCount = Int(width) * Int(height) * 3
-        return RGBImage(
-            width: Int(width), height: Int(height), pixels: Array(UnsafeBufferPointer(start: pixels, count: byteCount)))
     }
 }
 
@@ -64,20 +77,20 @@ private enum Decoder {
     var name: String { self == .png ? "PNG" : "JPEG" }
 
     func decode(
-        _ bytes: [UInt8], _ pixels: inout UnsafeMutablePointer<UInt8>?, _ width: inout UInt32,
+        _ bytes: [UInt8], _ pixels: UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?, _ width: inout UInt32,
         _ height: inout UInt32, _ detail: inout [CChar]
     ) -> Status {
         let capacity = detail.count
         switch self {
         case .png:
-            switch pgpng_decode_rgb8(bytes, bytes.count, &pixels, &width, &height, &detail, capacity) {
+            switch pgpng_decode_rgb8(bytes, bytes.count, pixels, &width, &height, &detail, capacity) {
             case .PGPNG_OK: return .ok
             case .PGPNG_CORRUPT, .PGPNG_WRITE_FAILED: return .corrupt
             case .PGPNG_TOO_LARGE: return .tooLarge
             case .PGPNG_OUT_OF_MEMORY: return .outOfMemory
             }
         case .jpeg:
-            switch pgjpeg_decode_rgb8(bytes, bytes.count, &pixels, &width, &height, &detail, capacity) {
+            switch pgjpeg_decode_rgb8(bytes, bytes.count, pixels, &width, &height, &detail, capacity) {
             case .PGJPEG_OK: return .ok
             case .PGJPEG_CORRUPT: return .corrupt
             case .PGJPEG_TOO_LARGE: return .tooLarge

@@ -2,7 +2,7 @@ import PNGShim
 
 /// Why an image could not be read or written; `description` is one line naming
 /// the file and the problem.
-public enum ImageError: Error, Equatable, CustomStringConvertible {
+public enum ImageError: Error, Equatable, Codable, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     /// A FIFO, device, socket or directory: refused from its `fstat`, before any read could block.
     case notARegularFile(path: String, kind: String)

@@ -41,6 +41,9 @@ static pgjpeg_status decode(tjhandle handle, const uint8_t *data, size_t size, u
         (size_t)image_width * (size_t)image_height > PGJPEG_MAX_PIXELS) {
         return PGJPEG_TOO_LARGE;
     }
+    if (pixels == NULL) {
+        return PGJPEG_OK;
+    }
     // TurboJPEG converts neither CMYK nor YCCK to RGB; it hands out CMYK, converted below as djpeg does.
     int is_cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
     int pixel_format = is_cmyk ? TJPF_CMYK : TJPF_RGB;
@@ -63,7 +66,9 @@ static pgjpeg_status decode(tjhandle handle, const uint8_t *data, size_t size, u
 
 pgjpeg_status pgjpeg_decode_rgb8(const uint8_t *data, size_t size, uint8_t **pixels, uint32_t *width,
                                  uint32_t *height, char *detail, size_t detail_capacity) {
-    *pixels = NULL;
+    if (pixels != NULL) {
+        *pixels = NULL;
+    }
     *width = 0;
     *height = 0;
     tjhandle handle = tjInitDecompress();

@@ -24,7 +24,9 @@ static void composite_onto_white(uint8_t *pixels, size_t pixel_count) {
 
 pgpng_status pgpng_decode_rgb8(const uint8_t *data, size_t size, uint8_t **pixels, uint32_t *width,
                                uint32_t *height, char *detail, size_t detail_capacity) {
-    *pixels = NULL;
+    if (pixels != NULL) {
+        *pixels = NULL;
+    }
     *width = 0;
     *height = 0;
     png_image image;
@@ -41,6 +43,10 @@ pgpng_status pgpng_decode_rgb8(const uint8_t *data, size_t size, uint8_t **pixel
         (size_t)image.width * image.height > PGPNG_MAX_PIXELS) {
         png_image_free(&image);
         return PGPNG_TOO_LARGE;
+    }
+    if (pixels == NULL) {
+        png_image_free(&image);
+        return PGPNG_OK;
     }
 
     // Straight (not premultiplied) 8-bit sRGB RGBA, so the compositing above

@@ -81,6 +81,12 @@ public struct RunReport {
                         "MS-SSIM of generated pairs (higher: less varied)", diversityKeys,
                         quality
                     ).svg))
+        let inceptionKeys = ["fid", "kid"].filter(qualityKeys.contains)
+        if !inceptionKeys.isEmpty {
+            body += section(
+                "FID and KID",
+                inceptionKeys.map { plot($0.uppercased() + " against the reals", [$0], quality).svg }.joined())
+        }
         var alpha = plot("Fade-in α (shaded: fade-in phases)", ["alpha"]) { tick, _ in tick.alpha }
         alpha.yRange = -0.05...1.05
         alpha.height = 170

@@ -82,7 +82,9 @@ public struct TickRecord: Equatable {
     }
 
     /// Quality figures are named by what they measure; every other free key is a loss term.
-    static func isQualityKey(_ key: String) -> Bool { key.hasPrefix("swd_") || key == "ms_ssim" }
+    static func isQualityKey(_ key: String) -> Bool {
+        key.hasPrefix("swd_") || ["ms_ssim", "fid", "kid"].contains(key)
+    }
 
     /// The scalars a dashboard plots, by kind, with the names metrics.jsonl uses.
     public var scalars: [(tag: String, value: Double)] {

@@ -24,6 +24,9 @@ public final class TrainingRun {
     private static let statusInterval: UInt64 = 250_000_000
     /// The fixed real images' SWD descriptors, by resolution: computed once each.
     private var realMetricSets: [Int: MetricSet] = [:]
+    /// The network of `fid` / `kid` (nil when neither is on), and the reals' features by resolution.
+    private let inception: InceptionFeatures?
+    private var realInceptionFeatures: [Int: [Float]] = [:]
     private lazy var checkpoints = CheckpointWriter { [directory, config] in
         directory.pruneCheckpoints(keep: config.keepCheckpoints)
     }
@@ -49,9 +52,10 @@ public final class TrainingRun {
     /// micro-batches, and the answers of all ranks are combined.
     public init(
         trainer: Trainer, group: ReplicaGroup, directory: RunDirectory, console: Console,
-        stopRequested: @escaping () -> Bool = { false }, job: SchedulerJob? = nil
+        stopRequested: @escaping () -> Bool = { false }, job: SchedulerJob? = nil, inception: InceptionFeatures? = nil
     ) {
         (self.trainer, self.group, self.directory, self.console) = (trainer, group, directory, console)
+        self.inception = inception
         (self.stopRequested, self.job) = (stopRequested, job)
         let config = trainer.config
         gridLayout = SampleGridLayout(
@@ -206,6 +210,8 @@ public final class TrainingRun {
 
     private func endTick(_ window: TickWindow, final: Bool) throws {
         tick += 1
+        // Every rank takes part: the features are computed by all ranks and gathered.
+        let inceptionScores = try measureInception(final: final)
         guard isLeader else { return }
         let progress = trainer.progress, point = trainer.schedule
         let gridPath = directory.samplePath(tick: tick)
@@ -226,6 +232,13 @@ public final class TrainingRun {
                     + metrics.map { name, value in
                         "\(name) \(String(format: name.hasPrefix("swd") ? "%.2f" : "%.4f", value))"
                     }.joined(separator: "  "))
+        }
+        if !inceptionScores.isEmpty {
+            for (name, value) in inceptionScores { quality[name] = rounded(value, significantDigits: 6) }
+            console.line(
+                "tick \(tick)  "
+                    + inceptionScores.map { "\($0.0) \(String(format: $0.0 == "fid" ? "%.3f" : "%.6f", $0.1))" }
+                    .joined(separator: "  "))
         }
         var fields = TickRecord.Fields(
             tick: tick, step: progress.step, kimg: Double(progress.imagesShown) / 1000, resolution: point.resolution,
@@ -308,6 +321,29 @@ public final class TrainingRun {
                 ("swd_mean", distances.reduce(0, +) / Double(distances.count)),
                 ("ms_ssim", generated.multiScaleSSIMSum / Double(generated.multiScaleSSIMPairs)),
             ]
+    }
+
+    /// FID and KID of the averaged generator against the reals, on `fidImages` fixed latents and real
+    /// images, when due (every `fidTicks` ticks and at the end); empty otherwise. The reals' features are
+    /// computed once per resolution (and cached beside the dataset file).
+    private func measureInception(final: Bool) throws -> [(String, Double)] {
+        guard let inception, config.fidTicks > 0 && tick % config.fidTicks == 0 || final else { return [] }
+        let resolution = trainer.schedule.resolution, count = config.fidImages
+        let seed = config.seed ^ 0x4649_445f_4d45_5452
+        let collective = group.collective
+        if realInceptionFeatures[resolution] == nil {
+            realInceptionFeatures[resolution] = try InceptionScores.realFeatures(
+                trainer.dataset, count: count, resolution: resolution, seed: seed, cacheBeside: trainer.dataset.path,
+                network: inception, over: collective)
+        }
+        let generated = try InceptionScores.features(count: count, network: inception, over: collective) {
+            MetricImages.generated(
+                positions: $0, latentSize: config.network.latent, seed: seed, generator: trainer.generateAveraged)
+        }
+        let (fid, kid) = try InceptionScores.scores(
+            real: realInceptionFeatures[resolution]!, generated: generated, fid: config.fid, kid: config.kid,
+            seed: seed)
+        return [("fid", fid), ("kid", kid)].compactMap { name, value in value.map { (name, $0) } }
     }
 
     private func writeRealsGrid() throws {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dataset
 import Foundation
 import Model
 import Training
@@ -12,7 +13,8 @@ struct Plan: ParsableCommand {
             (estimated from the networks' layouts). Given --cores or --hostfile, the layouts that fit, fastest \
             first by a cost model; given --timings (lines of `progan bench train` output), the cost-growth \
             table: compute per step at each resolution beside a ring-allreduce model of the step's \
-            communication and the projected scaling efficiency at 8, 64 and 512 ranks.
+            communication and the projected scaling efficiency at 8, 64 and 512 ranks; given --images or \
+            --dataset, the bytes of the dataset each node reads in each phase and the file a node-local copy holds.
             """)
 
     @OptionGroup var options: ConfigOptions
@@ -32,6 +34,10 @@ struct Plan: ParsableCommand {
     @Option(help: ArgumentHelp("`progan bench train` output lines: measured compute per image.", valueName: "file"))
     var timings: String?
     @Flag(help: "Print only the chosen layout, as RANKS THREADS (for scripts).") var layoutOnly = false
+    @Option(help: ArgumentHelp("Images in the dataset: adds the bytes each node reads per phase.", valueName: "n"))
+    var images: Int?
+    @Option(help: ArgumentHelp("A prepared dataset: as --images, with its count.", valueName: "file"))
+    var dataset: String?
 
     func run() throws {
         do {
@@ -47,6 +53,10 @@ struct Plan: ParsableCommand {
             }
             // --threads is the training flag's (a run setting), checked with the configuration.
             let threads = config.threads
+            if images != nil && dataset != nil { throw ConfigError(message: "give --images or --dataset, not both") }
+            if let images, !(1...Int(UInt32.max)).contains(images) {
+                throw ConfigError(message: "--images \(images) must be from 1 to \(UInt32.max)")
+            }
             for (flag, value) in [("--ranks", ranks), ("--cores", cores)] {
                 if let value, !(1...1 << 20).contains(value) {
                     throw ConfigError(message: "\(flag) \(value) must be from 1 to 1048576")
@@ -62,6 +72,14 @@ struct Plan: ParsableCommand {
             } else {
                 report.lines().forEach { print($0) }
                 if timings != nil { costGrowthLines(model).forEach { print($0) } }
+                let prepared = try dataset.map { try PreparedDataset(path: $0) }
+                if let count = images ?? prepared?.count {
+                    print("")
+                    datasetLines(
+                        images: count, datasetResolution: prepared?.resolution ?? config.network.resolution,
+                        phases: config.network.resolutions
+                    ).forEach { print($0) }
+                }
             }
         } catch {
             fail(error)

@@ -19,7 +19,14 @@ struct Prepare: ParsableCommand {
             """)
 
     @Argument(help: ArgumentHelp("Folder of PNG and JPEG images.", valueName: "dir"))
-    var folder: String
+    var folder: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Instead of a folder: convert this prepared dataset (format version 1) to the current format, "
+                + "keeping its pixels, labels and identity.",
+            valueName: "file"))
+    var upgrade: String?
 
     @Option(help: ArgumentHelp("Dataset file to write (conventionally NAME.pgds).", valueName: "file"))
     var out: String
@@ -36,34 +43,54 @@ struct Prepare: ParsableCommand {
 
     func validate() throws {
         try checkOutputPath(out, "--out")
+        guard (folder == nil) != (upgrade == nil) else {
+            throw ValidationError(
+                "give either an image folder or --upgrade DATASET, not \(folder == nil ? "neither" : "both")")
+        }
+        if upgrade != nil, resolution != nil || maxImages != nil {
+            throw ValidationError(
+                "--upgrade keeps the dataset's images and resolution: drop --resolution and --max-images")
+        }
         if let maxImages, maxImages < 1 {
             throw ValidationError("--max-images must be at least 1, got \(maxImages)")
         }
     }
 
-    /// Under mpirun, rank 0 prepares on all its cores while the others go straight to MPI_Finalize, whose
-    /// wait sleeps (a barrier would spin and take a core from the decoding): the ranks of one machine would
-    /// only compete for the same cores, and ranks elsewhere may not see the output path. (OpenMPI binds
-    /// each of up to 2 ranks to one core by default: run it with --bind-to none to give rank 0 them all.)
+    /// Under mpirun every rank reads and decodes a share of the files on all its threads and rank 0 writes
+    /// the file, so only rank 0 needs to see the output path (every rank must see the image folder).
+    /// OpenMPI binds each of up to 2 ranks to one core by default; with more cores than ranks, run it with
+    /// --bind-to none so each rank's threads can use them.
     func run() throws {
         // Before the temporary file exists: a signal then removes it instead of leaving it behind.
         do { try StopRequests.install() } catch { fail(error) }
         let world = joinWorld()
         do {
-            if world.rank == 0 {
-                let start = DispatchTime.now().uptimeNanoseconds
-                let report: PreparationReport
-                do {
-                    report = try PreparedDataset.prepare(
-                        folder: folder, resolution: resolution, maxImages: maxImages, output: out,
-                        progress: progressLine(since: start), stopRequested: { StopRequests.requested })
-                } catch DatasetError.stopped {
+            let start = DispatchTime.now().uptimeNanoseconds
+            if let upgrade {
+                if world.rank == 0 { try upgradeDataset(upgrade, since: start) }
+                return try world.finalize()
+            }
+            let group = PreparationGroup(rank: world.rank, size: world.size) { try world.allgather(unevenBytes: $0) }
+            let report: PreparationReport?
+            do {
+                report = try PreparedDataset.prepare(
+                    folder: folder!, resolution: resolution, maxImages: maxImages, output: out, group: group,
+                    progress: world.rank == 0 ? progressLine(since: start) : nil,
+                    stopRequested: { StopRequests.requested })
+            } catch DatasetError.stopped {
+                if world.rank == 0 {
                     print("\(out): preparation stopped on request (\(StopRequests.signalName)); nothing written")
-                    try world.finalize()
-                    Foundation.exit(ExitStatus.stoppedOnRequest)
                 }
+                try world.finalize()
+                Foundation.exit(ExitStatus.stoppedOnRequest)
+            } catch DatasetError.reportedByRankZero {
+                // Rank 0 ends the job with the message.
+                try world.finalize()
+                Foundation.exit(1)
+            }
+            if let report {
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                describe(report, seconds: seconds).forEach { print($0) }
+                describe(report, seconds: seconds, ranks: world.size).forEach { print($0) }
                 warnSkipped(report)
             }
             try world.finalize()
@@ -71,6 +98,23 @@ struct Prepare: ParsableCommand {
             world.endJob(error)
         }
     }
+
+    private func upgradeDataset(_ path: String, since start: UInt64) throws {
+        let dataset = try PreparedDataset(path: path)
+        let size = try dataset.upgrade(to: out)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        print(
+            "upgraded \(path) (format version \(dataset.formatVersion)) to \(out) (version 2, "
+                + "\(formatted(Double(size) / 1e6, 2)) MB) in \(formatted(seconds, 2)) s: \(dataset.count) images at "
+                + "\(dataset.resolution)x\(dataset.resolution); identity \(dataset.identity)")
+    }
+}
+
+/// The note for a dataset in the old format, which is read and checked whole at every start.
+func legacyFormatNote(_ dataset: PreparedDataset) -> String? {
+    guard dataset.formatVersion == 1 else { return nil }
+    return "\(dataset.path): dataset format version 1, read and checked whole at every start; "
+        + "progan prepare --upgrade \(dataset.path) --out NEW.pgds converts it"
 }
 
 /// A progress line on stderr, rewritten in place on a terminal: phase, images done and the rate.
@@ -85,13 +129,14 @@ func progressLine(since start: UInt64) -> PreparationProgress {
 }
 
 /// What a preparation did, as lines for the terminal: the counts, the sizes seen, the classes.
-func describe(_ report: PreparationReport, seconds: Double) -> [String] {
+func describe(_ report: PreparationReport, seconds: Double, ranks: Int) -> [String] {
     let side = report.resolution
     return [
         "prepared \(report.imagesUsed) of \(report.filesFound) images at \(side)x\(side) "
             + "(levels \(report.levels.first!)..\(side)) into \(report.output) "
             + "(\(formatted(Double(report.fileSize) / 1e6, 2)) MB) in \(formatted(seconds, 2)) s "
-            + "(\(formatted(Double(report.imagesUsed) / max(seconds, 1e-9), 1)) images/s); identity \(report.identity)",
+            + "(\(formatted(Double(report.imagesUsed) / max(seconds, 1e-9), 1)) images/s on \(ranks) "
+            + "rank\(ranks == 1 ? "" : "s")); identity \(report.identity)",
         "sizes: " + report.sizes.map { "\($0.width)x\($0.height): \($0.count)" }.joined(separator: ", "),
     ]
         + (report.classes.isEmpty

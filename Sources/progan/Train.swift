@@ -3,6 +3,7 @@ import Dataset
 import Distributed
 import Engine
 import Foundation
+import Metrics
 import Model
 import SafeIO
 import Training
@@ -24,8 +25,11 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("A prepared dataset file, or a folder of PNG and JPEG images.", valueName: "path"))
     var dataset: String
 
-    @Option(help: ArgumentHelp("Run directory.", valueName: "dir"))
-    var out: String
+    @Option(
+        help: ArgumentHelp(
+            "Run directory; in a Slurm job it defaults to runs/JOBNAME-JOBID, the same for every restart of the job.",
+            valueName: "dir"))
+    var out: String = SchedulerJob.slurm(ProcessInfo.processInfo.environment)?.defaultRunDirectory ?? ""
 
     @OptionGroup var options: ConfigOptions
 
@@ -43,6 +47,10 @@ struct Train: ParsableCommand {
     var dryRun = false
 
     func validate() throws {
+        // Outside Slurm the default is empty: there is no job to name the directory after.
+        guard !out.isEmpty || SchedulerJob.slurm(ProcessInfo.processInfo.environment) != nil else {
+            throw ValidationError("--out: missing or empty; name the run directory (only a Slurm job has a default)")
+        }
         try checkOutputPath(out, "--out")
         try resume.rejectMisspelledKeyword()
     }
@@ -59,6 +67,7 @@ struct Train: ParsableCommand {
         }
         let directory = RunDirectory(out)
         let config: TrainingConfig
+        let inception: InceptionFeatures?
         // Rank 0 owns the run directory before it writes anything into it, until the process ends.
         var ownership: (lock: DirectoryLock, created: Bool)?
         // A run that fails before its first write leaves no directory it created.
@@ -70,6 +79,8 @@ struct Train: ParsableCommand {
             config = try options.resolved(flags.overrides)
             try config.validate(worldSize: world.size)
             try config.requireMemory(ranks: world.size)
+            // Missing weights are an error before anything is written, not at the end of the run.
+            inception = try config.fid || config.kid ? InceptionScores.network(for: "--fid") : nil
             if isLeader { ownership = try takeOwnership(directory) }
             try agreeThatAllRanksStart(nil, world: world)
             world.collectiveTimeout = config.collectiveTimeoutSeconds
@@ -89,8 +100,9 @@ struct Train: ParsableCommand {
                 try world.finalize()
                 Foundation.exit(ExitStatus.stoppedOnRequest)
             }
-            let trainer = try Trainer(
-                config: config, dataset: try PreparedDataset(path: datasetPath), collective: world)
+            let prepared = try PreparedDataset(path: datasetPath)
+            if isLeader, let note = legacyFormatNote(prepared) { warn(note) }
+            let trainer = try Trainer(config: config, dataset: prepared, collective: world)
             let group = ReplicaGroup(world)
             if let (checkpoint, path) = resumePoint {
                 try trainer.restore(checkpoint, path: path)
@@ -108,7 +120,7 @@ struct Train: ParsableCommand {
             if let note = try config.idleRanksNote(ranks: world.size) { report(note) }
             let outcome = try TrainingRun(
                 trainer: trainer, group: group, directory: directory, console: console,
-                stopRequested: { StopRequests.requested }, job: job
+                stopRequested: { StopRequests.requested }, job: job, inception: inception
             ).run()
             try world.finalize()
             if outcome != .finished { Foundation.exit(ExitStatus.stoppedOnRequest) }
@@ -199,12 +211,15 @@ struct Train: ParsableCommand {
             try RunDirectory(out).create()
             let start = DispatchTime.now().uptimeNanoseconds
             do {
-                let prepared = try PreparedDataset.prepare(
+                // Alone, so rank 0 always has the report.
+                if let prepared = try PreparedDataset.prepare(
                     folder: dataset, resolution: resolution, output: path, progress: progressLine(since: start),
                     stopRequested: { StopRequests.requested })
-                describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                    .forEach(report)
-                warnSkipped(prepared)
+                {
+                    describe(prepared, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, ranks: 1)
+                        .forEach(report)
+                    warnSkipped(prepared)
+                }
             } catch DatasetError.stopped {
                 report("stopped on request while preparing \(dataset); the same command starts again")
                 stopped[0] = 1

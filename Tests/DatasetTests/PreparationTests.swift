@@ -26,7 +26,7 @@ final class PreparationTests: TemporaryDirectoryTestCase {
     func testPrepareUsesReadableImagesAndReportsTheRest() throws {
         let folder = try makeMixedFolder()
         let output = directory.file("mixed.pgds")
-        let report = try PreparedDataset.prepare(folder: folder, output: output)
+        let report = try XCTUnwrap(PreparedDataset.prepare(folder: folder, output: output))
 
         XCTAssertEqual(report.filesFound, 6)
         XCTAssertEqual(report.imagesUsed, 3)
@@ -78,7 +78,8 @@ final class PreparationTests: TemporaryDirectoryTestCase {
 
     func testAnExplicitResolutionLimitsTheLevels() throws {
         let output = directory.file("small.pgds")
-        let report = try PreparedDataset.prepare(folder: try makeMixedFolder(), resolution: 16, output: output)
+        let report = try XCTUnwrap(
+            PreparedDataset.prepare(folder: try makeMixedFolder(), resolution: 16, output: output))
         let dataset = try PreparedDataset(path: output)
 
         XCTAssertEqual(report.levels, [4, 8, 16])
@@ -94,6 +95,30 @@ final class PreparationTests: TemporaryDirectoryTestCase {
             XCTAssertEqual(error as? DatasetError, .invalidResolution(resolution))
             XCTAssert("\(error)".contains("resolution \(resolution) "), "\(error)")
         }
+    }
+
+    /// Two ranks (threads here, exchanging through memory as MPI would) split the scan and the conversion,
+    /// including the truncated PNG whose header reads but whose pixels do not, and write the same bytes as
+    /// one process; the other rank gets no report.
+    func testTwoRanksWriteTheSameBytesAsOne() throws {
+        let folder = try makeMixedFolder()
+        let alone = try XCTUnwrap(PreparedDataset.prepare(folder: folder, output: directory.file("alone.pgds")))
+        let exchange = RoundExchange(ranks: 2)
+        let output = directory.file("ranks.pgds")
+        // Rounds of one image per rank, so that several rounds run and images move when the truncated one leaves.
+        let otherRank = Thread {
+            exchange.result(of: 1) {
+                try PreparedDataset.prepare(folder: folder, output: output, group: exchange.group(rank: 1, perRank: 1))
+            }
+        }
+        otherRank.start()
+        let report = try XCTUnwrap(
+            PreparedDataset.prepare(folder: folder, output: output, group: exchange.group(rank: 0, perRank: 1)))
+        XCTAssertEqual(exchange.waitForOtherRanks(), [])
+        XCTAssertEqual(try directory.read("ranks.pgds"), try directory.read("alone.pgds"))
+        XCTAssertEqual(report.skipped, alone.skipped)
+        XCTAssertEqual(report.skipped.map(\.file), ["corrupt.png", "empty.png", "truncated.png"])
+        XCTAssertEqual(report.identity, alone.identity)
     }
 
     func testAFolderWithoutImageFilesIsAnError() throws {
@@ -137,5 +162,59 @@ final class PreparationTests: TemporaryDirectoryTestCase {
         let error = try XCTUnwrap(thrown)
         XCTAssertFalse("\(error)".contains("\n"), "error is not one line: \(error)")
         return error
+    }
+}
+
+/// An allgather among threads: each call blocks until every rank has given its bytes for this round.
+private final class RoundExchange: @unchecked Sendable {
+    private let ranks: Int
+    private let condition = NSCondition()
+    private var deposits: [Int: [UInt8]] = [:]
+    private var completed: [[UInt8]] = []
+    private var generation = 0
+    private var others: [String] = []
+
+    init(ranks: Int) { self.ranks = ranks }
+
+    func group(rank: Int, perRank: Int) -> PreparationGroup {
+        PreparationGroup(rank: rank, size: ranks, imagesPerRound: perRank) { [self] in allgather($0, rank: rank) }
+    }
+
+    private func allgather(_ bytes: [UInt8], rank: Int) -> [[UInt8]] {
+        condition.lock()
+        defer { condition.unlock() }
+        let round = generation
+        deposits[rank] = bytes
+        if deposits.count == ranks {
+            completed = (0..<ranks).map { deposits[$0]! }
+            deposits = [:]
+            generation += 1
+            condition.broadcast()
+        } else {
+            while generation == round { condition.wait() }
+        }
+        return completed
+    }
+
+    /// Runs another rank's preparation and records how it ended: as it should there, without a report, or not.
+    func result(of rank: Int, _ body: () throws -> PreparationReport?) {
+        let outcome: String
+        do {
+            outcome = try body() == nil ? "" : "rank \(rank) returned a report"
+        } catch {
+            outcome = "rank \(rank) failed: \(error)"
+        }
+        condition.lock()
+        others.append(outcome)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// What went wrong on the other ranks; empty when nothing did.
+    func waitForOtherRanks() -> [String] {
+        condition.lock()
+        defer { condition.unlock() }
+        while others.count < ranks - 1 { condition.wait() }
+        return others.filter { !$0.isEmpty }
     }
 }

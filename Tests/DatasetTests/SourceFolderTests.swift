@@ -31,7 +31,8 @@ final class SourceFolderTests: TemporaryDirectoryTestCase {
 
     func testFirstFolderLevelIsTheClassAndCountsMatch() throws {
         let output = directory.file("pets.pgds")
-        let report = try PreparedDataset.prepare(folder: try makeLabelledFolder(), resolution: 16, output: output)
+        let report = try XCTUnwrap(
+            PreparedDataset.prepare(folder: try makeLabelledFolder(), resolution: 16, output: output))
         XCTAssertEqual(report.imagesUsed, 5)
         XCTAssertEqual(
             report.classes,
@@ -64,7 +65,7 @@ final class SourceFolderTests: TemporaryDirectoryTestCase {
         try JSONSerialization.data(withJSONObject: ["labels": table]).write(
             to: URL(fileURLWithPath: root + "/labels.json"))
         let output = directory.file("pets.pgds")
-        let report = try PreparedDataset.prepare(folder: root, resolution: 8, output: output)
+        let report = try XCTUnwrap(PreparedDataset.prepare(folder: root, resolution: 8, output: output))
         XCTAssertEqual(
             report.classes,
             [ClassCount(name: "7", count: 1), ClassCount(name: "face", count: 2), ClassCount(name: "round", count: 2)])
@@ -92,15 +93,17 @@ final class SourceFolderTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(write(descriptor, bytes, bytes.count), bytes.count)
         close(descriptor)
         // A prepare that opened the FIFO would wait here forever for a writer.
-        let report = try PreparedDataset.prepare(folder: folder, resolution: 8, output: directory.file("odd.pgds"))
+        let report = try XCTUnwrap(
+            PreparedDataset.prepare(folder: folder, resolution: 8, output: directory.file("odd.pgds")))
         XCTAssertEqual(report.imagesUsed, 1)
         XCTAssertEqual(report.skipped.map { "\($0.error)" }, ["\(folder)/x.png: not a regular file (a FIFO)"])
         XCTAssertEqual(try PreparedDataset(path: directory.file("odd.pgds")).sources().map(\.path), ["caf\u{FFFD}.png"])
     }
 
     func testMaxImagesTakesTheFirstFilesInPathOrder() throws {
-        let report = try PreparedDataset.prepare(
-            folder: try makeLabelledFolder(), resolution: 8, maxImages: 2, output: directory.file("two.pgds"))
+        let report = try XCTUnwrap(
+            PreparedDataset.prepare(
+                folder: try makeLabelledFolder(), resolution: 8, maxImages: 2, output: directory.file("two.pgds")))
         XCTAssertEqual(report.imagesUsed, 2)
         XCTAssertEqual(
             try PreparedDataset(path: directory.file("two.pgds")).sources().map(\.path), ["birds/f.png", "cats/a.jpg"])

@@ -65,6 +65,22 @@ final class JPEGDecodingTests: TemporaryDirectoryTestCase {
         }
     }
 
+    /// The header pass of `prepare`: the size of a file whose pixels are cut off, the same refusal as
+    /// decoding for a file that is no image.
+    func testTheSizeComesFromTheHeaderAlone() throws {
+        let image = try emoji()[0]
+        let jpeg = try JPEGTools.compress(image)
+        let truncated = Array(jpeg.prefix(jpeg.count / 2))
+        let size = try RGBImage.size(of: truncated, displayPath: "t.jpg")
+        XCTAssertEqual([size.width, size.height], [image.width, image.height])
+        let png = try image.pngData()
+        let pngSize = try RGBImage.size(of: Array(png.prefix(png.count / 2)), displayPath: "t.png")
+        XCTAssertEqual([pngSize.width, pngSize.height], [image.width, image.height])
+        XCTAssertThrowsError(try RGBImage.size(of: Array("not an image".utf8), displayPath: "x.jpg")) {
+            XCTAssertEqual($0 as? ImageError, .unknownFormat(path: "x.jpg", reason: "bad signature"))
+        }
+    }
+
     func testCorruptHeaderIsReportedWithLibjpegsMessage() throws {
         var jpeg = try JPEGTools.compress(try emoji()[0])
         // The start-of-frame marker becomes an undefined one.

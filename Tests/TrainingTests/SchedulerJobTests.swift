@@ -18,6 +18,23 @@ final class SchedulerJobTests: XCTestCase {
         }
     }
 
+    /// A requeued job (same id, next restart) finds the same directory; a new submission does not, and a
+    /// job name cannot reach outside `runs/`.
+    func testDefaultRunDirectoryFollowsTheJob() throws {
+        let first = try XCTUnwrap(SchedulerJob.slurm(["SLURM_JOB_ID": "42", "SLURM_JOB_NAME": "ffhq"]))
+        let requeued = try XCTUnwrap(
+            SchedulerJob.slurm(["SLURM_JOB_ID": "42", "SLURM_JOB_NAME": "ffhq", "SLURM_RESTART_COUNT": "1"]))
+        let next = try XCTUnwrap(SchedulerJob.slurm(["SLURM_JOB_ID": "43", "SLURM_JOB_NAME": "ffhq"]))
+        XCTAssertEqual(first.defaultRunDirectory, "runs/ffhq-42")
+        XCTAssertEqual(requeued.defaultRunDirectory, first.defaultRunDirectory)
+        XCTAssertNotEqual(next.defaultRunDirectory, first.defaultRunDirectory)
+        XCTAssertEqual(SchedulerJob.slurm(["SLURM_JOB_ID": "7"])?.defaultRunDirectory, "runs/job-7")
+        let odd = SchedulerJob.slurm(["SLURM_JOB_ID": "7", "SLURM_JOB_NAME": "../a b/é"])?.defaultRunDirectory
+        XCTAssertEqual(odd, "runs/.._a_b__-7")
+        let long = SchedulerJob(id: "7", name: String(repeating: "x", count: 500), restartCount: 0)
+        XCTAssertEqual(long.defaultRunDirectory.count, "runs/".count + 64 + "-7".count)
+    }
+
     /// The job, its restart and the checkpoint pause are fields of their own, not loss terms, and a line
     /// without them (no Slurm, no checkpoint in the tick) leaves them out.
     func testJobFieldsRoundTripThroughAMetricsLine() throws {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Dataset format 2 from the outside: a FIFO named like an image does not hang `prepare`, and a second
-# prepare on one core writes the same bytes; `verify` passes an
-# intact file and names the level and images of a flipped bit (exit 1), and training on that file stops at
-# its first read of the damaged chunk; a version 1 file asks for preparation again; a resume on another
-# dataset is refused by name; `mpirun -np 2 progan verify` splits the chunks.
+# prepare on one core writes the same bytes; `verify` passes an intact file and names the level and images
+# of a flipped bit (exit 1), and training on that file stops at its first read of the damaged chunk; a file
+# of an unknown format version asks for preparation again (version 1 files are still read: dataset-v1.sh);
+# a resume on another dataset is refused by name; `mpirun -np 2 progan verify` splits the chunks.
 source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 
 mkdir -p "$work/images/a" "$work/images/b"
@@ -29,8 +29,9 @@ expect_error "training on a flipped bit" "flipped.pgds: checksum mismatch in lev
     "$progan" train --dataset "$work/flipped.pgds" --out "$work/r1" --preset tiny --resolution 16 --total-kimg 0.05
 [[ -z $(ls "$work/r1/checkpoints" 2>/dev/null) ]] || fail "a checkpoint was written from a damaged dataset"
 
-patched_copy "$work/set.pgds" "$work/v1.pgds" 8 '\x01'
-expect_error "version 1 dataset" "a version 1 dataset" "$progan" train --dataset "$work/v1.pgds" --out "$work/r2"
+patched_copy "$work/set.pgds" "$work/v7.pgds" 8 '\x07'
+expect_error "format version 7" "built by format version 7; this build reads versions 1 and 2" \
+    "$progan" train --dataset "$work/v7.pgds" --out "$work/r2"
 
 flags=(--preset tiny --resolution 16 --total-kimg 0.02 --tick-kimg 0.01)
 "$progan" train --dataset "$work/set.pgds" --out "$work/run" "${flags[@]}" >/dev/null 2>&1 || fail "training failed"

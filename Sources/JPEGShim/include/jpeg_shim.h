@@ -30,7 +30,8 @@ typedef enum __attribute__((enum_extensibility(closed))) pgjpeg_status {
 // from Y. Libjpeg's warnings (a truncated file, a corrupt entropy segment) fail the decode rather than
 // leave grey or garbled rows in a training set. EXIF orientation is not applied (see RGBImage.read).
 // On PGJPEG_OK, *pixels must be released with free(); otherwise it is NULL and `detail` holds a
-// NUL-terminated explanation, truncated to `detail_capacity` bytes.
+// NUL-terminated explanation, truncated to `detail_capacity` bytes. With `pixels` NULL only the header
+// is read: the status says whether it is sound and within the limits, and *width and *height are set.
 pgjpeg_status pgjpeg_decode_rgb8(const uint8_t *data, size_t size, uint8_t **pixels, uint32_t *width,
                                  uint32_t *height, char *detail, size_t detail_capacity);
 

@@ -33,7 +33,8 @@ typedef enum __attribute__((enum_extensibility(closed))) pgpng_status {
 // without gamma information are taken as sRGB, as most viewers do.
 // On PGPNG_OK, *pixels must be released with pgpng_free; on any other status it
 // is NULL and `detail` holds a NUL-terminated explanation, truncated to
-// `detail_capacity` bytes.
+// `detail_capacity` bytes. With `pixels` NULL only the header is read: the status says whether it is
+// sound and within the limits, and *width and *height are set.
 // The caller reads the file (ImageIO opens only regular files, without blocking) and checks the
 // signature, so this sees the bytes of a whole PNG file.
 pgpng_status pgpng_decode_rgb8(const uint8_t *data, size_t size, uint8_t **pixels, uint32_t *width,
