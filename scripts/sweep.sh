@@ -109,14 +109,16 @@ run() {
     timeout --preserve-status -s TERM "$budget" "$root/scripts/launch.sh" "${launcher[@]}" "$progan" train \
         --dataset "$dataset" --out "$dir/run" "${train[@]}" "${thread_flags[@]}" >"$dir/train.log" 2>&1 || status=$?
     local checkpoint
-    checkpoint=$(sed -n 's/^stopped on request before step [0-9]*; checkpoint \(.*\); the same command resumes$/\1/p' "$dir/train.log")
+    checkpoint=$(sed -n 's/^stopped on request before step [0-9]*; checkpoint \(.*\); the same command resumes$/\1/p' \
+        "$dir/train.log")
     [[ $status == 0 ]] && checkpoint=$dir/run/checkpoints/final.ckpt
     if [[ ! -f $checkpoint ]]; then
         echo "error: $name, seed $seed: training ended with status $status: $(tail -2 "$dir/train.log")" >&2
         return 1
     fi
     local evaluation resolution kimg final
-    evaluation=$("${launcher[@]}" "$progan" evaluate "$checkpoint" --dataset "$dataset" --images "$swd_images") || return 1
+    evaluation=$("${launcher[@]}" "$progan" evaluate "$checkpoint" --dataset "$dataset" --images "$swd_images") ||
+        return 1
     resolution=$(sed -n 's/.* per set at \([0-9]*\)x[0-9]*, .*/\1/p' <<<"$evaluation")
     final=$(sed -n 's/^ *"resolution" : \([0-9]*\),\{0,1\}$/\1/p' "$dir/run/config.json" | tail -1)
     kimg=$(tail -1 "$dir/run/metrics.jsonl" | sed -n 's/.*"kimg":\([0-9.]*\).*/\1/p')
@@ -161,7 +163,9 @@ done
             { kimg += $3; n += 1; if ($1 != "-") { s += $1; ss += $1 * $1; m += 1
                   min = (m == 1 || $1 < min) ? $1 : min; max = (m == 1 || $1 > max) ? $1 : max } }
             END {
-                if (m == 0) { printf "| %s | %s | %s | %d | - | - | - | - | %.1f |\n", name, flags, json, n, kimg / n; exit }
+                if (m == 0) {
+                    printf "| %s | %s | %s | %d | - | - | - | - | %.1f |\n", name, flags, json, n, kimg / n; exit
+                }
                 mean = s / m; sd = m > 1 ? sqrt((ss - m * mean * mean) / (m - 1)) : 0
                 printf "| %s | %s | %s | %d | %.2f | %s | %.2f | %.2f | %.1f |\n", name, flags, json, m, mean,
                     (m > 1 ? sprintf("%.2f", sd) : "-"), min, max, kimg / n }'
