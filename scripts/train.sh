@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job: installs what is missing, builds, then trains the `cpu` preset on the emoji images that
 # setup installs (libjs-emojify), with the layout of ranks x threads that `progan plan` picks for the
-# machine, and prints where the samples are.
+# machine, and ends with scripts/show-run.sh: the HTML report, the time-lapse and the quality (SWD, and FID
+# when the Inception weights are installed: measured at the last tick with --fid) of the final generator,
+# printed in a few lines.
 #
 #   scripts/train.sh [progan train flags]     e.g. scripts/train.sh --total-kimg 20 --seed 7
 #   scripts/train.sh --dry-run                prints the chosen launch and the plan, and trains nothing
@@ -28,6 +30,16 @@ given() {
 }
 given --dataset || args+=(--dataset /usr/share/javascript/emojify.js/images/emoji)
 given --out || args+=(--out "runs/emoji-$(date +%Y%m%d-%H%M%S)")
+# FID of the final generator when the Inception weights are installed (512 images per set: a few minutes
+# on 2 cores; the reals' features are cached beside the dataset), else a note on how to get it.
+inception=${PROGAN_INCEPTION:-$HOME/.cache/progan/inception-2015-12-05.safetensors}
+if ! given --fid && ! given --no-fid; then
+    if [[ -s $inception ]]; then
+        args+=(--fid --fid-images 512)
+    else
+        echo "scripts/train.sh: no FID at the end: install the Inception weights with scripts/torch/install-inception.sh" >&2
+    fi
+fi
 
 # The configuration flags, for the plan: train's own options (data, run directory, resume) left out.
 plan_args=()
@@ -86,5 +98,29 @@ if given --dry-run; then
     OMPI_COMM_WORLD_SIZE=$ranks OMPI_COMM_WORLD_RANK=0 OPENBLAS_NUM_THREADS=$threads \
         exec .build/release/progan train "${args[@]}"
 fi
-# Signals to this script reach every rank at once (see scripts/launch.sh).
-exec scripts/launch.sh "${launch[@]}" .build/release/progan train "${args[@]}"
+# Signals to this script reach every rank at once (see scripts/launch.sh): passed on to the launch script,
+# which waits in the background so that a trap runs at once, not once the job has ended.
+scripts/launch.sh "${launch[@]}" .build/release/progan train "${args[@]}" &
+job=$!
+for signal in TERM INT HUP USR1; do
+    # shellcheck disable=SC2064 # the job's pid is fixed
+    trap "kill -s $signal $job 2>/dev/null" "$signal"
+done
+while wait "$job"; kill -0 "$job" 2>/dev/null; do :; done
+status=0
+wait "$job" || status=$?
+((status == 0)) || exit "$status"
+trap - TERM INT HUP USR1
+# The run's own copy of the images when it prepared a folder, else the prepared file it was given.
+out= dataset=
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case ${args[i]} in
+    --out) out=${args[i + 1]} ;;
+    --dataset) dataset=${args[i + 1]} ;;
+    --out=*) out=${args[i]#--out=} ;;
+    --dataset=*) dataset=${args[i]#--dataset=} ;;
+    esac
+done
+[[ -d $dataset ]] && dataset=
+# The evaluation runs here, on at most this machine's cores.
+RANKS=$((ranks < $(nproc) ? ranks : $(nproc))) exec scripts/show-run.sh "$out" ${dataset:+"$dataset"}

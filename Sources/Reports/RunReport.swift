@@ -60,13 +60,16 @@ public struct RunReport {
         let swdKeys = qualityKeys.filter { $0.hasPrefix("swd") }.sorted { swdOrder($0) < swdOrder($1) }
         let diversityKeys = ["ms_ssim"].filter(qualityKeys.contains)
         let otherTerms = lossKeys.subtracting(["d_loss", "g_loss"]).sorted()
+        let finished = ticks.last!.kimg >= (configObject()["total_kimg"] as? Double ?? .infinity)
 
         var body = "<h1>progan run <code>\(escapeHTML(run.directory.path))</code></h1>"
         body += "<p class=\"lead\">\(summaryLine())</p>"
+        // One plot per loss term besides D's and G's: a penalty, a drift and a distance estimate differ by orders
+        // of magnitude, and one scale would flatten the small ones.
         body += section(
             "Losses",
             plot("D and G loss", ["d_loss", "g_loss"].filter(lossKeys.contains), loss).svg
-                + (otherTerms.isEmpty ? "" : plot("Loss terms (gradient penalty, drift, ...)", otherTerms, loss).svg))
+                + otherTerms.map { plot(Self.lossTitles[$0] ?? $0, [$0], loss).svg }.joined())
         body += section(
             "Sliced Wasserstein distance",
             (swdKeys.isEmpty
@@ -78,13 +81,21 @@ public struct RunReport {
                         "MS-SSIM of generated pairs (higher: less varied)", diversityKeys,
                         quality
                     ).svg))
+        let inceptionKeys = ["fid", "kid"].filter(qualityKeys.contains)
+        if !inceptionKeys.isEmpty {
+            body += section(
+                "FID and KID",
+                inceptionKeys.map { plot($0.uppercased() + " against the reals", [$0], quality).svg }.joined())
+        }
         var alpha = plot("Fade-in α (shaded: fade-in phases)", ["alpha"]) { tick, _ in tick.alpha }
         alpha.yRange = -0.05...1.05
         alpha.height = 170
         body += section("Growth timeline", phaseStrip(segments, xRange: xRange) + alpha.svg)
         body += section(
-            "Speed",
-            speedTable() + plot("Images per second", ["images_per_second"]) { tick, _ in tick.imagesPerSecond }.svg)
+            "Speed and memory",
+            speedTable() + plot("Images per second", ["images_per_second"]) { tick, _ in tick.imagesPerSecond }.svg
+                + plot("Peak resident memory of rank 0, MiB", ["peak_rss_mib"]) { tick, _ in tick.peakResidentMiB }.svg
+                + estimateTable(finished: finished))
         var atEnds = ""
         for (tick, next) in zip(ticks, ticks.dropFirst().map(Optional.some) + [nil])
         where next?.resolution != tick.resolution {
@@ -136,6 +147,26 @@ public struct RunReport {
             + (total.map { " of \(String(format: "%.2f", $0))" } ?? "")
             + " kimg; reached \(last.resolution)x\(last.resolution); "
             + "loss \(escapeHTML(loss)); \(formatSeconds(seconds)) of training"
+    }
+
+    /// What each loss term measures, as its plot's title.
+    static let lossTitles = [
+        "wasserstein": "Wasserstein term: D(fake) - D(real)",
+        "gp": "Gradient penalty, weighted by λ, at images between real and fake",
+        "r1": "R1 penalty: γ/2 |∇D|² at real images",
+        "drift": "Drift: ε D(real)²",
+        "d_class": "D's class term: cross-entropy of its class logits on reals and fakes",
+        "g_class": "G's class term: cross-entropy of D's class logits on fakes",
+    ]
+
+    /// The ETA check of a finished run (`EstimateCheck`).
+    private func estimateTable(finished: Bool) -> String {
+        let check = EstimateCheck(ticks: run.ticks)
+        guard finished, !check.rows.isEmpty else { return "" }
+        let header = EstimateCheck.header.map { "<th>\($0)</th>" }.joined()
+        let rows = check.cells.map { "<tr>" + $0.map { "<td>\($0)</td>" }.joined() + "</tr>" }.joined()
+        return "<p>The ETA of the progress line at the first tick of each resolution, against the time the run "
+            + "then took:</p><table><tr>\(header)</tr>\(rows)</table>"
     }
 
     /// In a conditional run, the class each grid row shows; empty otherwise.

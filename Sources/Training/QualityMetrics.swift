@@ -43,6 +43,16 @@ public enum MetricImages {
             }
             return order.permutation[position % dataset.count]
         }
+        return try images(dataset, indices: indices, resolution: resolution)
+    }
+
+    /// A folder of images measured as it is (`evaluate --generated`): in the dataset's stored order, which
+    /// is the folder's sorted by path, cycling past its end.
+    public static func stored(_ dataset: PreparedDataset, positions: Range<Int>, resolution: Int) throws -> ImageBatch {
+        try images(dataset, indices: positions.map { $0 % dataset.count }, resolution: resolution)
+    }
+
+    private static func images(_ dataset: PreparedDataset, indices: [Int], resolution: Int) throws -> ImageBatch {
         let batch = Tensor(zeros: [indices.count, PreparedDataset.channels, resolution, resolution])
         try dataset.fillBatch(indices: indices, resolution: resolution, mirror: nil, into: batch.pointer)
         return ImageBatch(unitRange: batch)
@@ -60,6 +70,16 @@ public enum MetricImages {
         }
         return ImageBatch(unitRange: generator(Tensor(shape: [positions.count, latentSize], values: latents)))
     }
+}
+
+/// Rank `rank`'s contiguous share of the positions `0..<images` of a metric set, in whole batches of
+/// `batchSize` starting at multiples of it, so that each image is computed in the same batch however
+/// the set is split: a generator's output can change in its last bits with the batch around it, and SWD
+/// picks each image's patches by a hash of its bits.
+public func metricShare(of images: Int, batchSize: Int, rank: Int, ranks: Int) -> Range<Int> {
+    let batches = (images + batchSize - 1) / batchSize, batchesPerRank = (batches + ranks - 1) / ranks
+    let start = min(rank * batchesPerRank * batchSize, images)
+    return start..<min(start + batchesPerRank * batchSize, images)
 }
 
 /// Feeds `positions` to `set` in batches of `batchSize` (an even number, so MS-SSIM pairs stay aligned).

@@ -35,6 +35,11 @@ public struct TickRecord: Equatable {
         public var grid: String
         /// How long training paused to copy the checkpoints taken in the tick (absent when none was).
         public var checkpointPauseSeconds: Double?
+        /// The run's estimate of the wall-clock seconds it had left at the end of the tick (`RemainingTime`),
+        /// and the wall-clock seconds since the previous line (or the start), tick end included: together
+        /// they check the estimate. Absent from lines written before they were recorded.
+        public var etaSeconds: Double?
+        public var wallSeconds: Double?
         /// The batch job and its restart count, when the run is a Slurm job.
         public var slurmJobID: String?
         public var slurmRestartCount: Int?
@@ -60,6 +65,8 @@ public struct TickRecord: Equatable {
             case tickSeconds = "tick_seconds"
             case peakResidentMiB = "peak_rss_mib"
             case checkpointPauseSeconds = "checkpoint_pause_seconds"
+            case etaSeconds = "eta_seconds"
+            case wallSeconds = "wall_seconds"
             case slurmJobID = "slurm_job_id"
             case slurmRestartCount = "slurm_restart_count"
         }
@@ -75,7 +82,9 @@ public struct TickRecord: Equatable {
     }
 
     /// Quality figures are named by what they measure; every other free key is a loss term.
-    static func isQualityKey(_ key: String) -> Bool { key.hasPrefix("swd_") || key == "ms_ssim" }
+    static func isQualityKey(_ key: String) -> Bool {
+        key.hasPrefix("swd_") || ["ms_ssim", "fid", "kid"].contains(key)
+    }
 
     /// The scalars a dashboard plots, by kind, with the names metrics.jsonl uses.
     public var scalars: [(tag: String, value: Double)] {
@@ -86,6 +95,7 @@ public struct TickRecord: Equatable {
             ("learning_rate", fields.learningRate), ("skipped_updates", Double(fields.skippedUpdates)),
             ("images_per_second", fields.imagesPerSecond), ("tick_seconds", fields.tickSeconds),
             ("peak_rss_mib", fields.peakResidentMiB), ("checkpoint_pause_seconds", fields.checkpointPauseSeconds),
+            ("eta_seconds", fields.etaSeconds), ("wall_seconds", fields.wallSeconds),
             ("slurm_restart_count", fields.slurmRestartCount.map(Double.init)),
         ]
         return (losses + quality + run.compactMap { name, value in value.map { (name, $0) } }).map {

@@ -116,6 +116,13 @@ public struct RunSettings: Codable, Equatable, Sendable {
     /// generated and real images and logs it (0: never; it costs about a second per 256 images at 32x32).
     public var swdTicks = 0
     public var swdImages = 256
+    /// FID and KID (`fid`, `kid`) between `fidImages` generated and real images, measured by all ranks
+    /// together every `fidTicks` ticks and at the end of the run (`fidTicks` 0: at the end only). Needs the
+    /// Inception weights (scripts/torch/install-inception.sh); about a second of one core per image.
+    public var fid = false
+    public var kid = false
+    public var fidTicks = 0
+    public var fidImages = 1000
     /// Engine threads per rank; nil: as many as the cores the rank is bound to. Results do not depend
     /// on it (the engine cuts work into blocks fixed by the shapes), so it is not part of the recipe,
     /// and checkpoints leave it out (`layoutFree`).
@@ -176,6 +183,8 @@ extension RunSettings {
         try requireRange("swd_ticks", swdTicks, 0...Self.countLimit)
         try requireRange("swd_images", swdImages, 2...ConfigLimits.batch)
         guard swdImages % 2 == 0 else { throw ConfigError(message: "swd_images \(swdImages) must be even") }
+        try requireRange("fid_ticks", fidTicks, 0...Self.countLimit)
+        try requireRange("fid_images", fidImages, 2...ConfigLimits.batch)
         guard (0...Self.maximumCheckpointMinutes).contains(checkpointMinutes) else {
             throw ConfigError(
                 message: "checkpoint_minutes \(checkpointMinutes) must be from 0 (off) to "

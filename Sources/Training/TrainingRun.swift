@@ -24,6 +24,9 @@ public final class TrainingRun {
     private static let statusInterval: UInt64 = 250_000_000
     /// The fixed real images' SWD descriptors, by resolution: computed once each.
     private var realMetricSets: [Int: MetricSet] = [:]
+    /// The network of `fid` / `kid` (nil when neither is on), and the reals' features by resolution.
+    private let inception: InceptionFeatures?
+    private var realInceptionFeatures: [Int: [Float]] = [:]
     private lazy var checkpoints = CheckpointWriter { [directory, config] in
         directory.pruneCheckpoints(keep: config.keepCheckpoints)
     }
@@ -31,6 +34,12 @@ public final class TrainingRun {
     private var lastCheckpoint = DispatchTime.now().uptimeNanoseconds
     /// Time spent copying checkpoints in the tick in progress (nil: none taken).
     private var checkpointPause: Double?
+    /// Wall-clock time by resolution, for the time left; counted from `lastMark` on.
+    private lazy var throughput = ThroughputHistory(tickEndWindow: 2 * config.swdTicks)
+    private var lastMark = DispatchTime.now().uptimeNanoseconds
+    /// When the last metrics line was written (or the run started), for its `wall_seconds`.
+    private var lastRecord = DispatchTime.now().uptimeNanoseconds
+    private lazy var remainingTime = RemainingTime(config: config, cores: group.collective.size * ThreadPool.threads)
 
     /// How a run ended.
     public enum Outcome: Equatable {
@@ -43,9 +52,10 @@ public final class TrainingRun {
     /// micro-batches, and the answers of all ranks are combined.
     public init(
         trainer: Trainer, group: ReplicaGroup, directory: RunDirectory, console: Console,
-        stopRequested: @escaping () -> Bool = { false }, job: SchedulerJob? = nil
+        stopRequested: @escaping () -> Bool = { false }, job: SchedulerJob? = nil, inception: InceptionFeatures? = nil
     ) {
         (self.trainer, self.group, self.directory, self.console) = (trainer, group, directory, console)
+        self.inception = inception
         (self.stopRequested, self.job) = (stopRequested, job)
         let config = trainer.config
         gridLayout = SampleGridLayout(
@@ -64,11 +74,14 @@ public final class TrainingRun {
         tick = trainer.progress.imagesShown / tickImages
         if isLeader { try prepareDirectory() }
         var window = TickWindow(start: trainer.progress.imagesShown)
-        var statusShown = DispatchTime.now().uptimeNanoseconds
+        let started = DispatchTime.now().uptimeNanoseconds
+        var statusShown = started
+        (lastMark, lastRecord) = (started, started)
         while trainer.progress.imagesShown < config.totalImages {
-            let before = trainer.progress.imagesShown
+            let before = trainer.progress.imagesShown, resolution = trainer.schedule.resolution
             guard let log = try step() else { return try stopOnRequest() }
             let shown = trainer.progress.imagesShown, finished = shown >= config.totalImages
+            markTime(resolution: resolution, images: shown - before)
             let endsTick = shown / tickImages != before / tickImages || finished
             window.add(log, imagesShown: shown)
             if isLeader {
@@ -78,7 +91,9 @@ public final class TrainingRun {
             let now = DispatchTime.now().uptimeNanoseconds
             guard endsTick else {
                 if isLeader && console.isTerminal && now - statusShown >= Self.statusInterval {
-                    console.status(progressLine(tick: tick + 1, window: window, imagesShown: shown))
+                    let secondsLeft = remainingTime.secondsLeft(imagesShown: shown, history: throughput)
+                    console.status(
+                        progressLine(tick: tick + 1, window: window, imagesShown: shown, secondsLeft: secondsLeft))
                     statusShown = now
                 }
                 continue
@@ -89,9 +104,10 @@ public final class TrainingRun {
         if isLeader {
             try reportWritten(checkpoints.finish())
             try trainer.checkpoint().write(to: directory.finalCheckpointPath)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             console.line(
                 "done: \(trainer.progress.step) steps, "
-                    + "\(formatKimg(Double(trainer.progress.imagesShown) / 1000)) kimg; "
+                    + "\(formatKimg(Double(trainer.progress.imagesShown) / 1000)) kimg in \(formatDuration(seconds)); "
                     + "final networks in \(directory.finalCheckpointPath)")
         }
         return .finished
@@ -180,8 +196,22 @@ public final class TrainingRun {
         }
     }
 
+    /// Adds the time since the last mark to `resolution`'s, with the images trained meanwhile (nil: the time
+    /// of a tick's end).
+    private func markTime(resolution: Int?, images: Int = 0) {
+        let now = DispatchTime.now().uptimeNanoseconds, seconds = Double(now - lastMark) / 1e9
+        if let resolution {
+            throughput.add(resolution: resolution, images: images, seconds: seconds)
+        } else {
+            throughput.addTickEnd(seconds: seconds)
+        }
+        lastMark = now
+    }
+
     private func endTick(_ window: TickWindow, final: Bool) throws {
         tick += 1
+        // Every rank takes part: the features are computed by all ranks and gathered.
+        let inceptionScores = try measureInception(final: final)
         guard isLeader else { return }
         let progress = trainer.progress, point = trainer.schedule
         let gridPath = directory.samplePath(tick: tick)
@@ -203,6 +233,13 @@ public final class TrainingRun {
                         "\(name) \(String(format: name.hasPrefix("swd") ? "%.2f" : "%.4f", value))"
                     }.joined(separator: "  "))
         }
+        if !inceptionScores.isEmpty {
+            for (name, value) in inceptionScores { quality[name] = rounded(value, significantDigits: 6) }
+            console.line(
+                "tick \(tick)  "
+                    + inceptionScores.map { "\($0.0) \(String(format: $0.0 == "fid" ? "%.3f" : "%.6f", $0.1))" }
+                    .joined(separator: "  "))
+        }
         var fields = TickRecord.Fields(
             tick: tick, step: progress.step, kimg: Double(progress.imagesShown) / 1000, resolution: point.resolution,
             phase: point.phase, alpha: rounded(Double(point.alpha), significantDigits: 4), minibatch: point.minibatch,
@@ -213,6 +250,11 @@ public final class TrainingRun {
             peakResidentMiB: rounded(TensorMemory.peakResidentMiB, significantDigits: 5),
             grid: "samples/\((gridPath as NSString).lastPathComponent)")
         fields.checkpointPauseSeconds = checkpointPause.map { rounded($0, significantDigits: 4) }
+        markTime(resolution: nil)
+        let secondsLeft = remainingTime.secondsLeft(imagesShown: progress.imagesShown, history: throughput)
+        fields.etaSeconds = secondsLeft.map { rounded($0, significantDigits: 4) }
+        fields.wallSeconds = rounded(Double(lastMark - lastRecord) / 1e9, significantDigits: 6)
+        lastRecord = lastMark
         fields.slurmJobID = job?.id
         fields.slurmRestartCount = job?.restartCount
         checkpointPause = nil
@@ -222,24 +264,24 @@ public final class TrainingRun {
         try tensorBoard?.write(
             step: progress.imagesShown, scalars: record.scalars, images: [(tag: "samples", image: grid)])
         console.tick(
-            progressLine(tick: tick, window: window, imagesShown: progress.imagesShown)
+            progressLine(tick: tick, window: window, imagesShown: progress.imagesShown, secondsLeft: secondsLeft)
                 + laggardNote(group.collective.takeLargestLag()))
         // The grid and metric batches leave buffers of sizes no training step asks for.
         TensorMemory.releaseUnused()
     }
 
     /// `tick 45  kimg 45.0/52.0  32x32 fade-in α=0.63  d_loss -2.3301  g_loss 5.9380  21.0 img/s  ETA 5m34s`
-    private func progressLine(tick: Int, window: TickWindow, imagesShown: Int) -> String {
+    /// The ETA is `secondsLeft` (`RemainingTime`), "?" before anything was measured.
+    private func progressLine(tick: Int, window: TickWindow, imagesShown: Int, secondsLeft: Double?) -> String {
         let point = trainer.schedule, means = window.means
         let kimg = Double(imagesShown) / 1000
-        let remaining = estimatedSecondsLeft(imagesPerSecond: window.imagesPerSecond)
         let losses = ["d_loss", "g_loss"].compactMap { name in
             means[name].map { "\(name) \(String(format: "%.4f", $0))" }
         }
         let phase = point.phase == .fadeIn ? "fade-in α=\(String(format: "%.2f", point.alpha))" : "stable"
         return "tick \(tick)  kimg \(formatKimg(kimg))/\(formatKimg(config.totalKimg))  "
             + "\(point.resolution)x\(point.resolution) \(phase)  " + losses.joined(separator: "  ")
-            + "  \(String(format: "%.1f", window.imagesPerSecond)) img/s  ETA \(formatDuration(remaining))"
+            + "  \(String(format: "%.1f", window.imagesPerSecond)) img/s  ETA \(formatDuration(secondsLeft ?? .nan))"
     }
 
     /// `  slowest: rank 3 (node7) 2.4 s behind` when, in some collective of the tick, one rank arrived at
@@ -281,21 +323,27 @@ public final class TrainingRun {
             ]
     }
 
-    /// Time left at the current speed, counting each image at a higher resolution as three at this one
-    /// (roughly what a doubling costs here, where D's gradient penalty dominates). One term per resolution,
-    /// so a run of any length costs the same to estimate.
-    private func estimatedSecondsLeft(imagesPerSecond: Double) -> Double {
-        let current = trainer.schedule.resolution.trailingZeroBitCount
-        let shown = trainer.progress.imagesShown, total = config.totalImages
-        let starts = resolutionStarts(config: config.schedule, finalResolution: config.network.resolution)
-        var weighted = 0.0
-        for (index, start) in starts.enumerated() {
-            let end = index + 1 < starts.count ? starts[index + 1].imagesShown : total
-            let images = min(end, total) - max(start.imagesShown, shown)
-            guard images > 0 else { continue }
-            weighted += Double(images) * pow(3, Double(start.resolution.trailingZeroBitCount - current))
+    /// FID and KID of the averaged generator against the reals, on `fidImages` fixed latents and real
+    /// images, when due (every `fidTicks` ticks and at the end); empty otherwise. The reals' features are
+    /// computed once per resolution (and cached beside the dataset file).
+    private func measureInception(final: Bool) throws -> [(String, Double)] {
+        guard let inception, config.fidTicks > 0 && tick % config.fidTicks == 0 || final else { return [] }
+        let resolution = trainer.schedule.resolution, count = config.fidImages
+        let seed = config.seed ^ 0x4649_445f_4d45_5452
+        let collective = group.collective
+        if realInceptionFeatures[resolution] == nil {
+            realInceptionFeatures[resolution] = try InceptionScores.realFeatures(
+                trainer.dataset, count: count, resolution: resolution, seed: seed, cacheBeside: trainer.dataset.path,
+                network: inception, over: collective)
         }
-        return weighted / max(imagesPerSecond, 1e-9)
+        let generated = try InceptionScores.features(count: count, network: inception, over: collective) {
+            MetricImages.generated(
+                positions: $0, latentSize: config.network.latent, seed: seed, generator: trainer.generateAveraged)
+        }
+        let (fid, kid) = try InceptionScores.scores(
+            real: realInceptionFeatures[resolution]!, generated: generated, fid: config.fid, kid: config.kid,
+            seed: seed)
+        return [("fid", fid), ("kid", kid)].compactMap { name, value in value.map { (name, $0) } }
     }
 
     private func writeRealsGrid() throws {
@@ -351,7 +399,8 @@ public func wholeSeconds(_ seconds: Double) -> Int? {
 
 func formatKimg(_ kimg: Double) -> String { String(format: kimg < 10 ? "%.2f" : "%.1f", kimg) }
 
-func formatDuration(_ seconds: Double) -> String {
+/// `12m03s`, or `1h02m` from an hour up: an ETA or a run's length.
+public func formatDuration(_ seconds: Double) -> String {
     guard let total = wholeSeconds(seconds) else { return "?" }
     return total >= 3600
         ? "\(total / 3600)h\(String(format: "%02d", total / 60 % 60))m"

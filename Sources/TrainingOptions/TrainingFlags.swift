@@ -114,6 +114,26 @@ public struct TrainingFlags: ParsableArguments {
         help: ArgumentHelp("Generated and real images per in-training SWD measurement.", valueName: "n"))
     var swdImages: Int?
 
+    @Flag(
+        name: .customLong("fid"), inversion: .prefixedNo,
+        help: "Measure FID against the reals every --fid-ticks ticks and at the end (needs the Inception weights).")
+    var fid: Bool?
+
+    @Flag(
+        name: .customLong("kid"), inversion: .prefixedNo,
+        help: "Measure KID against the reals with FID's schedule and images (needs the Inception weights).")
+    var kid: Bool?
+
+    @Option(
+        name: .customLong("fid-ticks"),
+        help: ArgumentHelp("Measure FID/KID every this many ticks (0: at the end of the run only).", valueName: "n"))
+    var fidTicks: Int?
+
+    @Option(
+        name: .customLong("fid-images"),
+        help: ArgumentHelp("Generated and real images per in-training FID/KID measurement.", valueName: "n"))
+    var fidImages: Int?
+
     @Option(
         name: .customLong("collective-timeout"),
         help: ArgumentHelp(
@@ -165,6 +185,10 @@ public struct TrainingFlags: ParsableArguments {
             ConfigOverride(flag: "--grid-samples", gridSamples) { $0.gridSamples = $1 },
             ConfigOverride(flag: "--swd-ticks", swdTicks) { $0.swdTicks = $1 },
             ConfigOverride(flag: "--swd-images", swdImages) { $0.swdImages = $1 },
+            ConfigOverride(flag: "--fid", fid) { $0.fid = $1 },
+            ConfigOverride(flag: "--kid", kid) { $0.kid = $1 },
+            ConfigOverride(flag: "--fid-ticks", fidTicks) { $0.fidTicks = $1 },
+            ConfigOverride(flag: "--fid-images", fidImages) { $0.fidImages = $1 },
             ConfigOverride(flag: "--collective-timeout", collectiveTimeout) { $0.collectiveTimeoutSeconds = $1 },
             ConfigOverride(flag: "--threads", threads) { $0.threads = $1 },
         ]

@@ -8,7 +8,7 @@ struct Bench: ParsableCommand {
             Every figure is a median over repetitions after a warm-up, printed beside a baseline from the \
             same process, because machines here are noisy and absolute numbers drift between runs.
             """,
-        subcommands: [BenchConv.self, BenchTrain.self, BenchData.self])
+        subcommands: [BenchConv.self, BenchTrain.self, BenchData.self, BenchInception.self])
 }
 
 /// Median wall time in seconds of `repetitions` runs of `body`, after one untimed warm-up run.

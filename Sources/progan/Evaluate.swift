@@ -4,6 +4,7 @@ import Distributed
 import Engine
 import Foundation
 import SafeIO
+import Safetensors
 import Metrics
 import Model
 import Training
@@ -18,6 +19,11 @@ struct Evaluate: ParsableCommand {
             generated images can at best reach with this many images. MS-SSIM is the mean similarity of \
             consecutive image pairs, the paper's diversity measure: a generator that collapses to few images \
             scores higher than the reals.
+
+            --fid and --kid add the Fréchet and kernel Inception distances (StyleGAN2-ADA's definitions) between \
+            the generated images (or --generated FOLDER's) and as many reals, with the 2015 TensorFlow Inception \
+            network that FID is defined by, run by our engine (install it once with \
+            scripts/torch/install-inception.sh). The reals' features are cached beside a prepared dataset file.
 
             Under mpirun every rank generates and describes its own share of the images; rank 0 prints. \
             The same seed, checkpoint and dataset give the same numbers on any number of ranks.
@@ -43,13 +49,34 @@ struct Evaluate: ParsableCommand {
             "Side in pixels of the images measured with --reals-vs-reals and no checkpoint "
                 + "(default: the dataset's resolution).", valueName: "n"))
     var resolution: Int?
+    @Option(
+        help: ArgumentHelp(
+            "A folder of generated images (PNG or JPEG) measured in place of a checkpoint's.", valueName: "folder"))
+    var generated: String?
+    @Flag(help: "Also measure the Fréchet Inception distance (FID) between generated images and the reals.")
+    var fid = false
+    @Flag(help: "Also measure the kernel Inception distance (KID) between generated images and the reals.")
+    var kid = false
+    @Option(
+        name: .customLong("features-out"),
+        help: ArgumentHelp(
+            "Write the generated images' Inception features ([images, 2048]) to this safetensors file.",
+            valueName: "path"))
+    var featuresOut: String?
 
     func validate() throws {
         guard (2...Self.imageLimit).contains(images), images % 2 == 0 else {
             throw ValidationError("--images must be an even number from 2 to \(Self.imageLimit)")
         }
-        guard checkpoint != nil || realsVsReals else {
-            throw ValidationError("give a checkpoint, --reals-vs-reals, or both")
+        guard checkpoint == nil || generated == nil else {
+            throw ValidationError("give a checkpoint or --generated, not both")
+        }
+        guard checkpoint != nil || generated != nil || realsVsReals else {
+            throw ValidationError("give a checkpoint, --generated or --reals-vs-reals")
+        }
+        guard !(fid || kid || featuresOut != nil) || checkpoint != nil || generated != nil else {
+            throw ValidationError(
+                "--fid, --kid and --features-out measure generated images: give a checkpoint or --generated")
         }
     }
 
@@ -59,9 +86,16 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let world = joinWorld()
         do {
+            let inception = try fid || kid || featuresOut != nil ? InceptionScores.network(for: "--fid") : nil
+            // Each set's features are gathered on every rank: two sets of --images x 2048 floats, plus a copy.
+            if inception != nil {
+                try MemoryBudget.require(
+                    Double(3 * images * InceptionFeatures.featureCount * 4), for: "--images \(images) with --fid")
+            }
             let trained = try checkpoint.map { try TrainedGenerator(checkpoint: Checkpoint.read(path: $0), path: $0) }
-            let reals = try preparedDataset(resolution: trained?.resolution ?? resolution)
+            let reals = try preparedDataset(dataset, resolution: trained?.resolution ?? resolution)
             let side = trained?.resolution ?? resolution ?? reals.resolution
+            let folder = try generated.map { try preparedDataset($0, resolution: side) }
             guard side >= SlicedWasserstein.smallestLevel else {
                 throw ConfigError(
                     message: "\(checkpoint ?? dataset): the metrics need at least 16x16 images, this is \(side)x\(side)"
@@ -75,15 +109,13 @@ struct Evaluate: ParsableCommand {
             // Every set's descriptors are gathered on rank 0; up to three sets (reals, generated, reals again).
             try MemoryBudget.require(
                 MemoryBudget.metricDescriptors(images: images, sets: 3, resolution: side), for: "--images \(images)")
-            // Each rank takes a contiguous, even-sized share so MS-SSIM pairs never straddle ranks.
-            let share = (images / world.size + 1) / 2 * 2
-            let start = min(world.rank * share, images)
-            let positions = start..<(world.rank == world.size - 1 ? images : min(start + share, images))
+            let batchSize = 16
+            let positions = metricShare(of: images, batchSize: batchSize, rank: world.rank, ranks: world.size)
             let swd = SlicedWasserstein(resolution: side, seed: seed)
 
             func measured(_ images: (Range<Int>) throws -> ImageBatch) throws -> MetricSet {
                 var set = MetricSet(swd: swd)
-                try feed(&set, positions: positions, batchSize: 16, images: images)
+                try feed(&set, positions: positions, batchSize: batchSize, images: images)
                 return set
             }
             let firstReals = try measured { try MetricImages.reals(reals, positions: $0, resolution: side, seed: seed) }
@@ -92,11 +124,17 @@ struct Evaluate: ParsableCommand {
                 ("reals", firstReals.multiScaleSSIMSum, firstReals.multiScaleSSIMPairs)
             ]
             let realDescriptors = try gathered(firstReals.descriptors, over: world)
-            if let trained {
-                let generated = try measured {
-                    MetricImages.generated(
-                        positions: $0, latentSize: trained.latentSize, seed: seed, generator: trained.images)
-                }
+            let generatedImages: ((Range<Int>) throws -> ImageBatch)? =
+                if let trained {
+                    {
+                        MetricImages.generated(
+                            positions: $0, latentSize: trained.latentSize, seed: seed, generator: trained.images)
+                    }
+                } else if let folder {
+                    { try MetricImages.stored(folder, positions: $0, resolution: side) }
+                } else { nil }
+            if let generatedImages {
+                let generated = try measured(generatedImages)
                 similarity.append(("generated", generated.multiScaleSSIMSum, generated.multiScaleSSIMPairs))
                 if let generatedDescriptors = try gathered(generated.descriptors, over: world), let realDescriptors {
                     rows.append(("generated vs reals", swd.distances(generatedDescriptors, realDescriptors)))
@@ -110,6 +148,9 @@ struct Evaluate: ParsableCommand {
                 if let secondDescriptors = try gathered(secondReals.descriptors, over: world), let realDescriptors {
                     rows.append(("reals vs reals (floor)", swd.distances(secondDescriptors, realDescriptors)))
                 }
+            }
+            if let inception, let generatedImages {
+                try printInceptionScores(inception, reals: reals, side: side, world: world, generatedImages)
             }
             var sums = similarity.flatMap { [$0.1, Double($0.2)] }
             try (world as Collective).sum(&sums)
@@ -152,19 +193,48 @@ struct Evaluate: ParsableCommand {
         return ranks.rank == 0 ? result : nil
     }
 
-    /// `--dataset` if it is a prepared file; for a folder, a prepared copy of this rank's own, made in a
-    /// scratch directory that is gone once the file has been read.
-    private func preparedDataset(resolution: Int?) throws -> PreparedDataset {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dataset, isDirectory: &isDirectory) else {
-            throw ConfigError(message: "\(dataset): no such file or directory")
+    /// FID and KID of the generated images against as many reals, on rank 0's output; features written
+    /// to --features-out.
+    private func printInceptionScores(
+        _ network: InceptionFeatures, reals: PreparedDataset, side: Int, world: Collective,
+        _ generatedImages: (Range<Int>) throws -> ImageBatch
+    ) throws {
+        let generatedFeatures = try InceptionScores.features(
+            count: images, network: network, over: world, images: generatedImages)
+        if let featuresOut, world.rank == 0 {
+            try SafetensorsFile(
+                tensors: [
+                    .init(name: "features", shape: [images, InceptionFeatures.featureCount], values: generatedFeatures)
+                ],
+                metadata: ["images": "\(images)", "seed": "\(seed)"]
+            ).write(to: featuresOut)
         }
-        guard isDirectory.boolValue else { return try PreparedDataset(path: dataset) }
+        guard fid || kid else { return }
+        var isFolder: ObjCBool = false
+        FileManager.default.fileExists(atPath: dataset, isDirectory: &isFolder)
+        let realFeatures = try InceptionScores.realFeatures(
+            reals, count: images, resolution: side, seed: seed, cacheBeside: isFolder.boolValue ? nil : dataset,
+            network: network, over: world)
+        let (frechet, kernel) = try InceptionScores.scores(
+            real: realFeatures, generated: generatedFeatures, fid: fid, kid: kid, seed: seed)
+        guard world.rank == 0 else { return }
+        let sets = "\(images) generated vs \(images) real images at \(side)x\(side), Inception at 299x299"
+        if let frechet { print("FID \(String(format: "%.4f", frechet)) (\(sets))") }
+        if let kernel { print("KID \(String(format: "%.6f", kernel)) (\(sets))") }
+    }
+
+    /// `path` if it is a prepared file; for a folder, a prepared copy of this rank's own, made in a
+    /// scratch directory that is gone once the file has been read.
+    private func preparedDataset(_ path: String, resolution: Int?) throws -> PreparedDataset {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ConfigError(message: "\(path): no such file or directory")
+        }
+        guard isDirectory.boolValue else { return try PreparedDataset(path: path) }
         let scratch = try TemporaryPaths.makeDirectory(named: "progan-evaluate")
         defer { TemporaryPaths.remove(scratch) }
-        let path = scratch + "/set.pgds"
-        _ = try PreparedDataset.prepare(folder: dataset, resolution: resolution, output: path)
-        return try PreparedDataset(path: path)
+        _ = try PreparedDataset.prepare(folder: path, resolution: resolution, output: scratch + "/set.pgds")
+        return try PreparedDataset(path: scratch + "/set.pgds")
     }
 }
 

@@ -17,6 +17,12 @@ struct Report: ParsableCommand {
     var runDirectory: String
     @Option(help: ArgumentHelp("HTML file to write (default: RUN_DIR/report.html).", valueName: "file"))
     var out: String?
+    @Flag(
+        name: .customLong("eta-check"),
+        help: ArgumentHelp(
+            "Also print how the progress line's ETA compared with the time the run then took, at the first tick "
+                + "of each resolution (of a finished run)."))
+    var etaCheck = false
 
     func validate() throws {
         try checkOutputPath(out, "--out")
@@ -29,6 +35,15 @@ struct Report: ParsableCommand {
             let path = out ?? records.directory.path + "/report.html"
             try AtomicFile.write(to: path, bytes: Array(try RunReport(run: records).html().utf8))
             print("wrote \(path) (\(records.ticks.count) ticks)")
+            if etaCheck {
+                let check = EstimateCheck(ticks: records.ticks)
+                guard !check.rows.isEmpty else {
+                    throw FileError(
+                        path: records.directory.metricsPath,
+                        problem: "no ETA to check (a finished run whose lines have eta_seconds and wall_seconds)")
+                }
+                check.lines.forEach { print($0) }
+            }
         } catch { fail(error) }
     }
 }

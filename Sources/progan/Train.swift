@@ -3,6 +3,7 @@ import Dataset
 import Distributed
 import Engine
 import Foundation
+import Metrics
 import Model
 import SafeIO
 import Training
@@ -66,6 +67,7 @@ struct Train: ParsableCommand {
         }
         let directory = RunDirectory(out)
         let config: TrainingConfig
+        let inception: InceptionFeatures?
         // Rank 0 owns the run directory before it writes anything into it, until the process ends.
         var ownership: (lock: DirectoryLock, created: Bool)?
         // A run that fails before its first write leaves no directory it created.
@@ -77,6 +79,8 @@ struct Train: ParsableCommand {
             config = try options.resolved(flags.overrides)
             try config.validate(worldSize: world.size)
             try config.requireMemory(ranks: world.size)
+            // Missing weights are an error before anything is written, not at the end of the run.
+            inception = try config.fid || config.kid ? InceptionScores.network(for: "--fid") : nil
             if isLeader { ownership = try takeOwnership(directory) }
             try agreeThatAllRanksStart(nil, world: world)
             world.collectiveTimeout = config.collectiveTimeoutSeconds
@@ -116,7 +120,7 @@ struct Train: ParsableCommand {
             if let note = try config.idleRanksNote(ranks: world.size) { report(note) }
             let outcome = try TrainingRun(
                 trainer: trainer, group: group, directory: directory, console: console,
-                stopRequested: { StopRequests.requested }, job: job
+                stopRequested: { StopRequests.requested }, job: job, inception: inception
             ).run()
             try world.finalize()
             if outcome != .finished { Foundation.exit(ExitStatus.stoppedOnRequest) }

@@ -101,6 +101,23 @@ final class ThreadingTests: XCTestCase {
 
     /// The im2col path's other branches: a 1x1 conv, batched small images, and a shrinking conv whose data
     /// gradient goes through col2im.
+    /// The FID Inception's forward-only kernels: strided and factorized convs (own im2col, several bands),
+    /// pools, the resize and the concatenation.
+    func testInferenceKernels() {
+        let x = randomTensor([2, 24, 40, 40], seed: 5)
+        let strided = randomTensor([40, 24, 3, 3], seed: 6), wide = randomTensor([32, 24, 1, 7], seed: 7)
+        let bias = randomTensor([40], seed: 8), narrowBias = randomTensor([32], seed: 9)
+        sameBitsAtEveryThreadCount("inference kernels") {
+            let down = conv2dInference(x, strided, bias: bias, stride: 2, relu: true)
+            let across = conv2dInference(x, wide, bias: narrowBias, padding: (0, 3), relu: false)
+            return [
+                down, across, pool2d(x, .maximum, kernel: 3, stride: 2),
+                pool2d(x, .average, kernel: 3, stride: 1, padding: 1),
+                resizeBilinear(x, height: 57, width: 61), concatenateChannels([x, across]),
+            ]
+        }
+    }
+
     func testIm2colBranches() {
         for (n, c, size, o, k, pad) in [(8, 64, 8, 64, 1, 0), (16, 64, 4, 64, 3, 1), (4, 16, 16, 24, 3, 0)] {
             let x = randomTensor([n, c, size, size], seed: 5), w = randomTensor([o, c, k, k], seed: 6)

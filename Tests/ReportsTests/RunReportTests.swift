@@ -7,8 +7,8 @@ final class RunReportTests: XCTestCase {
     func testReportHasEveryPlotAndEveryGridInline() throws {
         let fixture = try RunFixture()
         let html = try RunReport(run: RunRecords(path: fixture.path)).html()
-        // Plots: D/G loss, loss terms, SWD, MS-SSIM, alpha, speed; plus the phase strip.
-        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 7)
+        // Plots: D/G loss, gradient penalty, SWD, MS-SSIM, alpha, speed, memory; plus the phase strip.
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 8)
         XCTAssertEqual(
             html.components(separatedBy: ">ms_ssim<").count - 1, 1,
             "MS-SSIM has a plot of its own, not among the loss terms")
@@ -28,7 +28,38 @@ final class RunReportTests: XCTestCase {
         let fixture = try RunFixture(swd: false)
         let html = try RunReport(run: RunRecords(path: fixture.path)).html()
         XCTAssert(html.contains("no SWD computed"))
-        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 5)
+        XCTAssertEqual(html.components(separatedBy: "<svg").count - 1, 6)
+    }
+
+    func testEachPlotShowsQuantitiesOfOneKind() throws {
+        let fixture = try RunFixture()
+        let html = try RunReport(run: RunRecords(path: fixture.path)).html()
+        let plots = html.components(separatedBy: "<svg").dropFirst()
+        func plot(showing series: String) -> [String] { plots.filter { $0.contains(">\(series)</text>") } }
+        func seriesCount(_ plot: String) -> Int { plot.components(separatedBy: "width=\"10\" height=\"3\"").count - 1 }
+        XCTAssertEqual(plot(showing: "gp").map(seriesCount), [1], "the penalty has a scale of its own")
+        XCTAssertEqual(plot(showing: "d_loss").map(seriesCount), [2], "D and G loss together")
+        XCTAssertEqual(plot(showing: "peak_rss_mib").map(seriesCount), [1], "memory alone, not among the losses")
+    }
+
+    func testTheETAIsCheckedAtTheFirstTickTrainedWhollyAtEachResolution() {
+        // Ticks at 4, 4, 8, 8, 16, 16, 16 of 10 s each: tick 3 ends at 8x8 but trained mostly at 4x4.
+        let resolutions = [4, 4, 8, 8, 16, 16, 16], estimates = [66.0, 50, 40, 27, 20, 10, 0]
+        var ticks = resolutions.indices.map { index -> TickRecord in
+            var record = RunFixture.record(tick: index + 1)
+            record.resolution = resolutions[index]
+            record.etaSeconds = estimates[index]
+            record.wallSeconds = 10
+            return record
+        }
+        let check = EstimateCheck(ticks: ticks)
+        XCTAssertEqual(check.rows.map(\.tick), [1, 4, 6], "the last tick has no time left to check")
+        XCTAssertEqual(check.rows.map(\.actualSeconds), [60, 30, 10])
+        XCTAssertEqual(check.rows.map { ($0.error * 100).rounded() }, [10, -10, 0])
+        XCTAssertEqual(check.lines[1].split(separator: " "), ["4x4", "1", "0.10", "1m06s", "1m00s", "+10%"])
+        ticks[4].wallSeconds = nil
+        XCTAssertEqual(
+            EstimateCheck(ticks: ticks).rows.map(\.tick), [6], "an estimate is checked only against every later tick")
     }
 
     func testBadRunDirectoriesAreNamedErrors() throws {

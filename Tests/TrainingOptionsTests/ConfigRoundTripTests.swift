@@ -17,6 +17,7 @@ final class ConfigRoundTripTests: XCTestCase {
         ["--swd-ticks", "3"], ["--swd-images", "64"], ["--minibatch-per-rank"], ["--collective-timeout", "42.5"],
         ["--threads", "3"],
         ["--checkpoint-minutes", "2.5"], ["--conditional"], ["--conditional-kind", "projection"],
+        ["--fid"], ["--kid"], ["--fid-ticks", "4"], ["--fid-images", "48"],
     ]
 
     private var directory = ""

@@ -59,7 +59,7 @@ expect_error "no checkpoint" "Missing expected argument '<checkpoint>'" "$progan
 expect_error "no checkpoint through the old spelling" "Missing expected argument '<checkpoint>'" \
     "$progan" generate --out "$work/none" --checkpoint
 expect_error "zero images" "--images must be positive" "$progan" generate "$checkpoint" --images 0 --out "$work/none"
-expect_error "nothing to measure" "give a checkpoint, --reals-vs-reals, or both" \
+expect_error "nothing to measure" "give a checkpoint, --generated or --reals-vs-reals" \
     "$progan" evaluate --dataset "$work/set.pgds" --no-reals-vs-reals
 expect_error "unknown subcommand" "Unexpected argument 'bogus'" "$progan" bogus
 [[ ! -e $work/none ]] || fail "a rejected command created its output directory"

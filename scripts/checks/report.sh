@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `progan report` on a tiny run measuring SWD and MS-SSIM every other tick: the page holds every plot and
-# grid inline, and headless Chromium renders it to a screenshot that is not blank (kept at
-# .build/check-artifacts/report.png for a look). Bad input: a folder that is not a run, a malformed
-# metrics line.
+# grid inline, each loss term in a plot of its own, and `--eta-check` compares the run's ETA with the time
+# it took at the first tick of each resolution; headless Chromium renders the page to a screenshot that is
+# not blank (kept at .build/check-artifacts/report.png for a look). Bad input: a folder that is not a run, a
+# malformed metrics line.
 source "$(dirname "${BASH_SOURCE[0]}")/prelude.bash"
 run=$work/run
 train_tiny "$run" --swd-ticks 2 --swd-images 32
@@ -11,13 +12,18 @@ grep -q '"swd_16"' "$run/metrics.jsonl" || fail "the run measured no SWD"
 html=$run/report.html
 svgs=$(grep -o '<svg' "$html" | wc -l)
 images=$(grep -o 'src="data:image/png;base64,' "$html" | wc -l)
-# Plots: D/G loss, loss terms, SWD, MS-SSIM, phase strip, alpha, speed. Images: the last grid at 4, 8
-# and 16, the final grid large, the training images.
-((svgs == 7)) || fail "$svgs SVG plots in the report, expected 7"
+# Plots: D/G loss, the Wasserstein term, the gradient penalty, drift, SWD, MS-SSIM, phase strip, alpha, speed,
+# memory. Images: the last grid at 4, 8 and 16, the final grid large, the training images.
+((svgs == 10)) || fail "$svgs SVG plots in the report, expected 10"
 ((images == 5)) || fail "$images inline images in the report, expected 5"
 grep -q '>swd_mean<' "$html" || fail "no SWD curve"
 ! grep -qE '<script|<link|src="http' "$html" || fail "the report is not self-contained"
 echo "report: $(wc -c <"$html") bytes, $svgs plots, $images images"
+"$progan" report "$run" --eta-check >"$work/eta.txt" || fail "progan report --eta-check failed: $(cat "$work/eta.txt")"
+rows=$(grep -cE '^(4x4|8x8|16x16) +[0-9]+ +[0-9.]+ +[0-9]+m[0-9]{2}s +[0-9]+m[0-9]{2}s +[-+][0-9]+%$' "$work/eta.txt")
+((rows == 3)) || fail "the ETA check has $rows rows for 4x4, 8x8 and 16x16: $(cat "$work/eta.txt")"
+grep -q '<th>ETA</th>' "$html" || fail "the report has no ETA check table"
+echo "ETA check: $(tail -3 "$work/eta.txt" | tr -s ' ' | paste -sd ';')"
 
 expect_error "a folder that is not a run" "$run/samples: not a run directory" "$progan" report "$run/samples"
 cp -r "$run" "$work/broken"

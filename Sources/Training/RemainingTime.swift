@@ -1,0 +1,120 @@
+import Model
+
+/// Wall-clock time a run has spent: on steps at each resolution (checkpoint copies and status lines between
+/// them included), and at the ends of ticks (grids, metrics, SWD). What the time left is extrapolated from.
+public struct ThroughputHistory: Equatable, Sendable {
+    public struct Spent: Equatable, Sendable {
+        public var images = 0
+        public var seconds = 0.0
+    }
+
+    public private(set) var byResolution: [Int: Spent] = [:]
+    /// The most recent tick ends' durations, at most `tickEndWindow` of them.
+    public private(set) var tickEnds: [Double] = []
+    private let tickEndWindow: Int
+
+    /// `tickEndWindow`: tick ends the time of a future one is averaged over; spanning a period of the SWD
+    /// measurements, so that those are counted at their rate, not at the tick they fall on.
+    public init(tickEndWindow: Int = 1) { self.tickEndWindow = max(tickEndWindow, 1) }
+
+    /// `images` trained at `resolution` in `seconds`.
+    public mutating func add(resolution: Int, images: Int, seconds: Double) {
+        guard seconds.isFinite, seconds >= 0, images >= 0 else { return }
+        byResolution[resolution, default: Spent()].images += images
+        byResolution[resolution, default: Spent()].seconds += seconds
+    }
+
+    /// A tick's end, kept apart from the steps: it costs per tick, not per image, and the first SWD at a
+    /// resolution (which also describes the reals) would make that resolution's images look twice as dear.
+    public mutating func addTickEnd(seconds: Double) {
+        guard seconds.isFinite, seconds >= 0 else { return }
+        tickEnds = Array((tickEnds + [seconds]).suffix(tickEndWindow))
+    }
+}
+
+/// The time a run has left: the images the schedule still trains at each resolution, each at the cost
+/// per image measured at that resolution on this run, or, for a resolution not reached yet, from a model
+/// calibrated on the measured ones; and the ticks left, each at the mean of the recent tick ends.
+///
+/// The cost per image is far from proportional to the networks' multiply-adds: the `cpu` preset does 140
+/// times the work at 32x32 as at 4x4 and takes 22 times as long. Each block adds a fixed set of operations
+/// (two convolutions in G and two in D, pixel norms, resampling, their backward passes and the gradient
+/// penalty's double backward), and each costs a call that does not shrink with the images of a micro-batch:
+/// at 4x4 those calls dominate. So an image at resolution r is modelled as costing
+/// `perBlock · blocks(r) + perWork · multiplyAdds(r)`, the two rates solved from the two highest
+/// resolutions measured. With one measured, `perWork` is a prior, `marginalMultiplyAddsPerSecond` per core
+/// (never more than that resolution's whole cost, which would leave the blocks a negative share).
+/// RemainingTimeTests runs the model over two measured cost profiles: on the `cpu` preset's it is within
+/// 20% of the time left from the first tick of each resolution on (10% during 4x4, on the prior alone).
+public struct RemainingTime: Sendable {
+    /// Images each resolution trains over the whole run, smallest resolution first.
+    private let segments: [(resolution: Int, range: Range<Int>)]
+    private let tickImages: Int
+    /// Multiply-adds of one forward pass of G and D over one image, by resolution.
+    private let work: [Int: Double]
+    /// Seconds per multiply-add assumed until two resolutions have been measured.
+    private let priorSecondsPerWork: Double
+
+    /// What one core adds per multiply-add of a larger resolution over a whole training step (forward and
+    /// backward of G and D, the penalty's double backward): the slope of the `cpu` preset's measured cost
+    /// per image between 4x4 and 16x16 (`progan bench train`, 1 rank x 1 thread).
+    static let marginalMultiplyAddsPerSecond = 8e9
+
+    /// `cores`: every core the run trains on (ranks x threads), for the prior.
+    public init(config: TrainingConfig, cores: Int) {
+        let total = config.totalImages
+        tickImages = max(wholeImages(kimg: config.tickKimg), 1)
+        let starts = resolutionStarts(config: config.schedule, finalResolution: config.network.resolution)
+        segments = starts.indices.map { index in
+            let end = index + 1 < starts.count ? starts[index + 1].imagesShown : total
+            let start = min(starts[index].imagesShown, total)
+            return (starts[index].resolution, start..<max(start, min(end, total)))
+        }
+        let costs = NetworkCosts(config.network)
+        work = Dictionary(uniqueKeysWithValues: config.network.resolutions.map { ($0, costs.multiplyAdds(at: $0)) })
+        priorSecondsPerWork = 1 / (Self.marginalMultiplyAddsPerSecond * Double(max(cores, 1)))
+    }
+
+    /// Seconds until the run has shown its last image, from `imagesShown` on; nil before anything was
+    /// measured.
+    public func secondsLeft(imagesShown: Int, history: ThroughputHistory) -> Double? {
+        let ticksLeft =
+            (max(segments.last?.range.upperBound ?? 0, imagesShown) - imagesShown + tickImages - 1) / tickImages
+        let tickEnds = history.tickEnds
+        var seconds = tickEnds.isEmpty ? 0 : Double(ticksLeft) * tickEnds.reduce(0, +) / Double(tickEnds.count)
+        for segment in segments {
+            let images = segment.range.upperBound - max(segment.range.lowerBound, imagesShown)
+            guard images > 0 else { continue }
+            guard let cost = secondsPerImage(at: segment.resolution, history: history) else { return nil }
+            seconds += Double(images) * cost
+        }
+        return seconds
+    }
+
+    /// The measured cost per image at `resolution`, or the modelled one; nil before anything was measured.
+    public func secondsPerImage(at resolution: Int, history: ThroughputHistory) -> Double? {
+        if let spent = history.byResolution[resolution], spent.images > 0 {
+            return spent.seconds / Double(spent.images)
+        }
+        let measured = history.byResolution.filter { $0.value.images > 0 }.keys.sorted()
+        guard let top = measured.last, let target = work[resolution], let topWork = work[top] else { return nil }
+        let topCost = history.byResolution[top]!.seconds / Double(history.byResolution[top]!.images)
+        let (blocks, topBlocks) = (Self.blocks(resolution), Self.blocks(top))
+        var perWork = min(priorSecondsPerWork, topCost / topWork)
+        if let next = measured.dropLast().last, let nextWork = work[next] {
+            let nextCost = history.byResolution[next]!.seconds / Double(history.byResolution[next]!.images)
+            // perBlock·b + perWork·w = cost at both resolutions, solved for perWork.
+            let nextBlocks = Self.blocks(next)
+            perWork =
+                (topCost * nextBlocks - nextCost * topBlocks) / (topWork * nextBlocks - nextWork * topBlocks)
+            // Noise (a machine that got busier or quieter between the two) can put either rate below zero:
+            // then the cost grows only with the blocks, or only with the work.
+            perWork = min(max(perWork, 0), topCost / topWork)
+        }
+        let perBlock = (topCost - perWork * topWork) / topBlocks
+        return perBlock * blocks + perWork * target
+    }
+
+    /// Blocks of G (and of D) in use at `resolution`: 1 at 4x4.
+    private static func blocks(_ resolution: Int) -> Double { Double(resolution.trailingZeroBitCount - 1) }
+}

@@ -1,0 +1,139 @@
+import Model
+import XCTest
+
+@testable import Training
+
+final class RemainingTimeTests: XCTestCase {
+    private let config = TrainingConfig.cpu
+    private lazy var work = NetworkCosts(config.network)
+
+    /// A run of `config` simulated step by step on a machine where an image at resolution r costs `cost(r)`
+    /// seconds: at the end of each tick, the estimate against the true time left.
+    private func simulate(
+        _ config: TrainingConfig = .cpu, cores: Int = 2, cost: (Int) -> Double
+    ) -> [(resolution: Int, predicted: Double?, actual: Double)] {
+        let model = RemainingTime(config: config, cores: cores)
+        let total = config.totalImages, tickImages = wholeImages(kimg: config.tickKimg)
+        var history = ThroughputHistory(), shown = 0, elapsed = 0.0
+        var ticks: [(resolution: Int, imagesShown: Int, elapsed: Double, predicted: Double?)] = []
+        while shown < total {
+            let point = schedulePoint(imagesShown: shown, config: config.schedule, finalResolution: 32)
+            let before = shown
+            shown += point.minibatch
+            elapsed += Double(point.minibatch) * cost(point.resolution)
+            history.add(
+                resolution: point.resolution, images: point.minibatch,
+                seconds: Double(point.minibatch) * cost(point.resolution))
+            if shown / tickImages != before / tickImages || shown >= total {
+                ticks.append(
+                    (point.resolution, shown, elapsed, model.secondsLeft(imagesShown: shown, history: history)))
+            }
+        }
+        return ticks.map { ($0.resolution, $0.predicted, elapsed - $0.elapsed) }
+    }
+
+    /// The first tick trained wholly at each resolution (the tick before it ended at that resolution too).
+    private func firstWholeTicks(
+        _ ticks: [(resolution: Int, predicted: Double?, actual: Double)]
+    )
+        -> [(resolution: Int, predicted: Double?, actual: Double)]
+    {
+        zip(ticks, ticks.dropFirst()).filter { $0.0.resolution == $0.1.resolution }.map(\.1).reduce(into: []) {
+            if $0.last?.resolution != $1.resolution { $0.append($1) }
+        }
+    }
+
+    func testACostOfBlocksAndWorkIsPredictedExactlyOnceTwoResolutionsAreMeasured() {
+        // A fixed cost per block in use (1 at 4x4) plus a cost per multiply-add.
+        let ticks = simulate { 0.9e-3 * Double($0.trailingZeroBitCount - 1) + 1.2e-10 * self.work.multiplyAdds(at: $0) }
+        let from8x8 = ticks.drop { $0.resolution < 8 }.dropFirst()
+        XCTAssertGreaterThan(from8x8.count, 40)
+        for tick in from8x8 where tick.actual > 0 {
+            XCTAssertEqual(tick.predicted!, tick.actual, accuracy: tick.actual * 1e-9)
+        }
+        XCTAssertEqual(ticks.last!.predicted, 0, "nothing left once the last image is shown")
+    }
+
+    /// CPU seconds per image of a training step at 4x4 to 32x32 on one core, as `progan bench train` measured
+    /// them here (1 rank x 1 thread; the difference between a long and a short run, so start-up cancels
+    /// out) on a shared machine, where CPU time is steadier than wall time: the `cpu` preset (64 maps at
+    /// every resolution), and the same with up to 256 maps (256 at 4x4 and 8x8, 128 at 16x16, 64 at 32x32),
+    /// whose cost nearly stops growing past 8x8.
+    private static let measuredCost: [Int: Double] = [4: 1.094e-3, 8: 3.125e-3, 16: 9.02e-3, 32: 24.36e-3]
+    private static let measuredWideCost: [Int: Double] = [4: 12.8e-3, 8: 63.2e-3, 16: 105.7e-3, 32: 117.8e-3]
+
+    /// The estimate at the first tick trained wholly at each resolution after 4x4, as a fraction of the time
+    /// then left.
+    private func errors(_ config: TrainingConfig, cost: [Int: Double]) -> [Int: Double] {
+        let ticks = firstWholeTicks(simulate(config, cores: 1) { cost[$0]! })
+        XCTAssertEqual(ticks.map(\.resolution), [4, 8, 16, 32])
+        return Dictionary(uniqueKeysWithValues: ticks.map { ($0.resolution, $0.predicted! / $0.actual - 1) })
+    }
+
+    func testMeasuredProfilesArePredictedWithin20PercentAfterTheFirstTickOfEachResolution() {
+        for (resolution, error) in errors(.cpu, cost: Self.measuredCost) where resolution > 4 {
+            XCTAssertLessThan(abs(error), 0.2, "cpu preset at the first tick of \(resolution)x\(resolution)")
+        }
+        // With 256 maps the cost per multiply-add falls faster with the image size than the model knows (at
+        // 8x8 its fit over 4x4 and 8x8 puts 16x16 and 32x32 28% and 76% too high): 39% off there, and within
+        // 20% once 16x16 is measured.
+        let wide = TrainingConfig.cpu.with { $0.network.fmapMax = 256 }
+        for (resolution, error) in errors(wide, cost: Self.measuredWideCost) where resolution > 4 {
+            XCTAssertLessThan(
+                abs(error), resolution == 8 ? 0.4 : 0.2, "256 maps, first tick of \(resolution)x\(resolution)")
+        }
+    }
+
+    func testWithOneResolutionMeasuredAHigherOneCostsMoreButLessThanInProportionToItsWork() {
+        let model = RemainingTime(config: config, cores: 2)
+        var history = ThroughputHistory()
+        history.add(resolution: 4, images: 1000, seconds: 2)
+        let at4 = 2.0 / 1000, at8 = model.secondsPerImage(at: 8, history: history)!
+        XCTAssertGreaterThan(at8, at4)
+        XCTAssertLessThan(at8, at4 * work.multiplyAdds(at: 8) / work.multiplyAdds(at: 4))
+        XCTAssertGreaterThan(model.secondsPerImage(at: 32, history: history)!, at8)
+        // A machine so fast that the prior's slope would give 4x4 a negative fixed cost: proportional to work.
+        var fast = ThroughputHistory()
+        fast.add(resolution: 4, images: 1_000_000, seconds: 1)
+        XCTAssertEqual(
+            model.secondsPerImage(at: 8, history: fast)!, 1e-6 * work.multiplyAdds(at: 8) / work.multiplyAdds(at: 4),
+            accuracy: 1e-15)
+    }
+
+    func testAHigherResolutionThatRanFasterDoesNotMakeTheNextOneCheaper() {
+        let model = RemainingTime(config: config, cores: 2)
+        var history = ThroughputHistory()
+        history.add(resolution: 4, images: 1000, seconds: 5)
+        history.add(resolution: 8, images: 1000, seconds: 4)
+        // No cost per multiply-add is left: the cost grows with the blocks only, 3 at 16x16 against 2 at 8x8.
+        XCTAssertEqual(model.secondsPerImage(at: 16, history: history)!, 4e-3 * 3 / 2, accuracy: 1e-12)
+    }
+
+    func testTickEndsCountPerTickAtTheirRecentMean() {
+        let model = RemainingTime(config: config, cores: 2)
+        var history = ThroughputHistory(tickEndWindow: 4)
+        history.add(resolution: 32, images: 1000, seconds: 20)
+        let steps = model.secondsLeft(imagesShown: 50_000, history: history)!
+        XCTAssertEqual(steps, 2000 * 0.02, accuracy: 1e-9)
+        // An SWD tick every fourth, and an older, dearer one that has left the window.
+        for seconds in [9.0, 0.5, 0.5, 0.5, 6.5] { history.addTickEnd(seconds: seconds) }
+        XCTAssertEqual(history.tickEnds, [0.5, 0.5, 0.5, 6.5])
+        // Two ticks left, each with a tick end of 2 s on average.
+        XCTAssertEqual(model.secondsLeft(imagesShown: 50_000, history: history)!, steps + 2 * 2, accuracy: 1e-9)
+        XCTAssertEqual(model.secondsPerImage(at: 32, history: history)!, 0.02, "tick ends cost no image anything")
+    }
+
+    func testNothingMeasuredGivesNoEstimate() {
+        let model = RemainingTime(config: config, cores: 2)
+        var history = ThroughputHistory()
+        XCTAssertNil(model.secondsLeft(imagesShown: 0, history: history))
+        history.add(resolution: 4, images: 0, seconds: 1)
+        XCTAssertNil(model.secondsLeft(imagesShown: 0, history: history), "time without images measures no speed")
+        history.addTickEnd(seconds: 1)
+        XCTAssertNil(model.secondsLeft(imagesShown: 0, history: history))
+        history.add(resolution: 4, images: 1000, seconds: 1)
+        XCTAssertEqual(model.secondsPerImage(at: 4, history: history)!, 2e-3, accuracy: 1e-12)
+        history.add(resolution: 4, images: 10, seconds: .nan)
+        XCTAssertEqual(history.byResolution[4]?.images, 1000, "a broken clock reading is ignored")
+    }
+}
