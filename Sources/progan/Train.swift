@@ -29,7 +29,12 @@ struct Train: ParsableCommand {
         help: ArgumentHelp(
             "Run directory; in a Slurm job it defaults to runs/JOBNAME-JOBID, the same for every restart of the job.",
             valueName: "dir"))
-    var out: String = SchedulerJob.slurm(ProcessInfo.processInfo.environment)?.defaultRunDirectory ?? ""
+    var out: String?
+
+    /// `--out`, or in a Slurm job without it the job's default; `validate` makes sure there is one.
+    private var runDirectoryPath: String {
+        out ?? SchedulerJob.slurm(ProcessInfo.processInfo.environment)?.defaultRunDirectory ?? ""
+    }
 
     @OptionGroup var options: ConfigOptions
 
@@ -47,11 +52,11 @@ struct Train: ParsableCommand {
     var dryRun = false
 
     func validate() throws {
-        // Outside Slurm the default is empty: there is no job to name the directory after.
-        guard !out.isEmpty || SchedulerJob.slurm(ProcessInfo.processInfo.environment) != nil else {
-            throw ValidationError("--out: missing or empty; name the run directory (only a Slurm job has a default)")
+        // Outside Slurm there is no job to name the directory after.
+        guard out != nil || SchedulerJob.slurm(ProcessInfo.processInfo.environment) != nil else {
+            throw ValidationError("--out: missing; name the run directory (only a Slurm job has a default)")
         }
-        try checkOutputPath(out, "--out")
+        try checkOutputPath(runDirectoryPath, "--out")
         try resume.rejectMisspelledKeyword()
     }
 
@@ -65,7 +70,7 @@ struct Train: ParsableCommand {
         let report: (String) -> Void = { line in
             if isLeader { console.line(line) }
         }
-        let directory = RunDirectory(out)
+        let directory = RunDirectory(runDirectoryPath)
         let config: TrainingConfig
         let inception: InceptionFeatures?
         // Rank 0 owns the run directory before it writes anything into it, until the process ends.
@@ -205,10 +210,10 @@ struct Train: ParsableCommand {
         }
         guard isDirectory.boolValue else { return dataset }
         let resolution = config.network.resolution
-        let path = "\(out)/dataset-\(resolution).pgds"
+        let path = "\(runDirectoryPath)/dataset-\(resolution).pgds"
         var stopped = [0.0]
         if world.rank == 0 {
-            try RunDirectory(out).create()
+            try RunDirectory(runDirectoryPath).create()
             let start = DispatchTime.now().uptimeNanoseconds
             do {
                 // Alone, so rank 0 always has the report.
