@@ -278,7 +278,8 @@ world.failFast {
                 let algorithm = Communicator.iallreduceAlgorithm(ranks: world.size, bytes: bytes)
                 let what = width == 0 ? "int64" : "\(width)-byte packed"
                 print(
-                    "allreduce of \(bytes) bytes (\(what)) on \(world.size) ranks: median \(milliseconds) ms; \(algorithm)"
+                    "allreduce of \(bytes) bytes (\(what)) on \(world.size) ranks: "
+                        + "median \(milliseconds) ms; \(algorithm)"
                 )
             }
         }
