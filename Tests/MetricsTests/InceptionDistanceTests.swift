@@ -5,8 +5,8 @@ import XCTest
 
 /// FID's matrix square root and KID's kernel sums against closed forms and direct loops.
 final class InceptionDistanceTests: XCTestCase {
-    /// Covariances Q diag(a) Qᵀ and Q diag(b) Qᵀ commute, so tr (Σ₁Σ₂)^½ = Σ √(aᵢbᵢ) and FID has a closed form;
-    /// the eigensolver sees non-diagonal matrices through the random rotation Q.
+    /// Covariances Q diag(a) Qᵀ and Q diag(b) Qᵀ commute, so tr (Σ₁Σ₂)^½ = Σ √(aᵢbᵢ) and FID has a
+    /// closed form; the eigensolver sees non-diagonal matrices through the random rotation Q.
     func testFrechetDistanceMatchesClosedFormForCommutingCovariances() throws {
         let n = 24
         var random = PhiloxRandom(seed: 3)
