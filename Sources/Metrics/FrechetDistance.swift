@@ -49,17 +49,17 @@ public enum FrechetDistanceError: Error, Equatable {
 }
 
 /// The Fréchet distance between Gaussians fitted to two feature sets, FID when the features are
-/// Inception's: |μ₁ − μ₂|² + tr(Σ₁ + Σ₂ − 2 (Σ₁ Σ₂)^½). tr (Σ₁ Σ₂)^½ is computed as the sum of the
-/// square roots of the eigenvalues of Σ₁^½ Σ₂ Σ₁^½, which has the same eigenvalues as Σ₁ Σ₂ and is
-/// symmetric, so LAPACK's symmetric eigensolver serves; eigenvalues that rounding leaves slightly
+/// Inception's: |μ₁ − μ₂|² + tr(Σ₁ + Σ₂ − 2 (Σ₁ Σ₂)^½). tr (Σ₁ Σ₂)^½ is computed as the
+/// sum of the square roots of the eigenvalues of Σ₁^½ Σ₂ Σ₁^½, which has the same eigenvalues
+/// as Σ₁ Σ₂ and is symmetric, so LAPACK's symmetric eigensolver serves; eigenvalues that rounding leaves slightly
 /// negative count as 0, as the real part of scipy's `sqrtm` does.
 public func frechetDistance(_ a: FeatureStatistics, _ b: FeatureStatistics) throws -> Double {
     precondition(a.dimension == b.dimension, "FID of \(a.dimension)- and \(b.dimension)-d features")
     let n = a.dimension
     var distance = zip(a.mean, b.mean).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
     for i in 0..<n { distance += a.covariance[i * n + i] + b.covariance[i * n + i] }
-    // With Σ₁ = V diag(λ) Vᵀ, Σ₁^½ Σ₂ Σ₁^½ is similar to diag(√λ) Vᵀ Σ₂ V diag(√λ), which needs
-    // two products instead of three. LAPACK's V is column-major, so `vectors` read row-major is Vᵀ.
+    // With Σ₁ = V diag(λ) Vᵀ, Σ₁^½ Σ₂ Σ₁^½ is similar to diag(√λ) Vᵀ Σ₂ V diag(√λ),
+    // which needs two products instead of three. LAPACK's V is column-major, so `vectors` read row-major is Vᵀ.
     let (vectors, values) = try symmetricEigen(a.covariance, n, vectors: true)
     var projected = [Double](repeating: 0, count: n * n), sandwich = projected
     multiply(vectors, transposeB: false, b.covariance, into: &projected, n)
