@@ -36,12 +36,10 @@ public enum InceptionScores {
     public static func features(
         count: Int, network: InceptionFeatures, over ranks: Collective, images: (Range<Int>) throws -> ImageBatch
     ) throws -> [Float] {
-        let batches = (count + batchSize - 1) / batchSize
-        let share = (batches + ranks.size - 1) / ranks.size
-        let mine = min(ranks.rank * share, batches)..<min((ranks.rank + 1) * share, batches)
+        let mine = metricShare(of: count, batchSize: batchSize, rank: ranks.rank, ranks: ranks.size)
         var local: [Float] = []
-        for batch in mine {
-            local += network.features(of: try images((batch * batchSize)..<min((batch + 1) * batchSize, count)))
+        for start in stride(from: mine.lowerBound, to: mine.upperBound, by: batchSize) {
+            local += network.features(of: try images(start..<min(start + batchSize, mine.upperBound)))
         }
         guard ranks.size > 1 else { return local }
         let blocks = try ranks.allgather(unevenBytes: local.withUnsafeBytes { Array($0) })
