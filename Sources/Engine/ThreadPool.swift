@@ -185,7 +185,7 @@ public final class ThreadPool: @unchecked Sendable {
 
 /// Runs `body` over 0..<count cut into consecutive ranges of `grain` items (the last may be shorter),
 /// on the engine's threads. The ranges depend only on `count` and `grain`.
-func parallelRanges(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
+public func parallelRanges(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {
     let grain = max(1, grain), blocks = (count + grain - 1) / grain
     ThreadPool.shared.run(blocks) { block in
         body((block * grain)..<min(count, (block + 1) * grain))

@@ -1,4 +1,5 @@
 import Distributed
+import Engine
 
 /// Exact sums of gradient values on the fixed grid 2^-40, kept as two 64-bit limbs per value so that no
 /// sum wraps: value · 2^40 = high · 2^32 + low, with `low` holding the 32 low bits.
@@ -53,6 +54,27 @@ final class FixedPointSums {
         low.initialize(repeating: 0, count: count)
     }
 
+    /// Adds `values[range]`, each rounded to the grid, to their sums. Returns the non-finite values skipped
+    /// (when `skippingNonFinite`) and the first value, by index, outside the exact range (the sums past it
+    /// then hold part of the call's values: the step fails).
+    func add(_ values: UnsafePointer<Float>, _ range: Range<Int>, skippingNonFinite: Bool) -> (
+        skipped: Int, rejected: Float?
+    ) {
+        let blocks = Self.inBlocks(range) { block -> (skipped: Int, rejected: Float?) in
+            var skipped = 0
+            for i in block {
+                let value = Double(values[i])
+                if skippingNonFinite && !value.isFinite {
+                    skipped += 1
+                } else if !add(value, at: i) {
+                    return (skipped, values[i])
+                }
+            }
+            return (skipped, nil)
+        }
+        return (blocks.reduce(0) { $0 + $1.skipped }, blocks.lazy.compactMap(\.rejected).first)
+    }
+
     /// Adds `value` rounded to the grid to sum `index`; false when it lies outside the exact range.
     func add(_ value: Double, at index: Int) -> Bool {
         let scaled = (value * Self.scale).rounded()
@@ -78,19 +100,22 @@ final class FixedPointSums {
     /// Moves the carries of `low` into `high` and returns the bit width of the largest |sum| in `range`
     /// (nil if a carry overflows).
     func normalize(_ range: Range<Int>) -> Int? {
-        var widest = 0
-        for i in range {
-            let (sum, overflow) = high[i].addingReportingOverflow(low[i] >> 32)
-            guard !overflow else { return nil }
-            high[i] = sum
-            low[i] &= Self.lowMask
-            let width =
-                fitsOneWord(i)
-                ? 64 - (high[i] << 32 | low[i]).magnitude.leadingZeroBitCount
-                : 96 - high[i].magnitude.leadingZeroBitCount
-            widest = max(widest, width)
+        let widths = Self.inBlocks(range) { block -> Int? in
+            var widest = 0
+            for i in block {
+                let (sum, overflow) = high[i].addingReportingOverflow(low[i] >> 32)
+                guard !overflow else { return nil }
+                high[i] = sum
+                low[i] &= Self.lowMask
+                let width =
+                    fitsOneWord(i)
+                    ? 64 - (high[i] << 32 | low[i]).magnitude.leadingZeroBitCount
+                    : 96 - high[i].magnitude.leadingZeroBitCount
+                widest = max(widest, width)
+            }
+            return widest
         }
-        return widest
+        return widths.contains(nil) ? nil : widths.lazy.compactMap { $0 }.max() ?? 0
     }
 
     /// Whether normalized sum `index` fits one int64 (high · 2^32 + low).
@@ -133,6 +158,15 @@ final class FixedPointSums {
         UnsafeMutableBufferPointer(start: base + range.lowerBound, count: range.count)
     }
 
+    /// Writes the reduced sums of the bucket `range`, carried in `transport`, times `factor` into `output`.
+    func writeReduced(
+        _ range: Range<Int>, from transport: Transport, times factor: Double, into output: UnsafeMutablePointer<Float>
+    ) {
+        _ = Self.inBlocks(range) { block in
+            for i in block { output[i] = Float(reducedValue(at: i, of: range, from: transport) * factor) }
+        }
+    }
+
     /// Reduced sum `index` of the bucket `range`, carried in `transport`, as a Double (rounded once, to
     /// nearest), in units of the grid.
     func reducedValue(at index: Int, of range: Range<Int>, from transport: Transport) -> Double {
@@ -145,5 +179,22 @@ final class FixedPointSums {
             fromByteOffset: bytes * (index - range.lowerBound), as: UInt64.self)
         let unused = 64 - 8 * bytes
         return Double(Int64(bitPattern: UInt64(littleEndian: word) << unused) >> unused)
+    }
+
+    /// Sums per block of the engine's threads: a block's passes over its values are cheap against handing
+    /// it out, and the threads cannot change a bit, as every value has its own sum and integers add exactly.
+    private static let blockValues = 1 << 14
+
+    /// `body` over `range` cut into blocks of `blockValues` on the engine's threads; the blocks' results
+    /// in order.
+    private static func inBlocks<Result>(_ range: Range<Int>, _ body: (Range<Int>) -> Result) -> [Result] {
+        let blocks = (range.count + blockValues - 1) / blockValues
+        return [Result](unsafeUninitializedCapacity: blocks) { results, initialized in
+            parallelRanges(range.count, grain: blockValues) { block in
+                let values = (range.lowerBound + block.lowerBound)..<(range.lowerBound + block.upperBound)
+                (results.baseAddress! + block.lowerBound / blockValues).initialize(to: body(values))
+            }
+            initialized = blocks
+        }
     }
 }

@@ -154,9 +154,7 @@ final class GradientReducer {
         if deterministic {
             let factor = 1 / (FixedPointSums.scale * Double(microbatches))
             for bucket in buckets {
-                for i in bucket.range {
-                    output[i] = Float(fixedSums.reducedValue(at: i, of: bucket.range, from: bucket.transport) * factor)
-                }
+                fixedSums.writeReduced(bucket.range, from: bucket.transport, times: factor, into: output)
             }
         } else {
             let factor = 1 / Float(microbatches)
@@ -214,17 +212,12 @@ final class GradientReducer {
             for i in range { floatSum[i] += gradients[i] }
             return
         }
-        for i in range {
-            let value = Double(gradients[i])
-            if toleratesNonFinite && !value.isFinite {
-                nonFiniteValues += 1
-                continue
-            }
-            guard fixedSums.add(value, at: i) else {
-                throw TrainingError(
-                    message: "a gradient of \(network.rawValue) is \(value): it or the sum it joins lies outside "
-                        + "the deterministic fixed-point range (±\(Float(FixedPointSums.largestValue)))")
-            }
+        let (skipped, rejected) = fixedSums.add(gradients, range, skippingNonFinite: toleratesNonFinite)
+        nonFiniteValues += skipped
+        if let rejected {
+            throw TrainingError(
+                message: "a gradient of \(network.rawValue) is \(rejected): it or the sum it joins lies outside "
+                    + "the deterministic fixed-point range (±\(Float(FixedPointSums.largestValue)))")
         }
     }
 }

@@ -82,6 +82,45 @@ final class FixedPointTests: XCTestCase {
         XCTAssertEqual(mean, values)
     }
 
+    /// More values than one block of the engine's threads holds: on 1 and 3 threads the sums and their
+    /// widest width equal those of adding the values one at a time, bit for bit; the value reported out of
+    /// range is the first by index whichever block finished first, and skipped values are all counted.
+    func testBlockedSumsMatchOneValueAtATimeOnAnyThreadCount() {
+        let threadsBefore = ThreadPool.threads
+        defer { ThreadPool.threads = threadsBefore }
+        let count = 5 * (1 << 14) + 123
+        let values = (0..<count).map { Float(sin(Double($0)) * 0x1p12) }
+        let reference = FixedPointSums()
+        reference.reset(count: count)
+        for _ in 0..<3 { for i in 0..<count { XCTAssertTrue(reference.add(Double(values[i]), at: i)) } }
+        let referenceWidth = reference.normalize(0..<count)
+        for threads in [1, 3] {
+            ThreadPool.threads = threads
+            let sums = FixedPointSums()
+            sums.reset(count: count)
+            for _ in 0..<3 {
+                let outcome = values.withUnsafeBufferPointer {
+                    sums.add($0.baseAddress!, 0..<count, skippingNonFinite: false)
+                }
+                XCTAssertEqual(outcome.skipped, 0)
+                XCTAssertNil(outcome.rejected)
+            }
+            XCTAssertEqual(sums.normalize(0..<count), referenceWidth, "\(threads) threads")
+            XCTAssertTrue(
+                (0..<count).allSatisfy { sums.high[$0] == reference.high[$0] && sums.low[$0] == reference.low[$0] },
+                "\(threads) threads")
+
+            var broken = values
+            broken[3 * (1 << 14) + 5] = .nan
+            broken[1 << 14 + 7] = -.infinity
+            let strict = broken.withUnsafeBufferPointer { sums.add($0.baseAddress!, 0..<count, skippingNonFinite: false) }
+            XCTAssertEqual(strict.rejected, -.infinity, "\(threads) threads")
+            let tolerant = broken.withUnsafeBufferPointer { sums.add($0.baseAddress!, 0..<count, skippingNonFinite: true) }
+            XCTAssertEqual(tolerant.skipped, 2, "\(threads) threads")
+            XCTAssertNil(tolerant.rejected)
+        }
+    }
+
     func testValuesBeyondTheRangeFailLoudly() {
         XCTAssertThrowsError(try reduce { _ in [1e30, 0, 0] }) { error in
             XCTAssertTrue("\(error)".contains("outside the deterministic fixed-point range"), "\(error)")
