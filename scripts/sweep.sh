@@ -106,7 +106,7 @@ run() {
     rm -rf "$dir"
     mkdir -p "$dir"
     local status=0
-    timeout --preserve-status -s TERM "$budget" "$root/scripts/launch.sh" "${launcher[@]}" "$progan" train \
+    timeout --foreground --preserve-status -s TERM "$budget" "$root/scripts/launch.sh" "${launcher[@]}" "$progan" train \
         --dataset "$dataset" --out "$dir/run" "${train[@]}" "${thread_flags[@]}" >"$dir/train.log" 2>&1 || status=$?
     local checkpoint
     checkpoint=$(sed -n 's/^stopped on request before step [0-9]*; checkpoint \(.*\); the same command resumes$/\1/p' \
