@@ -45,20 +45,21 @@ done
 mkdir -p "$out"
 
 default_grid() {
-    # Each variant changes one thing of the `cpu` preset (WGAN-GP, learning rate 0.002, minibatch 16, 8 + 8 kimg
-    # per resolution, up to 64 maps, EMA half-life 2 kimg with a 10% ramp-up).
+    # Each variant changes one thing of the `cpu` preset (WGAN-GP, learning rate 0.002, minibatch 8, 3 + 3 kimg
+    # per resolution, up to 32 maps, EMA half-life 1.5 kimg with a 10% ramp-up); scripts/sweeps/ has the grids
+    # the preset was chosen with.
     printf '%s\t%s\t%s\n' \
         baseline "" "" \
-        phases-4 "--stabilize-kimg 4 --fade-kimg 4" "" \
-        phases-12 "--stabilize-kimg 12 --fade-kimg 12" "" \
-        minibatch-8 "--minibatch 8" "" \
-        minibatch-32 "--minibatch 32" "" \
+        phases-1.5 "--stabilize-kimg 1.5 --fade-kimg 1.5" "" \
+        phases-6 "--stabilize-kimg 6 --fade-kimg 6" "" \
+        minibatch-4 "--minibatch 4" "" \
+        minibatch-16 "--minibatch 16" "" \
         lr-0.001 "--learning-rate 0.001" "" \
         lr-0.004 "--learning-rate 0.004" "" \
-        maps-32 "" '{"network": {"fmap_base": 512, "fmap_max": 32}}' \
-        maps-128 "" '{"network": {"fmap_base": 2048, "fmap_max": 128}}' \
-        ema-1 "" '{"ema": {"half_life_kimg": 1}}' \
-        ema-5 "" '{"ema": {"half_life_kimg": 5}}' \
+        maps-16 "" '{"network": {"fmap_base": 256, "fmap_max": 16}}' \
+        maps-64 "" '{"network": {"fmap_base": 1024, "fmap_max": 64}}' \
+        ema-0.75 "" '{"ema": {"half_life_kimg": 0.75}}' \
+        ema-3 "" '{"ema": {"half_life_kimg": 3}}' \
         ema-no-rampup "" '{"ema": {"rampup": null}}' \
         logistic-r1 "--loss logistic" ""
 }
@@ -106,6 +107,9 @@ run() {
     rm -rf "$dir"
     mkdir -p "$dir"
     local status=0
+    # --foreground: only launch.sh gets the budget's SIGTERM and passes the stop on to the ranks. Without it
+    # timeout signals its whole process group, mpirun included, and mpirun then exits 1 and may kill the
+    # ranks before they have written their stop checkpoint.
     timeout --foreground --preserve-status -s TERM "$budget" "$root/scripts/launch.sh" "${launcher[@]}" "$progan" train \
         --dataset "$dataset" --out "$dir/run" "${train[@]}" "${thread_flags[@]}" >"$dir/train.log" 2>&1 || status=$?
     local checkpoint
