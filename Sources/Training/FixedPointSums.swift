@@ -57,7 +57,9 @@ final class FixedPointSums {
     /// Adds `values[range]`, each rounded to the grid, to their sums. Returns the non-finite values skipped
     /// (when `skippingNonFinite`) and the first value, by index, outside the exact range (the sums past it
     /// then hold part of the call's values: the step fails).
-    func add(_ values: UnsafePointer<Float>, _ range: Range<Int>, skippingNonFinite: Bool) -> (
+    func add(
+        _ values: UnsafePointer<Float>, _ range: Range<Int>, skippingNonFinite: Bool
+    ) -> (
         skipped: Int, rejected: Float?
     ) {
         let blocks = Self.inBlocks(range) { block -> (skipped: Int, rejected: Float?) in

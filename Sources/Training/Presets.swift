@@ -32,8 +32,8 @@ extension TrainingConfig {
         $0.schedule.learningRate = [128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003]
     }
 
-    /// The default job: about 15 minutes of `scripts/train.sh` on 2 cores, some 11 of them training (70 kimg
-    /// at 32x32 resolution), the rest building, and measuring the result. Chosen by `scripts/sweep.sh` on the
+    /// The default job: about 15 minutes of `scripts/train.sh` on 2 cores, some 12 of them training (70 kimg
+    /// up to 32x32), the rest building and measuring the result. Chosen by `scripts/sweep.sh` on the
     /// emoji and Oxygen icon images (README, "How the cpu preset was chosen"): at a fixed wall-clock budget,
     /// short phases (3 + 3 kimg) leave most of the time for 32x32, at most 32 feature maps train an image
     /// 1.5 to 1.8 times as fast as 64, and a minibatch of 8 makes twice the steps of 16 (32 was far worse);

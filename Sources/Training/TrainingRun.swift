@@ -270,7 +270,7 @@ public final class TrainingRun {
         TensorMemory.releaseUnused()
     }
 
-    /// `tick 45  kimg 45.0/52.0  32x32 fade-in α=0.63  d_loss -2.3301  g_loss 5.9380  21.0 img/s  ETA 5m34s`
+    /// `tick 45  kimg 45.0/70.0  32x32 fade-in α=0.63  d_loss -2.3301  g_loss 5.9380  21.0 img/s  ETA 5m34s`
     /// The ETA is `secondsLeft` (`RemainingTime`), "?" before anything was measured.
     private func progressLine(tick: Int, window: TickWindow, imagesShown: Int, secondsLeft: Double?) -> String {
         let point = trainer.schedule, means = window.means

@@ -112,10 +112,14 @@ final class FixedPointTests: XCTestCase {
 
             var broken = values
             broken[3 * (1 << 14) + 5] = .nan
-            broken[1 << 14 + 7] = -.infinity
-            let strict = broken.withUnsafeBufferPointer { sums.add($0.baseAddress!, 0..<count, skippingNonFinite: false) }
+            broken[(1 << 14) + 7] = -.infinity
+            let strict = broken.withUnsafeBufferPointer {
+                sums.add($0.baseAddress!, 0..<count, skippingNonFinite: false)
+            }
             XCTAssertEqual(strict.rejected, -.infinity, "\(threads) threads")
-            let tolerant = broken.withUnsafeBufferPointer { sums.add($0.baseAddress!, 0..<count, skippingNonFinite: true) }
+            let tolerant = broken.withUnsafeBufferPointer {
+                sums.add($0.baseAddress!, 0..<count, skippingNonFinite: true)
+            }
             XCTAssertEqual(tolerant.skipped, 2, "\(threads) threads")
             XCTAssertNil(tolerant.rejected)
         }
