@@ -32,28 +32,38 @@ timelapse=$("$progan" timelapse "$run" | sed -n 's/^wrote \(.*\): [0-9]* frames 
 # the Inception weights are installed), so it is read from the last metrics line.
 last_line=$(tail -1 "$run/metrics.jsonl")
 fid=$(sed -n 's/.*"fid":\([-0-9.e+]*\).*/\1/p' <<<"$last_line")
-launch=(mpirun -np "$ranks" -x OPENBLAS_NUM_THREADS=1 --oversubscribe --bind-to none)
-((EUID == 0)) && launch+=(--allow-run-as-root)
-started=$SECONDS
-evaluation=$("${launch[@]}" "$progan" evaluate "$final" --dataset "$dataset" --images "$images" --reals-vs-reals)
-seconds=$((SECONDS - started))
-mean() { awk -v label="$1" 'index($0, label) == 1 { print $NF }' <<<"$evaluation"; }
-generated=$(mean "generated vs reals")
-floor=$(mean "reals vs reals (floor)")
-levels=$(awk '/^ +[0-9]+x[0-9]+/ { NF--; $1 = $1; gsub(/ /, ", "); print }' <<<"$evaluation")
-similarity() { sed -n "s/^MS-SSIM .* $1 \([0-9.]*\).*/\1/p" <<<"$evaluation"; }
 last_grid=$(sed -n 's/.*"grid":"\([^"]*\)".*/\1/p' <<<"$last_line" | sed 's#\\/#/#g')
+side=$(sed -n 's/.*"resolution":\([0-9]*\).*/\1/p' <<<"$last_line")
+# SWD's coarsest level is 16x16 and MS-SSIM's smallest scale needs as much: a run stopped below that has neither.
+smallest_measured=16
+if ((${side:-0} >= smallest_measured)); then
+    launch=(mpirun -np "$ranks" -x OPENBLAS_NUM_THREADS=1 --oversubscribe --bind-to none)
+    ((EUID == 0)) && launch+=(--allow-run-as-root)
+    started=$SECONDS
+    evaluation=$("${launch[@]}" "$progan" evaluate "$final" --dataset "$dataset" --images "$images" --reals-vs-reals)
+    seconds=$((SECONDS - started))
+fi
+mean() { awk -v label="$1" 'index($0, label) == 1 { print $NF }' <<<"$evaluation"; }
+similarity() { sed -n "s/^MS-SSIM .* $1 \([0-9.]*\).*/\1/p" <<<"$evaluation"; }
 
 echo
 echo "What the run made, in $run:"
 echo "  final samples  $run/$last_grid   (the training images, to compare: $run/samples/reals.png)"
 echo "  report         $report   (open it in a browser: curves, samples at each resolution, speed)"
 echo "  time-lapse     $timelapse   (the samples of every tick, one after another)"
-echo "  quality        SWD $generated x1e-3 (lower is better), generated against training images; two sets of"
-echo "                 training images score $floor, as low as this measure can go ($images images a set, the mean"
-echo "                 over levels $levels of a Laplacian pyramid; measured in $seconds s)"
-echo "  variety        MS-SSIM $(similarity generated) (training images: $(similarity reals);" \
-    "far higher means G repeats itself)"
+if [[ -n ${evaluation:-} ]]; then
+    generated=$(mean "generated vs reals")
+    floor=$(mean "reals vs reals (floor)")
+    levels=$(awk '/^ +[0-9]+x[0-9]+/ { NF--; $1 = $1; gsub(/ /, ", "); print }' <<<"$evaluation")
+    echo "  quality        SWD $generated x1e-3 (lower is better), generated against training images; two sets of"
+    echo "                 training images score $floor, as low as this measure can go ($images images a set, the"
+    echo "                 mean over levels $levels of a Laplacian pyramid; measured in $seconds s)"
+    echo "  variety        MS-SSIM $(similarity generated) (training images: $(similarity reals);" \
+        "far higher means G repeats itself)"
+else
+    echo "  quality        SWD and MS-SSIM not measured: the run ended at ${side}x$side, and both need" \
+        "${smallest_measured}x$smallest_measured or more"
+fi
 if [[ -n $fid ]]; then
     echo "  FID            $fid (lower is better), measured by the run at its last tick"
 else

@@ -55,7 +55,7 @@ public enum InceptionScores {
         network: InceptionFeatures, over ranks: Collective
     ) throws -> [Float] {
         let cache = cacheBeside.map {
-            "\($0).inception-\(dataset.identity)-\(count)x\(resolution)-seed\(seed).safetensors"
+            realFeaturesCachePath(dataset, count: count, resolution: resolution, seed: seed, beside: $0)
         }
         if let cache, let cached = try? SafetensorsFile.read(path: cache)["features"],
             cached.shape == [count, InceptionFeatures.featureCount]
@@ -72,6 +72,13 @@ public enum InceptionScores {
             do { try file.write(to: cache) } catch { warn("cannot cache the reals' Inception features: \(error)") }
         }
         return features
+    }
+
+    /// Where `realFeatures` caches the features of a dataset file's reals.
+    public static func realFeaturesCachePath(
+        _ dataset: PreparedDataset, count: Int, resolution: Int, seed: UInt64, beside path: String
+    ) -> String {
+        "\(path).inception-\(dataset.identity)-\(count)x\(resolution)-seed\(seed).safetensors"
     }
 
     /// FID and KID of generated against real features (StyleGAN2-ADA's definitions); nil where not asked.

@@ -33,19 +33,24 @@ public struct ThroughputHistory: Equatable, Sendable {
 }
 
 /// The time a run has left: the images the schedule still trains at each resolution, each at the cost
-/// per image measured at that resolution on this run, or, for a resolution not reached yet, from a model
-/// calibrated on the measured ones; and the ticks left, each at the mean of the recent tick ends.
+/// per image measured at that resolution on this run, or, for a resolution not reached yet, extrapolated
+/// from the measured ones; the ticks left, each at the mean of the recent tick ends; and the evaluation
+/// the last tick ends with (FID and KID), which no earlier tick end measures.
 ///
-/// The cost per image is far from proportional to the networks' multiply-adds: the `cpu` preset does 140
-/// times the work at 32x32 as at 4x4 and takes 22 times as long. Each block adds a fixed set of operations
-/// (two convolutions in G and two in D, pixel norms, resampling, their backward passes and the gradient
-/// penalty's double backward), and each costs a call that does not shrink with the images of a micro-batch:
-/// at 4x4 those calls dominate. So an image at resolution r is modelled as costing
-/// `perBlock · blocks(r) + perWork · multiplyAdds(r)`, the two rates solved from the two highest
-/// resolutions measured. With one measured, `perWork` is a prior, `marginalMultiplyAddsPerSecond` per core
+/// A resolution the run's `CostProbe` timed is extrapolated by the probe's ratio to the highest measured
+/// resolution it also timed: the probe gives the shape of this machine's cost curve, the run its level
+/// (a machine that got busier since, communication between ranks the probe leaves out).
+///
+/// Past the probe's budget, a model: the cost per image is far from proportional to the networks'
+/// multiply-adds (at 64 maps, 140 times the work at 32x32 as at 4x4 takes 22 times as long). Each block
+/// adds a fixed set of operations (two convolutions in G and two in D, pixel norms, resampling, their
+/// backward passes and the gradient penalty's double backward), and each costs a call that does not
+/// shrink with the images of a micro-batch: at 4x4 those calls dominate. So an image at resolution r is
+/// modelled as costing `perBlock · blocks(r) + perWork · multiplyAdds(r)`, the two rates solved from the
+/// two highest resolutions measured. With one measured, `perWork` is a prior, `marginalMultiplyAddsPerSecond` per core
 /// (never more than that resolution's whole cost, which would leave the blocks a negative share).
-/// RemainingTimeTests runs the model over two measured cost profiles: on the `cpu` preset's it is within
-/// 20% of the time left from the first tick of each resolution on (10% during 4x4, on the prior alone).
+/// RemainingTimeTests runs the model over two measured cost profiles: on the 64-map one it is within 20%
+/// of the time left from the first tick of each resolution on (10% during 4x4, on the prior alone).
 public struct RemainingTime: Sendable {
     /// Images each resolution trains over the whole run, smallest resolution first.
     private let segments: [(resolution: Int, range: Range<Int>)]
@@ -54,14 +59,18 @@ public struct RemainingTime: Sendable {
     private let work: [Int: Double]
     /// Seconds per multiply-add assumed until two resolutions have been measured.
     private let priorSecondsPerWork: Double
+    private let probe: CostProbe
+    private let endOfRunSeconds: Double
 
     /// What one core adds per multiply-add of a larger resolution over a whole training step (forward and
     /// backward of G and D, the penalty's double backward): the slope of the `cpu` preset's measured cost
     /// per image between 4x4 and 16x16 (`progan bench train`, 1 rank x 1 thread).
     static let marginalMultiplyAddsPerSecond = 8e9
 
-    /// `cores`: every core the run trains on (ranks x threads), for the prior.
-    public init(config: TrainingConfig, cores: Int) {
+    /// `cores`: every core the run trains on (ranks x threads), for the prior. `endOfRunSeconds`: what the
+    /// last tick's end costs beyond an ordinary one.
+    public init(config: TrainingConfig, cores: Int, probe: CostProbe = CostProbe(), endOfRunSeconds: Double = 0) {
+        (self.probe, self.endOfRunSeconds) = (probe, endOfRunSeconds)
         let total = config.totalImages
         tickImages = max(wholeImages(kimg: config.tickKimg), 1)
         let starts = resolutionStarts(config: config.schedule, finalResolution: config.network.resolution)
@@ -78,10 +87,11 @@ public struct RemainingTime: Sendable {
     /// Seconds until the run has shown its last image, from `imagesShown` on; nil before anything was
     /// measured.
     public func secondsLeft(imagesShown: Int, history: ThroughputHistory) -> Double? {
-        let ticksLeft =
-            (max(segments.last?.range.upperBound ?? 0, imagesShown) - imagesShown + tickImages - 1) / tickImages
+        let imagesLeft = max(segments.last?.range.upperBound ?? 0, imagesShown) - imagesShown
+        let ticksLeft = (imagesLeft + tickImages - 1) / tickImages
         let tickEnds = history.tickEnds
         var seconds = tickEnds.isEmpty ? 0 : Double(ticksLeft) * tickEnds.reduce(0, +) / Double(tickEnds.count)
+        if imagesLeft > 0 { seconds += endOfRunSeconds }
         for segment in segments {
             let images = segment.range.upperBound - max(segment.range.lowerBound, imagesShown)
             guard images > 0 else { continue }
@@ -97,12 +107,20 @@ public struct RemainingTime: Sendable {
             return spent.seconds / Double(spent.images)
         }
         let measured = history.byResolution.filter { $0.value.images > 0 }.keys.sorted()
+        func cost(_ resolution: Int) -> Double {
+            history.byResolution[resolution]!.seconds / Double(history.byResolution[resolution]!.images)
+        }
+        if let probed = probe.secondsPerImage[resolution],
+            let anchor = measured.last(where: { probe.secondsPerImage[$0] != nil })
+        {
+            return cost(anchor) * probed / probe.secondsPerImage[anchor]!
+        }
         guard let top = measured.last, let target = work[resolution], let topWork = work[top] else { return nil }
-        let topCost = history.byResolution[top]!.seconds / Double(history.byResolution[top]!.images)
+        let topCost = cost(top)
         let (blocks, topBlocks) = (Self.blocks(resolution), Self.blocks(top))
         var perWork = min(priorSecondsPerWork, topCost / topWork)
         if let next = measured.dropLast().last, let nextWork = work[next] {
-            let nextCost = history.byResolution[next]!.seconds / Double(history.byResolution[next]!.images)
+            let nextCost = cost(next)
             // perBlock·b + perWork·w = cost at both resolutions, solved for perWork.
             let nextBlocks = Self.blocks(next)
             perWork =

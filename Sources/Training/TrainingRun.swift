@@ -39,7 +39,8 @@ public final class TrainingRun {
     private var lastMark = DispatchTime.now().uptimeNanoseconds
     /// When the last metrics line was written (or the run started), for its `wall_seconds`.
     private var lastRecord = DispatchTime.now().uptimeNanoseconds
-    private lazy var remainingTime = RemainingTime(config: config, cores: group.collective.size * ThreadPool.threads)
+    private lazy var remainingTime = RemainingTime(config: config, cores: cores)
+    private var cores: Int { group.collective.size * ThreadPool.threads }
 
     /// How a run ended.
     public enum Outcome: Equatable {
@@ -73,6 +74,7 @@ public final class TrainingRun {
         // A resumed run continues the tick numbering, so sample grids and metrics line up with the past.
         tick = trainer.progress.imagesShown / tickImages
         if isLeader { try prepareDirectory() }
+        if trainer.progress.imagesShown < config.totalImages { try probeCosts() }
         var window = TickWindow(start: trainer.progress.imagesShown)
         let started = DispatchTime.now().uptimeNanoseconds
         var statusShown = started
@@ -155,6 +157,34 @@ public final class TrainingRun {
         console.line(
             "training to \(size)x\(size) for \(formatKimg(config.totalKimg)) kimg; "
                 + "samples in \(directory.samplesPath)")
+    }
+
+    /// Times what lies ahead for the ETA (`CostProbe`): each resolution still to train, and the final FID/KID,
+    /// whose Inception features every rank computes a share of (the reals' too, unless cached).
+    private func probeCosts() throws {
+        let (rank, ranks) = (group.collective.rank, group.collective.size)
+        let probe = try CostProbe.measure(
+            config: config, dataset: trainer.dataset, rank: rank, ranks: ranks, from: trainer.schedule.resolution,
+            inception: inception)
+        var endOfRun = 0.0
+        if let perImage = probe.inceptionSecondsPerImage {
+            let last = schedulePoint(
+                imagesShown: config.totalImages - 1, config: config.globalSchedule(ranks: ranks),
+                finalResolution: config.network.resolution)
+            let realsCached = FileManager.default.fileExists(
+                atPath: InceptionScores.realFeaturesCachePath(
+                    trainer.dataset, count: config.fidImages, resolution: last.resolution, seed: inceptionSeed,
+                    beside: trainer.dataset.path))
+            let share = metricShare(of: config.fidImages, batchSize: InceptionScores.batchSize, rank: 0, ranks: ranks)
+            endOfRun = Double((realsCached ? 1 : 2) * share.count) * perImage
+        }
+        remainingTime = RemainingTime(config: config, cores: cores, probe: probe, endOfRunSeconds: endOfRun)
+        guard isLeader else { return }
+        let steps = probe.secondsPerImage.sorted { $0.key < $1.key }.map { resolution, seconds in
+            "\(resolution)x\(resolution) \(String(format: "%.2f", seconds * 1000))"
+        }
+        let features = probe.inceptionSecondsPerImage == nil ? "" : "; final FID/KID about \(formatDuration(endOfRun))"
+        console.line("timed for the ETA, ms per image: \(steps.joined(separator: ", "))\(features)")
     }
 
     /// Whether `checkpoint_minutes` have passed since the last checkpoint; a write still in flight defers
@@ -329,7 +359,7 @@ public final class TrainingRun {
     private func measureInception(final: Bool) throws -> [(String, Double)] {
         guard let inception, config.fidTicks > 0 && tick % config.fidTicks == 0 || final else { return [] }
         let resolution = trainer.schedule.resolution, count = config.fidImages
-        let seed = config.seed ^ 0x4649_445f_4d45_5452
+        let seed = inceptionSeed
         let collective = group.collective
         if realInceptionFeatures[resolution] == nil {
             realInceptionFeatures[resolution] = try InceptionScores.realFeatures(
@@ -345,6 +375,9 @@ public final class TrainingRun {
             seed: seed)
         return [("fid", fid), ("kid", kid)].compactMap { name, value in value.map { (name, $0) } }
     }
+
+    /// The draws of FID and KID get their own seed, apart from the training, grid and SWD streams.
+    private var inceptionSeed: UInt64 { config.seed ^ 0x4649_445f_4d45_5452 }
 
     private func writeRealsGrid() throws {
         let size = config.network.resolution

@@ -211,7 +211,7 @@ struct Evaluate: ParsableCommand {
         }
         guard fid || kid else { return }
         var isFolder: ObjCBool = false
-        FileManager.default.fileExists(atPath: dataset, isDirectory: &isFolder)
+        _ = FileManager.default.fileExists(atPath: dataset, isDirectory: &isFolder)
         let realFeatures = try InceptionScores.realFeatures(
             reals, count: images, resolution: side, seed: seed, cacheBeside: isFolder.boolValue ? nil : dataset,
             network: network, over: world)

@@ -17,9 +17,10 @@ final class RemainingTimeTests: XCTestCase {
     /// A run of `config` simulated step by step on a machine where an image at resolution r costs `cost(r)`
     /// seconds: at the end of each tick, the estimate against the true time left.
     private func simulate(
-        _ config: TrainingConfig = measuredConfig, cores: Int = 2, cost: (Int) -> Double
+        _ config: TrainingConfig = measuredConfig, cores: Int = 2, probe: CostProbe = CostProbe(),
+        cost: (Int) -> Double
     ) -> [(resolution: Int, predicted: Double?, actual: Double)] {
-        let model = RemainingTime(config: config, cores: cores)
+        let model = RemainingTime(config: config, cores: cores, probe: probe)
         let total = config.totalImages, tickImages = wholeImages(kimg: config.tickKimg)
         var history = ThroughputHistory(), shown = 0, elapsed = 0.0
         var ticks: [(resolution: Int, imagesShown: Int, elapsed: Double, predicted: Double?)] = []
@@ -128,6 +129,40 @@ final class RemainingTimeTests: XCTestCase {
         // Two ticks left, each with a tick end of 2 s on average.
         XCTAssertEqual(model.secondsLeft(imagesShown: 50_000, history: history)!, steps + 2 * 2, accuracy: 1e-9)
         XCTAssertEqual(model.secondsPerImage(at: 32, history: history)!, 0.02, "tick ends cost no image anything")
+    }
+
+    func testAProbedResolutionCostsTheProbesRatioToTheHighestMeasuredOneItTimed() {
+        let probe = CostProbe(secondsPerImage: [4: 1e-3, 8: 2e-3, 16: 6e-3, 32: 20e-3])
+        let model = RemainingTime(config: config, cores: 2, probe: probe)
+        var history = ThroughputHistory()
+        // The run is twice as slow as the probe at 4x4 (a busier machine): so is every resolution ahead.
+        history.add(resolution: 4, images: 1000, seconds: 2)
+        XCTAssertEqual(model.secondsPerImage(at: 32, history: history)!, 40e-3, accuracy: 1e-12)
+        history.add(resolution: 8, images: 1000, seconds: 3)
+        XCTAssertEqual(model.secondsPerImage(at: 16, history: history)!, 9e-3, accuracy: 1e-12)
+        XCTAssertEqual(model.secondsPerImage(at: 8, history: history)!, 3e-3, accuracy: 1e-12, "measured wins")
+        // A resolution beyond the probe's budget falls back to the model, calibrated on the measured ones.
+        let partial = RemainingTime(config: config, cores: 2, probe: CostProbe(secondsPerImage: [4: 1e-3, 8: 2e-3]))
+        XCTAssertEqual(
+            partial.secondsPerImage(at: 16, history: history)!,
+            RemainingTime(config: config, cores: 2).secondsPerImage(at: 16, history: history)!)
+    }
+
+    func testTheMeasuredProfilesArePredictedWithin5PercentFromTheFirstTickWhenProbed() {
+        // A probe that saw the cost curve's shape on a machine 1.5x faster than during the run.
+        let probe = CostProbe(secondsPerImage: Self.measuredCost.mapValues { $0 / 1.5 })
+        let ticks = simulate(probe: probe) { Self.measuredCost[$0]! }
+        for tick in ticks where tick.actual > 0 {
+            XCTAssertEqual(tick.predicted!, tick.actual, accuracy: tick.actual * 0.05, "\(tick.resolution)x")
+        }
+    }
+
+    func testTheEndOfRunEvaluationCountsUntilTheLastImageIsShown() {
+        let model = RemainingTime(config: config, cores: 2, endOfRunSeconds: 90)
+        var history = ThroughputHistory()
+        history.add(resolution: 32, images: 1000, seconds: 20)
+        XCTAssertEqual(model.secondsLeft(imagesShown: 51_000, history: history)!, 1000 * 0.02 + 90, accuracy: 1e-9)
+        XCTAssertEqual(model.secondsLeft(imagesShown: 52_000, history: history), 0)
     }
 
     func testNothingMeasuredGivesNoEstimate() {

@@ -48,6 +48,30 @@ final class TrainerTests: XCTestCase {
 
     /// A run restored from a checkpoint continues exactly as the uninterrupted run: same samples,
     /// latents, schedule and optimizer state, so the weights agree bit for bit, across a resolution change.
+
+    func testTheCostProbeTimesTheResolutionsAheadWithinItsBudgetAndLeavesTrainingAlone() throws {
+        let dataset = try makeDataset(in: directory)
+        let config = TrainingConfig.tiny
+        func trainedBytes() throws -> [UInt8] {
+            let trainer = try Trainer(config: config, dataset: dataset)
+            for _ in 0..<3 { try trainer.step() }
+            return try trainer.checkpoint().serialized()
+        }
+        let before = try trainedBytes()
+        let probe = try CostProbe.measure(config: config, dataset: dataset, rank: 0, ranks: 1, from: 8, inception: nil)
+        XCTAssertEqual(probe.secondsPerImage.keys.sorted(), [8, 16])
+        for (resolution, seconds) in probe.secondsPerImage {
+            XCTAssert(seconds > 0 && seconds < 1, "\(resolution)x\(resolution): \(seconds) s per image")
+        }
+        XCTAssertNil(probe.inceptionSecondsPerImage, "no Inception network, no FID to time")
+        XCTAssertEqual(try trainedBytes(), before, "the scratch networks touch nothing a run computes")
+        let unbudgeted = try CostProbe.measure(
+            config: config, dataset: dataset, rank: 0, ranks: 1, from: 4, inception: nil, budgetSeconds: 0)
+        XCTAssertEqual(unbudgeted.secondsPerImage.keys.sorted(), [4], "without a budget only the current one")
+        // 2 micro-batches of 4 on 3 ranks: the last has no share to time.
+        let idle = try CostProbe.measure(config: config, dataset: dataset, rank: 2, ranks: 3, from: 4, inception: nil)
+        XCTAssertEqual(idle.secondsPerImage, [:])
+    }
     func testResumeFromCheckpointIsExact() throws {
         try checkResumeIsExact(config)
     }

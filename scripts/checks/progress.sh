@@ -13,6 +13,9 @@ lines=$(grep -cE '^tick [0-9]+  kimg [0-9.]+/1\.20  [0-9]+x[0-9]+ (stable|fade-i
 ((lines == ticks)) || fail "$lines tick lines for $ticks ticks: $(cat "$work/plain.log")"
 ! grep -q $'\r' "$work/plain.log" || fail "carriage returns in piped output"
 echo "mpirun into a pipe: $lines plain tick lines for $ticks ticks"
+probe=$(grep -E '^timed for the ETA, ms per image: 4x4 [0-9.]+, 8x8 [0-9.]+, 16x16 [0-9.]+$' "$work/plain.log") ||
+    fail "no line timing each resolution for the ETA: $(head -5 "$work/plain.log")"
+echo "before the first step: $probe"
 
 command -v script >/dev/null || skip "script (util-linux) is not installed"
 # on_terminal NAME COMMAND...: trains on a fresh pty and checks the status line.

@@ -1,0 +1,85 @@
+import Dataset
+import Distributed
+import Engine
+import Foundation
+import Metrics
+
+/// What the run will cost where it has not been yet, timed on this machine before training starts: a few
+/// training steps at each resolution still ahead, on scratch networks of the same widths and this rank's
+/// share of each minibatch, and one batch of Inception features when the run ends with FID or KID.
+/// `RemainingTime` scales these to the speed measured in the run itself, so the ETA of the first ticks
+/// follows the shape of this machine's cost curve (which depends on the widths, the threads and the BLAS)
+/// instead of a constant.
+///
+/// The scratch networks have their own replica and random streams: the run's state and bits are untouched.
+/// Every rank probes at once, so the cores are as busy as in training.
+public struct CostProbe: Sendable {
+    /// Seconds per image of a training step on this rank, by resolution.
+    public var secondsPerImage: [Int: Double]
+    /// Seconds per image of Inception features (batches of `InceptionScores.batchSize`); nil when not timed.
+    public var inceptionSecondsPerImage: Double?
+
+    public init(secondsPerImage: [Int: Double] = [:], inceptionSecondsPerImage: Double? = nil) {
+        (self.secondsPerImage, self.inceptionSecondsPerImage) = (secondsPerImage, inceptionSecondsPerImage)
+    }
+
+    /// Times the resolutions from `current` up, smallest first, stopping before one whose probe would take
+    /// the total past `budgetSeconds` (a large network's top resolutions then keep `RemainingTime`'s model).
+    public static func measure(
+        config: TrainingConfig, dataset: PreparedDataset, rank: Int, ranks: Int, from current: Int,
+        inception: InceptionFeatures?, budgetSeconds: Double = 20
+    ) throws -> CostProbe {
+        var probe = CostProbe()
+        var spent = 0.0, lastProbeSeconds = 0.0
+        for resolution in config.network.resolutions where resolution >= current {
+            // An image costs about 3x more per doubling at the widths tried; 4x leaves a margin.
+            guard spent + 4 * lastProbeSeconds <= budgetSeconds else { break }
+            let start = DispatchTime.now().uptimeNanoseconds
+            probe.secondsPerImage[resolution] = try stepSeconds(
+                config: config, dataset: dataset, rank: rank, ranks: ranks, resolution: resolution)
+            lastProbeSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            spent += lastProbeSeconds
+        }
+        if let inception {
+            let size = InceptionScores.batchSize, side = config.network.resolution
+            let batch = ImageBatch(
+                count: size, side: side,
+                values: [Float](repeating: 128, count: size * ImageBatch.channels * side * side))
+            // The first call sizes buffers and takes up to twice as long as the ones after it.
+            _ = inception.features(of: batch)
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = inception.features(of: batch)
+            probe.inceptionSecondsPerImage = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(size)
+        }
+        return probe
+    }
+
+    /// Seconds per image of this rank's training step at `resolution` (nil for a rank idle there): one
+    /// untimed step (it sizes the buffer pool), then steps until a tenth of a second has passed.
+    private static func stepSeconds(
+        config: TrainingConfig, dataset: PreparedDataset, rank: Int, ranks: Int, resolution: Int
+    ) throws -> Double? {
+        let layout = try config.phaseLayout(at: resolution, ranks: ranks)
+        let images = layout.samples(rank: rank).map(\.count).reduce(0, +)
+        guard images > 0 else { return nil }
+        let scratch = config.with {
+            $0.network.resolution = resolution
+            $0.schedule.stabilizeKimg = 0
+            $0.schedule.fadeKimg = 0
+            $0.schedule.minibatch = [:]
+            $0.schedule.minibatchDefault = images
+            $0.microbatch = layout.microbatchSize
+            $0.totalKimg = Double(32 * images) / 1000
+        }
+        let trainer = try Trainer(config: scratch, dataset: dataset)
+        try trainer.step()
+        let start = DispatchTime.now().uptimeNanoseconds
+        var steps = 0, seconds = 0.0
+        while steps < 2 || seconds < 0.1 && steps < 30 {
+            try trainer.step()
+            steps += 1
+            seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        return seconds / Double(steps * images)
+    }
+}
