@@ -5,6 +5,8 @@ progan=.build/release/progan
 mpirun=(mpirun -np 2 --bind-to core --map-by core)
 if ((EUID == 0)); then mpirun+=(--allow-run-as-root); fi
 
-# write_cpu_widths FILE: a --config overlay that gives `--arch pgp` (which otherwise takes pro_gan_pytorch's
-# widths) the cpu preset's channel base 1024, at most 64 maps and latent 128.
-write_cpu_widths() { echo '{"network": {"fmap_base": 1024, "fmap_max": 64, "latent_size": 128}}' >"$1"; }
+# write_widths FILE FMAP_BASE FMAP_MAX: a --config overlay that gives `--arch pgp` (which otherwise takes
+# pro_gan_pytorch's widths) these channel widths and latent 128. The cpu preset's (Sources/Training/Presets.swift)
+# are base 512 and at most 32 maps; until 2026-12 they were 1024 and 64.
+cpu_preset_widths=(512 32)
+write_widths() { echo "{\"network\": {\"fmap_base\": $2, \"fmap_max\": $3, \"latent_size\": 128}}" >"$1"; }

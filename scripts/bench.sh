@@ -6,14 +6,16 @@
 #   2. training images/s (WGAN-GP, batch 16, alpha 1) of our `--arch pgp` networks against the peer,
 #      akanimax's pro_gan_pytorch 3.4 on PyTorch CPU (scripts/torch/bench_peer.py, in the venv that
 #      scripts/torch/install-peer.sh builds; skipped with a message when it cannot be installed), for the
-#      cpu preset's widths at 32x32 and the peer's own widths at 32x32 and 64x64: ours with 1 rank x 1
+#      cpu preset's widths (at most 32 maps), the 64 maps it had until 2026-12, and the peer's own widths at
+#      32x32, and the peer's at 64x64: ours with 1 rank x 1
 #      thread, 1 rank x 2 threads and 2 ranks x 1 thread, the peer with 1 and 2 threads, the ratios, the
 #      2-rank scaling, the share of step time spent reducing gradients, and peak RSS per rank;
 #   3. threads at 32x32: deterministic (exact fixed-point reduction) 1 rank x 1 thread and 1 rank x 2
 #      threads, interleaved with the fast runs above: the 2-thread speed-up in deterministic mode, and
 #      deterministic against fast at the same layout;
 #   4. each tool at its default minibatch (pro_gan_pytorch's CLI: 32 images per step up to 32x32; the cpu
-#      preset: 16, deterministic, 1 rank x 2 threads) at the cpu preset's widths, 32x32, on both cores;
+#      preset: 8, deterministic, 1 rank x 2 threads) at the cpu preset's widths, 32x32, on both cores, and
+#      the same at the 64 maps and minibatch 16 the preset had until 2026-12;
 #   5. where 2 ranks lose time against 1 at 32x32: each rank's half of the work also runs as two independent
 #      processes pinned to the two cores (no MPI), beside each rank's reduce time (scripts/profile.sh shows
 #      the same split function by function);
@@ -169,11 +171,16 @@ say "| widths | size | runs ours / peer | ours 1x1 | peer 1 thr | ratio | ours 1
 say "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 # Two warm-up steps: the second still takes buffers from the system (its page faults would be timed).
 warmup=2
-cpu_widths=$(mktemp) pair_file=$(mktemp)
-trap 'rm -f "$report" "$cpu_widths" "$pair_file"*' EXIT
+cpu_widths=$(mktemp) wide_widths=$(mktemp) pair_file=$(mktemp)
+trap 'rm -f "$report" "$cpu_widths" "$wide_widths" "$pair_file"*' EXIT
 split_rows=() thread_rows=()
-write_cpu_widths "$cpu_widths"
-train_row "cpu preset (base 1024, max 64, latent 128)" 32 "${STEPS:-4}" "1 2" "${RUNS:-5}" "${PEER_RUNS:-${RUNS:-5}}" --config "$cpu_widths" -- --fmap-base 1024 --fmap-max 64 --latent 128
+write_widths "$cpu_widths" "${cpu_preset_widths[@]}"
+write_widths "$wide_widths" 1024 64
+cpu_label="cpu preset (base ${cpu_preset_widths[0]}, max ${cpu_preset_widths[1]}, latent 128)"
+train_row "$cpu_label" 32 "${STEPS:-4}" "1 2" "${RUNS:-5}" "${PEER_RUNS:-${RUNS:-5}}" --config "$cpu_widths" -- \
+    --fmap-base "${cpu_preset_widths[0]}" --fmap-max "${cpu_preset_widths[1]}" --latent 128
+train_row "64 maps (base 1024, max 64, latent 128: the cpu preset until 2026-12)" 32 "${STEPS:-4}" "1 2" "${RUNS:-5}" \
+    "${PEER_RUNS:-${RUNS:-5}}" --config "$wide_widths" -- --fmap-base 1024 --fmap-max 64 --latent 128
 train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 32 "${STEPS:-1}" "1 2" "${RUNS:-3}" "${PEER_RUNS:-1}" --
 if $quick; then
     say "| pro_gan_pytorch's own | 64x64 | left out (--quick) |"
@@ -182,32 +189,38 @@ else
     train_row "pro_gan_pytorch's own (base 16384, max 512, latent 512)" 64 "${STEPS:-1}" "2" 1 1 --
 fi
 say ""
-say "## Each tool at its default minibatch, cpu preset widths, 32x32, 2 cores"
+say "## Each tool at its default minibatch, 32x32, 2 cores"
 say ""
-say "pro_gan_pytorch's CLI trains 32 images per step from 4x4 to 32x32; the cpu preset 16 (deterministic, on 1 rank x 2"
-say "threads, the layout \`progan plan --cores 2\` picks for it). Images/s, medians of the runs, interleaved; the ratio is"
-say "the median of the ratios of runs side by side."
+say "pro_gan_pytorch's CLI trains 32 images per step from 4x4 to 32x32; the cpu preset 8 (deterministic, on 1 rank x 2"
+say "threads, the layout \`progan plan --cores 2\` picks for it), at the preset's widths; and the same at the 64 maps and"
+say "minibatch 16 the preset had until 2026-12. Images/s, medians of the runs, interleaved; the ratio is the median of"
+say "the ratios of runs side by side."
 say ""
-say "| widths | size | runs | ours, minibatch 16, 1x2 | peer, batch 32, 2 thr | ratio |"
+say "| widths | size | runs | ours, preset's minibatch, 1x2 | peer, batch 32, 2 thr | ratio |"
 say "|---|---|---|---|---|---|"
-if [[ -n $peer_python ]]; then
-    default_ours="" default_peer="" default_ratios=()
+# default_row LABEL WIDTHS-FILE FMAP-BASE FMAP-MAX MINIBATCH: ours (deterministic, 1x2) against the peer's default.
+default_row() {
+    local label=$1 widths=$2 base=$3 max=$4 minibatch=$5 ours="" peer="" ratios=() line_ours line_peer run
+    if [[ -z $peer_python ]]; then
+        say "| $label | 32x32 | peer left out |"
+        return
+    fi
     for ((run = 0; run < ${RUNS:-5}; run++)); do
         line_ours=$("$progan" bench train --arch pgp --resolution 32 --steps "${STEPS:-4}" --warmup "$warmup" \
-            --config "$cpu_widths" --minibatch 16 --threads 2)
+            --config "$widths" --minibatch "$minibatch" --threads 2)
         line_peer=$("$peer_python" scripts/torch/bench_peer.py --resolution 32 --steps "${STEPS:-4}" --warmup 1 \
-            --batch 32 --threads 2 --fmap-base 1024 --fmap-max 64 --latent 128)
-        default_ours+=$line_ours$'\n'
-        default_peer+=$line_peer$'\n'
-        default_ratios+=("$(speed_ratio "$line_ours" "$line_peer")")
+            --batch 32 --threads 2 --fmap-base "$base" --fmap-max "$max" --latent 128)
+        ours+=$line_ours$'\n'
+        peer+=$line_peer$'\n'
+        ratios+=("$(speed_ratio "$line_ours" "$line_peer")")
     done
-    printf '%s\n' "$default_ours" "$default_peer" | sed '/^$/d' >&2
+    printf '%s\n' "$ours" "$peer" | sed '/^$/d' >&2
     # shellcheck disable=SC2046  # one number per word
-    say "| cpu preset | 32x32 | ${RUNS:-5} | $(median $(fields images_per_second "$default_ours")) |" \
-        "$(median $(fields images_per_second "$default_peer")) | $(median "${default_ratios[@]}") |"
-else
-    say "| cpu preset | 32x32 | peer left out |"
-fi
+    say "| $label, minibatch $minibatch | 32x32 | ${RUNS:-5} | $(median $(fields images_per_second "$ours")) |" \
+        "$(median $(fields images_per_second "$peer")) | $(median "${ratios[@]}") |"
+}
+default_row "cpu preset" "$cpu_widths" "${cpu_preset_widths[@]}" 8
+default_row "64 maps" "$wide_widths" 1024 64 16
 say ""
 say "## Threads: 1 rank x 2 threads against 1 x 1, deterministic and fast"
 say ""

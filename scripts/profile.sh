@@ -30,7 +30,7 @@ common=(bench train --arch pgp --resolution "$resolution" --no-deterministic --w
 if $peer_widths; then
     common+=(--steps "${STEPS:-2}")
 else
-    write_cpu_widths "$work/cpu-widths.json"
+    write_widths "$work/cpu-widths.json" "${cpu_preset_widths[@]}"
     common+=(--steps "${STEPS:-16}" --config "$work/cpu-widths.json")
 fi
 
