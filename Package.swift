@@ -60,7 +60,7 @@ let package = Package(
                 "Safetensors",
             ],
             exclude: ["README.md"]),
-        .target(name: "Reports", dependencies: ["Training", "ImageIO", "SafeIO"]),
+        .target(name: "Reports", dependencies: ["Training", "Model", "ImageIO", "SafeIO"]),
         .target(name: "Safetensors", dependencies: ["SafeIO"]),
         .target(name: "CheckpointFile", dependencies: ["SafeIO"]),
         .target(name: "Interop", dependencies: ["Safetensors", "Training", "Model", "Engine"]),

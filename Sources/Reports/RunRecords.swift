@@ -1,4 +1,5 @@
 import Foundation
+import Model
 import SafeIO
 import Training
 
@@ -42,6 +43,8 @@ public struct RunRecords {
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
             let key = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw FileError(path: source, problem: "'\(key)' has the wrong type")
+        } catch let error as ConfigError {
+            throw FileError(path: source, problem: error.message)
         } catch {
             throw FileError(path: source, problem: "not a JSON object")
         }

@@ -6,7 +6,8 @@ import Metrics
 
 /// What the run will cost where it has not been yet, timed on this machine before training starts: a few
 /// training steps at each resolution still ahead, on scratch networks of the same widths and this rank's
-/// share of each minibatch, and one batch of Inception features when the run ends with FID or KID.
+/// share of each minibatch, the tick ends' SWD and MS-SSIM on a few images there, and one batch of
+/// Inception features when the run ends with FID or KID.
 /// `RemainingTime` scales these to the speed measured in the run itself, so the ETA of the first ticks
 /// follows the shape of this machine's cost curve (which depends on the widths, the threads and the BLAS)
 /// instead of a constant.
@@ -16,11 +17,17 @@ import Metrics
 public struct CostProbe: Sendable {
     /// Seconds per image of a training step on this rank, by resolution.
     public var secondsPerImage: [Int: Double]
+    /// Seconds per image of one set (reals or generated) of the tick ends' quality metrics, by resolution.
+    public var qualitySecondsPerImage: [Int: Double]
     /// Seconds per image of Inception features (batches of `InceptionScores.batchSize`); nil when not timed.
     public var inceptionSecondsPerImage: Double?
 
-    public init(secondsPerImage: [Int: Double] = [:], inceptionSecondsPerImage: Double? = nil) {
-        (self.secondsPerImage, self.inceptionSecondsPerImage) = (secondsPerImage, inceptionSecondsPerImage)
+    public init(
+        secondsPerImage: [Int: Double] = [:], qualitySecondsPerImage: [Int: Double] = [:],
+        inceptionSecondsPerImage: Double? = nil
+    ) {
+        (self.secondsPerImage, self.qualitySecondsPerImage) = (secondsPerImage, qualitySecondsPerImage)
+        self.inceptionSecondsPerImage = inceptionSecondsPerImage
     }
 
     /// Times the resolutions from `current` up, smallest first, stopping before one whose probe would take
@@ -35,8 +42,19 @@ public struct CostProbe: Sendable {
             // An image costs about 3x more per doubling at the widths tried; 4x leaves a margin.
             guard spent + 4 * lastProbeSeconds <= budgetSeconds else { break }
             let start = DispatchTime.now().uptimeNanoseconds
-            probe.secondsPerImage[resolution] = try stepSeconds(
-                config: config, dataset: dataset, rank: rank, ranks: ranks, resolution: resolution)
+            guard let trainer = try scratchTrainer(config, dataset: dataset, rank: rank, ranks: ranks, at: resolution)
+            else { continue }
+            probe.secondsPerImage[resolution] = try stepSeconds(trainer)
+            // Rank 0 alone measures quality in training. A few images: descriptors and MS-SSIM pairs cost the
+            // same per image at any count (the distances' sorts grow a little faster).
+            if rank == 0, config.measuresQuality(tick: 1, final: true, resolution: resolution) {
+                var quality = GeneratorQuality(
+                    images: min(config.swdImages, 32), trainingSeed: config.seed, latentSize: config.network.latent)
+                let qualityStart = DispatchTime.now().uptimeNanoseconds
+                _ = try quality.measure(resolution: resolution, dataset: dataset, generator: trainer.generateAveraged)
+                probe.qualitySecondsPerImage[resolution] =
+                    Double(DispatchTime.now().uptimeNanoseconds - qualityStart) / 1e9 / Double(2 * quality.images)
+            }
             lastProbeSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             spent += lastProbeSeconds
         }
@@ -54,11 +72,10 @@ public struct CostProbe: Sendable {
         return probe
     }
 
-    /// Seconds per image of this rank's training step at `resolution` (nil for a rank idle there): one
-    /// untimed step (it sizes the buffer pool), then steps until a tenth of a second has passed.
-    private static func stepSeconds(
-        config: TrainingConfig, dataset: PreparedDataset, rank: Int, ranks: Int, resolution: Int
-    ) throws -> Double? {
+    /// A trainer at `resolution` on this rank's share of each minibatch there, nil for a rank idle there.
+    private static func scratchTrainer(
+        _ config: TrainingConfig, dataset: PreparedDataset, rank: Int, ranks: Int, at resolution: Int
+    ) throws -> Trainer? {
         let layout = try config.phaseLayout(at: resolution, ranks: ranks)
         let images = layout.samples(rank: rank).map(\.count).reduce(0, +)
         guard images > 0 else { return nil }
@@ -71,15 +88,20 @@ public struct CostProbe: Sendable {
             $0.microbatch = layout.microbatchSize
             $0.totalKimg = Double(32 * images) / 1000
         }
-        let trainer = try Trainer(config: scratch, dataset: dataset)
+        return try Trainer(config: scratch, dataset: dataset)
+    }
+
+    /// Seconds per image of `trainer`'s steps: one untimed step (it sizes the buffer pool), then steps
+    /// until a quarter of a second has passed.
+    private static func stepSeconds(_ trainer: Trainer) throws -> Double {
         try trainer.step()
         let start = DispatchTime.now().uptimeNanoseconds
         var steps = 0, seconds = 0.0
-        while steps < 2 || seconds < 0.1 && steps < 30 {
+        while steps < 2 || seconds < 0.25 && steps < 30 {
             try trainer.step()
             steps += 1
             seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
-        return seconds / Double(steps * images)
+        return seconds / Double(steps * trainer.config.schedule.minibatchDefault)
     }
 }

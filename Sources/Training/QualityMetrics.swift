@@ -93,3 +93,62 @@ public func feed(
         set.add(try images(start..<min(start + batchSize, positions.upperBound)))
     }
 }
+
+extension TrainingConfig {
+    /// How many of `ticks` (numbered from 1, of a run whose last tick is `lastTick`), all ending at
+    /// `resolution`, measure SWD and MS-SSIM: every `swdTicks`-th tick and the last, from the smallest size
+    /// SWD's pyramid has.
+    public func qualityTickCount(_ ticks: ClosedRange<Int>, lastTick: Int, resolution: Int) -> Int {
+        let period = self.swdTicks
+        guard period > 0, resolution >= SlicedWasserstein.smallestLevel, ticks.lowerBound >= 1 else { return 0 }
+        let multiples = ticks.upperBound / period - (ticks.lowerBound - 1) / period
+        return multiples + (ticks.contains(lastTick) && lastTick % period != 0 ? 1 : 0)
+    }
+
+    /// Whether the end of tick `tick` (the run's last with `final`), at `resolution`, measures them.
+    public func measuresQuality(tick: Int, final: Bool, resolution: Int) -> Bool {
+        qualityTickCount(tick...tick, lastTick: final ? tick : Int.max, resolution: resolution) == 1
+    }
+}
+
+/// The quality figures a run measures at the ends of ticks: SWD (x1e3, per level and mean) between a
+/// generator's images and the reals, and the MS-SSIM of generated pairs, on `images` fixed latents and
+/// real images, so values are comparable from tick to tick. The reals' descriptors are computed at the
+/// first measurement at each resolution and kept.
+public struct GeneratorQuality {
+    public let images: Int
+    private let seed: UInt64
+    private let latentSize: Int
+    private var realSets: [Int: MetricSet] = [:]
+    private static let batchSize = 32
+
+    /// `trainingSeed`: the run's seed; the metric draws get a seed of their own from it, so they never
+    /// coincide with the training or grid streams.
+    public init(images: Int, trainingSeed: UInt64, latentSize: Int) {
+        (self.images, self.latentSize) = (images, latentSize)
+        seed = trainingSeed ^ 0x5357_445f_4d45_5452
+    }
+
+    public mutating func measure(
+        resolution: Int, dataset: PreparedDataset, generator: (Tensor) -> Tensor
+    ) throws -> [(String, Double)] {
+        let swd = SlicedWasserstein(resolution: resolution, seed: seed)
+        var reals = realSets[resolution] ?? MetricSet(swd: swd)
+        if realSets[resolution] == nil {
+            try feed(&reals, positions: 0..<images, batchSize: Self.batchSize) {
+                try MetricImages.reals(dataset, positions: $0, resolution: resolution, seed: seed)
+            }
+        }
+        realSets[resolution] = reals
+        var generated = MetricSet(swd: swd)
+        feed(&generated, positions: 0..<images, batchSize: Self.batchSize) {
+            MetricImages.generated(positions: $0, latentSize: latentSize, seed: seed, generator: generator)
+        }
+        let distances = swd.distances(reals.descriptors, generated.descriptors)
+        return zip(swd.levels, distances).map { ("swd_\($0.0)", $0.1) }
+            + [
+                ("swd_mean", distances.reduce(0, +) / Double(distances.count)),
+                ("ms_ssim", generated.multiScaleSSIMSum / Double(generated.multiScaleSSIMPairs)),
+            ]
+    }
+}

@@ -8,13 +8,20 @@ public struct ThroughputHistory: Equatable, Sendable {
         public var seconds = 0.0
     }
 
+    public struct TickEnds: Equatable, Sendable {
+        public var count = 0
+        public var seconds = 0.0
+    }
+
     public private(set) var byResolution: [Int: Spent] = [:]
-    /// The most recent tick ends' durations, at most `tickEndWindow` of them.
+    /// The most recent durations of tick ends that measured no quality, at most `tickEndWindow` of them.
     public private(set) var tickEnds: [Double] = []
+    /// Tick ends that measured SWD and MS-SSIM, by resolution (the first at each also describes the reals).
+    public private(set) var qualityTickEnds: [Int: TickEnds] = [:]
     private let tickEndWindow: Int
 
-    /// `tickEndWindow`: tick ends the time of a future one is averaged over; spanning a period of the SWD
-    /// measurements, so that those are counted at their rate, not at the tick they fall on.
+    /// `tickEndWindow`: tick ends the time of a future one is averaged over; spanning a period of the
+    /// checkpoints, so that their copies are counted at their rate, not at the tick they fall on.
     public init(tickEndWindow: Int = 1) { self.tickEndWindow = max(tickEndWindow, 1) }
 
     /// `images` trained at `resolution` in `seconds`.
@@ -24,18 +31,25 @@ public struct ThroughputHistory: Equatable, Sendable {
         byResolution[resolution, default: Spent()].seconds += seconds
     }
 
-    /// A tick's end, kept apart from the steps: it costs per tick, not per image, and the first SWD at a
-    /// resolution (which also describes the reals) would make that resolution's images look twice as dear.
-    public mutating func addTickEnd(seconds: Double) {
+    /// A tick's end, which measured quality at `qualityAt` (nil: it did not). Kept apart from the steps:
+    /// it costs per tick, not per image, and an SWD every few ticks costs far more than the ticks between.
+    public mutating func addTickEnd(seconds: Double, qualityAt resolution: Int? = nil) {
         guard seconds.isFinite, seconds >= 0 else { return }
-        tickEnds = Array((tickEnds + [seconds]).suffix(tickEndWindow))
+        if let resolution {
+            qualityTickEnds[resolution, default: TickEnds()].count += 1
+            qualityTickEnds[resolution, default: TickEnds()].seconds += seconds
+        } else {
+            tickEnds = Array((tickEnds + [seconds]).suffix(tickEndWindow))
+        }
     }
 }
 
 /// The time a run has left: the images the schedule still trains at each resolution, each at the cost
 /// per image measured at that resolution on this run, or, for a resolution not reached yet, extrapolated
-/// from the measured ones; the ticks left, each at the mean of the recent tick ends; and the evaluation
-/// the last tick ends with (FID and KID), which no earlier tick end measures.
+/// from the measured ones; the ticks left, each at the mean of the recent tick ends, and those among them
+/// that measure SWD and MS-SSIM at what that costs at their resolution (as measured, else as probed, else
+/// as at the last resolution measured); and the evaluation the last tick ends with (FID and KID), which no
+/// earlier tick end measures.
 ///
 /// A resolution the run's `CostProbe` timed is extrapolated by the probe's ratio to the highest measured
 /// resolution it also timed: the probe gives the shape of this machine's cost curve, the run its level
@@ -61,6 +75,7 @@ public struct RemainingTime: Sendable {
     private let priorSecondsPerWork: Double
     private let probe: CostProbe
     private let endOfRunSeconds: Double
+    private let config: TrainingConfig
 
     /// What one core adds per multiply-add of a larger resolution over a whole training step (forward and
     /// backward of G and D, the penalty's double backward): the slope of the `cpu` preset's measured cost
@@ -70,7 +85,7 @@ public struct RemainingTime: Sendable {
     /// `cores`: every core the run trains on (ranks x threads), for the prior. `endOfRunSeconds`: what the
     /// last tick's end costs beyond an ordinary one.
     public init(config: TrainingConfig, cores: Int, probe: CostProbe = CostProbe(), endOfRunSeconds: Double = 0) {
-        (self.probe, self.endOfRunSeconds) = (probe, endOfRunSeconds)
+        (self.config, self.probe, self.endOfRunSeconds) = (config, probe, endOfRunSeconds)
         let total = config.totalImages
         tickImages = max(wholeImages(kimg: config.tickKimg), 1)
         let starts = resolutionStarts(config: config.schedule, finalResolution: config.network.resolution)
@@ -87,18 +102,54 @@ public struct RemainingTime: Sendable {
     /// Seconds until the run has shown its last image, from `imagesShown` on; nil before anything was
     /// measured.
     public func secondsLeft(imagesShown: Int, history: ThroughputHistory) -> Double? {
-        let imagesLeft = max(segments.last?.range.upperBound ?? 0, imagesShown) - imagesShown
-        let ticksLeft = (imagesLeft + tickImages - 1) / tickImages
+        let end = max(segments.last?.range.upperBound ?? 0, imagesShown)
+        guard end > imagesShown else { return 0 }
+        let ticksDone = imagesShown / tickImages, lastTick = (end + tickImages - 1) / tickImages
         let tickEnds = history.tickEnds
-        var seconds = tickEnds.isEmpty ? 0 : Double(ticksLeft) * tickEnds.reduce(0, +) / Double(tickEnds.count)
-        if imagesLeft > 0 { seconds += endOfRunSeconds }
-        for segment in segments {
+        let plainTickEnd = tickEnds.isEmpty ? 0 : tickEnds.reduce(0, +) / Double(tickEnds.count)
+        var seconds = Double(lastTick - ticksDone) * plainTickEnd + endOfRunSeconds
+        for (index, segment) in segments.enumerated() {
             let images = segment.range.upperBound - max(segment.range.lowerBound, imagesShown)
             guard images > 0 else { continue }
             guard let cost = secondsPerImage(at: segment.resolution, history: history) else { return nil }
             seconds += Double(images) * cost
+            // The ticks ending in this segment (the last tick ends past it, in the last one).
+            let firstTick = max((segment.range.lowerBound + tickImages - 1) / tickImages, ticksDone + 1, 1)
+            let lastInSegment = index == segments.count - 1 ? lastTick : (segment.range.upperBound - 1) / tickImages
+            guard firstTick <= lastInSegment else { continue }
+            let count = config.qualityTickCount(
+                firstTick...lastInSegment, lastTick: lastTick, resolution: segment.resolution)
+            guard count > 0 else { continue }
+            let quality = qualityTickEnd(at: segment.resolution, history: history)
+            seconds += Double(count) * max(quality.each - plainTickEnd, 0) + quality.once
         }
         return seconds
+    }
+
+    /// The seconds of a tick end that measures quality at `resolution`, and what the first such one there
+    /// adds (the reals' descriptors): as measured at that resolution, else as probed at the speed the run
+    /// has against the probe, else as measured at the highest resolution that was; nothing when none was.
+    private func qualityTickEnd(at resolution: Int, history: ThroughputHistory) -> (each: Double, once: Double) {
+        if let measured = history.qualityTickEnds[resolution], measured.count > 0 {
+            return (measured.seconds / Double(measured.count), 0)
+        }
+        if let probed = probe.qualitySecondsPerImage[resolution] {
+            let setSeconds = Double(config.swdImages) * probed * speedAgainstProbe(history)
+            return (setSeconds, setSeconds)
+        }
+        guard let top = history.qualityTickEnds.keys.max(), let measured = history.qualityTickEnds[top] else {
+            return (0, 0)
+        }
+        return (measured.seconds / Double(measured.count), 0)
+    }
+
+    /// How much slower the run trains than the probe did, at the highest resolution both measured (1 when
+    /// there is none).
+    private func speedAgainstProbe(_ history: ThroughputHistory) -> Double {
+        let measured = history.byResolution.filter { $0.value.images > 0 }.keys.sorted()
+        guard let anchor = measured.last(where: { probe.secondsPerImage[$0] != nil }) else { return 1 }
+        return history.byResolution[anchor]!.seconds / Double(history.byResolution[anchor]!.images)
+            / probe.secondsPerImage[anchor]!
     }
 
     /// The measured cost per image at `resolution`, or the modelled one; nil before anything was measured.
@@ -111,9 +162,9 @@ public struct RemainingTime: Sendable {
             history.byResolution[resolution]!.seconds / Double(history.byResolution[resolution]!.images)
         }
         if let probed = probe.secondsPerImage[resolution],
-            let anchor = measured.last(where: { probe.secondsPerImage[$0] != nil })
+            measured.contains(where: { probe.secondsPerImage[$0] != nil })
         {
-            return cost(anchor) * probed / probe.secondsPerImage[anchor]!
+            return probed * speedAgainstProbe(history)
         }
         guard let top = measured.last, let target = work[resolution], let topWork = work[top] else { return nil }
         let topCost = cost(top)

@@ -175,8 +175,12 @@ public struct RunDirectory {
     /// for a fresh start), so the log never describes steps the run no longer has.
     public func truncateMetrics(afterStep step: Int) throws {
         guard let data = FileManager.default.contents(atPath: metricsPath) else { return }
-        let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
-            guard let record = try? TickRecord.parse(line) else { return false }
+        var lines = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        // Lines are appended whole with their newline: text after the last one is an append cut short.
+        lines.removeLast()
+        let kept = lines.filter { line in
+            // Any other line that cannot be read stays, for the report to name: nothing unread is deleted.
+            guard let record = try? TickRecord.parse(line) else { return !line.isEmpty }
             return record.step <= step
         }
         try AtomicFile.write(to: metricsPath, bytes: Array(kept.map { $0 + "\n" }.joined().utf8))

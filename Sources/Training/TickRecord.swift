@@ -142,8 +142,42 @@ extension TickRecord: Codable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
+    /// A line as the run wrote it; a damaged or hand-edited line fails to decode, or with a `ConfigError`
+    /// naming the key whose figure no run writes.
     public static func parse(_ line: some StringProtocol) throws -> TickRecord {
-        try JSONDecoder().decode(TickRecord.self, from: Data(line.utf8))
+        let record = try JSONDecoder().decode(TickRecord.self, from: Data(line.utf8))
+        try record.fields.validate()
+        return record
+    }
+}
+
+extension TickRecord.Fields {
+    /// The most of anything a run counts (ticks, steps, skipped updates): one per image at most.
+    private static let countLimit = wholeImages(kimg: ConfigLimits.kimg)
+    /// The most seconds, images per second or MiB a line may hold: far beyond any run.
+    private static let measureLimit = 1e12
+
+    func validate() throws {
+        for (key, count) in [("tick", tick), ("step", step), ("skipped_updates", skippedUpdates)] {
+            try requireRange(key, count, 0...Self.countLimit)
+        }
+        try requireRange("slurm_restart_count", slurmRestartCount ?? 0, 0...Self.countLimit)
+        try requireRange("kimg", kimg, 0...ConfigLimits.kimg)
+        guard resolution >= 4, resolution <= 1024, resolution & (resolution - 1) == 0 else {
+            throw ConfigError(message: "resolution \(resolution) is not a power of two from 4 to 1024")
+        }
+        try requireRange("alpha", alpha, 0...1)
+        try requireRange("minibatch", minibatch, 1...ConfigLimits.batch)
+        let measures: [(String, Double?)] = [
+            ("learning_rate", learningRate), ("images_per_second", imagesPerSecond), ("tick_seconds", tickSeconds),
+            ("peak_rss_mib", peakResidentMiB), ("checkpoint_pause_seconds", checkpointPauseSeconds),
+            ("eta_seconds", etaSeconds), ("wall_seconds", wallSeconds),
+        ]
+        for case let (key, value?) in measures { try requireRange(key, value, 0...Self.measureLimit) }
+        // Readers open the grid inside the run directory: an absolute path or `..` would leave it.
+        guard !grid.isEmpty, !grid.hasPrefix("/"), !grid.split(separator: "/").contains("..") else {
+            throw ConfigError(message: "grid '\(grid)' is not a path inside the run directory")
+        }
     }
 }
 

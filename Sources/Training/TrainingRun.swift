@@ -22,8 +22,8 @@ public final class TrainingRun {
     private var tensorBoard: TensorBoardWriter?
     /// How often a terminal's status line is redrawn between ticks.
     private static let statusInterval: UInt64 = 250_000_000
-    /// The fixed real images' SWD descriptors, by resolution: computed once each.
-    private var realMetricSets: [Int: MetricSet] = [:]
+    private lazy var generatorQuality = GeneratorQuality(
+        images: config.swdImages, trainingSeed: config.seed, latentSize: config.network.latent)
     /// The network of `fid` / `kid` (nil when neither is on), and the reals' features by resolution.
     private let inception: InceptionFeatures?
     private var realInceptionFeatures: [Int: [Float]] = [:]
@@ -35,7 +35,7 @@ public final class TrainingRun {
     /// Time spent copying checkpoints in the tick in progress (nil: none taken).
     private var checkpointPause: Double?
     /// Wall-clock time by resolution, for the time left; counted from `lastMark` on.
-    private lazy var throughput = ThroughputHistory(tickEndWindow: 2 * config.swdTicks)
+    private lazy var throughput = ThroughputHistory(tickEndWindow: 2 * config.checkpointTicks)
     private var lastMark = DispatchTime.now().uptimeNanoseconds
     /// When the last metrics line was written (or the run started), for its `wall_seconds`.
     private var lastRecord = DispatchTime.now().uptimeNanoseconds
@@ -180,11 +180,15 @@ public final class TrainingRun {
         }
         remainingTime = RemainingTime(config: config, cores: cores, probe: probe, endOfRunSeconds: endOfRun)
         guard isLeader else { return }
-        let steps = probe.secondsPerImage.sorted { $0.key < $1.key }.map { resolution, seconds in
-            "\(resolution)x\(resolution) \(String(format: "%.2f", seconds * 1000))"
+        func milliseconds(_ costs: [Int: Double]) -> String {
+            costs.sorted { $0.key < $1.key }.map { "\($0)x\($0) \(String(format: "%.2f", $1 * 1000))" }
+                .joined(separator: ", ")
         }
+        let quality =
+            probe.qualitySecondsPerImage.isEmpty
+            ? "" : "; SWD and MS-SSIM \(milliseconds(probe.qualitySecondsPerImage))"
         let features = probe.inceptionSecondsPerImage == nil ? "" : "; final FID/KID about \(formatDuration(endOfRun))"
-        console.line("timed for the ETA, ms per image: \(steps.joined(separator: ", "))\(features)")
+        console.line("timed for the ETA, ms per image: \(milliseconds(probe.secondsPerImage))\(quality)\(features)")
     }
 
     /// Whether `checkpoint_minutes` have passed since the last checkpoint; a write still in flight defers
@@ -227,13 +231,13 @@ public final class TrainingRun {
     }
 
     /// Adds the time since the last mark to `resolution`'s, with the images trained meanwhile (nil: the time
-    /// of a tick's end).
-    private func markTime(resolution: Int?, images: Int = 0) {
+    /// of a tick's end, which measured SWD and MS-SSIM at `qualityAt`, or nothing).
+    private func markTime(resolution: Int?, images: Int = 0, qualityAt: Int? = nil) {
         let now = DispatchTime.now().uptimeNanoseconds, seconds = Double(now - lastMark) / 1e9
         if let resolution {
             throughput.add(resolution: resolution, images: images, seconds: seconds)
         } else {
-            throughput.addTickEnd(seconds: seconds)
+            throughput.addTickEnd(seconds: seconds, qualityAt: qualityAt)
         }
         lastMark = now
     }
@@ -252,10 +256,10 @@ public final class TrainingRun {
         try grid.write(path: gridPath)
         if tick % config.checkpointTicks == 0 || final { _ = startCheckpoint() }
         var quality: [String: Double] = [:]
-        if config.swdTicks > 0, tick % config.swdTicks == 0 || final,
-            point.resolution >= SlicedWasserstein.smallestLevel
-        {
-            let metrics = try measureGenerator(resolution: point.resolution)
+        let measuresQuality = config.measuresQuality(tick: tick, final: final, resolution: point.resolution)
+        if measuresQuality {
+            let metrics = try generatorQuality.measure(
+                resolution: point.resolution, dataset: trainer.dataset, generator: trainer.generateAveraged)
             for (name, value) in metrics { quality[name] = rounded(value, significantDigits: 5) }
             console.line(
                 "tick \(tick)  "
@@ -280,7 +284,7 @@ public final class TrainingRun {
             peakResidentMiB: rounded(TensorMemory.peakResidentMiB, significantDigits: 5),
             grid: "samples/\((gridPath as NSString).lastPathComponent)")
         fields.checkpointPauseSeconds = checkpointPause.map { rounded($0, significantDigits: 4) }
-        markTime(resolution: nil)
+        markTime(resolution: nil, qualityAt: measuresQuality ? point.resolution : nil)
         let secondsLeft = remainingTime.secondsLeft(imagesShown: progress.imagesShown, history: throughput)
         fields.etaSeconds = secondsLeft.map { rounded($0, significantDigits: 4) }
         fields.wallSeconds = rounded(Double(lastMark - lastRecord) / 1e9, significantDigits: 6)
@@ -323,35 +327,6 @@ public final class TrainingRun {
 
     /// Lags below this are the ordinary jitter of ranks sharing cores.
     private static let reportedLag = 1.0
-
-    /// SWD (x1e3, per level and mean) between the averaged generator's images and the reals, and the
-    /// MS-SSIM of generated pairs, on `swdImages` fixed latents and real images, so values are comparable
-    /// from tick to tick.
-    private func measureGenerator(resolution: Int) throws -> [(String, Double)] {
-        let count = config.swdImages, batchSize = 32
-        // Metric draws get their own seed so they never coincide with the training or grid streams.
-        let seed = config.seed ^ 0x5357_445f_4d45_5452
-        let swd = SlicedWasserstein(resolution: resolution, seed: seed)
-        var reals = realMetricSets[resolution] ?? MetricSet(swd: swd)
-        if realMetricSets[resolution] == nil {
-            try feed(&reals, positions: 0..<count, batchSize: batchSize) {
-                try MetricImages.reals(trainer.dataset, positions: $0, resolution: resolution, seed: seed)
-            }
-        }
-        realMetricSets[resolution] = reals
-        var generated = MetricSet(swd: swd)
-        feed(&generated, positions: 0..<count, batchSize: batchSize) {
-            MetricImages.generated(
-                positions: $0, latentSize: config.network.latent, seed: seed,
-                generator: trainer.generateAveraged)
-        }
-        let distances = swd.distances(reals.descriptors, generated.descriptors)
-        return zip(swd.levels, distances).map { ("swd_\($0.0)", $0.1) }
-            + [
-                ("swd_mean", distances.reduce(0, +) / Double(distances.count)),
-                ("ms_ssim", generated.multiScaleSSIMSum / Double(generated.multiScaleSSIMPairs)),
-            ]
-    }
 
     /// FID and KID of the averaged generator against the reals, on `fidImages` fixed latents and real
     /// images, when due (every `fidTicks` ticks and at the end); empty otherwise. The reals' features are

@@ -82,6 +82,42 @@ final class RunReportTests: XCTestCase {
         }
     }
 
+    func testFiguresNoRunWritesAreNamedErrors() throws {
+        var cases: [(change: (inout TickRecord) -> Void, message: String)] = [
+            ({ $0.alpha = 1.5 }, "alpha 1.5 is out of range (0.0 to 1.0)"),
+            ({ $0.resolution = 12 }, "resolution 12 is not a power of two from 4 to 1024"),
+            ({ $0.step = -1 }, "step -1 is out of range (0 to 1000000000000)"),
+            ({ $0.minibatch = 0 }, "minibatch 0 is out of range (1 to 65536)"),
+            ({ $0.tickSeconds = -2 }, "tick_seconds -2.0 is out of range (0.0 to 1000000000000.0)"),
+            ({ $0.etaSeconds = 1e300 }, "eta_seconds 1e+300 is out of range (0.0 to 1000000000000.0)"),
+        ]
+        for grid in ["/etc/passwd", "samples/../../x.png", ""] {
+            cases.append(({ $0.grid = grid }, "grid '\(grid)' is not a path inside the run directory"))
+        }
+        for (change, message) in cases {
+            var record = RunFixture.record(tick: 5)
+            change(&record)
+            let fixture = try RunFixture(extraLines: [try record.jsonLine()])
+            XCTAssertThrowsError(try RunRecords(path: fixture.path)) { error in
+                XCTAssertEqual("\(error)", "\(fixture.path)/metrics.jsonl:5: \(message)")
+            }
+        }
+    }
+
+    func testResumingKeepsTheLinesItCannotReadAndDropsAnAppendCutShort() throws {
+        let fixture = try RunFixture(extraLines: ["not json", try RunFixture.record(tick: 5).jsonLine()])
+        let metrics = fixture.path + "/metrics.jsonl"
+        let handle = try XCTUnwrap(FileHandle(forWritingAtPath: metrics))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"tick": 6, "ste"#.utf8))
+        try handle.close()
+        try RunDirectory(fixture.path).truncateMetrics(afterStep: 3 * 12)
+        let lines = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 4, "ticks 1 to 3 and the unreadable line: \(lines)")
+        XCTAssertEqual(lines[3], "not json")
+        XCTAssertEqual(try lines.prefix(3).map { try TickRecord.parse($0).tick }, [1, 2, 3])
+    }
+
     func testPhasesRunFromTheFirstTickShowingThemToTheNextPhase() throws {
         let fixture = try RunFixture()
         let segments = try RunReport(run: RunRecords(path: fixture.path)).segments

@@ -117,18 +117,61 @@ final class RemainingTimeTests: XCTestCase {
         XCTAssertEqual(model.secondsPerImage(at: 16, history: history)!, 4e-3 * 3 / 2, accuracy: 1e-12)
     }
 
-    func testTickEndsCountPerTickAtTheirRecentMean() {
+    func testTickEndsCountPerTickAndThoseMeasuringQualityAtWhatTheyCostThere() {
+        // 4x4 to 24 kimg, 16x16 to 40, then 32x32 to 52; SWD every 5 ticks of 1 kimg, and at the end.
+        XCTAssertEqual(config.swdTicks, 5)
         let model = RemainingTime(config: config, cores: 2)
         var history = ThroughputHistory(tickEndWindow: 4)
         history.add(resolution: 32, images: 1000, seconds: 20)
         let steps = model.secondsLeft(imagesShown: 50_000, history: history)!
         XCTAssertEqual(steps, 2000 * 0.02, accuracy: 1e-9)
-        // An SWD tick every fourth, and an older, dearer one that has left the window.
-        for seconds in [9.0, 0.5, 0.5, 0.5, 6.5] { history.addTickEnd(seconds: seconds) }
-        XCTAssertEqual(history.tickEnds, [0.5, 0.5, 0.5, 6.5])
-        // Two ticks left, each with a tick end of 2 s on average.
-        XCTAssertEqual(model.secondsLeft(imagesShown: 50_000, history: history)!, steps + 2 * 2, accuracy: 1e-9)
+        // An older, dearer tick end leaves the window.
+        for seconds in [9.0, 0.5, 0.5, 0.5, 0.5] { history.addTickEnd(seconds: seconds) }
+        XCTAssertEqual(history.tickEnds, [0.5, 0.5, 0.5, 0.5])
+        history.addTickEnd(seconds: 6.5, qualityAt: 32)
+        XCTAssertEqual(history.tickEnds.count, 4, "a tick end that measured quality is not an ordinary one")
+        // Ticks 51 and 52 are left, and the last measures quality.
+        XCTAssertEqual(model.secondsLeft(imagesShown: 50_000, history: history)!, steps + 0.5 + 6.5, accuracy: 1e-9)
+        // Ticks 41 to 52: quality at 45, 50 and 52.
+        let fromTick40: Double = 12_000 * 0.02 + 12 * 0.5 + 3 * 6
+        XCTAssertEqual(model.secondsLeft(imagesShown: 40_000, history: history)!, fromTick40, accuracy: 1e-9)
         XCTAssertEqual(model.secondsPerImage(at: 32, history: history)!, 0.02, "tick ends cost no image anything")
+    }
+
+    func testQualityAtAResolutionNotMeasuredYetCostsWhatTheProbeTimedAtTheRunsSpeed() {
+        let probe = CostProbe(secondsPerImage: [16: 2e-3, 32: 6e-3], qualitySecondsPerImage: [16: 1e-3, 32: 2e-3])
+        let model = RemainingTime(config: config, cores: 2, probe: probe, endOfRunSeconds: 30)
+        var history = ThroughputHistory()
+        // Twice as slow as the probe.
+        history.add(resolution: 16, images: 1000, seconds: 4)
+        let steps: Double = 16_000 * 4e-3 + 12_000 * 6e-3 * 2
+        // At 16x16 ticks 25, 30 and 35 measure quality, 256 images a set: the first set of reals once more.
+        let at16: Double = 4 * 256 * 1e-3 * 2
+        // At 32x32 ticks 40, 45, 50 and 52.
+        let at32: Double = 5 * 256 * 2e-3 * 2
+        XCTAssertEqual(
+            model.secondsLeft(imagesShown: 24_000, history: history)!, steps + at16 + at32 + 30, accuracy: 1e-9)
+        history.addTickEnd(seconds: 2, qualityAt: 16)
+        XCTAssertEqual(
+            model.secondsLeft(imagesShown: 24_000, history: history)!, steps + 3 * 2 + at32 + 30, accuracy: 1e-9,
+            "once measured at a resolution, that is what it costs there")
+        // Without a probe, the highest resolution measured stands in, at ticks 45, 50 and 52.
+        let unprobed = RemainingTime(config: config, cores: 2)
+        XCTAssertEqual(
+            unprobed.secondsLeft(imagesShown: 40_000, history: history)!,
+            12_000 * unprobed.secondsPerImage(at: 32, history: history)! + 3 * 2, accuracy: 1e-9)
+    }
+
+    func testEveryFifthTickAndTheLastMeasureQualityFrom16x16() {
+        XCTAssertEqual(config.qualityTickCount(1...12, lastTick: 12, resolution: 32), 3)
+        XCTAssertEqual(config.qualityTickCount(1...12, lastTick: 20, resolution: 16), 2)
+        XCTAssertEqual(config.qualityTickCount(6...9, lastTick: 20, resolution: 16), 0)
+        XCTAssertEqual(config.qualityTickCount(1...12, lastTick: 12, resolution: 8), 0, "SWD needs 16x16")
+        XCTAssertEqual(config.with { $0.swdTicks = 0 }.qualityTickCount(1...12, lastTick: 12, resolution: 32), 0)
+        XCTAssert(config.measuresQuality(tick: 10, final: false, resolution: 16))
+        XCTAssert(config.measuresQuality(tick: 7, final: true, resolution: 16))
+        XCTAssertFalse(config.measuresQuality(tick: 7, final: false, resolution: 32))
+        XCTAssertFalse(config.measuresQuality(tick: 10, final: true, resolution: 8))
     }
 
     func testAProbedResolutionCostsTheProbesRatioToTheHighestMeasuredOneItTimed() {

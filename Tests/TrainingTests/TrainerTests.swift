@@ -58,9 +58,11 @@ final class TrainerTests: XCTestCase {
             return try trainer.checkpoint().serialized()
         }
         let before = try trainedBytes()
-        let probe = try CostProbe.measure(config: config, dataset: dataset, rank: 0, ranks: 1, from: 8, inception: nil)
+        let probe = try CostProbe.measure(
+            config: config.with { $0.swdTicks = 2 }, dataset: dataset, rank: 0, ranks: 1, from: 8, inception: nil)
         XCTAssertEqual(probe.secondsPerImage.keys.sorted(), [8, 16])
-        for (resolution, seconds) in probe.secondsPerImage {
+        XCTAssertEqual(probe.qualitySecondsPerImage.keys.sorted(), [16], "SWD starts at 16x16")
+        for (resolution, seconds) in probe.secondsPerImage.merging(probe.qualitySecondsPerImage, uniquingKeysWith: +) {
             XCTAssert(seconds > 0 && seconds < 1, "\(resolution)x\(resolution): \(seconds) s per image")
         }
         XCTAssertNil(probe.inceptionSecondsPerImage, "no Inception network, no FID to time")
@@ -71,6 +73,7 @@ final class TrainerTests: XCTestCase {
         // 2 micro-batches of 4 on 3 ranks: the last has no share to time.
         let idle = try CostProbe.measure(config: config, dataset: dataset, rank: 2, ranks: 3, from: 4, inception: nil)
         XCTAssertEqual(idle.secondsPerImage, [:])
+        XCTAssertEqual(idle.qualitySecondsPerImage, [:], "rank 0 measures quality, and tiny measures none")
     }
     func testResumeFromCheckpointIsExact() throws {
         try checkResumeIsExact(config)

@@ -29,6 +29,10 @@ expect_error "a folder that is not a run" "$run/samples: not a run directory" "$
 cp -r "$run" "$work/broken"
 sed -i '3s/.*/{"tick": 3, "kimg"/' "$work/broken/metrics.jsonl"
 expect_error "a malformed metrics line" "$work/broken/metrics.jsonl:3: not a JSON object" "$progan" report "$work/broken"
+cp -r "$run" "$work/escaping"
+sed -i '2s#"grid":"[^"]*"#"grid":"..\/..\/etc\/passwd"#' "$work/escaping/metrics.jsonl"
+expect_error "a grid outside the run" "$work/escaping/metrics.jsonl:2: grid '../../etc/passwd' is not a path inside" \
+    "$progan" timelapse "$work/escaping"
 
 if ! command -v chromium >/dev/null; then
     as_root=()
