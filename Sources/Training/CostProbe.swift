@@ -86,22 +86,22 @@ public struct CostProbe: Sendable {
             $0.schedule.minibatch = [:]
             $0.schedule.minibatchDefault = images
             $0.microbatch = layout.microbatchSize
-            $0.totalKimg = Double(32 * images) / 1000
+            $0.totalKimg = Double(40 * images) / 1000
         }
         return try Trainer(config: scratch, dataset: dataset)
     }
 
-    /// Seconds per image of `trainer`'s steps: one untimed step (it sizes the buffer pool), then steps
-    /// until a quarter of a second has passed.
+    /// Seconds per image of `trainer`'s steps: two untimed steps (the second still takes buffers from the
+    /// system, and their page faults), then the median step of at least 5 and a quarter of a second, so
+    /// that one step slowed by another process on a shared machine does not set the estimate.
     private static func stepSeconds(_ trainer: Trainer) throws -> Double {
-        try trainer.step()
-        let start = DispatchTime.now().uptimeNanoseconds
-        var steps = 0, seconds = 0.0
-        while steps < 2 || seconds < 0.25 && steps < 30 {
+        for _ in 0..<2 { try trainer.step() }
+        var steps: [Double] = []
+        while steps.count < 5 || steps.reduce(0, +) < 0.25 && steps.count < 31 {
+            let start = DispatchTime.now().uptimeNanoseconds
             try trainer.step()
-            steps += 1
-            seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            steps.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
-        return seconds / Double(steps * trainer.config.schedule.minibatchDefault)
+        return steps.sorted()[steps.count / 2] / Double(trainer.config.schedule.minibatchDefault)
     }
 }
