@@ -30,33 +30,62 @@ public struct CostProbe: Sendable {
         self.inceptionSecondsPerImage = inceptionSecondsPerImage
     }
 
-    /// Times the resolutions from `current` up, smallest first, stopping before one whose probe would take
-    /// the total past `budgetSeconds` (a large network's top resolutions then keep `RemainingTime`'s model).
+    /// Times the resolutions from `current` up. Each scratch trainer takes two untimed steps (the second
+    /// still takes buffers from the system, and their page faults), smallest resolution first, stopping
+    /// before one that would take the total past half of `budgetSeconds` (a large network's top resolutions
+    /// then keep `RemainingTime`'s model; the first is always timed). Then rounds of one step at each
+    /// resolution in turn, at least 5 and a second of them (at most 30) as long as the budget lasts, and
+    /// at least one: the median step of each resolution.
+    /// Only the ratios between resolutions are used, and interleaving keeps them steady when a shared
+    /// machine slows down for a while; a probe of one resolution after another would charge that slowdown to
+    /// whichever resolution it hit.
     public static func measure(
         config: TrainingConfig, dataset: PreparedDataset, rank: Int, ranks: Int, from current: Int,
         inception: InceptionFeatures?, budgetSeconds: Double = 20
     ) throws -> CostProbe {
-        var probe = CostProbe()
-        var spent = 0.0, lastProbeSeconds = 0.0
+        let started = DispatchTime.now().uptimeNanoseconds
+        func elapsed(since start: UInt64 = started) -> Double {
+            Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        }
+        var trainers: [(resolution: Int, trainer: Trainer)] = [], lastWarmUp = 0.0
         for resolution in config.network.resolutions where resolution >= current {
             // An image costs about 3x more per doubling at the widths tried; 4x leaves a margin.
-            guard spent + 4 * lastProbeSeconds <= budgetSeconds else { break }
+            guard trainers.isEmpty || elapsed() + 4 * lastWarmUp <= budgetSeconds / 2 else { break }
             let start = DispatchTime.now().uptimeNanoseconds
             guard let trainer = try scratchTrainer(config, dataset: dataset, rank: rank, ranks: ranks, at: resolution)
             else { continue }
-            probe.secondsPerImage[resolution] = try stepSeconds(trainer)
+            for _ in 0..<2 { try trainer.step() }
+            trainers.append((resolution, trainer))
+            lastWarmUp = elapsed(since: start)
+        }
+        var steps = trainers.map { _ in [Double]() }
+        let roundsStarted = DispatchTime.now().uptimeNanoseconds
+        var rounds = 0
+        while !trainers.isEmpty,
+            rounds == 0 || (rounds < 5 || elapsed(since: roundsStarted) < 1 && rounds < 30) && elapsed() < budgetSeconds
+        {
+            rounds += 1
+            for (index, scratch) in trainers.enumerated() {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try scratch.trainer.step()
+                steps[index].append(elapsed(since: start))
+            }
+        }
+        var probe = CostProbe()
+        for (index, scratch) in trainers.enumerated() {
+            let images = Double(scratch.trainer.config.schedule.minibatchDefault)
+            probe.secondsPerImage[scratch.resolution] = steps[index].sorted()[steps[index].count / 2] / images
             // Rank 0 alone measures quality in training. A few images: descriptors and MS-SSIM pairs cost the
             // same per image at any count (the distances' sorts grow a little faster).
-            if rank == 0, config.measuresQuality(tick: 1, final: true, resolution: resolution) {
-                var quality = GeneratorQuality(
-                    images: min(config.swdImages, 32), trainingSeed: config.seed, latentSize: config.network.latent)
-                let qualityStart = DispatchTime.now().uptimeNanoseconds
-                _ = try quality.measure(resolution: resolution, dataset: dataset, generator: trainer.generateAveraged)
-                probe.qualitySecondsPerImage[resolution] =
-                    Double(DispatchTime.now().uptimeNanoseconds - qualityStart) / 1e9 / Double(2 * quality.images)
+            guard rank == 0, config.measuresQuality(tick: 1, final: true, resolution: scratch.resolution) else {
+                continue
             }
-            lastProbeSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            spent += lastProbeSeconds
+            var quality = GeneratorQuality(
+                images: min(config.swdImages, 32), trainingSeed: config.seed, latentSize: config.network.latent)
+            let start = DispatchTime.now().uptimeNanoseconds
+            _ = try quality.measure(
+                resolution: scratch.resolution, dataset: dataset, generator: scratch.trainer.generateAveraged)
+            probe.qualitySecondsPerImage[scratch.resolution] = elapsed(since: start) / Double(2 * quality.images)
         }
         if let inception {
             let size = InceptionScores.batchSize, side = config.network.resolution
@@ -67,7 +96,7 @@ public struct CostProbe: Sendable {
             _ = inception.features(of: batch)
             let start = DispatchTime.now().uptimeNanoseconds
             _ = inception.features(of: batch)
-            probe.inceptionSecondsPerImage = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(size)
+            probe.inceptionSecondsPerImage = elapsed(since: start) / Double(size)
         }
         return probe
     }
@@ -89,19 +118,5 @@ public struct CostProbe: Sendable {
             $0.totalKimg = Double(40 * images) / 1000
         }
         return try Trainer(config: scratch, dataset: dataset)
-    }
-
-    /// Seconds per image of `trainer`'s steps: two untimed steps (the second still takes buffers from the
-    /// system, and their page faults), then the median step of at least 5 and a quarter of a second, so
-    /// that one step slowed by another process on a shared machine does not set the estimate.
-    private static func stepSeconds(_ trainer: Trainer) throws -> Double {
-        for _ in 0..<2 { try trainer.step() }
-        var steps: [Double] = []
-        while steps.count < 5 || steps.reduce(0, +) < 0.25 && steps.count < 31 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            try trainer.step()
-            steps.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        return steps.sorted()[steps.count / 2] / Double(trainer.config.schedule.minibatchDefault)
     }
 }
