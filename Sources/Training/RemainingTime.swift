@@ -51,9 +51,9 @@ public struct ThroughputHistory: Equatable, Sendable {
 /// as at the last resolution measured); and the evaluation the last tick ends with (FID and KID), which no
 /// earlier tick end measures.
 ///
-/// A resolution the run's `CostProbe` timed is extrapolated by the probe's ratio to the highest measured
-/// resolution it also timed: the probe gives the shape of this machine's cost curve, the run its level
-/// (a machine that got busier since, communication between ranks the probe leaves out).
+/// A resolution the run's `CostProbe` timed costs what the probe found there, at the run's pace against the
+/// probe over everything both timed: the probe gives the shape of this machine's cost curve, the run its
+/// level (a machine that got busier since, communication between ranks the probe leaves out).
 ///
 /// Past the probe's budget, a model: the cost per image is far from proportional to the networks'
 /// multiply-adds (at 64 maps, 140 times the work at 32x32 as at 4x4 takes 22 times as long). Each block
@@ -143,13 +143,17 @@ public struct RemainingTime: Sendable {
         return (measured.seconds / Double(measured.count), 0)
     }
 
-    /// How much slower the run trains than the probe did, at the highest resolution both measured (1 when
-    /// there is none).
+    /// How much slower the run trains than the probe did: the run's time at the resolutions the probe timed
+    /// over what the probe's figures give for the same images (1 before any). Pooled over the whole run, not
+    /// taken from the latest resolution alone: on a shared machine a single slow tick would otherwise set the
+    /// pace of every resolution ahead.
     private func speedAgainstProbe(_ history: ThroughputHistory) -> Double {
-        let measured = history.byResolution.filter { $0.value.images > 0 }.keys.sorted()
-        guard let anchor = measured.last(where: { probe.secondsPerImage[$0] != nil }) else { return 1 }
-        return history.byResolution[anchor]!.seconds / Double(history.byResolution[anchor]!.images)
-            / probe.secondsPerImage[anchor]!
+        var measured = 0.0, probed = 0.0
+        for (resolution, spent) in history.byResolution {
+            guard let perImage = probe.secondsPerImage[resolution] else { continue }
+            (measured, probed) = (measured + spent.seconds, probed + Double(spent.images) * perImage)
+        }
+        return probed > 0 ? measured / probed : 1
     }
 
     /// The measured cost per image at `resolution`, or the modelled one; nil before anything was measured.

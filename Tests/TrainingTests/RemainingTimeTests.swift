@@ -142,7 +142,8 @@ final class RemainingTimeTests: XCTestCase {
         let probe = CostProbe(secondsPerImage: [16: 2e-3, 32: 6e-3], qualitySecondsPerImage: [16: 1e-3, 32: 2e-3])
         let model = RemainingTime(config: config, cores: 2, probe: probe, endOfRunSeconds: 30)
         var history = ThroughputHistory()
-        // Twice as slow as the probe.
+        // Twice as slow as the probe (4x4 and 8x8 were not probed: a resumed run's probe starts at 16x16).
+        history.add(resolution: 8, images: 1000, seconds: 1)
         history.add(resolution: 16, images: 1000, seconds: 4)
         let steps: Double = 16_000 * 4e-3 + 12_000 * 6e-3 * 2
         // At 16x16 ticks 25, 30 and 35 measure quality, 256 images a set: the first set of reals once more.
@@ -174,15 +175,16 @@ final class RemainingTimeTests: XCTestCase {
         XCTAssertFalse(config.measuresQuality(tick: 10, final: true, resolution: 8))
     }
 
-    func testAProbedResolutionCostsTheProbesRatioToTheHighestMeasuredOneItTimed() {
+    func testAProbedResolutionCostsWhatTheProbeFoundAtTheRunsPaceAgainstIt() {
         let probe = CostProbe(secondsPerImage: [4: 1e-3, 8: 2e-3, 16: 6e-3, 32: 20e-3])
         let model = RemainingTime(config: config, cores: 2, probe: probe)
         var history = ThroughputHistory()
         // The run is twice as slow as the probe at 4x4 (a busier machine): so is every resolution ahead.
         history.add(resolution: 4, images: 1000, seconds: 2)
         XCTAssertEqual(model.secondsPerImage(at: 32, history: history)!, 40e-3, accuracy: 1e-12)
+        // Then 8x8 at 1.5x the probe's: the pace is the run's 5 s against the probe's 3 s, not 8x8's alone.
         history.add(resolution: 8, images: 1000, seconds: 3)
-        XCTAssertEqual(model.secondsPerImage(at: 16, history: history)!, 9e-3, accuracy: 1e-12)
+        XCTAssertEqual(model.secondsPerImage(at: 16, history: history)!, 6e-3 * 5 / 3, accuracy: 1e-12)
         XCTAssertEqual(model.secondsPerImage(at: 8, history: history)!, 3e-3, accuracy: 1e-12, "measured wins")
         // A resolution beyond the probe's budget falls back to the model, calibrated on the measured ones.
         let partial = RemainingTime(config: config, cores: 2, probe: CostProbe(secondsPerImage: [4: 1e-3, 8: 2e-3]))
