@@ -72,20 +72,23 @@ public struct CostProbe: Sendable {
             }
         }
         var probe = CostProbe()
+        var lastQuality = 0.0
         for (index, scratch) in trainers.enumerated() {
             let images = Double(scratch.trainer.config.schedule.minibatchDefault)
             probe.secondsPerImage[scratch.resolution] = steps[index].sorted()[steps[index].count / 2] / images
-            // Rank 0 alone measures quality in training. A few images: descriptors and MS-SSIM pairs cost the
-            // same per image at any count (the distances' sorts grow a little faster).
-            guard rank == 0, config.measuresQuality(tick: 1, final: true, resolution: scratch.resolution) else {
-                continue
-            }
+            // Rank 0 alone measures quality in training, here too within the budget (the pyramid's cost grows
+            // with the pixels). A few images: descriptors and MS-SSIM pairs cost the same per image at any
+            // count (the distances' sorts grow a little faster).
+            guard rank == 0, config.measuresQuality(tick: 1, final: true, resolution: scratch.resolution),
+                elapsed() + 4 * lastQuality <= budgetSeconds
+            else { continue }
             var quality = GeneratorQuality(
                 images: min(config.swdImages, 32), trainingSeed: config.seed, latentSize: config.network.latent)
             let start = DispatchTime.now().uptimeNanoseconds
             _ = try quality.measure(
                 resolution: scratch.resolution, dataset: dataset, generator: scratch.trainer.generateAveraged)
-            probe.qualitySecondsPerImage[scratch.resolution] = elapsed(since: start) / Double(2 * quality.images)
+            lastQuality = elapsed(since: start)
+            probe.qualitySecondsPerImage[scratch.resolution] = lastQuality / Double(2 * quality.images)
         }
         if let inception {
             let size = InceptionScores.batchSize, side = config.network.resolution

@@ -46,14 +46,15 @@ public struct ThroughputHistory: Equatable, Sendable {
 
 /// The time a run has left: the images the schedule still trains at each resolution, each at the cost
 /// per image measured at that resolution on this run, or, for a resolution not reached yet, extrapolated
-/// from the measured ones; the ticks left, each at the mean of the recent tick ends, and those among them
-/// that measure SWD and MS-SSIM at what that costs at their resolution (as measured, else as probed, else
-/// as at the last resolution measured); and the evaluation the last tick ends with (FID and KID), which no
-/// earlier tick end measures.
+/// from the measured ones (with a probe, both as below); the ticks left, each at the mean of the recent
+/// tick ends, and those among them that measure SWD and MS-SSIM at what that costs at their resolution (as
+/// measured, else as probed, else as at the last resolution measured); and the evaluation the last tick
+/// ends with (FID and KID), which no earlier tick end measures.
 ///
-/// A resolution the run's `CostProbe` timed costs what the probe found there, at the run's pace against the
-/// probe over everything both timed: the probe gives the shape of this machine's cost curve, the run its
-/// level (a machine that got busier since, communication between ranks the probe leaves out).
+/// A resolution the run's `CostProbe` timed (reached yet or not) costs what the probe found there, at the
+/// run's pace against the probe over everything both timed: the probe gives the shape of this machine's cost
+/// curve, the run its level (a machine that got busier since, communication between ranks the probe leaves
+/// out).
 ///
 /// Past the probe's budget, a model: the cost per image is far from proportional to the networks'
 /// multiply-adds (at 64 maps, 140 times the work at 32x32 as at 4x4 takes 22 times as long). Each block
@@ -158,17 +159,19 @@ public struct RemainingTime: Sendable {
 
     /// The measured cost per image at `resolution`, or the modelled one; nil before anything was measured.
     public func secondsPerImage(at resolution: Int, history: ThroughputHistory) -> Double? {
-        if let spent = history.byResolution[resolution], spent.images > 0 {
-            return spent.seconds / Double(spent.images)
-        }
         let measured = history.byResolution.filter { $0.value.images > 0 }.keys.sorted()
-        func cost(_ resolution: Int) -> Double {
-            history.byResolution[resolution]!.seconds / Double(history.byResolution[resolution]!.images)
-        }
+        // The resolution in progress too: its first tick alone may have been a slow one, and the pooled pace
+        // comes to its own measured cost as its share of the run's time grows.
         if let probed = probe.secondsPerImage[resolution],
             measured.contains(where: { probe.secondsPerImage[$0] != nil })
         {
             return probed * speedAgainstProbe(history)
+        }
+        if let spent = history.byResolution[resolution], spent.images > 0 {
+            return spent.seconds / Double(spent.images)
+        }
+        func cost(_ resolution: Int) -> Double {
+            history.byResolution[resolution]!.seconds / Double(history.byResolution[resolution]!.images)
         }
         guard let top = measured.last, let target = work[resolution], let topWork = work[top] else { return nil }
         let topCost = cost(top)

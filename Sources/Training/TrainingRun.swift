@@ -163,9 +163,10 @@ public final class TrainingRun {
     /// whose Inception features every rank computes a share of (the reals' too, unless cached).
     private func probeCosts() throws {
         let (rank, ranks) = (group.collective.rank, group.collective.size)
+        // The other ranks wait for rank 0's share of it (the quality metrics) in the first collective.
         let probe = try CostProbe.measure(
             config: config, dataset: trainer.dataset, rank: rank, ranks: ranks, from: trainer.schedule.resolution,
-            inception: inception)
+            inception: inception, budgetSeconds: min(20, config.collectiveTimeoutSeconds / 4))
         var endOfRun = 0.0
         if let perImage = probe.inceptionSecondsPerImage {
             let last = schedulePoint(

@@ -185,7 +185,9 @@ final class RemainingTimeTests: XCTestCase {
         // Then 8x8 at 1.5x the probe's: the pace is the run's 5 s against the probe's 3 s, not 8x8's alone.
         history.add(resolution: 8, images: 1000, seconds: 3)
         XCTAssertEqual(model.secondsPerImage(at: 16, history: history)!, 6e-3 * 5 / 3, accuracy: 1e-12)
-        XCTAssertEqual(model.secondsPerImage(at: 8, history: history)!, 3e-3, accuracy: 1e-12, "measured wins")
+        XCTAssertEqual(
+            model.secondsPerImage(at: 8, history: history)!, 2e-3 * 5 / 3, accuracy: 1e-12,
+            "a resolution in progress goes at the pooled pace too")
         // A resolution beyond the probe's budget falls back to the model, calibrated on the measured ones.
         let partial = RemainingTime(config: config, cores: 2, probe: CostProbe(secondsPerImage: [4: 1e-3, 8: 2e-3]))
         XCTAssertEqual(
