@@ -89,9 +89,7 @@ public struct NetworkConfig: Codable, Equatable, Sendable {
 
     /// Checks every field; the error names the field and the problem.
     public func validate() throws {
-        guard resolution >= 4, resolution <= 1024, resolution & (resolution - 1) == 0 else {
-            throw ConfigError(message: "resolution \(resolution) is not a power of two from 4 to 1024")
-        }
+        try requireResolution(resolution)
         try requireRange("network.fmap_base", fmapBase, 1...Self.widthLimit * 1024)
         try requireRange("network.fmap_decay", fmapDecay, 0...16)
         try requireRange("network.fmap_max", fmapMax, 1...Self.widthLimit)
@@ -118,6 +116,13 @@ public enum ConfigLimits {
 public func requireRange<Value: Comparable>(_ key: String, _ value: Value, _ range: ClosedRange<Value>) throws {
     guard range.contains(value) else {
         throw ConfigError(message: "\(key) \(value) is out of range (\(range.lowerBound) to \(range.upperBound))")
+    }
+}
+
+/// Fails unless `resolution` is an image side a network can have: a power of two from 4 to 1024.
+public func requireResolution(_ resolution: Int) throws {
+    guard resolution >= 4, resolution <= 1024, resolution & (resolution - 1) == 0 else {
+        throw ConfigError(message: "resolution \(resolution) is not a power of two from 4 to 1024")
     }
 }
 

@@ -163,9 +163,7 @@ extension TickRecord.Fields {
         }
         try requireRange("slurm_restart_count", slurmRestartCount ?? 0, 0...Self.countLimit)
         try requireRange("kimg", kimg, 0...ConfigLimits.kimg)
-        guard resolution >= 4, resolution <= 1024, resolution & (resolution - 1) == 0 else {
-            throw ConfigError(message: "resolution \(resolution) is not a power of two from 4 to 1024")
-        }
+        try requireResolution(resolution)
         try requireRange("alpha", alpha, 0...1)
         try requireRange("minibatch", minibatch, 1...ConfigLimits.batch)
         let measures: [(String, Double?)] = [
