@@ -4,15 +4,17 @@
 /// `createGraph: true` is itself a graph node and can be differentiated again. That is what the
 /// WGAN-GP and R1 penalties need: d/dθ of ||∂D(x)/∂x||².
 public enum GradientTape {
-    /// Whether ops record their inputs and pullbacks. Off while computing gradients that need no
-    /// second derivative, and in inference.
-    public private(set) static var isRecording = true
+    /// Whether ops record their inputs and pullbacks, on the calling thread. Off while computing gradients
+    /// that need no second derivative, and in inference.
+    public static var isRecording: Bool { ThreadState.current.isRecording }
 
-    /// Runs `body` with recording switched to `recording`, restoring the previous mode afterwards.
+    /// Runs `body` with recording switched to `recording` on the calling thread, restoring the previous
+    /// mode afterwards.
     public static func withRecording<T>(_ recording: Bool, _ body: () throws -> T) rethrows -> T {
-        let previous = isRecording
-        isRecording = recording
-        defer { isRecording = previous }
+        let state = ThreadState.current
+        let previous = state.isRecording
+        state.isRecording = recording
+        defer { state.isRecording = previous }
         return try body()
     }
 }

@@ -57,20 +57,19 @@ struct Slab {
 
 /// Grow-only scratch buffers shared by the conv and normalization kernels, so the hot loop allocates nothing: each
 /// grows to the largest layer's need during the first step and is reused from then on.
-/// One set per process: ranks are processes, and a kernel's threads share its buffers.
+/// One set per calling thread (`ThreadState`): a kernel's blocks share their caller's buffers.
 enum Workspace {
     enum Slot: Int, CaseIterable {
         case columns, staging, rotatedFilter, winogradInput, winogradProducts, winogradFilter, pixelNorms,
             pixelNormProjections
     }
 
-    nonisolated(unsafe) private static var buffers = Slot.allCases.map { _ in FloatBuffer(count: 0, pooled: false) }
-
     static func buffer(_ slot: Slot, _ count: Int) -> UnsafeMutablePointer<Float> {
-        if buffers[slot.rawValue].count < count {
-            buffers[slot.rawValue] = FloatBuffer(count: count, zeroed: false, pooled: false)
+        let state = ThreadState.current
+        if state.workspaces[slot.rawValue].count < count {
+            state.workspaces[slot.rawValue] = FloatBuffer(count: count, zeroed: false, pooled: false)
         }
-        return buffers[slot.rawValue].pointer
+        return state.workspaces[slot.rawValue].pointer
     }
 
     static func columns(_ count: Int) -> UnsafeMutablePointer<Float> { buffer(.columns, count) }

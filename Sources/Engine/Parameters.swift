@@ -49,13 +49,16 @@ public final class ParameterStore {
 
     public var count: Int { layout.count }
 
-    /// The parameter as a differentiable leaf whose gradient `backward` adds into this store, or, when
-    /// not `trainable`, as a constant (a network that only passes gradients through, as D in G's step).
-    public func tensor(_ parameter: Parameter, trainable: Bool = true) -> Tensor {
+    /// The parameter as a differentiable leaf whose gradient `backward` adds into this store (or into
+    /// `gradientsInto`, a buffer of the store's layout), or, when not `trainable`, as a constant (a
+    /// network that only passes gradients through, as D in G's step).
+    public func tensor(
+        _ parameter: Parameter, trainable: Bool = true, gradientsInto: UnsafeMutablePointer<Float>? = nil
+    ) -> Tensor {
         guard trainable else { return Tensor(shape: parameter.shape, buffer: values, offset: parameter.offset) }
         return Tensor(
             shape: parameter.shape, buffer: values, offset: parameter.offset, requiresGradient: true,
-            gradientSink: gradients.pointer + parameter.offset)
+            gradientSink: (gradientsInto ?? gradients.pointer) + parameter.offset)
     }
 
     /// Copies all values from a store of the same layout.

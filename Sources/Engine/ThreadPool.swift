@@ -183,6 +183,16 @@ public final class ThreadPool: @unchecked Sendable {
     }
 }
 
+/// Runs `task(i)` for every i in 0..<count as independent tasks on the engine's threads, one task per
+/// thread at a time; kernels a task calls run on its thread alone (the pool is busy with the tasks), with
+/// the thread's own tape mode and scratch buffers. For work that is whole passes, such as the
+/// micro-batches of a training step: a task of whole passes shares out far better than the kernels of one
+/// pass. Each kernel computes the same bits alone as shared out, so a task's results do not depend on
+/// which thread ran it or on how many there are.
+public func concurrentTasks(_ count: Int, _ task: (Int) -> Void) {
+    ThreadPool.shared.run(count, task)
+}
+
 /// Runs `body` over 0..<count cut into consecutive ranges of `grain` items (the last may be shorter),
 /// on the engine's threads. The ranges depend only on `count` and `grain`.
 public func parallelRanges(_ count: Int, grain: Int, _ body: (Range<Int>) -> Void) {

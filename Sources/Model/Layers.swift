@@ -6,13 +6,19 @@ import Foundation
 public struct Weights {
     public let store: ParameterStore
     public let trainable: Bool
+    /// Where `backward` adds the gradients: the store's own buffer when nil, else a buffer of its layout
+    /// (one micro-batch's, while others run at the same time).
+    public let gradientsInto: UnsafeMutablePointer<Float>?
 
-    public init(_ store: ParameterStore, trainable: Bool = true) {
+    public init(_ store: ParameterStore, trainable: Bool = true, gradientsInto: UnsafeMutablePointer<Float>? = nil) {
         self.store = store
         self.trainable = trainable
+        self.gradientsInto = gradientsInto
     }
 
-    func callAsFunction(_ parameter: Parameter) -> Tensor { store.tensor(parameter, trainable: trainable) }
+    func callAsFunction(_ parameter: Parameter) -> Tensor {
+        store.tensor(parameter, trainable: trainable, gradientsInto: gradientsInto)
+    }
 }
 
 /// He's constant for a layer with `fanIn` inputs: the equalized learning rate of paper section 4.1

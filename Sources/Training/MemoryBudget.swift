@@ -57,8 +57,8 @@ public enum MemoryBudget {
 extension TrainingConfig {
     /// Fails when a run on `ranks` ranks would need more memory on a rank than this machine has: checked
     /// where a run starts, not by `validate`, since a configuration may be meant for bigger machines.
-    public func requireMemory(ranks: Int) throws {
-        guard let bytes = estimatedMemory(ranks: ranks) else { return }
+    public func requireMemory(ranks: Int, threads: Int = 1) throws {
+        guard let bytes = estimatedMemory(ranks: ranks, threads: threads) else { return }
         try MemoryBudget.require(
             bytes,
             for: "training this network (fmap_base, fmap_max, latent_size, resolution, minibatch, grid_samples, "
@@ -67,10 +67,10 @@ extension TrainingConfig {
 
     /// What a run on `ranks` ranks needs on each: its largest phase's `memoryPerRank`, a sample grid and,
     /// when measured, the SWD descriptors. Nil when the phases do not divide among the ranks.
-    public func estimatedMemory(ranks: Int) -> Double? {
+    public func estimatedMemory(ranks: Int, threads: Int = 1) -> Double? {
         guard let layouts = try? phaseLayouts(ranks: ranks) else { return nil }
         let costs = NetworkCosts(recipe.network)
-        let training = layouts.map { memoryPerRank($0, costs: costs).total }.max() ?? 0
+        let training = layouts.map { memoryPerRank($0, threads: threads, costs: costs).total }.max() ?? 0
         let grid = MemoryBudget.generation(recipe.network, count: run.gridSamples)
         let metrics =
             run.swdTicks > 0

@@ -22,6 +22,15 @@ public struct PhaseLayout: Equatable, Sendable {
     public var idleRanks: Int { max(0, ranks - microbatches) }
     /// Micro-batches of the busiest rank: what a step's time follows.
     public var mostPerRank: Int { (microbatches + ranks - 1) / ranks }
+    /// Whether gradient buckets start reducing during a rank's last backward pass: only where there are
+    /// other ranks to reduce with, each running a backward pass to start them from.
+    public var overlapsReduction: Bool { ranks > 1 && idleRanks == 0 }
+
+    /// The most micro-batches a rank of `threads` threads runs side by side (`Trainer.backwardPasses`):
+    /// one per thread, all but the last when that one overlaps the reduction.
+    public func passesAtOnce(threads: Int) -> Int {
+        max(1, min(threads, mostPerRank - (overlapsReduction ? 1 : 0)))
+    }
 
     /// The micro-batch indices `rank` computes.
     public func microbatchIndices(rank: Int) -> Range<Int> {
@@ -77,14 +86,13 @@ extension TrainingConfig {
 
     /// Images per forward/backward pass for a global minibatch at `resolution` on `ranks` ranks: the
     /// configured micro-batch, or the largest divisor of the minibatch that holds whole stddev groups and
-    /// is at most `deterministicMicrobatch(at:)` in deterministic mode (so the partition does not depend on
-    /// the ranks) or about each rank's share in fast mode (so every rank has a micro-batch).
+    /// is at most `largestPass(at:)`, in fast mode also at most each rank's share (so every rank has a
+    /// micro-batch). In deterministic mode the partition thus does not depend on the ranks.
     func microbatchSize(minibatch: Int, ranks: Int, resolution: Int) -> Int {
         if let microbatch = recipe.microbatch { return min(microbatch, minibatch) }
         let group = min(recipe.network.mbstdGroupSize, minibatch)
-        let target =
-            recipe.deterministic
-            ? Self.deterministicMicrobatch(at: resolution) : (minibatch + ranks - 1) / ranks
+        let largest = Self.largestPass(at: resolution)
+        let target = recipe.deterministic ? largest : min(largest, (minibatch + ranks - 1) / ranks)
         // Deterministic mode keeps whole groups of the configured size, where fast mode may shrink the group
         // with a rank's share; without such a divisor, the group size, which `phaseLayout` reports.
         let smallest = recipe.deterministic ? group : 1
@@ -93,11 +101,13 @@ extension TrainingConfig {
         } ?? group
     }
 
-    /// The most images of a deterministic pass when the recipe sets no micro-batch: 16 up to 32x32, then
-    /// as many as hold 16 images of 32x32 pixels. A pass over fewer pixels is made of kernels too small to
-    /// share out over a rank's threads (a 4-image pass at 32x32 gains nothing from a second thread); more
-    /// would only add activation memory and leave ranks idle (ranks beyond a phase's micro-batches wait).
-    public static func deterministicMicrobatch(at resolution: Int) -> Int {
-        max(1, min(16, 16 * 32 * 32 / (resolution * resolution)))
+    /// The most images of a pass when the recipe sets no micro-batch: 8 up to 32x32, then as many as hold
+    /// 8 images of 32x32 pixels. A rank's threads run its micro-batches side by side, one per thread,
+    /// which shares out far better than the kernels of one pass (`Trainer.backwardPasses`): passes of 8
+    /// give a 1-thread rank nearly the speed per image of 16 (about 5% less at 32x32) and give a 2-thread
+    /// rank two passes from a minibatch of 16. Larger passes would only add activation memory and leave
+    /// threads and ranks idle.
+    public static func largestPass(at resolution: Int) -> Int {
+        max(1, min(8, 8 * 32 * 32 / (resolution * resolution)))
     }
 }

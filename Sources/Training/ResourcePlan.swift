@@ -76,7 +76,8 @@ public struct MemoryEstimate: Sendable {
     public let weights: Double
     /// Adam's two moments for G and D.
     public let optimizer: Double
-    /// The reducer's sums: two 64-bit limbs per active value in deterministic mode, a float otherwise.
+    /// The reducer's sums: two 64-bit limbs per active value in deterministic mode, a float otherwise;
+    /// and a gradient buffer per pass run side by side.
     public let reducer: Double
     /// Tensors a micro-batch's D and G steps keep for their backward passes (the gradient penalty's
     /// double backward included).
@@ -98,15 +99,20 @@ public struct MemoryEstimate: Sendable {
 }
 
 extension TrainingConfig {
-    /// What one rank holds in the phase `layout`; a rank's memory is its largest phase's.
-    public func memoryPerRank(_ layout: PhaseLayout, costs: NetworkCosts) -> MemoryEstimate {
+    /// What one rank of `threads` threads holds in the phase `layout`; a rank's memory is its largest
+    /// phase's. Micro-batches run side by side each keep their activations and scratch, and a gradient
+    /// buffer of their own.
+    public func memoryPerRank(_ layout: PhaseLayout, threads: Int = 1, costs: NetworkCosts) -> MemoryEstimate {
         let g = Double(costs.generatorParameters), d = Double(costs.discriminatorParameters)
         let active = costs.activeParameters(at: layout.resolution)
         let busy = layout.mostPerRank > 0
-        let images = Double(busy ? layout.microbatchSize : 0)
+        let passes = layout.passesAtOnce(threads: threads)
+        let images = Double(busy ? layout.microbatchSize * passes : 0)
+        let passGradients = passes > 1 ? 4 * Double(passes) * max(g, d) : 0
         return MemoryEstimate(
             weights: 4 * (4 * g + 2 * d), optimizer: 8 * (g + d),
-            reducer: Double(max(active.generator, active.discriminator)) * (recipe.deterministic ? 16 : 4),
+            reducer: Double(max(active.generator, active.discriminator)) * (recipe.deterministic ? 16 : 4)
+                + passGradients,
             activations: 4 * images * MemoryEstimate.keptPerOutput * costs.activations(at: layout.resolution),
             workspace: 4 * images * costs.largestPatches(at: layout.resolution) + MemoryEstimate.processBytes
                 + 4 * MemoryEstimate.weightCopies * Double(active.generator + active.discriminator))

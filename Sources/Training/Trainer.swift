@@ -35,6 +35,8 @@ public final class Trainer {
     public var reductions: (count: Int, bytes: Int) { reducer.started }
     /// Updates skipped for a non-finite loss or gradient (with `skip_non_finite_steps`).
     public private(set) var skippedUpdates = 0
+    /// One gradient buffer per micro-batch running side by side (`backwardPasses`), of the larger network.
+    private var laneGradients: [FloatBuffer] = []
 
     public init(config: TrainingConfig, dataset: PreparedDataset, collective: Collective = SingleProcess()) throws {
         try config.validate(worldSize: collective.size)
@@ -89,32 +91,33 @@ public final class Trainer {
         let point = enterPhase()
         let layout = try config.phaseLayout(at: point.resolution, ranks: ranks)
         let microbatches = layout.samples(rank: rank)
-        // A rank without a micro-batch runs no backward pass to start buckets from.
-        let overlapping = layout.idleRanks == 0
+        let overlapping = layout.overlapsReduction
         var log = LogAccumulator(names: config.recipe.loggedNames)
 
-        // D: fakes from the current G (no gradient into G), scored against this step's reals.
-        begin(.discriminator, resolution: point.resolution, overlapping: overlapping)
-        var reals: [Tensor] = []
+        var reals: [Tensor] = [], realClasses: [Tensor?] = []
         let stopPoints = max(1, layout.microbatches / layout.ranks)
         for index in 0..<max(microbatches.count, stopPoints) {
             if index < stopPoints, try abandon() { return nil }
             guard index < microbatches.count else { break }
-            let samples = microbatches[index]
             reals.append(
-                try minibatches.reals(samples, position: progress.dataPosition, step: progress.step, at: point))
-            let terms = discriminatorTerms(samples, reals: reals[index], at: point)
-            try backward(terms, into: .discriminator, last: overlapping && index == microbatches.count - 1)
-            log.add(terms.logged)
+                try minibatches.reals(
+                    microbatches[index], position: progress.dataPosition, step: progress.step, at: point))
+            realClasses.append(realLabels(microbatches[index]))
+        }
+
+        // D: fakes from the current G (no gradient into G), scored against this step's reals.
+        begin(.discriminator, resolution: point.resolution, overlapping: overlapping)
+        try backwardPasses(microbatches.count, into: .discriminator, overlapping: overlapping, log: &log) {
+            self.discriminatorTerms(
+                microbatches[$0], reals: reals[$0], labels: realClasses[$0], at: point, gradientsInto: $1)
         }
         try update(.discriminator, layout: layout, overlapping: overlapping, learningRate: point.learningRate)
 
         // G: gradients flow through D's activations but not into its weights.
         begin(.generator, resolution: point.resolution, overlapping: overlapping)
-        for (index, samples) in microbatches.enumerated() {
-            let terms = generatorTerms(samples, reals: reals[index], at: point)
-            try backward(terms, into: .generator, last: overlapping && index == microbatches.count - 1)
-            log.add(terms.logged)
+        try backwardPasses(microbatches.count, into: .generator, overlapping: overlapping, log: &log) {
+            self.generatorTerms(
+                microbatches[$0], reals: reals[$0], realLabels: realClasses[$0], at: point, gradientsInto: $1)
         }
         try update(.generator, layout: layout, overlapping: overlapping, learningRate: point.learningRate)
 
@@ -124,6 +127,62 @@ public final class Trainer {
         replica.progress.imagesShown += point.minibatch
         replica.progress.dataPosition += point.minibatch
         return log.means(over: layout.microbatches)
+    }
+
+    /// The backward passes of this rank's `count` micro-batches into `network`'s gradients, each handed to
+    /// the reducer, their logged terms to `log`; `terms(i, gradientsInto)` builds micro-batch i's loss.
+    ///
+    /// With more than one thread, micro-batches run side by side, one per thread, each into a gradient
+    /// buffer of its own: whole passes share out over threads far better than the small kernels of one
+    /// pass do. The reducer still receives them one by one in micro-batch order, so the sums are the
+    /// same bits as one after another. When `overlapping`, the last micro-batch runs alone, its gradients
+    /// handed over parameter by parameter as the backward pass finishes them.
+    private func backwardPasses(
+        _ count: Int, into network: Network, overlapping: Bool, log: inout LogAccumulator,
+        terms: (_ index: Int, _ gradientsInto: UnsafeMutablePointer<Float>?) -> LossTerms
+    ) throws {
+        let store = replica.weights(network)
+        let sideBySide = count - (overlapping ? 1 : 0)
+        var first = 0
+        while first < sideBySide {
+            // The same rule as `PhaseLayout.passesAtOnce`, which plans memory and time for it.
+            let wave = min(ThreadPool.threads, sideBySide - first)
+            if wave == 1 {
+                let micro = terms(first, nil)
+                try backward(micro, into: network, last: false)
+                log.add(micro.logged)
+                first += 1
+                continue
+            }
+            while laneGradients.count < wave { laneGradients.append(FloatBuffer(count: 0, pooled: false)) }
+            for lane in 0..<wave where laneGradients[lane].count < store.count {
+                laneGradients[lane] = FloatBuffer(count: store.count, zeroed: false, pooled: false)
+            }
+            var outcomes = [Result<LossTerms, Error>?](repeating: nil, count: wave)
+            outcomes.withUnsafeMutableBufferPointer { outcomes in
+                concurrentTasks(wave) { lane in
+                    outcomes[lane] = Result {
+                        let gradients = laneGradients[lane].pointer
+                        let micro = terms(first + lane, gradients)
+                        try requireFinite(micro)
+                        gradients.initialize(repeating: 0, count: store.count)
+                        Engine.backward(micro.total)
+                        return micro
+                    }
+                }
+            }
+            for lane in 0..<wave {
+                let micro = try outcomes[lane]!.get()
+                try reducer.add(laneGradients[lane].pointer)
+                log.add(micro.logged)
+            }
+            first += wave
+        }
+        if overlapping, count > 0 {
+            let micro = terms(count - 1, nil)
+            try backward(micro, into: network, last: true)
+            log.add(micro.logged)
+        }
     }
 
     /// The schedule point of the coming step; on entering a new phase, resets Adam as official train.py
@@ -144,18 +203,21 @@ public final class Trainer {
     }
 
     /// D's fakes take the classes of the reals they are scored against, as in the official loss.py.
-    private func discriminatorTerms(_ samples: Range<Int>, reals: Tensor, at point: SchedulePoint) -> LossTerms {
+    private func discriminatorTerms(
+        _ samples: Range<Int>, reals: Tensor, labels: Tensor?, at point: SchedulePoint,
+        gradientsInto: UnsafeMutablePointer<Float>?
+    ) -> LossTerms {
         let latents = random.normals(
             .discriminatorLatents, step: progress.step, samples: samples,
             width: config.network.latent)
-        let labels = realLabels(samples)
         let fakes = withoutGradients {
             replica.generator(
                 latents, labels: labels, resolution: point.resolution, alpha: point.alpha,
                 weights: Weights(replica.generatorWeights))
         }
         let critic = LabelledCritic(
-            replica.discriminator, labels: labels, alpha: point.alpha, weights: Weights(replica.discriminatorWeights),
+            replica.discriminator, labels: labels, alpha: point.alpha,
+            weights: Weights(replica.discriminatorWeights, gradientsInto: gradientsInto),
             keepingLogitsOf: [reals, fakes])
         let terms = discriminatorLoss(
             config.loss, reals: reals, fakes: fakes, critic: critic.scores,
@@ -170,19 +232,22 @@ public final class Trainer {
         }
     }
 
-    private func generatorTerms(_ samples: Range<Int>, reals: Tensor, at point: SchedulePoint) -> LossTerms {
+    private func generatorTerms(
+        _ samples: Range<Int>, reals: Tensor, realLabels: Tensor?, at point: SchedulePoint,
+        gradientsInto: UnsafeMutablePointer<Float>?
+    ) -> LossTerms {
         let latents = random.normals(
             .generatorLatents, step: progress.step, samples: samples,
             width: config.network.latent)
         let labels = classes?.drawn(step: progress.step, samples: samples)
         let generated = replica.generator(
             latents, labels: labels, resolution: point.resolution, alpha: point.alpha,
-            weights: Weights(replica.generatorWeights))
+            weights: Weights(replica.generatorWeights, gradientsInto: gradientsInto))
         let frozen = Weights(replica.discriminatorWeights, trainable: false)
         let critic = LabelledCritic(
             replica.discriminator, labels: labels, alpha: point.alpha, weights: frozen, keepingLogitsOf: [generated])
         let realCritic = LabelledCritic(
-            replica.discriminator, labels: realLabels(samples), alpha: point.alpha, weights: frozen,
+            replica.discriminator, labels: realLabels, alpha: point.alpha, weights: frozen,
             keepingLogitsOf: [])
         let terms = generatorLoss(
             config.loss, fakeScores: critic.scores(generated), realScores: { realCritic.scores(reals) })

@@ -52,8 +52,8 @@ public struct TrainingRecipe: Codable, Equatable, Sendable {
     /// Reduce gradients exactly (fixed point), so that a run gives the same bits on any number of ranks.
     public var deterministic = true
     /// Images per forward/backward pass (at most the minibatch). Deterministic runs need a size that does
-    /// not depend on the number of ranks; nil means up to 16 images there (fewer past 32x32), and about
-    /// each rank's share of the minibatch otherwise (`microbatchSize(minibatch:ranks:resolution:)`).
+    /// not depend on the number of ranks; nil means up to 8 images (fewer past 32x32), in fast mode also
+    /// at most each rank's share of the minibatch (`microbatchSize(minibatch:ranks:resolution:)`).
     @WrittenAsNull public var microbatch: Int?
     /// Read the schedule's minibatch table per rank: the global minibatch is the table's value times the
     /// number of ranks (StyleGAN2-ADA's `--batch-gpu` idea, without scaling the learning rate). A run then

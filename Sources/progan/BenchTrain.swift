@@ -19,8 +19,8 @@ struct BenchTrain: ParsableCommand {
             bucket (by its 4.1 rule); per rank, rank 0 \
             first: the time per step spent combining gradients (reduce_ms, including waiting for slower \
             ranks; the rest of a step is computing) and the peak resident set (MiB); and how many tensor \
-            buffers a timed step took from the system allocator instead of the pool (0 once the first \
-            step has sized it).
+            buffers a timed step took from the system allocator instead of the pool (0 on one thread once \
+            the first step has sized it; passes run side by side may take a few more steps).
             """)
 
     @Option(help: ArgumentHelp("Prepared dataset or PNG folder.", valueName: "path"))
@@ -47,7 +47,7 @@ struct BenchTrain: ParsableCommand {
             if let deterministic { config.deterministic = deterministic }
             if let microbatch { config.microbatch = microbatch }
             try config.validate(worldSize: world.size)
-            try config.requireMemory(ranks: world.size)
+            try config.requireMemory(ranks: world.size, threads: threads)
             ThreadPool.threads = threads
             let prepared = try benchmarkDataset(resolution: config.network.resolution, world: world)
             let trainer = try Trainer(config: config, dataset: prepared, collective: world)

@@ -80,7 +80,7 @@ struct LayoutReport {
                 + "step (model)",
         ]
         for phase in phases {
-            let memory = config.memoryPerRank(phase, costs: costs).total
+            let memory = config.memoryPerRank(phase, threads: layout.threads, costs: costs).total
             let columns = [
                 phase.minibatch, phase.microbatchSize, phase.stddevGroup, phase.microbatches, phase.mostPerRank,
                 phase.idleRanks,
@@ -92,9 +92,10 @@ struct LayoutReport {
                     + row.joined(separator: "  ") + "  " + duration(model.stepSeconds(phase, threads: layout.threads)))
         }
         if let largest = phases.max(by: {
-            config.memoryPerRank($0, costs: costs).total < config.memoryPerRank($1, costs: costs).total
+            config.memoryPerRank($0, threads: layout.threads, costs: costs).total
+                < config.memoryPerRank($1, threads: layout.threads, costs: costs).total
         }) {
-            let memory = config.memoryPerRank(largest, costs: costs)
+            let memory = config.memoryPerRank(largest, threads: layout.threads, costs: costs)
             lines.append(
                 "memory per rank at \(largest.resolution)x\(largest.resolution) (its largest phase): "
                     + "\(gibibytes(memory.total)) = weights \(gibibytes(memory.weights)) + Adam "

@@ -90,9 +90,17 @@ struct CostModel {
         return seconds
     }
 
+    /// Seconds of the busiest rank's passes: groups of passes run side by side (`passesAtOnce`), each
+    /// group as long as one pass on one core; a pass left alone shares its kernels out over the threads.
     func computeSeconds(_ layout: PhaseLayout, threads: Int) -> Double {
-        Double(layout.mostPerRank * layout.microbatchSize) * secondsPerImage(at: layout.resolution)
-            * (Self.serialShare + (1 - Self.serialShare) / Double(threads))
+        let pass = Double(layout.microbatchSize) * secondsPerImage(at: layout.resolution)
+        let shared = Self.serialShare + (1 - Self.serialShare) / Double(threads)
+        let alone = layout.overlapsReduction ? 1 : 0
+        let sideBySide = max(0, layout.mostPerRank - alone), perGroup = layout.passesAtOnce(threads: threads)
+        let groups = sideBySide / perGroup, left = sideBySide % perGroup
+        let groupSeconds = { (passes: Int) in passes > 1 ? 1 : shared }
+        return pass
+            * (Double(groups) * groupSeconds(perGroup) + (left > 0 ? groupSeconds(left) : 0) + Double(alone) * shared)
     }
 
     func stepSeconds(_ layout: PhaseLayout, threads: Int) -> Double {

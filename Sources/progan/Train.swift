@@ -83,7 +83,7 @@ struct Train: ParsableCommand {
         do {
             config = try options.resolved(flags.overrides)
             try config.validate(worldSize: world.size)
-            try config.requireMemory(ranks: world.size)
+            try config.requireMemory(ranks: world.size, threads: config.threads ?? ThreadPool.boundCores)
             // Missing weights are an error before anything is written, not at the end of the run.
             inception = try config.fid || config.kid ? InceptionScores.network(for: "--fid") : nil
             if isLeader { ownership = try takeOwnership(directory) }
