@@ -32,8 +32,8 @@ extension TrainingConfig {
         $0.schedule.learningRate = [128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003]
     }
 
-    /// The default job: about 15 minutes of `scripts/train.sh` on 2 cores, some 12 of them training (70 kimg
-    /// up to 32x32), the rest building and measuring the result. Chosen by `scripts/sweep.sh` on the
+    /// The default job: about 15 minutes of `scripts/train.sh` on 2 cores, some 11 of them training (100
+    /// kimg up to 32x32), the rest building and measuring the result. Chosen by `scripts/sweep.sh` on the
     /// emoji and Oxygen icon images (README, "How the cpu preset was chosen"): at a fixed wall-clock budget,
     /// short phases (3 + 3 kimg) leave most of the time for 32x32, at most 32 feature maps train an image
     /// 1.5 to 1.8 times as fast as 64, and a minibatch of 8 makes twice the steps of 16 (32 was far worse);
@@ -46,7 +46,7 @@ extension TrainingConfig {
         $0.ema = TrainingRecipe.EMAConfig(beta: 0.999, halfLifeKimg: 1.5, rampup: 0.1)
         // Passes of 4 images, two side by side on a 2-thread rank: 1.5 times the images per second of one
         // pass of 8 shared out over both threads at 32x32 (`bench train`, 2026-12-02). The sweep ran with
-        // passes of 8; the 100 kimg fill the same budget at the new speed.
+        // passes of 8 and 70 kimg; 100 fill the same 15 minutes at the new speed.
         $0.microbatch = 4
         $0.totalKimg = 100
         $0.tickKimg = 1
