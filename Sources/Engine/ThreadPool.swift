@@ -3,7 +3,7 @@ import Glibc
 import Synchronization
 
 /// The engine's threads: the calling thread plus `threads - 1` workers, sharing out the blocks of one
-/// kernel at a time.
+/// kernel at a time, or whole tasks (`concurrentTasks`) whose kernels then run on one thread each.
 ///
 /// Results never depend on the number of threads. Every kernel cuts its work into blocks whose
 /// boundaries are a function of the shapes alone (fixed GEMM panels, fixed ranges of channels, pixels
