@@ -32,7 +32,7 @@ extension TrainingConfig {
         $0.schedule.learningRate = [128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003]
     }
 
-    /// The default job: about 15 minutes of `scripts/train.sh` on 2 cores, some 11 of them training (100
+    /// The default job: about 15 minutes of `scripts/train.sh` on 2 cores, some 10 of them training (85
     /// kimg up to 32x32), the rest building and measuring the result. Chosen by `scripts/sweep.sh` on the
     /// emoji and Oxygen icon images (README, "How the cpu preset was chosen"): at a fixed wall-clock budget,
     /// short phases (3 + 3 kimg) leave most of the time for 32x32, at most 32 feature maps train an image
@@ -46,9 +46,9 @@ extension TrainingConfig {
         $0.ema = TrainingRecipe.EMAConfig(beta: 0.999, halfLifeKimg: 1.5, rampup: 0.1)
         // Passes of 4 images, two side by side on a 2-thread rank: 1.5 times the images per second of one
         // pass of 8 shared out over both threads at 32x32 (`bench train`, 2026-12-02). The sweep ran with
-        // passes of 8 and 70 kimg; 100 fill the same 15 minutes at the new speed.
+        // passes of 8 and 70 kimg; 85 fill the same 15 minutes at the new speed (100 took 17m13s with FID).
         $0.microbatch = 4
-        $0.totalKimg = 100
+        $0.totalKimg = 85
         $0.tickKimg = 1
         $0.checkpointTicks = 5
         // The report's quality curve: every 5th tick, 256 images (a second or two on rank 0 while the others
