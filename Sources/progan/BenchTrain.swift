@@ -19,8 +19,8 @@ struct BenchTrain: ParsableCommand {
             bucket (by its 4.1 rule); per rank, rank 0 \
             first: the time per step spent combining gradients (reduce_ms, including waiting for slower \
             ranks; the rest of a step is computing) and the peak resident set (MiB); and how many tensor \
-            buffers a timed step took from the system allocator instead of the pool (0 on one thread once \
-            the first step has sized it; passes run side by side may take a few more steps).
+            buffers a timed step took from the system allocator instead of the pool (none once the first \
+            steps have sized it).
             """)
 
     @Option(help: ArgumentHelp("Prepared dataset or PNG folder.", valueName: "path"))
