@@ -95,27 +95,28 @@ public final class Trainer {
         var log = LogAccumulator(names: config.recipe.loggedNames)
 
         var reals: [Tensor] = [], realClasses: [Tensor?] = []
-        let stopPoints = max(1, layout.microbatches / layout.ranks)
-        for index in 0..<max(microbatches.count, stopPoints) {
-            if index < stopPoints, try abandon() { return nil }
-            guard index < microbatches.count else { break }
+        for samples in microbatches {
             reals.append(
-                try minibatches.reals(
-                    microbatches[index], position: progress.dataPosition, step: progress.step, at: point))
-            realClasses.append(realLabels(microbatches[index]))
+                try minibatches.reals(samples, position: progress.dataPosition, step: progress.step, at: point))
+            realClasses.append(realLabels(samples))
         }
 
         // D: fakes from the current G (no gradient into G), scored against this step's reals.
         begin(.discriminator, resolution: point.resolution, overlapping: overlapping)
-        try backwardPasses(microbatches.count, into: .discriminator, overlapping: overlapping, log: &log) {
+        let stopPoints = max(1, layout.microbatches / layout.ranks)
+        let completed = try backwardPasses(
+            microbatches.count, into: .discriminator, overlapping: overlapping, log: &log,
+            abandon: { $0 < stopPoints ? try abandon() : false }
+        ) {
             self.discriminatorTerms(
                 microbatches[$0], reals: reals[$0], labels: realClasses[$0], at: point, gradientsInto: $1)
         }
+        guard completed else { return nil }
         try update(.discriminator, layout: layout, overlapping: overlapping, learningRate: point.learningRate)
 
         // G: gradients flow through D's activations but not into its weights.
         begin(.generator, resolution: point.resolution, overlapping: overlapping)
-        try backwardPasses(microbatches.count, into: .generator, overlapping: overlapping, log: &log) {
+        _ = try backwardPasses(microbatches.count, into: .generator, overlapping: overlapping, log: &log) {
             self.generatorTerms(
                 microbatches[$0], reals: reals[$0], realLabels: realClasses[$0], at: point, gradientsInto: $1)
         }
@@ -131,6 +132,8 @@ public final class Trainer {
 
     /// The backward passes of this rank's `count` micro-batches into `network`'s gradients, each handed to
     /// the reducer, their logged terms to `log`; `terms(i, gradientsInto)` builds micro-batch i's loss.
+    /// `abandon(i)` is asked before micro-batch i starts (for index 0 on a rank without any), so that a
+    /// stop lands at the next micro-batch boundary; false when it answered true.
     ///
     /// With more than one thread, micro-batches run side by side, one per thread, each into a gradient
     /// buffer of its own: whole passes share out over threads far better than the small kernels of one
@@ -139,14 +142,19 @@ public final class Trainer {
     /// handed over parameter by parameter as the backward pass finishes them.
     private func backwardPasses(
         _ count: Int, into network: Network, overlapping: Bool, log: inout LogAccumulator,
+        abandon: (_ index: Int) throws -> Bool = { _ in false },
         terms: (_ index: Int, _ gradientsInto: UnsafeMutablePointer<Float>?) -> LossTerms
-    ) throws {
+    ) throws -> Bool {
+        guard count > 0 else { return try !abandon(0) }
         let store = replica.weights(network)
         let sideBySide = count - (overlapping ? 1 : 0)
         var first = 0
         while first < sideBySide {
             // The same rule as `PhaseLayout.passesAtOnce`, which plans memory and time for it.
             let wave = min(ThreadPool.threads, sideBySide - first)
+            for index in first..<(first + wave) {
+                if try abandon(index) { return false }
+            }
             if wave == 1 {
                 let micro = terms(first, nil)
                 try backward(micro, into: network, last: false)
@@ -178,11 +186,13 @@ public final class Trainer {
             }
             first += wave
         }
-        if overlapping, count > 0 {
+        if overlapping {
+            if try abandon(count - 1) { return false }
             let micro = terms(count - 1, nil)
             try backward(micro, into: network, last: true)
             log.add(micro.logged)
         }
+        return true
     }
 
     /// The schedule point of the coming step; on entering a new phase, resets Adam as official train.py

@@ -28,7 +28,7 @@ echo "1, 2, 4 and 8 ranks (idle ranks at 8x8): byte-identical checkpoints $(md5s
 echo '{"network": {"fmap_base": 64, "fmap_max": 16, "latent_size": 16}}' >"$work/small.json"
 paper=(--dataset "$work/set.pgds" --preset paper --config "$work/small.json" --resolution 8 --total-kimg 0.384
        --tick-kimg 0.128)
-"$progan" plan --preset paper --ranks 8 | grep -q "^4x4 .* 128 .* 16 .* 8 .* 1 .* 0 " || fail "paper plan on 8 ranks"
+"$progan" plan --preset paper --ranks 8 | grep -q "^4x4 .* 128 .* 8 .* 16 .* 2 .* 0 " || fail "paper plan on 8 ranks"
 "$progan" train "${paper[@]}" --out "$work/dry" --dry-run --threads 1 |
     grep -q "^layout: 1 ranks x 1 threads" || fail "paper dry run"
 for ranks in 1 8; do
@@ -46,8 +46,8 @@ for cores in 1 3 8 64; do
 done
 [[ ! -e $work/dry ]] || fail "a dry run wrote $work/dry"
 
-expect_error "more cores than there are" "nearest valid layouts: 1x4" "$progan" plan --cores 8 --ranks 3 --threads 4
-expect_error "ranks that never work" "at 4x4, the phase with the most micro-batches (1)" "$progan" plan --ranks 8
+expect_error "more cores than there are" "nearest valid layouts: 2x4" "$progan" plan --cores 8 --ranks 3 --threads 4
+expect_error "ranks that never work" "at 4x4, the phase with the most micro-batches (2)" "$progan" plan --ranks 8
 expect_error "train.sh with too many cores per rank" "nearest valid layouts" \
     env PROGAN_CORES=8 RANKS=3 THREADS=4 scripts/train.sh --dry-run --out "$work/dry"
 expect_error "an unreadable hostfile" "$work/none: cannot be read" "$progan" plan --hostfile "$work/none"
