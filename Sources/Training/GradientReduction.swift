@@ -6,12 +6,13 @@ import Model
 /// of the global minibatch, across ranks. The one place where gradients are combined.
 ///
 /// The active parameters are laid into buckets of `bucketValues` values, in layout order (small tensors
-/// share a bucket, large ones are split). When every rank computes a micro-batch in the step, a bucket's
-/// allreduce starts (non-blocking, out of place) during the backward pass of the rank's last micro-batch,
-/// as soon as every parameter in it has its final gradient, and the reductions in flight are polled after
-/// each layer, so communication overlaps the rest of the backward pass. Otherwise the ranks without a
-/// micro-batch, which run no backward pass, could not start the buckets in the same order as the others:
-/// then every rank starts them all in `finish`, in layout order. `finish` waits for all of them.
+/// share a bucket, large ones are split). When there are several ranks and every one computes a
+/// micro-batch in the step (`PhaseLayout.overlapsReduction`), a bucket's allreduce starts (non-blocking,
+/// out of place) during the backward pass of the rank's last micro-batch, as soon as every parameter in it
+/// has its final gradient, and the reductions in flight are polled after each layer, so communication
+/// overlaps the rest of the backward pass. Otherwise (one rank has nothing to overlap; ranks without a
+/// micro-batch run no backward pass to start the buckets in the same order as the others) every rank
+/// starts them all in `finish`, in layout order. `finish` waits for all of them.
 ///
 /// In deterministic mode each micro-batch's gradient is rounded to a fixed grid and summed exactly
 /// (`FixedPointSums`), locally and through the allreduce: the sum does not depend on which rank computed

@@ -146,6 +146,11 @@ public final class Trainer {
         terms: (_ index: Int, _ gradientsInto: UnsafeMutablePointer<Float>?) -> LossTerms
     ) throws -> Bool {
         guard count > 0 else { return try !abandon(0) }
+        func passAlone(_ index: Int, last: Bool) throws {
+            let micro = terms(index, nil)
+            try backward(micro, into: network, last: last)
+            log.add(micro.logged)
+        }
         let store = replica.weights(network)
         let sideBySide = count - (overlapping ? 1 : 0)
         var first = 0
@@ -156,9 +161,7 @@ public final class Trainer {
                 if try abandon(index) { return false }
             }
             if wave == 1 {
-                let micro = terms(first, nil)
-                try backward(micro, into: network, last: false)
-                log.add(micro.logged)
+                try passAlone(first, last: false)
                 first += 1
                 continue
             }
@@ -188,9 +191,7 @@ public final class Trainer {
         }
         if overlapping {
             if try abandon(count - 1) { return false }
-            let micro = terms(count - 1, nil)
-            try backward(micro, into: network, last: true)
-            log.add(micro.logged)
+            try passAlone(count - 1, last: true)
         }
         return true
     }
