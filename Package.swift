@@ -11,7 +11,8 @@ import PackageDescription
 //   Safetensors · CheckpointFile (the two file formats' containers)
 //   SafeIO (atomic writes, CRC32, bounds-checked byte reader, overflow-checked element count, directory lock,
 //     output-path check, scratch directories removed at exit)
-//   MPIShim, PNGShim, JPEGShim, CRC32CShim, StopSignal (C) over CMPI, CPNG, CTurboJPEG, CBLAS (system libraries)
+//   MPIShim, PNGShim, JPEGShim, CRC32CShim, BLASShim, StopSignal (C) over CMPI, CPNG, CTurboJPEG, CBLAS
+//     (system libraries)
 // Tests/<X>Tests test target X (CLITests: progan; Safetensors' are in InteropTests), over test-only helpers:
 //   ImageFixtures (pattern images, image folders) over TestSupport (temporary directories, error assertions)
 //   EngineTesting (naive Double kernels and central differences, the yardsticks of Engine's maths)
@@ -40,10 +41,11 @@ let package = Package(
         .target(name: "PNGShim", dependencies: ["CPNG"]),
         .target(name: "JPEGShim", dependencies: ["CTurboJPEG"]),
         .target(name: "CRC32CShim"),
+        .target(name: "BLASShim", dependencies: ["CBLAS"]),
         .target(name: "StopSignal"),
 
         .target(name: "SafeIO"),
-        .target(name: "Engine", dependencies: ["CBLAS"], exclude: ["README.md"]),
+        .target(name: "Engine", dependencies: ["CBLAS", "BLASShim"], exclude: ["README.md"]),
         .target(name: "ImageIO", dependencies: ["PNGShim", "JPEGShim", "SafeIO"]),
         .target(name: "Distributed", dependencies: ["MPIShim"]),
         .target(name: "Dataset", dependencies: ["ImageIO", "SafeIO", "Engine", "CRC32CShim"]),

@@ -1,3 +1,4 @@
+import BLASShim
 import CBLAS
 
 /// Matrix product `op(a) · op(b)` of 2-D tensors through `cblas_sgemm`, where op transposes when asked.
@@ -55,6 +56,14 @@ public func gemm(
 /// OpenBLAS runs single-threaded, before its first call: the engine's threads are the parallelism
 /// (`ThreadPool`), and OpenBLAS's own would round differently with their number.
 private let singleThreadedBLAS: Void = openblas_set_num_threads(1)
+
+/// The OpenBLAS kernels the GEMMs run on ("SkylakeX"), followed by those OpenBLAS's own detection had
+/// picked when they were replaced at load for ones the CPU's features allow (BLASShim's blas_core.c).
+public var blasKernels: String {
+    let core = String(cString: progan_blas_core())
+    guard let replaced = progan_blas_replaced_core() else { return core }
+    return "\(core) (OpenBLAS detected \(String(cString: replaced)))"
+}
 
 /// `gemm` cut into fixed panels run on the engine's threads, each one single-threaded sgemm: panels of
 /// the longer side of `c`, so that what each call packs again (the whole other operand) is the smaller

@@ -43,7 +43,8 @@ struct BenchConv: ParsableCommand {
     func run() {
         print(
             "conv 3x3, padding 1, batch \(batch), float32; "
-                + "GFLOP/s = direct-conv FLOPs (2·N·O·C·9·H·W per pass) / median time"
+                + "GFLOP/s = direct-conv FLOPs (2·N·O·C·9·H·W per pass) / median time; "
+                + "OpenBLAS kernels \(blasKernels)"
         )
         let geometries = layers.map { layer -> ConvGeometry in
             let (channels, size) = Self.parse(layer)!

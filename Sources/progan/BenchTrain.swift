@@ -88,7 +88,8 @@ struct BenchTrain: ParsableCommand {
                         + Communicator.iallreduceAlgorithm(ranks: world.size, bytes: fullBucketBytes)
                         .replacingOccurrences(of: " ", with: "_") + " "
                         + "peak_rss_mib=\(perRank.map { formatted($0[0], 1) }.joined(separator: "/")) "
-                        + "fresh_allocations_per_step=\(formatted(Double(allocated) / Double(steps), 1))")
+                        + "fresh_allocations_per_step=\(formatted(Double(allocated) / Double(steps), 1)) "
+                        + "blas_kernels=\(blasKernels.replacingOccurrences(of: " ", with: "_"))")
             }
             try world.finalize()
         } catch {

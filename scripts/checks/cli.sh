@@ -63,3 +63,12 @@ expect_error "nothing to measure" "give a checkpoint, --generated or --reals-vs-
     "$progan" evaluate --dataset "$work/set.pgds" --no-reals-vs-reals
 expect_error "unknown subcommand" "Unexpected argument 'bogus'" "$progan" bogus
 [[ ! -e $work/none ]] || fail "a rejected command created its output directory"
+
+# OPENBLAS_CORETYPE, OpenBLAS's own way to choose kernels by hand, is kept as given (progan replaces
+# OpenBLAS's choice only when that variable is unset: see Sources/BLASShim/blas_core.c).
+if [[ $(uname -m) == x86_64 ]] && grep -qw avx2 /proc/cpuinfo; then
+    kernels() { "$progan" bench conv --threads 1 --batch 1 --repetitions 1 --layers 8x4 | head -1 | sed 's/.*kernels //'; }
+    chosen=$(OPENBLAS_CORETYPE=Haswell kernels)
+    [[ $chosen == Haswell ]] || fail "OPENBLAS_CORETYPE=Haswell was not kept: kernels $chosen"
+    echo "OPENBLAS_CORETYPE=Haswell kept; by default: $(kernels)"
+fi
