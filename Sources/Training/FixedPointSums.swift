@@ -64,17 +64,44 @@ final class FixedPointSums {
     ) {
         let blocks = Self.inBlocks(range) { block -> (skipped: Int, rejected: Float?) in
             var skipped = 0
+            // Locals, which the stores through the sums cannot change: the class's own would be read again
+            // for each value.
+            let high = high, low = low
             for i in block {
-                let value = Double(values[i])
-                if skippingNonFinite && !value.isFinite {
+                let added: Bool
+                if let whole = Self.onGrid(values[i]) {
+                    added = Self.add(high: whole &>> 32, low: whole & Self.lowMask, to: (high, low), at: i)
+                } else if skippingNonFinite && !values[i].isFinite {
                     skipped += 1
-                } else if !add(value, at: i) {
-                    return (skipped, values[i])
+                    continue
+                } else {
+                    added = add(Double(values[i]), at: i)
                 }
+                if !added { return (skipped, values[i]) }
             }
             return (skipped, nil)
         }
         return (blocks.reduce(0) { $0 + $1.skipped }, blocks.lazy.compactMap(\.rejected).first)
+    }
+
+    /// `value` · 2^40 rounded half away from zero, the grid value `add(_:at:)` computes through a Double,
+    /// here from the float's bits alone and without a branch that depends on the value (signs and sizes of
+    /// gradients are too mixed to predict), nor a libm call (the baseline x86-64 has no rounding
+    /// instruction). Nil for |value| ≥ 2^22 and non-finite values, which take the general path.
+    @inline(__always)
+    static func onGrid(_ value: Float) -> Int64? {
+        let bits = value.bitPattern
+        let exponent = Int(bits &>> 23 & 0xFF)
+        // A biased exponent of 149 is 2^22; 255 is infinity or NaN.
+        guard exponent < 149 else { return nil }
+        let significand = Int64(bits & 0x7F_FFFF | 0x80_0000)
+        // |value| · 2^40 = significand · 2^(exponent - 110): shifted up at most 38 places, so below 2^62, or
+        // down, adding half of the last place kept first so that ties round away from zero. 62 places down
+        // (or more: subnormals, read here with a wrong leading 1, go 110) leave 0, with the half positive.
+        let up = max(exponent - 110, 0), down = min(max(110 - exponent, 0), 62)
+        let magnitude = (significand &<< up + (1 &<< down) &>> 1) &>> down
+        let negative = Int64(Int32(bitPattern: bits) &>> 31)
+        return (magnitude ^ negative) - negative
     }
 
     /// Adds `value` rounded to the grid to sum `index`; false when it lies outside the exact range.
@@ -82,20 +109,27 @@ final class FixedPointSums {
         let scaled = (value * Self.scale).rounded()
         // Also rejects NaN, which fails every comparison.
         guard abs(scaled) < Self.largestValue * Self.scale else { return false }
-        let highPart: Int64, lowPart: Int64
         if abs(scaled) < 0x1p62 {
             let whole = Int64(scaled)
-            (highPart, lowPart) = (whole >> 32, whole & Self.lowMask)
-        } else {
-            // Both steps are exact: scaled is a whole number and the powers of two only move its exponent.
-            let quotient = (scaled * 0x1p-32).rounded(.down)
-            (highPart, lowPart) = (Int64(quotient), Int64(scaled - quotient * 0x1p32))
+            return Self.add(high: whole >> 32, low: whole & Self.lowMask, to: (high, low), at: index)
         }
-        let (sum, overflow) = high[index].addingReportingOverflow(highPart)
+        // Both steps are exact: scaled is a whole number and the powers of two only move its exponent.
+        let quotient = (scaled * 0x1p-32).rounded(.down)
+        return Self.add(high: Int64(quotient), low: Int64(scaled - quotient * 0x1p32), to: (high, low), at: index)
+    }
+
+    /// Adds a value on the grid, split as high · 2^32 + low with 0 ≤ low < 2^32, to sum `index` of `sums`;
+    /// false if `high` would overflow (possible only after many values of the general path's size).
+    @inline(__always)
+    private static func add(
+        high highPart: Int64, low lowPart: Int64,
+        to sums: (high: UnsafeMutablePointer<Int64>, low: UnsafeMutablePointer<Int64>), at index: Int
+    ) -> Bool {
+        let (sum, overflow) = sums.high[index].addingReportingOverflow(highPart)
         guard !overflow else { return false }
-        high[index] = sum
+        sums.high[index] = sum
         // At most 2^32 - 1 per micro-batch: no wrap before 2^31 micro-batches.
-        low[index] &+= lowPart
+        sums.low[index] &+= lowPart
         return true
     }
 
@@ -173,8 +207,13 @@ final class FixedPointSums {
     /// nearest), in units of the grid.
     func reducedValue(at index: Int, of range: Range<Int>, from transport: Transport) -> Double {
         guard case .packed(let bytes) = transport else {
-            let carried = Int128(high[index]) + Int128(low[index] >> 32)
-            return Double(carried << 32 | Int128(low[index] & Self.lowMask))
+            let (carried, overflow) = high[index].addingReportingOverflow(low[index] >> 32)
+            if !overflow && (carried >> 31 == 0 || carried >> 31 == -1) {
+                // The common case in one word: Int128's conversion to Double is many times slower.
+                return Double(carried << 32 | low[index] & Self.lowMask)
+            }
+            let wide = Int128(high[index]) + Int128(low[index] >> 32)
+            return Double(wide << 32 | Int128(low[index] & Self.lowMask))
         }
         // 8 bytes from the sum's first: all inside the range's memory (see startSum), the sum in the lowest.
         let word = UnsafeRawPointer(high + range.lowerBound).loadUnaligned(

@@ -187,6 +187,12 @@ final class GradientReducer {
 
     private func startReduction(of index: Int) throws {
         let range = buckets[index].range
+        guard collective.size > 1 else {
+            // Alone, the local sums are the reduced ones: no pre-pass, packing or copy through MPI (two limbs
+            // are read with their carries, so the sums need no normalizing either).
+            buckets[index].transport = .twoLimbs
+            return
+        }
         if deterministic {
             // The pre-pass: every rank learns the widest sum of the bucket, so all choose the same transport.
             var widest = [Int64(fixedSums.normalize(range) ?? 2 * FixedPointSums.largestReducedBits)]

@@ -30,6 +30,34 @@ final class FixedPointTests: XCTestCase {
         XCTAssertEqual(mean, [big, 0, 0x1p-33])
     }
 
+    /// The grid value read from a float's bits equals the one through a Double and `rounded()` at every
+    /// exponent from the subnormals up to 2^22, ties included (odd significands at 2^-18, halves at many
+    /// exponents); larger and non-finite values are left to the general path.
+    func testGridValueFromTheBitsRoundsAsTheDoubleDoes() {
+        var state: UInt32 = 12345
+        let edges: [UInt32] = [0, 1, 2, 3, 0x40_0000, 0x40_0001, 0x60_0000, 0x7F_FFFF]
+        var mismatches: [Float] = []
+        for exponent: UInt32 in 0..<149 {
+            var significands = edges
+            for _ in 0..<8 {
+                state = state &* 1_664_525 &+ 1_013_904_223
+                significands.append(state >> 9)
+            }
+            for significand in significands {
+                for sign: UInt32 in [0, 1] {
+                    let value = Float(bitPattern: sign << 31 | exponent << 23 | significand)
+                    if FixedPointSums.onGrid(value) != Int64((Double(value) * FixedPointSums.scale).rounded()) {
+                        mismatches.append(value)
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(mismatches, [])
+        for value: Float in [0x1p22, -0x1p22, 3e38, .infinity, -.infinity, .nan] {
+            XCTAssertNil(FixedPointSums.onGrid(value), "\(value)")
+        }
+    }
+
     func testTheExactSumKeepsEveryBitOnTheGrid() {
         let sums = FixedPointSums()
         sums.reset(count: 1)

@@ -34,14 +34,14 @@ final class GradientBucketTests: XCTestCase {
                 try reducer.finish(microbatches: 1, lastGradients: source.baseAddress!, into: $0.baseAddress!)
             }
         }
-        XCTAssertEqual(output, gradients, "one micro-batch on one rank: the mean is the gradient itself")
+        XCTAssertEqual(output, gradients, "one micro-batch whose sum left it as it was: the gradient itself")
         XCTAssertEqual(reducer.started.count, 4)
-        XCTAssertEqual(reducer.started.bytes, 30 * 6, "sums of 2^39 on the fixed-point grid travel in 6 bytes")
+        XCTAssertEqual(reducer.started.bytes, 30 * 6, "sums of 2^39 on the grid over 2 ranks travel in 6 bytes")
         XCTAssertTrue(recorder.started.allSatisfy { $0.waited }, "finish waits for every bucket")
     }
 }
 
-/// A group of one that records the sums started on it and how often they were polled.
+/// One of two ranks, whose sums it records (leaving the values as they are) with how often they were polled.
 private final class ReductionRecorder: Collective {
     final class Reduction: PendingSum {
         let address: Int, count: Int, stride: Int
@@ -65,7 +65,7 @@ private final class ReductionRecorder: Collective {
         return started.map { ($0.address - origin) / $0.stride..<($0.address - origin) / $0.stride + $0.count }
     }
     var rank: Int { 0 }
-    var size: Int { 1 }
+    var size: Int { 2 }
     func sum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     func sum(_ values: UnsafeMutableBufferPointer<Int64>) throws {}
     func sum(_ values: inout [Double]) throws {}
