@@ -121,7 +121,9 @@ public func normalizedDescriptors(_ raw: [Float]) -> [Float] {
 }
 
 /// Mean |sorted projection of A - sorted projection of B| over the descriptors, the directions of a
-/// repeat and the repeats.
+/// repeat and the repeats. Directions are sorted and compared on the engine's threads, one direction at a
+/// time each; every direction's sum is its own and they are added in direction order, so the result does
+/// not depend on the number of threads.
 func slicedWasserstein(_ first: [Float], _ second: [Float], directions random: PhiloxRandom) -> Double {
     let length = SlicedWasserstein.descriptorLength, count = first.count / length
     let directionCount = SlicedWasserstein.directionsPerRepeat
@@ -129,9 +131,10 @@ func slicedWasserstein(_ first: [Float], _ second: [Float], directions random: P
     var directions = [Float](repeating: 0, count: length * directionCount)
     var firstProjections = [Float](repeating: 0, count: directionCount * count)
     var secondProjections = firstProjections
+    var directionSums = [Double](repeating: 0, count: directionCount)
     // projections[d][i] = <direction d, descriptor i>, sorted over i: each direction's projections are
     // contiguous for sorting.
-    func sortedProjections(of descriptors: [Float], into projections: inout [Float]) {
+    func project(_ descriptors: [Float], into projections: inout [Float]) {
         descriptors.withUnsafeBufferPointer { a in
             directions.withUnsafeBufferPointer { d in
                 projections.withUnsafeMutableBufferPointer { p in
@@ -139,10 +142,6 @@ func slicedWasserstein(_ first: [Float], _ second: [Float], directions random: P
                         transposeA: true, transposeB: true, m: directionCount, n: count, k: length,
                         a: d.baseAddress!, lda: directionCount, b: a.baseAddress!, ldb: length,
                         c: p.baseAddress!, ldc: count, accumulate: false)
-                    for direction in 0..<directionCount {
-                        var row = UnsafeMutableBufferPointer(rebasing: p[direction * count..<(direction + 1) * count])
-                        row.sort()
-                    }
                 }
             }
         }
@@ -156,13 +155,63 @@ func slicedWasserstein(_ first: [Float], _ second: [Float], directions random: P
                 directions[index] = Float(Double(directions[index]) / norm)
             }
         }
-        sortedProjections(of: first, into: &firstProjections)
-        sortedProjections(of: second, into: &secondProjections)
-        var sum = 0.0
-        for index in 0..<directionCount * count {
-            sum += Double(abs(firstProjections[index] - secondProjections[index]))
+        project(first, into: &firstProjections)
+        project(second, into: &secondProjections)
+        firstProjections.withUnsafeMutableBufferPointer { a in
+            secondProjections.withUnsafeMutableBufferPointer { b in
+                directionSums.withUnsafeMutableBufferPointer { sums in
+                    parallelRanges(directionCount, grain: 1) { directions in
+                        let direction = directions.lowerBound, row = direction * count..<(direction + 1) * count
+                        let rowA = UnsafeMutableBufferPointer(rebasing: a[row])
+                        let rowB = UnsafeMutableBufferPointer(rebasing: b[row])
+                        radixSort(rowA)
+                        radixSort(rowB)
+                        var sum = 0.0
+                        for index in 0..<count { sum += Double(abs(rowA[index] - rowB[index])) }
+                        sums[direction] = sum
+                    }
+                }
+            }
         }
-        total += sum / Double(directionCount * count)
+        total += directionSums.reduce(0, +) / Double(directionCount * count)
     }
     return total / Double(SlicedWasserstein.directionRepeats)
+}
+
+/// Sorts `values` ascending, as `sort()` does but without its comparisons: a least-significant-digit
+/// radix sort of the floats' bits, mapped to unsigned integers in the same order, in three passes of 11
+/// bits; about 6x faster on the 262,144 projections of a direction, which SWD sorts 2,048 times per set
+/// pair at 32x32. Negative zero comes before zero (the comparisons leave the two, equal, in any order);
+/// NaN, which projections never are, would not sort as `sort()` puts it.
+func radixSort(_ values: UnsafeMutableBufferPointer<Float>) {
+    let count = values.count, digitBits = 11, digits = 1 << digitBits
+    guard count > 1 else { return }
+    let keys = UnsafeMutablePointer<UInt32>.allocate(capacity: 2 * count)
+    let counts = UnsafeMutablePointer<Int>.allocate(capacity: digits)
+    defer {
+        keys.deallocate()
+        counts.deallocate()
+    }
+    // Positive floats order as their bits with the sign set; negative ones as their bits inverted.
+    var source = keys, target = keys + count
+    for i in 0..<count {
+        let bits = values[i].bitPattern
+        source[i] = bits & 0x8000_0000 == 0 ? bits | 0x8000_0000 : ~bits
+    }
+    for shift in stride(from: 0, to: 32, by: digitBits) {
+        counts.initialize(repeating: 0, count: digits)
+        for i in 0..<count { counts[Int(source[i] &>> shift) & (digits - 1)] += 1 }
+        var offset = 0
+        for digit in 0..<digits { (counts[digit], offset) = (offset, offset + counts[digit]) }
+        for i in 0..<count {
+            let digit = Int(source[i] &>> shift) & (digits - 1)
+            target[counts[digit]] = source[i]
+            counts[digit] += 1
+        }
+        swap(&source, &target)
+    }
+    for i in 0..<count {
+        let key = source[i]
+        values[i] = Float(bitPattern: key & 0x8000_0000 != 0 ? key & 0x7FFF_FFFF : ~key)
+    }
 }

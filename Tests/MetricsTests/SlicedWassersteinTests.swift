@@ -55,6 +55,39 @@ final class SlicedWassersteinTests: XCTestCase {
         }
     }
 
+    /// The radix sort puts floats in the order `sort()` does: negatives, subnormals, zeros of both signs,
+    /// infinities, and values that share long runs of digits (so every pass moves some of them).
+    func testRadixSortOrdersFloatsAsSortDoes() {
+        var random = PhiloxRandom(seed: 6)
+        var values = (0..<5000).map { index -> Float in
+            let uniform = Float(random.integer(below: 1 << 24)) / 0x1p24 - 0.5
+            return index % 3 == 0 ? uniform * 1e-3 : uniform * 0x1p20
+        }
+        values += [0, -0.0, .infinity, -.infinity, .leastNonzeroMagnitude, -.leastNonzeroMagnitude, 1, 1, -1]
+        values += (0..<300).map { Float(bitPattern: 0x3F80_0000 | UInt32($0 % 7) << 11 | UInt32($0 % 5)) }
+        var sorted = values
+        sorted.withUnsafeMutableBufferPointer { radixSort($0) }
+        XCTAssertEqual(sorted, values.sorted())
+        XCTAssertEqual(
+            sorted.firstIndex { $0.bitPattern == (0 as Float).bitPattern },
+            sorted.firstIndex { $0 == 0 }.map { $0 + 1 }, "negative zero first")
+    }
+
+    /// The engine's threads share out the directions; the distances do not change by a bit.
+    func testDistancesDoNotDependOnTheThreadCount() {
+        let threadsBefore = ThreadPool.threads
+        defer { ThreadPool.threads = threadsBefore }
+        let swd = SlicedWasserstein(resolution: 32, seed: 5)
+        let first = swd.descriptors(of: blobs(count: 12, seed: 7)),
+            second = swd.descriptors(of: blobs(count: 12, seed: 8))
+        let distances = [1, 3].map { threads -> [Double] in
+            ThreadPool.threads = threads
+            return swd.distances(first, second)
+        }
+        XCTAssertEqual(distances[0], distances[1])
+        XCTAssertTrue(distances[0].allSatisfy { $0 > 0 })
+    }
+
     func testASetIsAtDistanceZeroFromItself() {
         let swd = SlicedWasserstein(resolution: 32, seed: 9)
         let descriptors = swd.descriptors(of: blobs(count: 16, seed: 1))
