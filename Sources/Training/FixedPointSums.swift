@@ -70,7 +70,7 @@ final class FixedPointSums {
             for i in block {
                 let added: Bool
                 if let whole = Self.onGrid(values[i]) {
-                    added = Self.add(high: whole &>> 32, low: whole & Self.lowMask, to: (high, low), at: i)
+                    added = Self.add(onGrid: whole, to: (high, low), at: i)
                 } else if skippingNonFinite && !values[i].isFinite {
                     skipped += 1
                     continue
@@ -110,12 +110,20 @@ final class FixedPointSums {
         // Also rejects NaN, which fails every comparison.
         guard abs(scaled) < Self.largestValue * Self.scale else { return false }
         if abs(scaled) < 0x1p62 {
-            let whole = Int64(scaled)
-            return Self.add(high: whole >> 32, low: whole & Self.lowMask, to: (high, low), at: index)
+            return Self.add(onGrid: Int64(scaled), to: (high, low), at: index)
         }
         // Both steps are exact: scaled is a whole number and the powers of two only move its exponent.
         let quotient = (scaled * 0x1p-32).rounded(.down)
         return Self.add(high: Int64(quotient), low: Int64(scaled - quotient * 0x1p32), to: (high, low), at: index)
+    }
+
+    /// Adds a value on the grid below 2^62 in magnitude to sum `index` of `sums`, split into its limbs.
+    @inline(__always)
+    private static func add(
+        onGrid whole: Int64, to sums: (high: UnsafeMutablePointer<Int64>, low: UnsafeMutablePointer<Int64>),
+        at index: Int
+    ) -> Bool {
+        add(high: whole &>> 32, low: whole & lowMask, to: sums, at: index)
     }
 
     /// Adds a value on the grid, split as high · 2^32 + low with 0 ≤ low < 2^32, to sum `index` of `sums`;
@@ -144,7 +152,7 @@ final class FixedPointSums {
                 high[i] = sum
                 low[i] &= Self.lowMask
                 let width =
-                    fitsOneWord(i)
+                    Self.fitsOneWord(high: high[i])
                     ? 64 - (high[i] << 32 | low[i]).magnitude.leadingZeroBitCount
                     : 96 - high[i].magnitude.leadingZeroBitCount
                 widest = max(widest, width)
@@ -154,8 +162,8 @@ final class FixedPointSums {
         return widths.contains(nil) ? nil : widths.lazy.compactMap { $0 }.max() ?? 0
     }
 
-    /// Whether normalized sum `index` fits one int64 (high · 2^32 + low).
-    private func fitsOneWord(_ index: Int) -> Bool { high[index] >> 31 == 0 || high[index] >> 31 == -1 }
+    /// Whether a normalized sum with this `high` limb fits one int64 (high · 2^32 + low).
+    private static func fitsOneWord(high: Int64) -> Bool { high >> 31 == 0 || high >> 31 == -1 }
 
     /// The narrowest transport in which the allreduce of sums at most `widest` bits wide (|sum| < 2^widest)
     /// over `ranks` ranks cannot wrap, whatever order MPI adds them in: every partial sum stays below
@@ -178,7 +186,7 @@ final class FixedPointSums {
         let packed = UnsafeMutableRawPointer(high + range.lowerBound)
         for i in range {
             let sum = high[i] << 32 | low[i]
-            guard fitsOneWord(i), sum >> (8 * bytes - 1) == 0 || sum >> (8 * bytes - 1) == -1 else {
+            guard Self.fitsOneWord(high: high[i]), sum >> (8 * bytes - 1) == 0 || sum >> (8 * bytes - 1) == -1 else {
                 throw TrainingError(
                     message: "a fixed-point gradient sum in values \(range) does not fit the \(bytes) bytes its "
                         + "bucket's widest sum chose: it would have wrapped")
@@ -208,7 +216,7 @@ final class FixedPointSums {
     func reducedValue(at index: Int, of range: Range<Int>, from transport: Transport) -> Double {
         guard case .packed(let bytes) = transport else {
             let (carried, overflow) = high[index].addingReportingOverflow(low[index] >> 32)
-            if !overflow && (carried >> 31 == 0 || carried >> 31 == -1) {
+            if !overflow && Self.fitsOneWord(high: carried) {
                 // The common case in one word: Int128's conversion to Double is many times slower.
                 return Double(carried << 32 | low[index] & Self.lowMask)
             }
