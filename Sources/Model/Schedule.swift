@@ -14,14 +14,18 @@ public struct ScheduleConfig: Codable, Equatable, Sendable {
     /// Learning rate per resolution; resolutions not listed use `learningRateDefault`.
     @ResolutionTable public var learningRate: [Int: Float]
     public var learningRateDefault: Float
+    /// Scales the rate down late in the run (unset, as in files written before it existed: never).
+    @WrittenAsNull public var learningRateRampdown: LearningRateRampdown?
 
     public init(
         stabilizeKimg: Double, fadeKimg: Double, minibatch: [Int: Int] = [:],
-        minibatchDefault: Int, learningRate: [Int: Float] = [:], learningRateDefault: Float
+        minibatchDefault: Int, learningRate: [Int: Float] = [:], learningRateDefault: Float,
+        learningRateRampdown: LearningRateRampdown? = nil
     ) {
         (self.stabilizeKimg, self.fadeKimg) = (stabilizeKimg, fadeKimg)
         (self.minibatch, self.minibatchDefault) = (minibatch, minibatchDefault)
         (self.learningRate, self.learningRateDefault) = (learningRate, learningRateDefault)
+        self.learningRateRampdown = learningRateRampdown
     }
 
     public func minibatch(at resolution: Int) -> Int { minibatch[resolution] ?? minibatchDefault }
@@ -44,10 +48,46 @@ public struct ScheduleConfig: Codable, Equatable, Sendable {
         for (resolution, rate) in learningRate {
             try requirePositive("schedule.learning_rate.\(resolution)", rate, atMost: Self.learningRateLimit)
         }
+        try learningRateRampdown?.validate()
     }
 
     /// Far above any rate Adam trains with (the paper's is 0.001).
     public static let learningRateLimit: Float = 10
+}
+
+/// A linear ramp of the learning rate from its full value at `startKimg` down to `finalFraction` of it at
+/// `endKimg`, held there after. A small minibatch at a high rate trains fast but leaves the weights
+/// wandering by a step's noise; lowering the rate at the end lets them settle. The bounds are in images
+/// shown, not relative to the run's length, so that a run's weights never depend on how long it was told
+/// to train (the length may change on resume). Linear, not cosine: plain arithmetic gives the same bits on
+/// every machine, a libm cosine need not.
+public struct LearningRateRampdown: Codable, Equatable, Sendable {
+    public var startKimg: Double
+    public var endKimg: Double
+    public var finalFraction: Double
+
+    public init(startKimg: Double, endKimg: Double, finalFraction: Double) {
+        (self.startKimg, self.endKimg, self.finalFraction) = (startKimg, endKimg, finalFraction)
+    }
+
+    /// The factor on the learning rate after `imagesShown` images.
+    public func factor(imagesShown: Int) -> Double {
+        let start = Double(wholeImages(kimg: startKimg)), end = Double(wholeImages(kimg: endKimg))
+        guard end > start else { return Double(imagesShown) < end ? 1 : finalFraction }
+        let progress = min(max((Double(imagesShown) - start) / (end - start), 0), 1)
+        return 1 - (1 - finalFraction) * progress
+    }
+
+    func validate() throws {
+        let key = "schedule.learning_rate_rampdown"
+        try requireRange("\(key).start_kimg", startKimg, 0...ConfigLimits.kimg)
+        try requireRange("\(key).end_kimg", endKimg, 0...ConfigLimits.kimg)
+        guard wholeImages(kimg: endKimg) > wholeImages(kimg: startKimg) else {
+            throw ConfigError(message: "\(key).end_kimg \(endKimg) must lie after start_kimg \(startKimg)")
+        }
+        // Zero would leave every step after the ramp doing nothing.
+        try requirePositive("\(key).final_fraction", finalFraction, atMost: 1)
+    }
 }
 
 /// A table keyed by resolution. JSON objects have only string keys, so it is stored as one with the
@@ -116,9 +156,13 @@ public func schedulePoint(imagesShown: Int, config: ScheduleConfig, finalResolut
         }
     }
     let resolution = 1 << resolutionLog2
+    var learningRate = config.learningRate(at: resolution)
+    if let rampdown = config.learningRateRampdown {
+        learningRate = Float(Double(learningRate) * rampdown.factor(imagesShown: imagesShown))
+    }
     return SchedulePoint(
-        resolution: resolution, phase: phase, alpha: alpha,
-        minibatch: config.minibatch(at: resolution), learningRate: config.learningRate(at: resolution))
+        resolution: resolution, phase: phase, alpha: alpha, minibatch: config.minibatch(at: resolution),
+        learningRate: learningRate)
 }
 
 /// Where each resolution's training begins, in images shown, smallest resolution first: 4x4 at 0 and each

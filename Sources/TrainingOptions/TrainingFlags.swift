@@ -48,7 +48,9 @@ public struct TrainingFlags: ParsableArguments {
 
     @Option(
         name: .customLong("learning-rate"),
-        help: ArgumentHelp("Learning rate at every resolution (replaces the preset's table).", valueName: "rate"))
+        help: ArgumentHelp(
+            "Learning rate at every resolution (replaces the preset's table; the cpu preset's ramp-down still "
+                + "scales it).", valueName: "rate"))
     var learningRate: Float?
 
     @Option(
@@ -69,7 +71,7 @@ public struct TrainingFlags: ParsableArguments {
                 + "different numbers of ranks differ (preset: off)."))
     var minibatchPerRank: Bool?
 
-    @Flag(inversion: .prefixedNo, help: "Flip real images horizontally at random (preset: on, tiny: off).")
+    @Flag(inversion: .prefixedNo, help: "Flip real images horizontally at random (paper presets: on; cpu, tiny: off).")
     var mirror: Bool?
 
     @Flag(

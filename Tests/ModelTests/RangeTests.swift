@@ -43,12 +43,22 @@ final class RangeTests: XCTestCase {
             ("schedule.learning_rate.16", { $0.learningRate = [16: .nan] }),
             ("schedule.minibatch.8", { $0.minibatch = [8: 1 << 40] }),
             ("schedule.minibatch_default", { $0.minibatchDefault = 0 }),
+            ("schedule.learning_rate_rampdown.start_kimg", { $0.learningRateRampdown = Self.ramp(.nan, 2, 0.1) }),
+            ("schedule.learning_rate_rampdown.end_kimg", { $0.learningRateRampdown = Self.ramp(1, 1e20, 0.1) }),
+            ("schedule.learning_rate_rampdown.end_kimg", { $0.learningRateRampdown = Self.ramp(2, 2, 0.1) }),
+            ("schedule.learning_rate_rampdown.end_kimg", { $0.learningRateRampdown = Self.ramp(3, 2, 0.1) }),
+            ("schedule.learning_rate_rampdown.final_fraction", { $0.learningRateRampdown = Self.ramp(1, 2, 0) }),
+            ("schedule.learning_rate_rampdown.final_fraction", { $0.learningRateRampdown = Self.ramp(1, 2, 1.5) }),
         ]
         for (key, change) in cases {
             var schedule = base
             change(&schedule)
             assertRefused({ try schedule.validate() }, naming: key)
         }
+    }
+
+    private static func ramp(_ start: Double, _ end: Double, _ fraction: Double) -> LearningRateRampdown {
+        LearningRateRampdown(startKimg: start, endKimg: end, finalFraction: fraction)
     }
 
     /// What the schedule computes from durations no validation has seen: clamped, never a trap.

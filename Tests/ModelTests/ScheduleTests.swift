@@ -37,6 +37,25 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual(schedulePoint(imagesShown: 1_500_000, config: config, finalResolution: 1024).minibatch, 16)
     }
 
+    /// The ramp-down scales every resolution's rate: untouched before its start (to the bit), linearly down
+    /// to the final fraction at its end, and held there.
+    func testLearningRateRampdownIsLinearBetweenItsBoundsAndHeldAfter() {
+        var ramped = config
+        ramped.learningRateRampdown = LearningRateRampdown(startKimg: 3000, endKimg: 5000, finalFraction: 0.1)
+        let table: [(kimg: Double, factor: Double)] = [
+            (0, 1), (2999.999, 1), (3000, 1), (3500, 0.775), (4000, 0.55), (5000, 0.1), (12000, 0.1),
+        ]
+        for row in table {
+            let images = Int((row.kimg * 1000).rounded())
+            let plain = schedulePoint(imagesShown: images, config: config, finalResolution: 1024)
+            let point = schedulePoint(imagesShown: images, config: ramped, finalResolution: 1024)
+            XCTAssertEqual(
+                Double(point.learningRate), Double(plain.learningRate) * row.factor, accuracy: 1e-9, "kimg \(row.kimg)")
+            XCTAssertEqual(point.resolution, plain.resolution)
+            if row.factor == 1 { XCTAssertEqual(point.learningRate.bitPattern, plain.learningRate.bitPattern) }
+        }
+    }
+
     /// `imagesShown(atResolution:alpha:)` inverts the schedule: at the count it returns the schedule
     /// stands at that resolution and fade-in weight, and one image earlier it does not yet.
     func testImagesShownInvertsTheSchedule() {
