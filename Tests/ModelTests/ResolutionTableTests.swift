@@ -11,12 +11,14 @@ final class ResolutionTableTests: XCTestCase {
         var minibatchDefault: Int
         var learningRate: [String: Float]
         var learningRateDefault: Float
+        @WrittenAsNull var learningRateRampdown: LearningRateRampdown?
 
         init(_ schedule: ScheduleConfig) {
             (stabilizeKimg, fadeKimg) = (schedule.stabilizeKimg, schedule.fadeKimg)
             minibatch = Dictionary(uniqueKeysWithValues: schedule.minibatch.map { (String($0.key), $0.value) })
             learningRate = Dictionary(uniqueKeysWithValues: schedule.learningRate.map { (String($0.key), $0.value) })
             (minibatchDefault, learningRateDefault) = (schedule.minibatchDefault, schedule.learningRateDefault)
+            learningRateRampdown = schedule.learningRateRampdown
         }
     }
 
@@ -45,7 +47,8 @@ final class ResolutionTableTests: XCTestCase {
         ScheduleConfig(stabilizeKimg: 8, fadeKimg: 8, minibatchDefault: 16, learningRateDefault: 0.002),
         ScheduleConfig(
             stabilizeKimg: 0.2, fadeKimg: 0.2, minibatch: [16: 8], minibatchDefault: 8,
-            learningRate: [4: 0.003, 8: 0.0025, 16: 0.002], learningRateDefault: 0.002),
+            learningRate: [4: 0.003, 8: 0.0025, 16: 0.002], learningRateDefault: 0.002,
+            learningRateRampdown: LearningRateRampdown(startKimg: 1, endKimg: 1.2, finalFraction: 0.1)),
     ]
 
     func testEncodingIsThatOfStringKeyedTables() throws {
