@@ -1,8 +1,13 @@
 import Distributed
 import Engine
+import Glibc
 
-/// Exact sums of gradient values on the fixed grid 2^-40, kept as two 64-bit limbs per value so that no
-/// sum wraps: value · 2^40 = high · 2^32 + low, with `low` holding the 32 low bits.
+/// Exact sums of gradient values on the fixed grid 2^-40. Each sum is a signed 64-bit word and a count of
+/// the times it wrapped: value · 2^40 = carries · 2^64 + sums. Gradients stay far below 2^23 in value,
+/// where a word first wraps, so the carries are zero but for the rare sums that did (their ranges are
+/// kept, to be cleared again): the hot loop reads and writes one word per value, half the memory of two
+/// limbs, and a step's first micro-batch stores its values instead of adding them, so nothing is
+/// cleared between steps.
 ///
 /// The grid never changes, so every micro-batch's values round the same way wherever they are computed;
 /// integer addition is exact and associative, so the sums do not depend on which rank added what or in
@@ -12,24 +17,31 @@ import Engine
 /// whichever they pick.
 final class FixedPointSums {
     static let scale = 0x1p40
-    /// |gradient| · 2^40 stays below 2^87, so one value adds less than 2^55 to `high`.
+    /// |gradient| · 2^40 stays below 2^87, so one value adds less than 2^23 to the carries.
     static let largestValue = 0x1p47
-    /// The exact range of a reduced sum with two limbs (2^94 on the grid, ±2^54 in value).
+    /// The exact range of a sum reduced in two limbs (2^94 on the grid, ±2^54 in value).
     static let largestReducedBits = 94
     private static let lowMask: Int64 = 0xFFFF_FFFF
 
-    private(set) var high = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
-    private(set) var low = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    private(set) var sums = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+    /// Zero outside `carriedRanges`. From `calloc`, whose large blocks are fresh pages the kernel zeroes
+    /// when first touched: the carries of sums that never wrap take no memory.
+    private(set) var carries = FixedPointSums.zeroedWords(1)
     private var capacity = 0
+    /// Where `carries` was written since the last `prepare`: by a wrapped sum, or split into two limbs.
+    private var carriedRanges: [Range<Int>] = []
 
-    /// How a bucket's sums travel through the allreduce: each sum as one integer of 1 to 8 bytes (4 is
-    /// int32, 8 int64; the others are summed by an MPI operation of our own), or both 64-bit limbs.
+    /// How a bucket's sums travel through the allreduce: not at all (one rank's sums are the reduced
+    /// ones), each sum as one integer of 1 to 8 bytes (4 is int32, 8 int64; the others are summed by an
+    /// MPI operation of our own), or as two 64-bit limbs.
     enum Transport: Equatable {
+        case local
         case packed(bytes: Int)
         case twoLimbs
 
         var bytesPerValue: Int {
             switch self {
+            case .local: return 0
             case .packed(let bytes): return bytes
             case .twoLimbs: return 16
             }
@@ -37,51 +49,85 @@ final class FixedPointSums {
     }
 
     deinit {
-        high.deallocate()
-        low.deallocate()
+        sums.deallocate()
+        free(carries)
     }
 
-    /// Zeroes the first `count` sums (growing the buffers if needed).
-    func reset(count: Int) {
-        if capacity < count {
-            high.deallocate()
-            low.deallocate()
-            high = .allocate(capacity: count)
-            low = .allocate(capacity: count)
-            capacity = count
+    private static func zeroedWords(_ count: Int) -> UnsafeMutablePointer<Int64> {
+        guard let words = calloc(count, MemoryLayout<Int64>.stride) else {
+            fatalError("out of memory for \(count) fixed-point carries")
         }
-        high.initialize(repeating: 0, count: count)
-        low.initialize(repeating: 0, count: count)
+        return words.bindMemory(to: Int64.self, capacity: count)
     }
 
-    /// Adds `values[range]`, each rounded to the grid, to their sums. Returns the non-finite values skipped
-    /// (when `skippingNonFinite`) and the first value, by index, outside the exact range (the sums past it
-    /// then hold part of the call's values: the step fails).
+    /// Makes room for `count` sums and clears the last step's carries. The sums themselves are set by the
+    /// step's first `add` (`storing`) or by `clear`.
+    func prepare(count: Int) {
+        if capacity < count {
+            sums.deallocate()
+            free(carries)
+            sums = .allocate(capacity: count)
+            sums.initialize(repeating: 0, count: count)
+            carries = Self.zeroedWords(count)
+            capacity = count
+        } else {
+            for range in carriedRanges { (carries + range.lowerBound).update(repeating: 0, count: range.count) }
+        }
+        carriedRanges = []
+    }
+
+    /// Sets the sums in `range` to zero.
+    func clear(_ range: Range<Int>) {
+        (sums + range.lowerBound).update(repeating: 0, count: range.count)
+    }
+
+    /// Adds `values[range]`, each rounded to the grid, to their sums, or with `storing` makes them the
+    /// sums. Returns the non-finite values skipped (when `skippingNonFinite`; stored as zero) and the
+    /// first value, by index, outside the exact range (the sums past it then hold part of the call's
+    /// values: the step fails).
     func add(
-        _ values: UnsafePointer<Float>, _ range: Range<Int>, skippingNonFinite: Bool
+        _ values: UnsafePointer<Float>, _ range: Range<Int>, storing: Bool, skippingNonFinite: Bool
     ) -> (
         skipped: Int, rejected: Float?
     ) {
-        let blocks = Self.inBlocks(range) { block -> (skipped: Int, rejected: Float?) in
-            var skipped = 0
+        let blocks = Self.inBlocks(range) { block -> BlockOutcome in
+            var outcome = BlockOutcome()
             // Locals, which the stores through the sums cannot change: the class's own would be read again
             // for each value.
-            let high = high, low = low
+            let sums = sums, carries = carries
             for i in block {
-                let added: Bool
                 if let whole = Self.onGrid(values[i]) {
-                    added = Self.add(onGrid: whole, to: (high, low), at: i)
-                } else if skippingNonFinite && !values[i].isFinite {
-                    skipped += 1
+                    let (sum, wrapped) = (storing ? 0 : sums[i]).addingReportingOverflow(whole)
+                    sums[i] = sum
+                    if wrapped {
+                        // The true sum lies 2^64 beyond the wrapped word, on the side of the value added.
+                        carries[i] &+= whole < 0 ? -1 : 1
+                        outcome.carried = block
+                    }
                     continue
-                } else {
-                    added = add(Double(values[i]), at: i)
                 }
-                if !added { return (skipped, values[i]) }
+                if storing { sums[i] = 0 }
+                if skippingNonFinite && !values[i].isFinite {
+                    outcome.skipped += 1
+                    continue
+                }
+                guard Self.add(Double(values[i]), at: i, to: (sums, carries)) else {
+                    outcome.rejected = values[i]
+                    return outcome
+                }
+                outcome.carried = block
             }
-            return (skipped, nil)
+            return outcome
         }
+        carriedRanges += blocks.compactMap(\.carried)
         return (blocks.reduce(0) { $0 + $1.skipped }, blocks.lazy.compactMap(\.rejected).first)
+    }
+
+    private struct BlockOutcome {
+        var skipped = 0
+        var rejected: Float?
+        /// The block, if it wrote carries.
+        var carried: Range<Int>?
     }
 
     /// `value` · 2^40 rounded half away from zero, the grid value `add(_:at:)` computes through a Double,
@@ -106,64 +152,54 @@ final class FixedPointSums {
 
     /// Adds `value` rounded to the grid to sum `index`; false when it lies outside the exact range.
     func add(_ value: Double, at index: Int) -> Bool {
-        let scaled = (value * Self.scale).rounded()
-        // Also rejects NaN, which fails every comparison.
-        guard abs(scaled) < Self.largestValue * Self.scale else { return false }
-        if abs(scaled) < 0x1p62 {
-            return Self.add(onGrid: Int64(scaled), to: (high, low), at: index)
-        }
-        // Both steps are exact: scaled is a whole number and the powers of two only move its exponent.
-        let quotient = (scaled * 0x1p-32).rounded(.down)
-        return Self.add(high: Int64(quotient), low: Int64(scaled - quotient * 0x1p32), to: (high, low), at: index)
-    }
-
-    /// Adds a value on the grid below 2^62 in magnitude to sum `index` of `sums`, split into its limbs.
-    @inline(__always)
-    private static func add(
-        onGrid whole: Int64, to sums: (high: UnsafeMutablePointer<Int64>, low: UnsafeMutablePointer<Int64>),
-        at index: Int
-    ) -> Bool {
-        add(high: whole &>> 32, low: whole & lowMask, to: sums, at: index)
-    }
-
-    /// Adds a value on the grid, split as high · 2^32 + low with 0 ≤ low < 2^32, to sum `index` of `sums`;
-    /// false if `high` would overflow (possible only after many values of the general path's size).
-    @inline(__always)
-    private static func add(
-        high highPart: Int64, low lowPart: Int64,
-        to sums: (high: UnsafeMutablePointer<Int64>, low: UnsafeMutablePointer<Int64>), at index: Int
-    ) -> Bool {
-        let (sum, overflow) = sums.high[index].addingReportingOverflow(highPart)
-        guard !overflow else { return false }
-        sums.high[index] = sum
-        // At most 2^32 - 1 per micro-batch: no wrap before 2^31 micro-batches.
-        sums.low[index] &+= lowPart
+        guard Self.add(value, at: index, to: (sums, carries)) else { return false }
+        carriedRanges.append(index..<(index + 1))
         return true
     }
 
-    /// Moves the carries of `low` into `high` and returns the bit width of the largest |sum| in `range`
-    /// (nil if a carry overflows).
-    func normalize(_ range: Range<Int>) -> Int? {
-        let widths = Self.inBlocks(range) { block -> Int? in
+    /// The general path of `add`, for any size of value: false, with the sum unchanged, when `value` lies
+    /// outside the exact range. The caller records the carries it may write.
+    private static func add(
+        _ value: Double, at index: Int,
+        to words: (sums: UnsafeMutablePointer<Int64>, carries: UnsafeMutablePointer<Int64>)
+    ) -> Bool {
+        let scaled = (value * scale).rounded()
+        // Also rejects NaN, which fails every comparison.
+        guard abs(scaled) < largestValue * scale else { return false }
+        // Exact: scaled is a whole number below 2^87, the powers of two only move its exponent, and the
+        // remainder, below 2^64, is a multiple of scaled's last place that fits 53 bits.
+        let wraps = (scaled * 0x1p-64).rounded(.down)
+        let word = Int64(bitPattern: UInt64(scaled - wraps * 0x1p64))
+        // A word with its top bit set stands for itself less 2^64: one more wrap.
+        var carry = Int64(wraps) + (word < 0 ? 1 : 0)
+        let (sum, wrapped) = words.sums[index].addingReportingOverflow(word)
+        if wrapped { carry += word < 0 ? -1 : 1 }
+        let (carried, overflow) = words.carries[index].addingReportingOverflow(carry)
+        guard !overflow else { return false }
+        words.sums[index] = sum
+        words.carries[index] = carried
+        return true
+    }
+
+    /// The bit width of the largest |sum| in `range`.
+    func widestSum(_ range: Range<Int>) -> Int {
+        let carried = !carriedRanges.isEmpty
+        let widths = Self.inBlocks(range) { block -> Int in
             var widest = 0
             for i in block {
-                let (sum, overflow) = high[i].addingReportingOverflow(low[i] >> 32)
-                guard !overflow else { return nil }
-                high[i] = sum
-                low[i] &= Self.lowMask
                 let width =
-                    Self.fitsOneWord(high: high[i])
-                    ? 64 - (high[i] << 32 | low[i]).magnitude.leadingZeroBitCount
-                    : 96 - high[i].magnitude.leadingZeroBitCount
+                    carried && carries[i] != 0
+                    ? 128 - wideSum(at: i).magnitude.leadingZeroBitCount
+                    : 64 - sums[i].magnitude.leadingZeroBitCount
                 widest = max(widest, width)
             }
             return widest
         }
-        return widths.contains(nil) ? nil : widths.lazy.compactMap { $0 }.max() ?? 0
+        return widths.max() ?? 0
     }
 
-    /// Whether a normalized sum with this `high` limb fits one int64 (high · 2^32 + low).
-    private static func fitsOneWord(high: Int64) -> Bool { high >> 31 == 0 || high >> 31 == -1 }
+    /// Sum `index` in one integer, carries included.
+    private func wideSum(at index: Int) -> Int128 { Int128(carries[index]) << 64 + Int128(sums[index]) }
 
     /// The narrowest transport in which the allreduce of sums at most `widest` bits wide (|sum| < 2^widest)
     /// over `ranks` ranks cannot wrap, whatever order MPI adds them in: every partial sum stays below
@@ -175,27 +211,40 @@ final class FixedPointSums {
         return bits <= largestReducedBits ? .twoLimbs : nil
     }
 
-    /// Starts the allreduce of `range` in `transport`. Packed sums are written over the range's own
-    /// memory in `high`, little-endian, sum `i` at 8·start + bytes·(i - start) as a whole 8-byte word:
-    /// it ends by 8·(i + 1), so it never reaches a sum not yet packed. Throws rather than wrap if a sum
-    /// does not fit (the widest sum of every rank should have excluded it).
+    /// Starts the allreduce of `range` in `transport`. Packed sums are written over the range's own memory
+    /// in `sums`, little-endian, sum `i` at 8·start + bytes·(i - start) as a whole 8-byte word: it ends by
+    /// 8·(i + 1), so it never reaches a sum not yet packed. Two limbs are high = sum >> 32, in `carries`,
+    /// and the low 32 bits, in `sums`: the low limbs of up to 2^31 ranks add without a wrap. Throws rather
+    /// than wrap if a sum does not fit (the widest sum of every rank should have excluded it).
     func startSum(_ range: Range<Int>, in transport: Transport, over collective: Collective) throws -> [PendingSum] {
-        guard case .packed(let bytes) = transport else {
-            return [try collective.startSum(buffer(high, range)), try collective.startSum(buffer(low, range))]
-        }
-        let packed = UnsafeMutableRawPointer(high + range.lowerBound)
-        for i in range {
-            let sum = high[i] << 32 | low[i]
-            guard Self.fitsOneWord(high: high[i]), sum >> (8 * bytes - 1) == 0 || sum >> (8 * bytes - 1) == -1 else {
-                throw TrainingError(
-                    message: "a fixed-point gradient sum in values \(range) does not fit the \(bytes) bytes its "
-                        + "bucket's widest sum chose: it would have wrapped")
+        switch transport {
+        case .local:
+            return []
+        case .twoLimbs:
+            carriedRanges.append(range)
+            for i in range {
+                // |sum| < 2^94 (the transport's choice), so the carries are below 2^30: the high limb fits.
+                carries[i] = carries[i] << 32 + sums[i] >> 32
+                sums[i] &= Self.lowMask
             }
-            // A whole word: its bytes past the sum's own lie where the next sums will be packed.
-            packed.storeBytes(of: sum.littleEndian, toByteOffset: bytes * (i - range.lowerBound), as: Int64.self)
+            return [try collective.startSum(buffer(carries, range)), try collective.startSum(buffer(sums, range))]
+        case .packed(let bytes):
+            let carried = !carriedRanges.isEmpty
+            let packed = UnsafeMutableRawPointer(sums + range.lowerBound)
+            for i in range {
+                let sum = sums[i]
+                guard !(carried && carries[i] != 0), sum >> (8 * bytes - 1) == 0 || sum >> (8 * bytes - 1) == -1
+                else {
+                    throw TrainingError(
+                        message: "a fixed-point gradient sum in values \(range) does not fit the \(bytes) bytes "
+                            + "its bucket's widest sum chose: it would have wrapped")
+                }
+                // A whole word: its bytes past the sum's own lie where the next sums will be packed.
+                packed.storeBytes(of: sum.littleEndian, toByteOffset: bytes * (i - range.lowerBound), as: Int64.self)
+            }
+            let values = UnsafeMutableRawBufferPointer(start: packed, count: bytes * range.count)
+            return [try collective.startSum(packed: values, width: bytes)]
         }
-        let values = UnsafeMutableRawBufferPointer(start: packed, count: bytes * range.count)
-        return [try collective.startSum(packed: values, width: bytes)]
     }
 
     private func buffer(_ base: UnsafeMutablePointer<Int64>, _ range: Range<Int>) -> UnsafeMutableBufferPointer<Int64> {
@@ -206,7 +255,13 @@ final class FixedPointSums {
     func writeReduced(
         _ range: Range<Int>, from transport: Transport, times factor: Double, into output: UnsafeMutablePointer<Float>
     ) {
+        let plainWords = transport == .local && carriedRanges.isEmpty
         _ = Self.inBlocks(range) { block in
+            if plainWords {
+                // The common case of one rank, kept apart so that the loop reads the sums alone.
+                for i in block { output[i] = Float(Double(sums[i]) * factor) }
+                return
+            }
             for i in block { output[i] = Float(reducedValue(at: i, of: range, from: transport) * factor) }
         }
     }
@@ -214,20 +269,24 @@ final class FixedPointSums {
     /// Reduced sum `index` of the bucket `range`, carried in `transport`, as a Double (rounded once, to
     /// nearest), in units of the grid.
     func reducedValue(at index: Int, of range: Range<Int>, from transport: Transport) -> Double {
-        guard case .packed(let bytes) = transport else {
-            let (carried, overflow) = high[index].addingReportingOverflow(low[index] >> 32)
-            if !overflow && Self.fitsOneWord(high: carried) {
-                // The common case in one word: Int128's conversion to Double is many times slower.
-                return Double(carried << 32 | low[index] & Self.lowMask)
+        switch transport {
+        case .local:
+            // Int128's conversion to Double is many times slower than a word's.
+            return carries[index] == 0 ? Double(sums[index]) : Double(wideSum(at: index))
+        case .twoLimbs:
+            let (carried, overflow) = carries[index].addingReportingOverflow(sums[index] >> 32)
+            if !overflow && carried >> 31 == carried >> 63 {
+                return Double(carried << 32 | sums[index] & Self.lowMask)
             }
-            let wide = Int128(high[index]) + Int128(low[index] >> 32)
-            return Double(wide << 32 | Int128(low[index] & Self.lowMask))
+            let wide = Int128(carries[index]) + Int128(sums[index] >> 32)
+            return Double(wide << 32 | Int128(sums[index] & Self.lowMask))
+        case .packed(let bytes):
+            // 8 bytes from the sum's first: all inside the range's memory (see startSum), the sum in the lowest.
+            let word = UnsafeRawPointer(sums + range.lowerBound).loadUnaligned(
+                fromByteOffset: bytes * (index - range.lowerBound), as: UInt64.self)
+            let unused = 64 - 8 * bytes
+            return Double(Int64(bitPattern: UInt64(littleEndian: word) << unused) >> unused)
         }
-        // 8 bytes from the sum's first: all inside the range's memory (see startSum), the sum in the lowest.
-        let word = UnsafeRawPointer(high + range.lowerBound).loadUnaligned(
-            fromByteOffset: bytes * (index - range.lowerBound), as: UInt64.self)
-        let unused = 64 - 8 * bytes
-        return Double(Int64(bitPattern: UInt64(littleEndian: word) << unused) >> unused)
     }
 
     /// Sums per block of the engine's threads: a block's passes over its values are cheap against handing

@@ -28,6 +28,8 @@ final class GradientReducer {
     private let fixedSums = FixedPointSums()
     /// Gradient values reduced in the current step.
     private(set) var count = 0
+    /// Micro-batches added whole in the current step: until one is, the sums hold nothing of this step.
+    private var wholeMicrobatchesAdded = 0
     private var parameters: [Parameter] = []
     private var bucketsOfParameter: [Range<Int>] = []
     private var buckets: [Bucket] = []
@@ -53,7 +55,7 @@ final class GradientReducer {
         var parametersLeft: Int
         var reductions: [PendingSum] = []
         /// How the deterministic allreduce carried the bucket's sums.
-        var transport = FixedPointSums.Transport.packed(bytes: 8)
+        var transport = FixedPointSums.Transport.local
     }
 
     init(deterministic: Bool, bucketValues: Int, toleratesNonFinite: Bool, collective: Collective) {
@@ -73,16 +75,15 @@ final class GradientReducer {
         self.overlapping = overlapping
         failure = nil
         nonFiniteValues = 0
-        // Only the mode's own sums are touched: the other stays unallocated.
+        wholeMicrobatchesAdded = 0
+        // Only the mode's own sums are touched: the other stays unallocated. Neither is cleared: the step's
+        // first micro-batch stores its gradients (or `addLast` clears what no micro-batch reached).
         if deterministic {
-            fixedSums.reset(count: count)
-        } else {
-            if capacity < count {
-                floatSum.deallocate()
-                floatSum = .allocate(capacity: count)
-                capacity = count
-            }
-            floatSum.initialize(repeating: 0, count: count)
+            fixedSums.prepare(count: count)
+        } else if capacity < count {
+            floatSum.deallocate()
+            floatSum = .allocate(capacity: count)
+            capacity = count
         }
         parameters = layout.parameters.filter { $0.offset < count }
         parameterAtOffset = Dictionary(uniqueKeysWithValues: parameters.enumerated().map { ($1.offset, $0) })
@@ -120,6 +121,7 @@ final class GradientReducer {
     /// the step does not overlap).
     func add(_ gradients: UnsafePointer<Float>) throws {
         try accumulate(gradients, 0..<count)
+        wholeMicrobatchesAdded += 1
     }
 
     /// Adds one parameter's final gradient of a rank's last micro-batch, and starts the allreduce of its
@@ -178,24 +180,36 @@ final class GradientReducer {
     private func addLast(parameter index: Int, gradients: UnsafePointer<Float>?) throws {
         addedInLastMicrobatch[index] = true
         let parameter = parameters[index]
-        if let gradients { try accumulate(gradients, parameter.offset..<(parameter.offset + parameter.count)) }
+        let range = parameter.offset..<(parameter.offset + parameter.count)
+        if let gradients {
+            try accumulate(gradients, range)
+        } else if wholeMicrobatchesAdded == 0 {
+            clear(range)
+        }
         for bucket in bucketsOfParameter[index] {
             buckets[bucket].parametersLeft -= 1
             if buckets[bucket].parametersLeft == 0 { try startReduction(of: bucket) }
         }
     }
 
+    private func clear(_ range: Range<Int>) {
+        if deterministic {
+            fixedSums.clear(range)
+        } else {
+            (floatSum + range.lowerBound).update(repeating: 0, count: range.count)
+        }
+    }
+
     private func startReduction(of index: Int) throws {
         let range = buckets[index].range
         guard collective.size > 1 else {
-            // Alone, the local sums are the reduced ones: no pre-pass, packing or copy through MPI (two limbs
-            // are read with their carries, so the sums need no normalizing either).
-            buckets[index].transport = .twoLimbs
+            // Alone, the local sums are the reduced ones: no pre-pass, packing or copy through MPI.
+            buckets[index].transport = .local
             return
         }
         if deterministic {
             // The pre-pass: every rank learns the widest sum of the bucket, so all choose the same transport.
-            var widest = [Int64(fixedSums.normalize(range) ?? 2 * FixedPointSums.largestReducedBits)]
+            var widest = [Int64(fixedSums.widestSum(range))]
             try collective.max(&widest)
             guard let transport = FixedPointSums.transport(widest: Int(widest[0]), ranks: collective.size) else {
                 throw TrainingError(
@@ -214,12 +228,19 @@ final class GradientReducer {
         started.bytes += range.count * (deterministic ? buckets[index].transport.bytesPerValue : 4)
     }
 
+    /// Adds `gradients[range]` to the sums, or stores them there if no micro-batch has been added yet.
     private func accumulate(_ gradients: UnsafePointer<Float>, _ range: Range<Int>) throws {
+        let storing = wholeMicrobatchesAdded == 0
         guard deterministic else {
-            for i in range { floatSum[i] += gradients[i] }
+            if storing {
+                (floatSum + range.lowerBound).update(from: gradients + range.lowerBound, count: range.count)
+            } else {
+                for i in range { floatSum[i] += gradients[i] }
+            }
             return
         }
-        let (skipped, rejected) = fixedSums.add(gradients, range, skippingNonFinite: toleratesNonFinite)
+        let (skipped, rejected) = fixedSums.add(
+            gradients, range, storing: storing, skippingNonFinite: toleratesNonFinite)
         nonFiniteValues += skipped
         if let rejected {
             throw TrainingError(

@@ -76,7 +76,8 @@ public struct MemoryEstimate: Sendable {
     public let weights: Double
     /// Adam's two moments for G and D.
     public let optimizer: Double
-    /// The reducer's sums: two 64-bit limbs per active value in deterministic mode, a float otherwise;
+    /// The reducer's sums: a 64-bit word per active value in deterministic mode (their carries, zero but
+    /// where a sum wrapped, stay unmapped), a float otherwise;
     /// and a gradient buffer per pass run side by side.
     public let reducer: Double
     /// Tensors a micro-batch's D and G steps keep for their backward passes (the gradient penalty's
@@ -111,7 +112,7 @@ extension TrainingConfig {
         let passGradients = passes > 1 ? 4 * Double(passes) * max(g, d) : 0
         return MemoryEstimate(
             weights: 4 * (4 * g + 2 * d), optimizer: 8 * (g + d),
-            reducer: Double(max(active.generator, active.discriminator)) * (recipe.deterministic ? 16 : 4)
+            reducer: Double(max(active.generator, active.discriminator)) * (recipe.deterministic ? 8 : 4)
                 + passGradients,
             activations: 4 * images * MemoryEstimate.keptPerOutput * costs.activations(at: layout.resolution),
             workspace: 4 * images * costs.largestPatches(at: layout.resolution) + MemoryEstimate.processBytes

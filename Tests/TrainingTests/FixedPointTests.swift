@@ -60,13 +60,38 @@ final class FixedPointTests: XCTestCase {
 
     func testTheExactSumKeepsEveryBitOnTheGrid() {
         let sums = FixedPointSums()
-        sums.reset(count: 1)
+        sums.prepare(count: 1)
+        sums.clear(0..<1)
         for k in 0..<16 { XCTAssertTrue(sums.add(k % 2 == 0 ? 1.5 * 0x1p21 : 0x1p-30, at: 0)) }
-        let widest = sums.normalize(0..<1)!
+        let widest = sums.widestSum(0..<1)
         XCTAssertEqual(widest, 65, "1.5·2^64 on the grid: more than one int64 can sum")
         XCTAssertEqual(FixedPointSums.transport(widest: widest, ranks: 1), .twoLimbs)
         // 8 · 1.5·2^21 · 2^40 + 8 · 2^-30 · 2^40, exactly (53 bits suffice).
-        XCTAssertEqual(sums.reducedValue(at: 0, of: 0..<1, from: .twoLimbs), 1.5 * 0x1p64 + 0x1p13)
+        XCTAssertEqual(sums.reducedValue(at: 0, of: 0..<1, from: .local), 1.5 * 0x1p64 + 0x1p13)
+    }
+
+    /// Sums that wrap a word upwards, come back, and wrap it downwards: the hot path (values below 2^22)
+    /// keeps the same words and carries as the general one, and the values read back are exact.
+    func testWordsWrappingEitherWayCarryAsTheGeneralPathDoes() {
+        let big: Float = 1.5 * 0x1p21
+        // Partial sums in units of big: up to 4 (past 2^63 on the grid), back to 0, down to -4 and -5.
+        let values = [Float](repeating: big, count: 4) + [Float](repeating: -big, count: 9)
+        let hot = FixedPointSums(), general = FixedPointSums()
+        hot.prepare(count: 1)
+        general.prepare(count: 1)
+        general.clear(0..<1)
+        for (k, value) in values.enumerated() {
+            let outcome = hot.add([value], 0..<1, storing: k == 0, skippingNonFinite: false)
+            XCTAssertNil(outcome.rejected)
+            XCTAssertTrue(general.add(Double(value), at: 0))
+            XCTAssertEqual(hot.sums[0], general.sums[0], "after \(k + 1) values")
+            XCTAssertEqual(hot.carries[0], general.carries[0], "after \(k + 1) values")
+            let expected = Double(values[0...k].reduce(0) { $0 + Int($1 / big) }) * Double(big) * 0x1p40
+            XCTAssertEqual(hot.reducedValue(at: 0, of: 0..<1, from: .local), expected, "after \(k + 1) values")
+        }
+        XCTAssertEqual(hot.carries[0], -1, "-5 · 1.5·2^61 lies one wrap below the word's range")
+        hot.prepare(count: 1)
+        XCTAssertEqual(hot.carries[0], 0, "a new step clears the carries")
     }
 
     /// The transport follows the world size: the fewest bytes that hold the sum of every rank's widest
@@ -119,34 +144,37 @@ final class FixedPointTests: XCTestCase {
         let count = 5 * (1 << 14) + 123
         let values = (0..<count).map { Float(sin(Double($0)) * 0x1p12) }
         let reference = FixedPointSums()
-        reference.reset(count: count)
+        reference.prepare(count: count)
+        reference.clear(0..<count)
         for _ in 0..<3 { for i in 0..<count { XCTAssertTrue(reference.add(Double(values[i]), at: i)) } }
-        let referenceWidth = reference.normalize(0..<count)
+        let referenceWidth = reference.widestSum(0..<count)
         for threads in [1, 3] {
             ThreadPool.threads = threads
             let sums = FixedPointSums()
-            sums.reset(count: count)
-            for _ in 0..<3 {
+            sums.prepare(count: count)
+            for round in 0..<3 {
                 let outcome = values.withUnsafeBufferPointer {
-                    sums.add($0.baseAddress!, 0..<count, skippingNonFinite: false)
+                    sums.add($0.baseAddress!, 0..<count, storing: round == 0, skippingNonFinite: false)
                 }
                 XCTAssertEqual(outcome.skipped, 0)
                 XCTAssertNil(outcome.rejected)
             }
-            XCTAssertEqual(sums.normalize(0..<count), referenceWidth, "\(threads) threads")
+            XCTAssertEqual(sums.widestSum(0..<count), referenceWidth, "\(threads) threads")
             XCTAssertTrue(
-                (0..<count).allSatisfy { sums.high[$0] == reference.high[$0] && sums.low[$0] == reference.low[$0] },
+                (0..<count).allSatisfy {
+                    sums.sums[$0] == reference.sums[$0] && sums.carries[$0] == reference.carries[$0]
+                },
                 "\(threads) threads")
 
             var broken = values
             broken[3 * (1 << 14) + 5] = .nan
             broken[(1 << 14) + 7] = -.infinity
             let strict = broken.withUnsafeBufferPointer {
-                sums.add($0.baseAddress!, 0..<count, skippingNonFinite: false)
+                sums.add($0.baseAddress!, 0..<count, storing: false, skippingNonFinite: false)
             }
             XCTAssertEqual(strict.rejected, -.infinity, "\(threads) threads")
             let tolerant = broken.withUnsafeBufferPointer {
-                sums.add($0.baseAddress!, 0..<count, skippingNonFinite: true)
+                sums.add($0.baseAddress!, 0..<count, storing: false, skippingNonFinite: true)
             }
             XCTAssertEqual(tolerant.skipped, 2, "\(threads) threads")
             XCTAssertNil(tolerant.rejected)
