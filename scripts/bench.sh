@@ -89,6 +89,20 @@ say ""
 # figures only). Our configurations run RUNS times and the peer's PEER-RUNS times, interleaved, so slow drifts
 # of a noisy machine hit them alike; each figure is the median, the scaling the median of the ratios of runs
 # taken side by side.
+# fast_and_exact RUN THREADS: sets fast_line and exact_line (the same layout with exact reduction; the last flag
+# wins over --no-deterministic) from runs taken back to back, so that their ratio compares runs side by side.
+# Whichever runs second is often a few percent slower on this machine, so the order alternates with RUN.
+fast_and_exact() {
+    local run=$1 threads=$2
+    if ((run % 2 == 0)); then
+        fast_line=$("$progan" "${common[@]}" --threads "$threads")
+        exact_line=$("$progan" "${common[@]}" --threads "$threads" --deterministic)
+    else
+        exact_line=$("$progan" "${common[@]}" --threads "$threads" --deterministic)
+        fast_line=$("$progan" "${common[@]}" --threads "$threads")
+    fi
+}
+
 train_row() {
     local label=$1 resolution=$2 steps=$3 threads=$4 runs=$5 peer_runs=$6
     shift 6
@@ -98,23 +112,26 @@ train_row() {
     peer=("$@")
     local common=(bench train --arch pgp --resolution "$resolution" --no-deterministic --steps "$steps" --warmup "$warmup" "${ours[@]}")
     local one="" two_threads="" two_ranks="" scalings=() peer_one="" peer_two="" run line_one line_two line_ranks
+    local fast_line exact_line
     local exact_one="" exact_two="" line_exact_one line_exact_two exact_scalings=()
     local exact_vs_fast_one=() exact_vs_fast_two=()
     local pair=("" "") pair_lines pair_scalings=() core pair_images
     local peer_common=(scripts/torch/bench_peer.py --resolution "$resolution" --steps "$steps" --warmup 1 "${peer[@]}")
     for ((run = 0; run < runs; run++)); do
         line_one=""
-        if [[ $threads == "1 2" ]]; then line_one=$("$progan" "${common[@]}" --threads 1); fi
-        line_two=$("$progan" "${common[@]}" --threads 2)
+        if [[ $threads == "1 2" ]]; then
+            fast_and_exact "$run" 1
+            line_one=$fast_line line_exact_one=$exact_line
+            fast_and_exact "$run" 2
+            line_two=$fast_line line_exact_two=$exact_line
+        else
+            line_two=$("$progan" "${common[@]}" --threads 2)
+        fi
         two_threads+=$line_two$'\n'
         line_ranks=$("${mpirun[@]}" "$progan" "${common[@]}" --threads 1)
         one+=$line_one$'\n'
         two_ranks+=$line_ranks$'\n'
         if [[ -n $line_one ]]; then
-            # The same layouts with exact reduction, right after the fast ones, so that each ratio compares
-            # runs taken side by side (the last flag wins over --no-deterministic).
-            line_exact_one=$("$progan" "${common[@]}" --threads 1 --deterministic)
-            line_exact_two=$("$progan" "${common[@]}" --threads 2 --deterministic)
             exact_one+=$line_exact_one$'\n'
             exact_two+=$line_exact_two$'\n'
             exact_scalings+=("$(speed_ratio "$line_exact_two" "$line_exact_one")")
@@ -233,7 +250,8 @@ say ""
 say "Images/s, medians of the runs (taken interleaved with those above). Deterministic runs reduce gradients exactly"
 say "(fixed point) and give the same bits at any thread count; fast ones sum floats, as above. Thread scaling is 1x2"
 say "over 1x1 (deterministic: the median of the ratios of runs side by side); deterministic / fast compares the same"
-say "layout, runs side by side, median of the ratios."
+say "layout in runs taken back to back, which of the two first alternating from run to run (the second is often a few"
+say "percent slower on this machine), median of the ratios."
 say ""
 say "| widths | size | runs | deterministic 1x1 | deterministic 1x2 | thread scaling, deterministic |"\
 " fast 1x1 | fast 1x2 |"\
