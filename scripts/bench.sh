@@ -85,13 +85,10 @@ say '```'
 say '```'
 say ""
 
-# train_row LABEL RESOLUTION STEPS THREADS RUNS PEER-RUNS OUR-FLAGS -- PEER-FLAGS, THREADS "1 2" or "2" (2-core
-# figures only). Our configurations run RUNS times and the peer's PEER-RUNS times, interleaved, so slow drifts
-# of a noisy machine hit them alike; each figure is the median, the scaling the median of the ratios of runs
-# taken side by side.
-# fast_and_exact RUN THREADS: sets fast_line and exact_line (the same layout with exact reduction; the last flag
-# wins over --no-deterministic) from runs taken back to back, so that their ratio compares runs side by side.
-# Whichever runs second is often a few percent slower on this machine, so the order alternates with RUN.
+# fast_and_exact RUN THREADS, called inside train_row with its common flags: sets fast_line and exact_line (the
+# same layout with exact reduction; the last flag wins over --no-deterministic) from runs taken back to back, so
+# that their ratio compares runs side by side. Whichever runs second is often a few percent slower on this
+# machine, so the order alternates with RUN.
 fast_and_exact() {
     local run=$1 threads=$2
     if ((run % 2 == 0)); then
@@ -103,6 +100,10 @@ fast_and_exact() {
     fi
 }
 
+# train_row LABEL RESOLUTION STEPS THREADS RUNS PEER-RUNS OUR-FLAGS -- PEER-FLAGS, THREADS "1 2" or "2" (2-core
+# figures only). Our configurations run RUNS times and the peer's PEER-RUNS times, interleaved, so slow drifts
+# of a noisy machine hit them alike; each figure is the median, the scaling the median of the ratios of runs
+# taken side by side.
 train_row() {
     local label=$1 resolution=$2 steps=$3 threads=$4 runs=$5 peer_runs=$6
     shift 6
