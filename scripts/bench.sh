@@ -27,7 +27,7 @@
 #   --quick   leaves out the peer's own widths at 64x64 (about 20 minutes on 2 cores)
 #   --data    runs only the dataset section instead (scripts/bench-data.bash: open, first batch, verify,
 #             prepare against PIL; about 15 minutes), printed and not written to BENCHMARKS.md
-# Environment: STEPS (timed steps per run, default 16 for the cpu preset's widths and 8 for 64 maps, so that
+# Environment: STEPS (timed steps per run, default 32 for the cpu preset's widths and 8 for 64 maps, so that
 #   one run times a few seconds, not a scheduling hiccup; 1 for the peer's widths), RUNS
 #   (runs of each of our configurations, default 5 for the cpu widths, 3 for the peer's at 32x32; one at
 #   64x64), PEER_RUNS (the peer's runs, default RUNS for the cpu widths and 1 for its own, where one
@@ -197,7 +197,7 @@ split_rows=() thread_rows=()
 write_widths "$cpu_widths" "${cpu_preset_widths[@]}"
 write_widths "$wide_widths" 1024 64
 cpu_label="cpu preset (base ${cpu_preset_widths[0]}, max ${cpu_preset_widths[1]}, latent 128)"
-train_row "$cpu_label" 32 "${STEPS:-16}" "1 2" "${RUNS:-5}" "${PEER_RUNS:-${RUNS:-5}}" --config "$cpu_widths" -- \
+train_row "$cpu_label" 32 "${STEPS:-32}" "1 2" "${RUNS:-5}" "${PEER_RUNS:-${RUNS:-5}}" --config "$cpu_widths" -- \
     --fmap-base "${cpu_preset_widths[0]}" --fmap-max "${cpu_preset_widths[1]}" --latent 128
 train_row "64 maps (base 1024, max 64, latent 128: the cpu preset until 2026-12)" 32 "${STEPS:-8}" "1 2" "${RUNS:-5}" \
     "${PEER_RUNS:-${RUNS:-5}}" --config "$wide_widths" -- --fmap-base 1024 --fmap-max 64 --latent 128
