@@ -178,8 +178,7 @@ train_row() {
     row+=" $(median $(fields step_ms "${pair[0]}")) / $(median $(fields step_ms "${pair[1]}")) | $(median "${pair_scalings[@]}") |"
     row+=" $(median $(fields step_ms "$two_ranks")) | $(median $(cut -d/ -f1 <<<"$reduce_ms")) / $(median $(cut -d/ -f2 <<<"$reduce_ms")) |"
     # The gradient allreduces of a step are the same in every run: the last run's.
-    local reduced_bytes=$(field allreduce_bytes_per_step "$line_ranks")
-    row+=" $(median "${scalings[@]}") | $(awk -v b="$reduced_bytes" 'BEGIN { printf "%.2f", b / 1e6 }') MB in"
+    row+=" $(median "${scalings[@]}") | $(ratio "$(field allreduce_bytes_per_step "$line_ranks")" 1e6) MB in"
     split_rows+=("$row $(field allreduces_per_step "$line_ranks") calls, $(field allreduce_algorithm "$line_ranks") |")
 }
 
@@ -271,8 +270,8 @@ say "run as two independent 1-thread processes at the same time, one pinned to e
 say "what the machine gives two busy cores before any communication. A 2x1 step is computing plus reducing (each"
 say "rank's time spent combining gradients, mostly waiting for the other rank at the D and G synchronizations)."
 say "Scalings are images/s over 1x1's, medians of the runs' ratios. The allreduces are what a 2x1 step sends through"
-say "MPI per rank (gradient bytes summed, non-blocking calls, and the algorithm OpenMPI's libnbc picks for a full"
-say "bucket by its 4.1 rule: binomial below 4 ranks, reduce-scatter + allgather from 4 ranks up)."
+say "MPI per rank: gradient bytes summed, non-blocking calls, and the algorithm OpenMPI's libnbc picks for a full"
+say "bucket (as \`progan bench train\` reports it)."
 say ""
 say "| widths | size | 1x1, per 8 images | pair, core 0 / core 1 | pair scaling | 2x1 step | 2x1 reduce, rank 0 / rank 1 | 2x1 scaling | 2x1 allreduces per step |"
 say "|---|---|---|---|---|---|---|---|---|"
