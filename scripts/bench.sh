@@ -12,7 +12,7 @@
 #      2-rank scaling, the share of step time spent reducing gradients, and peak RSS per rank;
 #   3. threads at 32x32: deterministic (exact fixed-point reduction) 1 rank x 1 thread and 1 rank x 2
 #      threads, interleaved with the fast runs above: the 2-thread speed-up in deterministic mode, and
-#      deterministic against fast at the same layout;
+#      deterministic against fast at the same layout, all from processes whose variants alternate steps;
 #   4. each tool at its default minibatch (pro_gan_pytorch's CLI: 32 images per step up to 32x32; the cpu
 #      preset: 8, deterministic, 1 rank x 2 threads) at the cpu preset's widths, 32x32, on both cores, and
 #      the same at the 64 maps and minibatch 16 the preset had until 2026-12;
@@ -86,20 +86,24 @@ say '```'
 say '```'
 say ""
 
-# fast_and_exact RUN THREADS, called inside train_row with its common flags: sets fast_line and exact_line (the
-# same layout with exact reduction; the last flag wins over --no-deterministic) from runs taken back to back, so
-# that their ratio compares runs side by side. Whichever runs second is often a few percent slower on this
-# machine, so the order alternates with RUN.
-fast_and_exact() {
-    local run=$1 threads=$2
-    if ((run % 2 == 0)); then
-        fast_line=$("$progan" "${common[@]}" --threads "$threads")
-        exact_line=$("$progan" "${common[@]}" --threads "$threads" --deterministic)
-    else
-        exact_line=$("$progan" "${common[@]}" --threads "$threads" --deterministic)
-        fast_line=$("$progan" "${common[@]}" --threads "$threads")
-    fi
+# alone_and_alternating RUN, called inside train_row with its common flags: sets line_one and line_two (fast runs of
+# 1 rank x 1 and x 2 threads, each alone in its process, for the peer's table) and alternating (one process in which
+# a deterministic and a fast trainer take turns at 1 and 2 threads: four lines whose ratios compare the variants
+# under the same drifts of the machine's speed, which from one process to the next reach 10-30% here). What runs
+# first is often a few percent faster on this machine, so the order of the processes, and of the variants inside
+# (the trainer given first, the last flag winning over --no-deterministic, and the first thread count lead; which
+# matters at the peer's widths, where one timed step gives no second turn), alternates with RUN.
+alone_and_alternating() {
+    local run=$1 alternating_flags=(--threads 1 2 --deterministic --alternate-reduction)
+    ((run % 2 == 0)) || alternating_flags=(--threads 2 1 --no-deterministic --alternate-reduction)
+    ((run % 2 == 0)) || alternating=$("$progan" "${common[@]}" "${alternating_flags[@]}")
+    line_one=$("$progan" "${common[@]}" --threads 1)
+    line_two=$("$progan" "${common[@]}" --threads 2)
+    ((run % 2 == 1)) || alternating=$("$progan" "${common[@]}" "${alternating_flags[@]}")
 }
+
+# variant THREADS DETERMINISTIC LINES: the line of the variant with these threads and reduction.
+variant() { grep -E "(^| )threads=$1 .*deterministic=$2 " <<<"$3"; }
 
 # train_row LABEL RESOLUTION STEPS THREADS RUNS PEER-RUNS OUR-FLAGS -- PEER-FLAGS, THREADS "1 2" or "2" (2-core
 # figures only). Our configurations run RUNS times and the peer's PEER-RUNS times, interleaved, so slow drifts
@@ -114,18 +118,13 @@ train_row() {
     peer=("$@")
     local common=(bench train --arch pgp --resolution "$resolution" --no-deterministic --steps "$steps" --warmup "$warmup" "${ours[@]}")
     local one="" two_threads="" two_ranks="" scalings=() peer_one="" peer_two="" run line_one line_two line_ranks
-    local fast_line exact_line
-    local exact_one="" exact_two="" line_exact_one line_exact_two exact_scalings=()
-    local exact_vs_fast_one=() exact_vs_fast_two=()
+    local alternating alternatings="" exact_scalings=() fast_scalings=() exact_vs_fast_one=() exact_vs_fast_two=()
     local pair=("" "") pair_lines pair_scalings=() core pair_images
     local peer_common=(scripts/torch/bench_peer.py --resolution "$resolution" --steps "$steps" --warmup 1 "${peer[@]}")
     for ((run = 0; run < runs; run++)); do
         line_one=""
         if [[ $threads == "1 2" ]]; then
-            fast_and_exact "$run" 1
-            line_one=$fast_line line_exact_one=$exact_line
-            fast_and_exact "$run" 2
-            line_two=$fast_line line_exact_two=$exact_line
+            alone_and_alternating "$run"
         else
             line_two=$("$progan" "${common[@]}" --threads 2)
         fi
@@ -134,11 +133,11 @@ train_row() {
         one+=$line_one$'\n'
         two_ranks+=$line_ranks$'\n'
         if [[ -n $line_one ]]; then
-            exact_one+=$line_exact_one$'\n'
-            exact_two+=$line_exact_two$'\n'
-            exact_scalings+=("$(speed_ratio "$line_exact_two" "$line_exact_one")")
-            exact_vs_fast_one+=("$(speed_ratio "$line_exact_one" "$line_one")")
-            exact_vs_fast_two+=("$(speed_ratio "$line_exact_two" "$line_two")")
+            alternatings+=$alternating$'\n'
+            exact_scalings+=("$(speed_ratio "$(variant 2 true "$alternating")" "$(variant 1 true "$alternating")")")
+            fast_scalings+=("$(speed_ratio "$(variant 2 false "$alternating")" "$(variant 1 false "$alternating")")")
+            exact_vs_fast_one+=("$(speed_ratio "$(variant 1 true "$alternating")" "$(variant 1 false "$alternating")")")
+            exact_vs_fast_two+=("$(speed_ratio "$(variant 2 true "$alternating")" "$(variant 2 false "$alternating")")")
             scalings+=("$(ratio "$(field images_per_second "$line_ranks")" "$(field images_per_second "$line_one")")")
             # Each rank's half of the work as two independent processes, one per core, no MPI between them.
             for core in 0 1; do
@@ -156,7 +155,7 @@ train_row() {
             peer_two+=$("$peer_python" "${peer_common[@]}" --threads 2)$'\n'
         fi
     done
-    printf '%s\n' "$one" "$two_threads" "$two_ranks" "$exact_one" "$exact_two" "$peer_one" "$peer_two" | sed '/^$/d' >&2
+    printf '%s\n' "$one" "$two_threads" "$two_ranks" "$alternatings" "$peer_one" "$peer_two" | sed '/^$/d' >&2
     # Medians are "-" where there were no runs, and ratio prints "-" for those.
     # shellcheck disable=SC2046  # one number per word
     local o1=$(median $(fields images_per_second "$one")) o2t=$(median $(fields images_per_second "$two_threads")) \
@@ -168,9 +167,15 @@ train_row() {
         "$(fields peak_rss_mib "$one" | head -1) / $(fields peak_rss_mib "$two_ranks" | head -1) / $(fields peak_rss_mib "$peer_two" | head -1) |"
     [[ $threads == "1 2" ]] || return 0
     # shellcheck disable=SC2046  # one number per word
-    local e1=$(median $(fields images_per_second "$exact_one")) e2=$(median $(fields images_per_second "$exact_two"))
-    local thread_row="| $label | ${resolution}x$resolution | $runs | $e1 | $e2 | $(median "${exact_scalings[@]}") |"
-    thread_row+=" $o1 | $o2t | $(ratio "$o2t" "$o1") | $(median "${exact_vs_fast_one[@]}") |"
+    local thread_row="| $label | ${resolution}x$resolution | $runs |" threads_of deterministic
+    for deterministic in true false; do
+        for threads_of in 1 2; do
+            # shellcheck disable=SC2046  # one number per word
+            thread_row+=" $(median $(fields images_per_second "$(variant $threads_of $deterministic "$alternatings")")) |"
+        done
+        [[ $deterministic == true ]] && thread_row+=" $(median "${exact_scalings[@]}") |"
+    done
+    thread_row+=" $(median "${fast_scalings[@]}") | $(median "${exact_vs_fast_one[@]}") |"
     thread_rows+=("$thread_row $(median "${exact_vs_fast_two[@]}") |")
     local reduce_ms=$(fields reduce_ms "$two_ranks")
     # shellcheck disable=SC2046  # one number per word
@@ -252,10 +257,11 @@ say ""
 say "## Threads: 1 rank x 2 threads against 1 x 1, deterministic and fast"
 say ""
 say "Images/s, medians of the runs (taken interleaved with those above). Deterministic runs reduce gradients exactly"
-say "(fixed point) and give the same bits at any thread count; fast ones sum floats, as above. Thread scaling is 1x2"
-say "over 1x1 (deterministic: the median of the ratios of runs side by side); deterministic / fast compares the same"
-say "layout in runs taken back to back, which of the two first alternating from run to run (the second is often a few"
-say "percent slower on this machine), median of the ratios."
+say "(fixed point) and give the same bits at any thread count; fast ones sum floats, as above. All four of a run come"
+say "from one process, in which a deterministic and a fast trainer take turns at 1 and at 2 threads, step by step"
+say "(A B C D D C B A ..., \`progan bench train --threads 1 2 --deterministic --alternate-reduction\`), so that every"
+say "ratio compares them on the same machine; scalings (1x2 over 1x1) and deterministic / fast are the medians of"
+say "the runs' ratios."
 say ""
 say "| widths | size | runs | deterministic 1x1 | deterministic 1x2 | thread scaling, deterministic |"\
 " fast 1x1 | fast 1x2 |"\

@@ -130,24 +130,19 @@ final class FixedPointSums {
         var carried: Range<Int>?
     }
 
-    /// `value` · 2^40 rounded half away from zero, the grid value `add(_:at:)` computes through a Double,
-    /// here from the float's bits alone and without a branch that depends on the value (signs and sizes of
-    /// gradients are too mixed to predict), nor a libm call (the baseline x86-64 has no rounding
-    /// instruction). Nil for |value| ≥ 2^22 and non-finite values, which take the general path.
+    /// `value` · 2^40 rounded half away from zero, the grid value `add(_:at:)` computes, without its libm
+    /// call (baseline x86-64 has no rounding instruction) and without a branch that depends on the value
+    /// (signs and sizes of gradients are too mixed to predict): a half with the value's sign is added and
+    /// the conversion truncates. That is exact where rounding matters: below 2^24 the scaled value and the
+    /// half add without rounding, and above it the scaled value (24 significant bits, last place at least
+    /// 2^1) is a whole even number, so the half is rounded off again to it. Nil for |value| ≥ 2^22 and
+    /// non-finite values, which take the general path.
     @inline(__always)
     static func onGrid(_ value: Float) -> Int64? {
-        let bits = value.bitPattern
-        let exponent = Int(bits &>> 23 & 0xFF)
-        // A biased exponent of 149 is 2^22; 255 is infinity or NaN.
-        guard exponent < 149 else { return nil }
-        let significand = Int64(bits & 0x7F_FFFF | 0x80_0000)
-        // |value| · 2^40 = significand · 2^(exponent - 110): shifted up at most 38 places, so below 2^62, or
-        // down, adding half of the last place kept first so that ties round away from zero. 62 places down
-        // (or more: subnormals, read here with a wrong leading 1, go 110) leave 0, with the half positive.
-        let up = max(exponent - 110, 0), down = min(max(110 - exponent, 0), 62)
-        let magnitude = (significand &<< up + (1 &<< down) &>> 1) &>> down
-        let negative = Int64(Int32(bitPattern: bits) &>> 31)
-        return (magnitude ^ negative) - negative
+        // Also rejects NaN, which fails every comparison.
+        guard abs(value) < 0x1p22 else { return nil }
+        let scaled = Double(value) * scale
+        return Int64(scaled + Double(signOf: scaled, magnitudeOf: 0.5))
     }
 
     /// Adds `value` rounded to the grid to sum `index`; false when it lies outside the exact range.

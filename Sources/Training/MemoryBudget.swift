@@ -57,12 +57,14 @@ public enum MemoryBudget {
 extension TrainingConfig {
     /// Fails when a run on `ranks` ranks would need more memory on a rank than this machine has: checked
     /// where a run starts, not by `validate`, since a configuration may be meant for bigger machines.
-    public func requireMemory(ranks: Int, threads: Int = 1) throws {
+    /// `trainers` counts whole trainers held at once by each rank (a benchmark may pair two).
+    public func requireMemory(ranks: Int, threads: Int = 1, trainers: Int = 1) throws {
         guard let bytes = estimatedMemory(ranks: ranks, threads: threads) else { return }
         try MemoryBudget.require(
-            bytes,
+            bytes * Double(trainers),
             for: "training this network (fmap_base, fmap_max, latent_size, resolution, minibatch, grid_samples, "
-                + "swd_images) on \(ranks) rank\(ranks == 1 ? "" : "s")")
+                + "swd_images) on \(ranks) rank\(ranks == 1 ? "" : "s")"
+                + (trainers == 1 ? "" : ", \(trainers) trainers per rank"))
     }
 
     /// What a run on `ranks` ranks needs on each: its largest phase's `memoryPerRank`, a sample grid and,
