@@ -24,8 +24,8 @@
 # the micro-batch is each rank's share in fast mode, up to 16 images in deterministic mode (the default rule).
 #
 # Usage: scripts/bench.sh [--quick | --data]
-#   --quick   leaves out the peer's own widths at 64x64 (about 50 minutes on 2 cores with the peer,
-#             2026-12-03: 42 at RUNS=4, 56 at RUNS=6)
+#   --quick   leaves out the peer's own widths at 64x64 (66 minutes on 2 cores with the peer at RUNS=6,
+#             2026-12-03)
 #   --data    runs only the dataset section instead (scripts/bench-data.bash: open, first batch, verify,
 #             prepare against PIL; about 15 minutes), printed and not written to BENCHMARKS.md
 # Environment: STEPS (timed steps per run, default 32 for the cpu preset's widths and 8 for 64 maps, so that
