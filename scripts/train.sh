@@ -7,6 +7,10 @@
 #
 #   scripts/train.sh [progan train flags]     e.g. scripts/train.sh --total-kimg 20 --seed 7
 #   scripts/train.sh --dry-run                prints the chosen launch and the plan, and trains nothing
+#   PROGAN_MINUTES=M  the default job's budget in minutes, install and build included (default 15): what is
+#                   left of it after the build, less the timing before training and the evaluation after,
+#                   goes to `progan train --fit-minutes`, which sizes the run for this machine. A length given
+#                   (--total-kimg or --fit-minutes) or a --preset or --config is trained as given.
 #   PROGAN_CORES=N  plan for N cores instead of this machine's (more than it has: oversubscribed)
 #   RANKS=N THREADS=T  this layout instead of the plan's choice (checked by the plan)
 #   HOSTFILE=F      run across the hosts of an OpenMPI hostfile (see hostfiles/); inside a Slurm
@@ -29,6 +33,14 @@ given() {
     return 1
 }
 given --dataset || args+=(--dataset /usr/share/javascript/emojify.js/images/emoji)
+minutes=${PROGAN_MINUTES:-15}
+[[ $minutes =~ ^[0-9]{1,5}(\.[0-9]+)?$ ]] || { echo "error: PROGAN_MINUTES '$minutes' must be a number of minutes" >&2; exit 1; }
+if ! given --total-kimg && ! given --fit-minutes && ! given --preset && ! given --config; then
+    # About 20 s of timing before the first step and 40 s of evaluation after the last (report, time-lapse,
+    # SWD on 2048 images), and at least a minute of training.
+    args+=(--fit-minutes "$(awk -v budget="$minutes" -v spent="$SECONDS" 'BEGIN {
+        left = budget - spent / 60 - 1; printf "%.2f", left < 1 ? 1 : left }')")
+fi
 given --out || args+=(--out "runs/emoji-$(date +%Y%m%d-%H%M%S)")
 # FID of the final generator when the Inception weights are installed (512 images per set: a few minutes
 # on 2 cores; the reals' features are cached beside the dataset), else a note on how to get it.

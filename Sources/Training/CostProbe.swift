@@ -3,6 +3,7 @@ import Distributed
 import Engine
 import Foundation
 import Metrics
+import Model
 
 /// What the run will cost where it has not been yet, timed on this machine before training starts: a few
 /// training steps at each resolution still ahead, on scratch networks of the same widths and this rank's
@@ -104,6 +105,26 @@ public struct CostProbe: Sendable {
         return probe
     }
 
+    /// What the final FID/KID adds to the run's last tick on rank 0: Inception features of its share of the
+    /// generated images, and of the reals unless their features are cached from an earlier run; 0 when not
+    /// timed (neither metric is on).
+    public func finalEvaluationSeconds(config: TrainingConfig, dataset: PreparedDataset, ranks: Int) -> Double {
+        guard let perImage = inceptionSecondsPerImage else { return 0 }
+        let last = schedulePoint(
+            imagesShown: config.totalImages - 1, config: config.globalSchedule(ranks: ranks),
+            finalResolution: config.network.resolution)
+        let realsCached = FileManager.default.fileExists(
+            atPath: InceptionScores.realFeaturesCachePath(
+                dataset, count: config.fidImages, resolution: last.resolution, seed: config.inceptionSeed,
+                beside: dataset.path))
+        let share = metricShare(of: config.fidImages, batchSize: InceptionScores.batchSize, rank: 0, ranks: ranks)
+        return Double((realsCached ? 1 : 2) * share.count) * perImage
+    }
+
+    /// How long a run's probe may take: at most 20 s, and well within the collective timeout, since the
+    /// other ranks wait in their first collective for rank 0's longer probe (it also times the metrics).
+    public static func budgetSeconds(_ config: TrainingConfig) -> Double { min(20, config.collectiveTimeoutSeconds / 4) }
+
     /// A trainer at `resolution` on this rank's share of each minibatch there, nil for a rank idle there.
     private static func scratchTrainer(
         _ config: TrainingConfig, dataset: PreparedDataset, rank: Int, ranks: Int, at resolution: Int
@@ -122,4 +143,9 @@ public struct CostProbe: Sendable {
         }
         return try Trainer(config: scratch, dataset: dataset)
     }
+}
+
+extension TrainingConfig {
+    /// The draws of FID and KID get their own seed, apart from the training, grid and SWD streams.
+    var inceptionSeed: UInt64 { recipe.seed ^ 0x4649_445f_4d45_5452 }
 }

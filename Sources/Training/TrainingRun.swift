@@ -26,6 +26,9 @@ public final class TrainingRun {
         images: config.swdImages, trainingSeed: config.seed, latentSize: config.network.latent)
     /// The network of `fid` / `kid` (nil when neither is on), and the reals' features by resolution.
     private let inception: InceptionFeatures?
+    /// The costs timed before the run started (for `--fit-minutes`), which the ETA then takes instead of
+    /// timing them again.
+    private let probe: CostProbe?
     private var realInceptionFeatures: [Int: [Float]] = [:]
     private lazy var checkpoints = CheckpointWriter { [directory, config] in
         directory.pruneCheckpoints(keep: config.keepCheckpoints)
@@ -50,13 +53,15 @@ public final class TrainingRun {
     }
 
     /// `stopRequested` tells whether this process was asked to stop; it is asked before each of D's
-    /// micro-batches, and the answers of all ranks are combined.
+    /// micro-batches, and the answers of all ranks are combined. `probe`: this rank's costs as
+    /// `CostProbe.measure` timed them from the resolution the run starts at, if already timed.
     public init(
         trainer: Trainer, group: ReplicaGroup, directory: RunDirectory, console: Console,
-        stopRequested: @escaping () -> Bool = { false }, job: SchedulerJob? = nil, inception: InceptionFeatures? = nil
+        stopRequested: @escaping () -> Bool = { false }, job: SchedulerJob? = nil, inception: InceptionFeatures? = nil,
+        probe: CostProbe? = nil
     ) {
         (self.trainer, self.group, self.directory, self.console) = (trainer, group, directory, console)
-        self.inception = inception
+        (self.inception, self.probe) = (inception, probe)
         (self.stopRequested, self.job) = (stopRequested, job)
         let config = trainer.config
         gridLayout = SampleGridLayout(
@@ -164,21 +169,13 @@ public final class TrainingRun {
     private func probeCosts() throws {
         let (rank, ranks) = (group.collective.rank, group.collective.size)
         // The other ranks wait for rank 0's share of it (the quality metrics) in the first collective.
-        let probe = try CostProbe.measure(
-            config: config, dataset: trainer.dataset, rank: rank, ranks: ranks, from: trainer.schedule.resolution,
-            inception: inception, budgetSeconds: min(20, config.collectiveTimeoutSeconds / 4))
-        var endOfRun = 0.0
-        if let perImage = probe.inceptionSecondsPerImage {
-            let last = schedulePoint(
-                imagesShown: config.totalImages - 1, config: config.globalSchedule(ranks: ranks),
-                finalResolution: config.network.resolution)
-            let realsCached = FileManager.default.fileExists(
-                atPath: InceptionScores.realFeaturesCachePath(
-                    trainer.dataset, count: config.fidImages, resolution: last.resolution, seed: inceptionSeed,
-                    beside: trainer.dataset.path))
-            let share = metricShare(of: config.fidImages, batchSize: InceptionScores.batchSize, rank: 0, ranks: ranks)
-            endOfRun = Double((realsCached ? 1 : 2) * share.count) * perImage
-        }
+        let probe =
+            try self.probe
+            ?? CostProbe.measure(
+                config: config, dataset: trainer.dataset, rank: rank, ranks: ranks,
+                from: trainer.schedule.resolution, inception: inception,
+                budgetSeconds: CostProbe.budgetSeconds(config))
+        let endOfRun = probe.finalEvaluationSeconds(config: config, dataset: trainer.dataset, ranks: ranks)
         remainingTime = RemainingTime(config: config, cores: cores, probe: probe, endOfRunSeconds: endOfRun)
         guard isLeader else { return }
         func milliseconds(_ costs: [Int: Double]) -> String {
@@ -335,7 +332,7 @@ public final class TrainingRun {
     private func measureInception(final: Bool) throws -> [(String, Double)] {
         guard let inception, config.fidTicks > 0 && tick % config.fidTicks == 0 || final else { return [] }
         let resolution = trainer.schedule.resolution, count = config.fidImages
-        let seed = inceptionSeed
+        let seed = config.inceptionSeed
         let collective = group.collective
         if realInceptionFeatures[resolution] == nil {
             realInceptionFeatures[resolution] = try InceptionScores.realFeatures(
@@ -351,9 +348,6 @@ public final class TrainingRun {
             seed: seed)
         return [("fid", fid), ("kid", kid)].compactMap { name, value in value.map { (name, $0) } }
     }
-
-    /// The draws of FID and KID get their own seed, apart from the training, grid and SWD streams.
-    private var inceptionSeed: UInt64 { config.seed ^ 0x4649_445f_4d45_5452 }
 
     private func writeRealsGrid() throws {
         let size = config.network.resolution

@@ -13,7 +13,7 @@ public struct TrainingFlags: ParsableArguments {
     @Option(
         name: .customLong("total-kimg"),
         help: ArgumentHelp("Length of the run in thousands of images.", valueName: "kimg"))
-    var totalKimg: Double?
+    public var totalKimg: Double?
 
     @Option(
         help: ArgumentHelp(

@@ -46,6 +46,15 @@ struct Train: ParsableCommand {
                 + "PATH: from that checkpoint; none: start afresh.", valueName: "auto|PATH|none"))
     var resume = ResumeChoice.auto
 
+    @Option(
+        name: .customLong("fit-minutes"),
+        help: ArgumentHelp(
+            "Make a new run as long (in whole kimg) as trains in about this many minutes here: timed on this "
+                + "machine and layout before the first step; a ramp-down of the learning rate that ends with the "
+                + "run is stretched with it. config.json records the length, and a resumed run keeps it.",
+            valueName: "minutes"))
+    var fitMinutes: Double?
+
     @Flag(
         name: .customLong("dry-run"),
         help: "Print the plan for the ranks mpirun starts (the same as `progan plan`) and exit without training.")
@@ -58,6 +67,12 @@ struct Train: ParsableCommand {
         }
         try checkOutputPath(runDirectoryPath, "--out")
         try resume.rejectMisspelledKeyword()
+        if let fitMinutes {
+            guard fitMinutes > 0 && fitMinutes <= 1e6 else {
+                throw ValidationError("--fit-minutes \(fitMinutes) is out of range (greater than 0, at most 1000000)")
+            }
+            guard flags.totalKimg == nil else { throw ValidationError("give --fit-minutes or --total-kimg, not both") }
+        }
     }
 
     func run() throws {
@@ -71,7 +86,7 @@ struct Train: ParsableCommand {
             if isLeader { console.line(line) }
         }
         let directory = RunDirectory(runDirectoryPath)
-        let config: TrainingConfig
+        var config: TrainingConfig
         let inception: InceptionFeatures?
         // Rank 0 owns the run directory before it writes anything into it, until the process ends.
         var ownership: (lock: DirectoryLock, created: Bool)?
@@ -107,6 +122,12 @@ struct Train: ParsableCommand {
             }
             let prepared = try PreparedDataset(path: datasetPath)
             if isLeader, let note = legacyFormatNote(prepared) { warn(note) }
+            var probe: CostProbe?
+            if let fitMinutes {
+                (config, probe) = try fitLength(
+                    config, minutes: fitMinutes, resuming: resumePoint != nil, dataset: prepared, inception: inception,
+                    directory: directory, world: world, report: report)
+            }
             let trainer = try Trainer(config: config, dataset: prepared, collective: world)
             let group = ReplicaGroup(world)
             if let (checkpoint, path) = resumePoint {
@@ -125,7 +146,7 @@ struct Train: ParsableCommand {
             if let note = try config.idleRanksNote(ranks: world.size) { report(note) }
             let outcome = try TrainingRun(
                 trainer: trainer, group: group, directory: directory, console: console,
-                stopRequested: { StopRequests.requested }, job: job, inception: inception
+                stopRequested: { StopRequests.requested }, job: job, inception: inception, probe: probe
             ).run()
             try world.finalize()
             if outcome != .finished { Foundation.exit(ExitStatus.stoppedOnRequest) }
@@ -133,6 +154,63 @@ struct Train: ParsableCommand {
             end(error)
         }
         withExtendedLifetime(ownership?.lock) {}
+    }
+
+    /// `--fit-minutes`: the length rank 0 chooses, taken by every rank. A new run is timed (every rank
+    /// times its own share, which the run's ETA then uses); a resumed one keeps what its config.json says,
+    /// since the ramp-down stretched with the length is part of the checkpoint's recipe.
+    private func fitLength(
+        _ config: TrainingConfig, minutes: Double, resuming: Bool, dataset: PreparedDataset,
+        inception: InceptionFeatures?, directory: RunDirectory, world: Communicator, report: (String) -> Void
+    ) throws -> (TrainingConfig, CostProbe?) {
+        // Only rank 0 knows whether there is a checkpoint to resume.
+        var resumingFlag: [UInt8] = [resuming ? 1 : 0]
+        try world.broadcast(&resumingFlag, root: 0)
+        var probe: CostProbe?
+        var chosen = config
+        if world.rank == 0 {
+            if resumingFlag[0] == 1 {
+                let path = directory.configPath
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw ConfigError(message: "\(path): cannot be read, and --fit-minutes resumes the length it holds")
+                }
+                let saved = try config.overlaid(withJSON: data, source: path)
+                chosen.totalKimg = saved.totalKimg
+                chosen.schedule.learningRateRampdown = saved.schedule.learningRateRampdown
+            }
+        }
+        if resumingFlag[0] == 0 {
+            let timed = try CostProbe.measure(
+                config: config, dataset: dataset, rank: world.rank, ranks: world.size,
+                from: config.network.resolutions[0], inception: inception,
+                budgetSeconds: CostProbe.budgetSeconds(config))
+            probe = timed
+            if world.rank == 0 {
+                chosen = config.fitted(
+                    toSeconds: 60 * minutes, probe: timed, cores: world.size * ThreadPool.threads,
+                    endOfRunSeconds: timed.finalEvaluationSeconds(config: config, dataset: dataset, ranks: world.size))
+            }
+        }
+        // The length and the ramp-down, as rank 0 has them (NaN: no ramp-down).
+        let ramp = chosen.schedule.learningRateRampdown
+        var numbers = [chosen.totalKimg, ramp?.startKimg ?? .nan, ramp?.endKimg ?? .nan, ramp?.finalFraction ?? .nan]
+        var bytes = numbers.withUnsafeBytes { Array($0) }
+        try world.broadcast(&bytes, root: 0)
+        bytes.withUnsafeBytes { numbers = Array($0.bindMemory(to: Double.self)) }
+        chosen.totalKimg = numbers[0]
+        chosen.schedule.learningRateRampdown =
+            numbers[1].isNaN
+            ? nil : LearningRateRampdown(startKimg: numbers[1], endKimg: numbers[2], finalFraction: numbers[3])
+        try chosen.validate(worldSize: world.size)
+        let rampNote = chosen.schedule.learningRateRampdown.map {
+            "; the learning rate ramps down from \(formatted($0.startKimg, 1)) to \(formatted($0.endKimg, 1)) kimg"
+        }
+        report(
+            resumingFlag[0] == 1
+                ? "--fit-minutes: keeping the length of the run being resumed, \(formatted(chosen.totalKimg, 1)) kimg"
+                : "--fit-minutes \(formatted(minutes, 1)): \(formatted(chosen.totalKimg, 1)) kimg train in about that "
+                    + "long here\(rampNote ?? ""); the run's config.json repeats it (--config)")
+        return (chosen, probe)
     }
 
     /// Locks the run directory and removes what writers killed mid-write left in it, saying so.
