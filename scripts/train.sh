@@ -53,12 +53,12 @@ if ! given --fid && ! given --no-fid; then
     fi
 fi
 
-# The configuration flags, for the plan: train's own options (data, run directory, resume) left out.
+# The configuration flags, for the plan: train's own options (data, run directory, resume, length) left out.
 plan_args=()
 for ((i = 0; i < ${#args[@]}; i++)); do
     case ${args[i]} in
-    --dataset | --out | --resume) ((i += 1)) ;;
-    --dataset=* | --out=* | --resume=* | --dry-run) ;;
+    --dataset | --out | --resume | --fit-minutes) ((i += 1)) ;;
+    --dataset=* | --out=* | --resume=* | --fit-minutes=* | --dry-run) ;;
     *) plan_args+=("${args[i]}") ;;
     esac
 done

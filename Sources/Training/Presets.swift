@@ -32,8 +32,11 @@ extension TrainingConfig {
         $0.schedule.learningRate = [128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003]
     }
 
-    /// The default job: about 15 minutes of `scripts/train.sh` on 2 cores, some 10 of them training (85
-    /// kimg up to 32x32), the rest building and measuring the result. Chosen by `scripts/sweep.sh` on the
+    /// The default job's settings. Its length is 85 kimg up to 32x32, about 12 minutes of training on the
+    /// 2-core Xeon it was tuned on; `scripts/train.sh` instead fits the length to what is left of its 15
+    /// minutes after the build (`train --fit-minutes`, which stretches the ramp-down below with it), since
+    /// machines of the same size differ by half or more and quality keeps growing with the images shown.
+    /// Chosen by `scripts/sweep.sh` on the
     /// emoji and Oxygen icon images (README, "How the cpu preset was chosen"): at a fixed wall-clock budget,
     /// short phases (3 + 3 kimg) leave most of the time for 32x32, at most 32 feature maps train an image
     /// 1.5 to 1.8 times as fast as 64, and a minibatch of 8 makes twice the steps of 16 (32 was far worse);
@@ -49,7 +52,8 @@ extension TrainingConfig {
     /// to 18.20 with both (no mirroring alone: 19.67), on one seed.
     public static let cpu = paper.with {
         $0.network = NetworkConfig(resolution: 32, fmapBase: 512, fmapMax: 32, latentSize: 128)
-        // The ramp ends with the default job's 85 kimg; a longer --total-kimg trains on at a tenth of the rate.
+        // The ramp ends with the run, so --fit-minutes stretches it; a longer --total-kimg trains on at a tenth
+        // of the rate.
         $0.schedule = ScheduleConfig(
             stabilizeKimg: 3, fadeKimg: 3, minibatchDefault: 8, learningRateDefault: 0.002,
             learningRateRampdown: LearningRateRampdown(startKimg: 45, endKimg: 85, finalFraction: 0.1))
