@@ -123,7 +123,9 @@ public struct CostProbe: Sendable {
 
     /// How long a run's probe may take: at most 20 s, and well within the collective timeout, since the
     /// other ranks wait in their first collective for rank 0's longer probe (it also times the metrics).
-    public static func budgetSeconds(_ config: TrainingConfig) -> Double { min(20, config.collectiveTimeoutSeconds / 4) }
+    public static func budgetSeconds(_ config: TrainingConfig) -> Double {
+        min(20, config.collectiveTimeoutSeconds / 4)
+    }
 
     /// A trainer at `resolution` on this rank's share of each minibatch there, nil for a rank idle there.
     private static func scratchTrainer(

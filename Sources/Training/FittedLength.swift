@@ -6,22 +6,28 @@ extension TrainingConfig {
     /// ends measuring quality and `endOfRunSeconds` of final FID/KID included; resolutions the probe left out
     /// extrapolated from those it timed).
     ///
+    /// The probe's costs are taken as `probeOptimism` times too low: they are medians of a few seconds of
+    /// steps, and a long run's average on a shared machine is slower.
+    ///
     /// A learning-rate ramp-down that ends with the run (the `cpu` preset's) is stretched to end with the
     /// new length, starting at the same fraction of it: the ramp is what lets the weights settle at the end,
     /// and a run twice as long would otherwise spend its second half at the final rate.
     public func fitted(
         toSeconds seconds: Double, probe: CostProbe, cores: Int, endOfRunSeconds: Double = 0
     ) -> TrainingConfig {
-        // The probe's figures stand in for measurements, so the model runs at exactly the probe's pace.
+        // The probe's figures stand in for measurements, so the model runs at the probe's pace, and the
+        // budget is divided by its optimism instead.
         var history = ThroughputHistory()
         for (resolution, perImage) in probe.secondsPerImage {
             history.add(resolution: resolution, images: 1000, seconds: 1000 * perImage)
         }
+        let seconds = seconds / Self.probeOptimism
         func length(_ kimg: Int) -> TrainingConfig { withLength(kimg: Double(kimg)) }
         func fits(_ kimg: Int) -> Bool {
             let predicted = RemainingTime(
-                config: length(kimg), cores: cores, probe: probe, endOfRunSeconds: endOfRunSeconds)
-                .secondsLeft(imagesShown: 0, history: history)
+                config: length(kimg), cores: cores, probe: probe, endOfRunSeconds: endOfRunSeconds
+            )
+            .secondsLeft(imagesShown: 0, history: history)
             return (predicted ?? .infinity) <= seconds
         }
         // The time grows with the length, so the longest that fits is found by bisection.
@@ -32,6 +38,13 @@ extension TrainingConfig {
         }
         return length(fitting)
     }
+
+    /// How much slower than its probe a run trains on average, as measured on this project's 2-core
+    /// machines (2026-12-03, the `cpu` preset at 32x32, 1 rank x 2 threads): probe 4.04 ms per image against
+    /// 4.92 over a whole 85-kimg run, 4.10 against 5.44 over 196 kimg, and a 30-kimg run at 4.76 whose
+    /// ticks went from 3.9 to 6.0 ms, minute by minute. Their images per second wander by a third over
+    /// minutes, and the probe's few seconds have tended to fall in a fast stretch.
+    static let probeOptimism = 1.2
 
     /// This configuration trained for `kimg`, with a ramp-down that ends with the run stretched to match.
     func withLength(kimg: Double) -> TrainingConfig {

@@ -166,20 +166,18 @@ struct Train: ParsableCommand {
         // Only rank 0 knows whether there is a checkpoint to resume.
         var resumingFlag: [UInt8] = [resuming ? 1 : 0]
         try world.broadcast(&resumingFlag, root: 0)
+        let resumed = resumingFlag[0] == 1
         var probe: CostProbe?
         var chosen = config
-        if world.rank == 0 {
-            if resumingFlag[0] == 1 {
-                let path = directory.configPath
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw ConfigError(message: "\(path): cannot be read, and --fit-minutes resumes the length it holds")
-                }
-                let saved = try config.overlaid(withJSON: data, source: path)
-                chosen.totalKimg = saved.totalKimg
-                chosen.schedule.learningRateRampdown = saved.schedule.learningRateRampdown
+        if resumed && world.rank == 0 {
+            let path = directory.configPath
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigError(message: "\(path): cannot be read, and --fit-minutes resumes the length it holds")
             }
-        }
-        if resumingFlag[0] == 0 {
+            let saved = try config.overlaid(withJSON: data, source: path)
+            chosen.totalKimg = saved.totalKimg
+            chosen.schedule.learningRateRampdown = saved.schedule.learningRateRampdown
+        } else if !resumed {
             let timed = try CostProbe.measure(
                 config: config, dataset: dataset, rank: world.rank, ranks: world.size,
                 from: config.network.resolutions[0], inception: inception,
@@ -206,7 +204,7 @@ struct Train: ParsableCommand {
             "; the learning rate ramps down from \(formatted($0.startKimg, 1)) to \(formatted($0.endKimg, 1)) kimg"
         }
         report(
-            resumingFlag[0] == 1
+            resumed
                 ? "--fit-minutes: keeping the length of the run being resumed, \(formatted(chosen.totalKimg, 1)) kimg"
                 : "--fit-minutes \(formatted(minutes, 1)): \(formatted(chosen.totalKimg, 1)) kimg train in about that "
                     + "long here\(rampNote ?? ""); the run's config.json repeats it (--config)")

@@ -6,18 +6,20 @@ import XCTest
 final class FittedLengthTests: XCTestCase {
     /// The `cpu` preset (4x4 for 3 kimg, then 8x8, 16x16 and 32x32 each faded in over 3 and stable for 3),
     /// without SWD ticks, on a machine where an image costs 1, 2, 5 and 10 ms at the four resolutions: the
-    /// first 15 kimg take 3 + 12 + 30 = 45 s, and each kimg at 32x32 10 s more.
+    /// first 15 kimg take 3 + 12 + 30 = 45 s, and each kimg at 32x32 10 s more, at the probe's pace; a
+    /// budget is a run's time, `probeOptimism` times as long.
     private let config = TrainingConfig.cpu.with { $0.swdTicks = 0 }
     private let probe = CostProbe(secondsPerImage: [4: 1e-3, 8: 2e-3, 16: 5e-3, 32: 10e-3])
+    private let slower = TrainingConfig.probeOptimism
 
     func testTheLongestWholeKimgThatFitsTheBudgetIsChosen() {
         // 45 kimg take 345 s and 46 take 355.
-        XCTAssertEqual(config.fitted(toSeconds: 354, probe: probe, cores: 2).totalKimg, 45)
-        XCTAssertEqual(config.fitted(toSeconds: 355.5, probe: probe, cores: 2).totalKimg, 46)
+        XCTAssertEqual(config.fitted(toSeconds: 354 * slower, probe: probe, cores: 2).totalKimg, 45)
+        XCTAssertEqual(config.fitted(toSeconds: 355.5 * slower, probe: probe, cores: 2).totalKimg, 46)
         XCTAssertEqual(
-            config.fitted(toSeconds: 454, probe: probe, cores: 2, endOfRunSeconds: 100).totalKimg, 45,
+            config.fitted(toSeconds: 454 * slower, probe: probe, cores: 2, endOfRunSeconds: 100).totalKimg, 45,
             "the final FID/KID comes out of the budget")
-        XCTAssertEqual(config.fitted(toSeconds: 10, probe: probe, cores: 2).totalKimg, 1, "never less than 1 kimg")
+        XCTAssertEqual(config.fitted(toSeconds: 0.5, probe: probe, cores: 2).totalKimg, 1, "never less than 1 kimg")
         XCTAssertEqual(
             config.fitted(toSeconds: 1e30, probe: probe, cores: 2).totalKimg, ConfigLimits.kimg,
             "never more than a configuration may hold")
@@ -29,26 +31,28 @@ final class FittedLengthTests: XCTestCase {
         for (resolution, perImage) in partial.secondsPerImage {
             history.add(resolution: resolution, images: 1000, seconds: 1000 * perImage)
         }
-        let perImage = RemainingTime(config: config, cores: 2, probe: partial).secondsPerImage(at: 32, history: history)!
-        let fitted = config.fitted(toSeconds: 45 + 1000 * perImage * 30 + 1, probe: partial, cores: 2)
+        let perImage = RemainingTime(config: config, cores: 2, probe: partial).secondsPerImage(
+            at: 32, history: history)!
+        let fitted = config.fitted(toSeconds: (45 + 1000 * perImage * 30 + 1) * slower, probe: partial, cores: 2)
         XCTAssertEqual(fitted.totalKimg, 45)
     }
 
     func testARampDownEndingWithTheRunIsStretchedWithIt() throws {
         let ramp = try XCTUnwrap(TrainingConfig.cpu.schedule.learningRateRampdown)
         XCTAssertEqual(ramp.endKimg, TrainingConfig.cpu.totalKimg, "the cpu preset's ramp ends with its run")
-        let fitted = try XCTUnwrap(config.fitted(toSeconds: 354, probe: probe, cores: 2).schedule.learningRateRampdown)
+        let fitted = try XCTUnwrap(
+            config.fitted(toSeconds: 354 * slower, probe: probe, cores: 2).schedule.learningRateRampdown)
         // The start at the same fraction of the run (45 of 85 kimg), in tenths of a kimg.
         XCTAssertEqual(fitted.startKimg, 23.8)
         XCTAssertEqual(fitted.endKimg, 45)
         XCTAssertEqual(fitted.finalFraction, ramp.finalFraction)
-        try config.fitted(toSeconds: 354, probe: probe, cores: 2).validate()
+        try config.fitted(toSeconds: 354 * slower, probe: probe, cores: 2).validate()
     }
 
     func testARampDownEndingElsewhereIsKept() {
         let own = LearningRateRampdown(startKimg: 10, endKimg: 20, finalFraction: 0.5)
         let config = self.config.with { $0.schedule.learningRateRampdown = own }
-        let fitted = config.fitted(toSeconds: 354, probe: probe, cores: 2)
+        let fitted = config.fitted(toSeconds: 354 * slower, probe: probe, cores: 2)
         XCTAssertEqual(fitted.totalKimg, 45)
         XCTAssertEqual(fitted.schedule.learningRateRampdown, own)
         XCTAssertEqual(fitted.recipe.network, config.recipe.network, "only the length and the ramp change")
