@@ -26,9 +26,12 @@ public final class TrainingRun {
         images: config.swdImages, trainingSeed: config.seed, latentSize: config.network.latent)
     /// The network of `fid` / `kid` (nil when neither is on), and the reals' features by resolution.
     private let inception: InceptionFeatures?
-    /// The costs timed before the run started (for `--fit-minutes`), which the ETA then takes instead of
-    /// timing them again.
-    private let probe: CostProbe?
+    /// The costs timed before the run started, given (for `--fit-minutes`) or measured by `probeCosts`.
+    private var probe: CostProbe?
+    /// What the final FID/KID adds to the last tick, as the probe timed it.
+    private var endOfRunSeconds = 0.0
+    /// `--fit-minutes`: the training time the run's length is kept fitted to, from the first step on.
+    private let fitMinutes: Double?
     private var realInceptionFeatures: [Int: [Float]] = [:]
     private lazy var checkpoints = CheckpointWriter { [directory, config] in
         directory.pruneCheckpoints(keep: config.keepCheckpoints)
@@ -55,22 +58,27 @@ public final class TrainingRun {
     /// `stopRequested` tells whether this process was asked to stop; it is asked before each of D's
     /// micro-batches, and the answers of all ranks are combined. `probe`: this rank's costs as
     /// `CostProbe.measure` timed them from the resolution the run starts at, if already timed.
+    /// `fitMinutes`: keep moving the run's end (its `total_kimg`) so that training ends about this long
+    /// after its first step (see `refitLength`).
     public init(
         trainer: Trainer, group: ReplicaGroup, directory: RunDirectory, console: Console,
         stopRequested: @escaping () -> Bool = { false }, job: SchedulerJob? = nil, inception: InceptionFeatures? = nil,
-        probe: CostProbe? = nil
+        probe: CostProbe? = nil, fitMinutes: Double? = nil
     ) {
         (self.trainer, self.group, self.directory, self.console) = (trainer, group, directory, console)
-        (self.inception, self.probe) = (inception, probe)
+        (self.inception, self.probe, self.fitMinutes) = (inception, probe, fitMinutes)
         (self.stopRequested, self.job) = (stopRequested, job)
         let config = trainer.config
+        self.config = config
         gridLayout = SampleGridLayout(
             gridLatents: RandomStreams(seed: config.seed).gridLatents(
                 count: config.gridSamples, width: config.network.latent),
             conditioning: config.network.conditioning)
     }
 
-    private var config: TrainingConfig { trainer.config }
+    /// The trainer's configuration, but for the length, which `--fit-minutes` may move: a run setting, so
+    /// the weights' recipe stays the same.
+    private var config: TrainingConfig
     private var isLeader: Bool { group.isLeader }
 
     @discardableResult
@@ -106,6 +114,7 @@ public final class TrainingRun {
                 continue
             }
             try endTick(window, final: finished)
+            if let fitMinutes, !finished { try refitLength(started: started, minutes: fitMinutes) }
             window = TickWindow(start: shown)
         }
         if isLeader {
@@ -175,7 +184,10 @@ public final class TrainingRun {
                 config: config, dataset: trainer.dataset, rank: rank, ranks: ranks,
                 from: trainer.schedule.resolution, inception: inception,
                 budgetSeconds: CostProbe.budgetSeconds(config))
-        let endOfRun = probe.finalEvaluationSeconds(config: config, dataset: trainer.dataset, ranks: ranks)
+        (self.probe, endOfRunSeconds) = (
+            probe, probe.finalEvaluationSeconds(config: config, dataset: trainer.dataset, ranks: ranks)
+        )
+        let endOfRun = endOfRunSeconds
         remainingTime = RemainingTime(config: config, cores: cores, probe: probe, endOfRunSeconds: endOfRun)
         guard isLeader else { return }
         func milliseconds(_ costs: [Int: Double]) -> String {
@@ -187,6 +199,37 @@ public final class TrainingRun {
             ? "" : "; SWD and MS-SSIM \(milliseconds(probe.qualitySecondsPerImage))"
         let features = probe.inceptionSecondsPerImage == nil ? "" : "; final FID/KID about \(formatDuration(endOfRun))"
         console.line("timed for the ETA, ms per image: \(milliseconds(probe.secondsPerImage))\(quality)\(features)")
+    }
+
+    /// `--fit-minutes` during the run: machines shared with others change speed by a third over minutes, more
+    /// than any fit made before the first step can foresee. So at the end of each tick, once a fifth of the
+    /// `minutes` since `started` have passed (before that the run has measured its pace over too short a
+    /// time to judge better than the fit), rank 0 fits the length again, to the time left at the pace the
+    /// run has measured so far, and moves the end there when that differs by 3% or more and 2 kimg
+    /// (smaller moves would only follow the noise); every rank takes its choice, and config.json records it, so a resumed
+    /// run, and `--config` with it, trains the same length. The learning rate's ramp-down, part of the
+    /// recipe, stays where it was fitted: a run that turns out slower ends partway down it, a faster one
+    /// trains on at its final rate.
+    private func refitLength(started: UInt64, minutes: Double) throws {
+        var kimg = [config.totalKimg]
+        let now = DispatchTime.now().uptimeNanoseconds, deadline = started + UInt64(minutes * 60e9)
+        if isLeader && now >= started + UInt64(minutes * 12e9) {
+            let fitted = config.refittedKimg(
+                imagesShown: trainer.progress.imagesShown, history: throughput, probe: probe ?? CostProbe(),
+                cores: cores, endOfRunSeconds: endOfRunSeconds,
+                seconds: deadline > now ? Double(deadline - now) / 1e9 : 0)
+            if let fitted, abs(fitted - config.totalKimg) >= max(2, 0.03 * config.totalKimg) { kimg[0] = fitted }
+        }
+        try kimg.withUnsafeMutableBytes { try group.collective.broadcast($0, root: 0) }
+        guard kimg[0] != config.totalKimg else { return }
+        config.totalKimg = kimg[0]
+        remainingTime = RemainingTime(
+            config: config, cores: cores, probe: probe ?? CostProbe(), endOfRunSeconds: endOfRunSeconds)
+        guard isLeader else { return }
+        try AtomicFile.write(to: directory.configPath, bytes: Array(config.encoded()))
+        console.line(
+            "--fit-minutes: at the pace so far the time left fits \(formatKimg(config.totalKimg)) kimg; "
+                + "the run now ends there")
     }
 
     /// Whether `checkpoint_minutes` have passed since the last checkpoint; a write still in flight defers

@@ -146,7 +146,8 @@ struct Train: ParsableCommand {
             if let note = try config.idleRanksNote(ranks: world.size) { report(note) }
             let outcome = try TrainingRun(
                 trainer: trainer, group: group, directory: directory, console: console,
-                stopRequested: { StopRequests.requested }, job: job, inception: inception, probe: probe
+                stopRequested: { StopRequests.requested }, job: job, inception: inception, probe: probe,
+                fitMinutes: probe == nil ? nil : fitMinutes
             ).run()
             try world.finalize()
             if outcome != .finished { Foundation.exit(ExitStatus.stoppedOnRequest) }
@@ -169,6 +170,7 @@ struct Train: ParsableCommand {
         let resumed = resumingFlag[0] == 1
         var probe: CostProbe?
         var chosen = config
+        var atProbePace: Double?
         if resumed && world.rank == 0 {
             let path = directory.configPath
             guard let data = FileManager.default.contents(atPath: path) else {
@@ -184,17 +186,16 @@ struct Train: ParsableCommand {
                 budgetSeconds: CostProbe.budgetSeconds(config))
             probe = timed
             if world.rank == 0 {
-                chosen = config.fitted(
-                    toSeconds: 60 * minutes, probe: timed, cores: world.size * ThreadPool.threads,
-                    endOfRunSeconds: timed.finalEvaluationSeconds(config: config, dataset: dataset, ranks: world.size))
+                let cores = world.size * ThreadPool.threads
+                let endOfRun = timed.finalEvaluationSeconds(config: config, dataset: dataset, ranks: world.size)
+                chosen = config.fitted(toSeconds: 60 * minutes, probe: timed, cores: cores, endOfRunSeconds: endOfRun)
+                atProbePace = chosen.secondsAtProbePace(timed, cores: cores, endOfRunSeconds: endOfRun)
             }
         }
         // The length and the ramp-down, as rank 0 has them (NaN: no ramp-down).
         let ramp = chosen.schedule.learningRateRampdown
         var numbers = [chosen.totalKimg, ramp?.startKimg ?? .nan, ramp?.endKimg ?? .nan, ramp?.finalFraction ?? .nan]
-        var bytes = numbers.withUnsafeBytes { Array($0) }
-        try world.broadcast(&bytes, root: 0)
-        bytes.withUnsafeBytes { numbers = Array($0.bindMemory(to: Double.self)) }
+        try numbers.withUnsafeMutableBytes { try world.broadcast($0, root: 0) }
         chosen.totalKimg = numbers[0]
         chosen.schedule.learningRateRampdown =
             numbers[1].isNaN
@@ -203,11 +204,16 @@ struct Train: ParsableCommand {
         let rampNote = chosen.schedule.learningRateRampdown.map {
             "; the learning rate ramps down from \(formatted($0.startKimg, 1)) to \(formatted($0.endKimg, 1)) kimg"
         }
+        // The ETA starts at the probe's pace; the fit allowed for the slower average of a long run.
+        let paces = atProbePace.map {
+            " (\(formatDuration($0)) at the pace just timed, \(formatDuration($0 * TrainingConfig.probeOptimism)) at "
+                + "the \(formatted(TrainingConfig.probeOptimism, 1))x slower one long runs averaged)"
+        }
         report(
             resumed
                 ? "--fit-minutes: keeping the length of the run being resumed, \(formatted(chosen.totalKimg, 1)) kimg"
                 : "--fit-minutes \(formatted(minutes, 1)): \(formatted(chosen.totalKimg, 1)) kimg train in about that "
-                    + "long here\(rampNote ?? ""); the run's config.json repeats it (--config)")
+                    + "long here\(paces ?? "")\(rampNote ?? ""); the run's config.json repeats it (--config)")
         return (chosen, probe)
     }
 

@@ -14,6 +14,9 @@ final class FittedLengthTests: XCTestCase {
 
     func testTheLongestWholeKimgThatFitsTheBudgetIsChosen() {
         // 45 kimg take 345 s and 46 take 355.
+        XCTAssertEqual(config.withLength(kimg: 45).secondsAtProbePace(probe, cores: 2)!, 345, accuracy: 1e-9)
+        XCTAssertEqual(config.withLength(kimg: 46).secondsAtProbePace(probe, cores: 2)!, 355, accuracy: 1e-9)
+        XCTAssertNil(config.secondsAtProbePace(CostProbe(), cores: 2), "nothing timed, nothing predicted")
         XCTAssertEqual(config.fitted(toSeconds: 354 * slower, probe: probe, cores: 2).totalKimg, 45)
         XCTAssertEqual(config.fitted(toSeconds: 355.5 * slower, probe: probe, cores: 2).totalKimg, 46)
         XCTAssertEqual(
@@ -56,5 +59,32 @@ final class FittedLengthTests: XCTestCase {
         XCTAssertEqual(fitted.totalKimg, 45)
         XCTAssertEqual(fitted.schedule.learningRateRampdown, own)
         XCTAssertEqual(fitted.recipe.network, config.recipe.network, "only the length and the ramp change")
+    }
+
+    func testDuringARunTheLengthIsFittedToTheTimeLeftAtThePaceMeasured() throws {
+        // The run so far went at half the probe's pace: 32x32 then costs 20 ms an image, 20 s a kimg.
+        var history = ThroughputHistory()
+        history.add(resolution: 4, images: 3000, seconds: 6)
+        history.add(resolution: 8, images: 6000, seconds: 24)
+        history.add(resolution: 16, images: 6000, seconds: 60)
+        func refitted(_ seconds: Double) -> Double? {
+            config.refittedKimg(
+                imagesShown: 15_000, history: history, probe: probe, cores: 2, endOfRunSeconds: 0, seconds: seconds)
+        }
+        XCTAssertEqual(refitted(205), 25)
+        XCTAssertEqual(refitted(221), 26)
+        XCTAssertEqual(refitted(0), 16, "a run out of time ends at the next kimg")
+        XCTAssertEqual(
+            config.refittedKimg(
+                imagesShown: 15_000, history: history, probe: probe, cores: 2, endOfRunSeconds: 100, seconds: 305),
+            25, "the final FID/KID comes out of the time left")
+        XCTAssertNil(
+            config.refittedKimg(
+                imagesShown: 0, history: ThroughputHistory(), probe: CostProbe(), cores: 2, endOfRunSeconds: 0,
+                seconds: 100), "nothing measured, nothing fitted")
+        let refittedConfig = config.with { $0.totalKimg = refitted(205)! }
+        XCTAssertEqual(
+            refittedConfig.schedule.learningRateRampdown, config.schedule.learningRateRampdown,
+            "the ramp-down is part of the recipe and stays")
     }
 }
