@@ -50,8 +50,9 @@ struct Train: ParsableCommand {
         name: .customLong("fit-minutes"),
         help: ArgumentHelp(
             "Make a new run as long (in whole kimg) as trains in about this many minutes here: timed on this "
-                + "machine and layout before the first step; a ramp-down of the learning rate that ends with the "
-                + "run is stretched with it. config.json records the length, and a resumed run keeps it.",
+                + "machine and layout before the first step (a ramp-down of the learning rate that ends with the "
+                + "run is stretched with it), then moved at tick ends to what the time left fits at the pace "
+                + "measured. config.json records the length, and a resumed run keeps it.",
             valueName: "minutes"))
     var fitMinutes: Double?
 
