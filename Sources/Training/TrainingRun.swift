@@ -184,11 +184,9 @@ public final class TrainingRun {
                 config: config, dataset: trainer.dataset, rank: rank, ranks: ranks,
                 from: trainer.schedule.resolution, inception: inception,
                 budgetSeconds: CostProbe.budgetSeconds(config))
-        (self.probe, endOfRunSeconds) = (
-            probe, probe.finalEvaluationSeconds(config: config, dataset: trainer.dataset, ranks: ranks)
-        )
-        let endOfRun = endOfRunSeconds
-        remainingTime = RemainingTime(config: config, cores: cores, probe: probe, endOfRunSeconds: endOfRun)
+        self.probe = probe
+        endOfRunSeconds = probe.finalEvaluationSeconds(config: config, dataset: trainer.dataset, ranks: ranks)
+        remainingTime = RemainingTime(config: config, cores: cores, probe: probe, endOfRunSeconds: endOfRunSeconds)
         guard isLeader else { return }
         func milliseconds(_ costs: [Int: Double]) -> String {
             costs.sorted { $0.key < $1.key }.map { "\($0)x\($0) \(String(format: "%.2f", $1 * 1000))" }
@@ -197,7 +195,8 @@ public final class TrainingRun {
         let quality =
             probe.qualitySecondsPerImage.isEmpty
             ? "" : "; SWD and MS-SSIM \(milliseconds(probe.qualitySecondsPerImage))"
-        let features = probe.inceptionSecondsPerImage == nil ? "" : "; final FID/KID about \(formatDuration(endOfRun))"
+        let features =
+            probe.inceptionSecondsPerImage == nil ? "" : "; final FID/KID about \(formatDuration(endOfRunSeconds))"
         console.line("timed for the ETA, ms per image: \(milliseconds(probe.secondsPerImage))\(quality)\(features)")
     }
 
@@ -205,11 +204,11 @@ public final class TrainingRun {
     /// than any fit made before the first step can foresee. So at the end of each tick, once a fifth of the
     /// `minutes` since `started` have passed (before that the run has measured its pace over too short a
     /// time to judge better than the fit), rank 0 fits the length again, to the time left at the pace the
-    /// run has measured so far, and moves the end there when that differs by 3% or more and 2 kimg
-    /// (smaller moves would only follow the noise); every rank takes its choice, and config.json records it, so a resumed
-    /// run, and `--config` with it, trains the same length. The learning rate's ramp-down, part of the
-    /// recipe, stays where it was fitted: a run that turns out slower ends partway down it, a faster one
-    /// trains on at its final rate.
+    /// run has measured so far, and moves the end there when that differs by 3% and 2 kimg or more
+    /// (smaller moves would only follow the noise). Every rank takes its choice, and config.json records
+    /// it, so a resumed run, and `--config` with it, trains the same length. The learning rate's
+    /// ramp-down, part of the recipe, stays where it was fitted: a run that turns out slower ends partway
+    /// down it, a faster one trains on at its final rate.
     private func refitLength(started: UInt64, minutes: Double) throws {
         var kimg = [config.totalKimg]
         let now = DispatchTime.now().uptimeNanoseconds, deadline = started + UInt64(minutes * 60e9)
