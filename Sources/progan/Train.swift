@@ -147,6 +147,7 @@ struct Train: ParsableCommand {
             if let note = try config.idleRanksNote(ranks: world.size) { report(note) }
             let outcome = try TrainingRun(
                 trainer: trainer, group: group, directory: directory, console: console,
+                // A resumed run (not timed again) keeps the length it had rather than fitting a new deadline.
                 stopRequested: { StopRequests.requested }, job: job, inception: inception, probe: probe,
                 fitMinutes: probe == nil ? nil : fitMinutes
             ).run()
